@@ -316,7 +316,24 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
 
 /* ============================================================================================
  * Packed matrices and kernels (src/formats, src/kernels)
- * ============================================================================================ */
+ * ============================================================================================
+ * A qlow_qmatrix is a quantized weight matrix in one of the packed formats below (layouts in
+ * docs/formats.md). It is immutable once built and may be shared by any number of threads.
+ * The format enum is append-only; removed values stay reserved.
+ */
+typedef struct qlow_qmatrix qlow_qmatrix;
+
+typedef enum qlow_format {
+    QLOW_FORMAT_Q8 = 1,   /* 8-bit group-wise, fp16 scale (+ fp16 min unless symmetric) per group */
+    QLOW_FORMAT_Q4 = 2,   /* 4-bit group-wise */
+    QLOW_FORMAT_Q3 = 3,   /* 3-bit group-wise (2-bit plane + 1-bit plane) */
+    QLOW_FORMAT_Q2 = 4,   /* 2-bit group-wise */
+    QLOW_FORMAT_B1 = 5,   /* binary rows: w = alpha_i * s_ij * r2_j + mu_i * r2_j, s = +-1 */
+    QLOW_FORMAT_M161 = 6, /* PTQ1.61 mixed: 4-bit salient columns + B1 for the rest, 1-bit column mask */
+    QLOW_FORMAT_T158 = 7, /* ternary {-a, 0, +a} per row, 5 trits per byte (1.6 bits) */
+    QLOW_FORMAT_T2 = 8,   /* ternary {-a, 0, +a} per row, 2-bit codes */
+    QLOW_FORMAT_B2 = 9    /* BiLLM-style residual binary: two sign planes, w = a1 s1 + a2 s2 + mu */
+} qlow_format;
 
 /* ---- end of formats/kernels section ---- */
 
