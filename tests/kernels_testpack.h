@@ -268,17 +268,4 @@ static void tp_free(tp_matrix *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* Activation block of a part, as the kernels document it. */
-static int64_t tp_ablock(int format, int part)
-{
-    switch (format) {
-    case QLOW_FORMAT_B1:
-    case QLOW_FORMAT_B2:
-    case QLOW_FORMAT_T2: return 256;
-    case QLOW_FORMAT_T158: return 320;
-    case QLOW_FORMAT_M161: return part == 0 ? 32 : 256;
-    default: return 32;
-    }
-}
-
 #endif

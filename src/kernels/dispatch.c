@@ -43,14 +43,17 @@ static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t col
     case QLOW_FORMAT_B2:
         kp->ablock = 256;
         kp->xord = QLOW__XORD_NAT;
+        kp->interleave = 1;
         break;
     case QLOW_FORMAT_T2:
         kp->ablock = 256;
         kp->xord = QLOW__XORD_Q2;
+        kp->interleave = 1;
         break;
     case QLOW_FORMAT_T158:
         kp->ablock = 320;
         kp->xord = QLOW__XORD_T158;
+        kp->interleave = 1;
         break;
     case QLOW_FORMAT_Q4:
         kp->ablock = QLOW__BLOCK;
@@ -67,6 +70,7 @@ static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t col
     }
     kp->nblk = kind == QLOW_FORMAT_T158 ? (int64_t)((kp->row_bytes + 63) / 64) : (kp->cols_pad + kp->ablock - 1) / kp->ablock;
     kp->nblk_pad = round_up(kp->nblk, QLOW__LANES);
+    if (kp->interleave) kp->nblk = kp->nblk_pad; /* every lane of a chunk holds columns */
 }
 
 static size_t q_block_bytes(int32_t f) { return f == QLOW_FORMAT_Q8 ? 32 : f == QLOW_FORMAT_Q4 ? 16 : 8; }
@@ -178,7 +182,14 @@ typedef struct gemm_ws {
     qlow__xq *xq;      /* [nparts][batch] */
     qlow__xbuf *xbuf;  /* [nparts][batch] */
     qlow_status *tok_status;
+    float *colscale_f32[2];
 } gemm_ws;
+
+/* Whether part k gathers or scales its activations (M161 always gathers). */
+static int part_gathers(const gemm_plan *pl, int k)
+{
+    return pl->p->format == QLOW_FORMAT_M161 || pl->src[k].colscale != NULL;
+}
 
 /* Carve (or, with w->base == NULL, only count) the scratch of one call. */
 static void carve(qlow__wksp *w, gemm_plan *pl, int64_t batch, gemm_ws *ws)
@@ -190,6 +201,8 @@ static void carve(qlow__wksp *w, gemm_plan *pl, int64_t batch, gemm_ws *ws)
     ws->tok_status = (qlow_status *)qlow__wksp_take(w, (size_t)pl->nparts * nb * sizeof(qlow_status));
     for (int k = 0; k < pl->nparts; k++) {
         qlow__kpart *kp = &pl->part[k];
+        ws->colscale_f32[k] =
+            pl->src[k].colscale ? (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float)) : NULL;
         if (kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2) {
             kp->grel = (const uint16_t *)qlow__wksp_take(w, (size_t)kp->nblk_pad * sizeof(uint16_t));
             kp->g0 = (const int32_t *)qlow__wksp_take(w, (size_t)kp->nblk_pad / QLOW__LANES * sizeof(int32_t));
@@ -197,9 +210,12 @@ static void carve(qlow__wksp *w, gemm_plan *pl, int64_t batch, gemm_ws *ws)
         for (size_t t = 0; t < nb; t++) {
             qlow__xbuf b;
             b.x8 = (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp));
-            b.x8p = kp->xord != QLOW__XORD_NAT ? (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp)) : NULL;
+            b.x8p = kp->xord != QLOW__XORD_NAT || kp->interleave ? (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp))
+                                                                 : NULL;
             b.xs = (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
             b.xsum = (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
+            b.v = part_gathers(pl, k) ? (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float)) : NULL;
+            b.vb = kp->interleave ? (float *)qlow__wksp_take(w, qlow__act_x8_bytes(kp) * sizeof(float)) : NULL;
             if (ws->xbuf) ws->xbuf[(size_t)k * nb + t] = b;
         }
     }
@@ -217,7 +233,7 @@ static qlow_status ws_bytes(gemm_plan *pl, int64_t batch, size_t *bytes)
     size_t per_tok = 0;
     for (int k = 0; k < pl->nparts; k++) {
         size_t x8 = qlow__act_x8_bytes(&pl->part[k]), f = qlow__act_f_bytes(&pl->part[k]);
-        per_tok += 2 * x8 + 2 * f + 4 * 64;
+        per_tok += 6 * x8 + 2 * f + (size_t)pl->part[k].cols * sizeof(float) + 6 * 64;
     }
     /* Reject batches whose scratch cannot be addressed before counting it block by block. */
     size_t total;
@@ -300,6 +316,10 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     }
     for (int k = 0; k < pl.nparts; k++) {
         qlow__kpart *kp = &pl.part[k];
+        if (ws.colscale_f32[k]) {
+            for (int64_t j = 0; j < kp->cols; j++) ws.colscale_f32[k][j] = qlow__h2f(pl.src[k].colscale[j]);
+            pl.src[k].colscale_f32 = ws.colscale_f32[k];
+        }
         if (kp->grel) {
             int64_t gc = p->format == QLOW_FORMAT_M161 ? kp->cols_pad : p->group_cols;
             qlow__q_group_maps(kp->nblk, kp->nblk_pad, gc, kp->ngroups, (uint16_t *)(uintptr_t)kp->grel,
@@ -308,6 +328,7 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     }
 
     const int threads = qlow__ctx_threads(ctx);
+    const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
     const int64_t ntok = batch;
     const int64_t njobs = (int64_t)pl.nparts * ntok;
     (void)threads;
@@ -317,13 +338,12 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     for (int64_t i = 0; i < njobs; i++) {
         int k = (int)(i / ntok);
         int64_t t = i % ntok;
-        ws.tok_status[i] = qlow__act_quantize(&pl.part[k], &pl.src[k], X + t * p->cols, per_token,
+        ws.tok_status[i] = qlow__act_quantize(ks, &pl.part[k], &pl.src[k], X + t * p->cols, per_token,
                                               &ws.xbuf[i], &ws.xq[i]);
     }
     for (int64_t i = 0; i < njobs; i++)
         if (ws.tok_status[i] != QLOW_OK) return ws.tok_status[i];
 
-    const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
     const int64_t rows = p->rows, ntasks = row_tasks(rows, threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (ntasks > 1)

@@ -76,20 +76,35 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
     }
 }
 
-/* Sum of x8 over the set bits of `bits` (nbytes bytes, bit j of byte j/8 = column j). */
-static int32_t masked_sum(const uint8_t *bits, size_t nbytes, const int8_t *x)
+/* Code of natural column j (within the part) of a binary or ternary row; 0 past the stored bytes. */
+static int bt_code(int32_t kind, const uint8_t *row, size_t rb, size_t j)
 {
+    switch (kind) {
+    case QLOW_FORMAT_T2:
+        if (j / 4 >= rb) return 0;
+        return (row[(j / 32) * 8 + j % 8] >> (2 * ((j % 32) / 8))) & 3;
+    case QLOW_FORMAT_T158: return j / 5 < rb ? qlow__t158_digit(row[j / 5], (int)(j % 5)) : 0;
+    default: return j / 8 < rb ? (row[j / 8] >> (j % 8)) & 1 : 0;
+    }
+}
+
+/* Exact sum of code * x8 over interleaved activation block b (see kernels.h). */
+static int32_t bt_block_sum(const qlow__kpart *kp, int32_t kind, const uint8_t *row, int64_t b, const int8_t *x8)
+{
+    const size_t A = (size_t)kp->ablock, chunk = (size_t)b / 16, d = (size_t)b % 16;
     int32_t s = 0;
-    for (size_t i = 0; i < nbytes; i++)
-        for (int k = 0; k < 8; k++)
-            if ((bits[i] >> k) & 1u) s += x[i * 8 + (size_t)k];
+    for (size_t m = 0; m < A; m++) {
+        size_t p = chunk * 16 * A + (m / 4) * 64 + 4 * d + m % 4; /* kernel position of slot m */
+        s += bt_code(kind, row, kp->row_bytes, qlow__xord_source(kp->xord, p)) * x8[(size_t)b * A + m];
+    }
     return s;
 }
 
-static void b_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
-                   int64_t ldy, int add)
+static void bt_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                    int64_t ldy, int add)
 {
-    const int two = kp->format == QLOW_FORMAT_B2;
+    const int32_t kind = kp->format, two = kind == QLOW_FORMAT_B2;
+    const int32_t k1 = two ? QLOW_FORMAT_B1 : kind;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row1 = kp->codes + (size_t)r * kp->row_bytes;
         const uint8_t *row2 = two ? kp->codes2 + (size_t)r * kp->row_bytes : NULL;
@@ -97,63 +112,22 @@ static void b_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
             const qlow__xq *q = &xq[t];
             float acc1[QLOW__LANES] = {0}, acc2[QLOW__LANES] = {0};
             for (int64_t b = 0; b < kp->nblk; b++) {
-                size_t off = (size_t)b * 32, nb = kp->row_bytes - off < 32 ? kp->row_bytes - off : 32;
                 float *a1 = &acc1[b % QLOW__LANES];
-                *a1 = *a1 + q->xs[b] * (float)masked_sum(row1 + off, nb, q->x8 + off * 8);
+                *a1 = *a1 + q->xs[b] * (float)bt_block_sum(kp, k1, row1, b, q->x8);
                 if (two) {
                     float *a2 = &acc2[b % QLOW__LANES];
-                    *a2 = *a2 + q->xs[b] * (float)masked_sum(row2 + off, nb, q->x8 + off * 8);
+                    *a2 = *a2 + q->xs[b] * (float)bt_block_sum(kp, k1, row2, b, q->x8);
                 }
             }
-            float v = two ? qlow__b2_finish(qlow__lanes_sum(acc1), qlow__lanes_sum(acc2), q->xtot,
-                                            qlow__h2f(kp->alpha[r]), qlow__h2f(kp->alpha2[r]), qlow__h2f(kp->mu[r]))
-                          : qlow__b1_finish(qlow__lanes_sum(acc1), q->xtot, qlow__h2f(kp->alpha[r]),
-                                            qlow__h2f(kp->mu[r]));
+            float T = qlow__lanes_sum(acc1), v;
+            if (kind == QLOW_FORMAT_B1)
+                v = qlow__b1_finish(T, q->xtot, qlow__h2f(kp->alpha[r]), qlow__h2f(kp->mu[r]));
+            else if (two)
+                v = qlow__b2_finish(T, qlow__lanes_sum(acc2), q->xtot, qlow__h2f(kp->alpha[r]),
+                                    qlow__h2f(kp->alpha2[r]), qlow__h2f(kp->mu[r]));
+            else
+                v = qlow__t_finish(T, q->xtot, qlow__h2f(kp->alpha[r]));
             store(&y[t * ldy + r], v, add);
-        }
-    }
-}
-
-static void t2_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
-                    int64_t ldy, int add)
-{
-    const int64_t nb32 = kp->cols_pad / 32;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
-        for (int t = 0; t < nt; t++) {
-            const qlow__xq *q = &xq[t];
-            float acc[QLOW__LANES] = {0};
-            for (int64_t b = 0; b < kp->nblk; b++) {
-                int32_t isum = 0;
-                for (int64_t k = b * 8; k < b * 8 + 8 && k < nb32; k++) {
-                    uint8_t c[32];
-                    q_block_codes(QLOW_FORMAT_T2, row, NULL, k, c);
-                    isum += dot32(c, q->x8 + k * 32);
-                }
-                float *a = &acc[b % QLOW__LANES];
-                *a = *a + q->xs[b] * (float)isum;
-            }
-            store(&y[t * ldy + r], qlow__t_finish(qlow__lanes_sum(acc), q->xtot, qlow__h2f(kp->alpha[r])), add);
-        }
-    }
-}
-
-static void t158_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
-                      int64_t ldy, int add)
-{
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
-        for (int t = 0; t < nt; t++) {
-            const qlow__xq *q = &xq[t];
-            float acc[QLOW__LANES] = {0};
-            for (int64_t b = 0; b < kp->nblk; b++) {
-                int32_t isum = 0;
-                for (size_t i = (size_t)b * 64; i < (size_t)b * 64 + 64 && i < kp->row_bytes; i++)
-                    for (int k = 0; k < 5; k++) isum += qlow__t158_digit(row[i], k) * q->x8[5 * i + (size_t)k];
-                float *a = &acc[b % QLOW__LANES];
-                *a = *a + q->xs[b] * (float)isum;
-            }
-            store(&y[t * ldy + r], qlow__t_finish(qlow__lanes_sum(acc), q->xtot, qlow__h2f(kp->alpha[r])), add);
         }
     }
 }
@@ -166,9 +140,9 @@ const qlow__kernel_set qlow__kernels_generic = {
             [QLOW_FORMAT_Q4] = q_rows,
             [QLOW_FORMAT_Q3] = q_rows,
             [QLOW_FORMAT_Q2] = q_rows,
-            [QLOW_FORMAT_B1] = b_rows,
-            [QLOW_FORMAT_B2] = b_rows,
-            [QLOW_FORMAT_T2] = t2_rows,
-            [QLOW_FORMAT_T158] = t158_rows,
+            [QLOW_FORMAT_B1] = bt_rows,
+            [QLOW_FORMAT_B2] = bt_rows,
+            [QLOW_FORMAT_T2] = bt_rows,
+            [QLOW_FORMAT_T158] = bt_rows,
         },
 };

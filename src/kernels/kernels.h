@@ -4,6 +4,10 @@
  * Every product is computed the same way on every ISA, so that all paths give identical bytes:
  *   1. Each token's activations are quantized to int8 per "activation block" (ablock) of columns:
  *      xs_b = absmax_b / 127, x8 = round(x / xs_b) (or one scale per token in the act8 mode).
+ *      Q kinds use blocks of 32 consecutive columns. The binary and ternary kinds use interleaved
+ *      blocks: in the kernel-order stream of activations, chunks of 16 * ablock bytes are split so that
+ *      byte p of a chunk belongs to block (p / 4) % 16. Those are exactly the bytes a vpdpbusd lane
+ *      accumulates, so a whole chunk needs no horizontal reduction.
  *   2. A row kernel computes, per ablock b, the exact integer sum isum_b = sum_j code_j * x8_j.
  *   3. Those are folded into 16 fp32 lanes, block b into lane b % 16, in block order, using separate
  *      multiplies and adds (never fused), then the lanes are summed by a fixed tree (qlow__lanes_sum).
@@ -27,8 +31,8 @@ enum {
 /* Quantized activations of one token for one part of a matrix. Arrays are padded with zeros to
  * nblk_pad ablocks (nblk_pad = round_up(nblk, 16)). */
 typedef struct qlow__xq {
-    const int8_t *x8;   /* natural order */
-    const int8_t *x8p;  /* kernel order (see xord); equals x8 for QLOW__XORD_NAT */
+    const int8_t *x8;   /* block-major: block b is x8[b * ablock ... (b + 1) * ablock) */
+    const int8_t *x8p;  /* kernel order (see xord); equals x8 when both orders coincide */
     const float *xs;    /* per ablock scale */
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
     float xtot;         /* sum of xsum in block order */
@@ -40,7 +44,7 @@ typedef struct qlow__kpart {
     int32_t format;          /* kernel kind: QLOW_FORMAT_Q8/Q4/Q3/Q2/B1/B2/T2/T158 */
     int32_t ablock;          /* activation block in columns */
     int32_t xord;
-    int32_t reserved;
+    int32_t interleave;      /* blocks interleaved by vpdpbusd lane (binary and ternary kinds) */
     int64_t rows;
     int64_t cols;            /* logical columns of this part */
     int64_t cols_pad;        /* round_up(cols, 32) */
@@ -65,10 +69,19 @@ typedef struct qlow__kpart {
 typedef void (*qlow__rows_fn)(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                               float *y, int64_t ldy, int add);
 
-/* Row kernels of one ISA, indexed by kernel kind (a qlow_format value); NULL = use generic. */
+/* Activation quantization steps (see act.c); every ISA must give the generic results exactly.
+ * absmax: max |v_j| over n values, or -1 if any is NaN or infinite.
+ * quantize: q_j = v_j * inv rounded half away from zero (add +-0.5, truncate), clamped to +-127;
+ * returns the sum of the q_j. */
+typedef float (*qlow__absmax_fn)(const float *v, int64_t n);
+typedef int32_t (*qlow__quantize_fn)(const float *v, int64_t n, float inv, int8_t *q);
+
+/* Kernels of one ISA; rows are indexed by kernel kind (a qlow_format value). NULL = use generic. */
 typedef struct qlow__kernel_set {
     const char *name;
     qlow__rows_fn rows[10];
+    qlow__absmax_fn absmax;
+    qlow__quantize_fn quantize;
 } qlow__kernel_set;
 
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
@@ -124,6 +137,35 @@ static inline const uint16_t *qlow__q_scale_row(const qlow__kpart *kp, int64_t r
 static inline const uint16_t *qlow__q_zero_row(const qlow__kpart *kp, int64_t r)
 {
     return kp->zero ? kp->zero + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups : NULL;
+}
+
+/* Natural column (within the part) of kernel-order position p. */
+static inline size_t qlow__xord_source(int xord, size_t p)
+{
+    switch (xord) {
+    case QLOW__XORD_Q4: {
+        size_t c = p / 128, q = p % 128, h = q / 64, b = (q % 64) / 16, i = q % 16;
+        return c * 128 + b * 32 + h * 16 + i;
+    }
+    case QLOW__XORD_Q2: {
+        size_t c = p / 256, q = p % 256, k = q / 64, b = (q % 64) / 8, i = q % 8;
+        return c * 256 + b * 32 + k * 8 + i;
+    }
+    case QLOW__XORD_T158: {
+        size_t c = p / 320, q = p % 320, k = q / 64, i = q % 64;
+        return c * 320 + 5 * i + k;
+    }
+    default: return p;
+    }
+}
+
+/* Block-major index of kernel-order position p (identity unless the part interleaves). */
+static inline size_t qlow__block_major(const qlow__kpart *kp, size_t p)
+{
+    if (!kp->interleave) return p;
+    size_t A = (size_t)kp->ablock, chunk = p / (16 * A), q = p % (16 * A);
+    size_t s = q / 64, d = (q % 64) / 4, i = q % 4;
+    return chunk * 16 * A + d * A + s * 4 + i;
 }
 
 /* T158 digit k of a code byte, defined for all 256 byte values. */

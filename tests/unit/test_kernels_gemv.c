@@ -33,38 +33,52 @@ static const cfg CFGS[] = {
     {"M161 none salient", QLOW_FORMAT_M161, 0, 0, 0, 1, 1, 0.0},
 };
 
-static const int64_t SHAPES[][2] = {{1, 1}, {3, 31}, {5, 33}, {17, 100}, {7, 257}, {9, 640}, {4, 1100}, {3, 5000}};
+static const int64_t SHAPES[][2] = {{1, 1}, {3, 31}, {5, 33}, {17, 100}, {7, 257}, {9, 640}, {4, 1100}, {3, 5000}, {2, 10300}};
 
-/* The activations the kernels use, rebuilt from the documented quantization: returns x_hat of part
- * `part` (in part order) and the per-element quantization step bound (scale / 2). */
-static void quantize_part(const tp_matrix *m, const float *x, int part, int64_t ab, int per_token, double *xhat,
-                          double *half_step)
+/* Activation block of part position j, as documented in include/qlow.h: 32 consecutive columns for
+ * the Q kinds; for the binary and ternary kinds, chunks of 4096 (T158: 5120) columns split into 16
+ * interleaved blocks. */
+static int64_t act_block(int format, int part, int64_t j)
+{
+    int kind = format == QLOW_FORMAT_M161 ? (part == 0 ? QLOW_FORMAT_Q4 : QLOW_FORMAT_B1) : format;
+    switch (kind) {
+    case QLOW_FORMAT_B1:
+    case QLOW_FORMAT_B2: return 16 * (j / 4096) + (j % 64) / 4;
+    case QLOW_FORMAT_T2: return 16 * (j / 4096) + (((j % 256) / 32) * 8 + j % 8) / 4;
+    case QLOW_FORMAT_T158: return 16 * (j / 5120) + ((j % 320) / 5) / 4;
+    default: return j / 32;
+    }
+}
+
+/* The activations the kernels use, rebuilt from the documented quantization: x_hat of part `part`
+ * (in part order) and the per-element quantization step bound (scale / 2). */
+static void quantize_part(const tp_matrix *m, const float *x, int part, int per_token, double *xhat, double *half_step)
 {
     const int64_t C = m->qm.p.cols;
     int64_t n = 0;
     for (int64_t j = 0; j < C; j++) n += m->part[j] == part;
     float *v = (float *)calloc((size_t)n + 1, sizeof(float));
+    float *amax = (float *)calloc((size_t)n + 1, sizeof(float));
     for (int64_t j = 0; j < C; j++)
         if (m->part[j] == part) v[m->pos[j]] = x[j] * (float)m->r2[j];
     float tok = 0.0f;
-    for (int64_t k = 0; k < n; k++) tok = fabsf(v[k]) > tok ? fabsf(v[k]) : tok;
-    for (int64_t b0 = 0; b0 < n; b0 += ab) {
-        int64_t b1 = b0 + ab < n ? b0 + ab : n;
-        float amax = tok;
-        if (!per_token) {
-            amax = 0.0f;
-            for (int64_t k = b0; k < b1; k++) amax = fabsf(v[k]) > amax ? fabsf(v[k]) : amax;
-        }
-        float xs = amax > 0 ? amax / 127.0f : 0.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
-        for (int64_t k = b0; k < b1; k++) {
-            float q = v[k] * inv;
-            int r = (int)(q + (q < 0 ? -0.5f : 0.5f));
-            r = r > 127 ? 127 : r < -127 ? -127 : r;
-            xhat[k] = (double)xs * r;
-            half_step[k] = (double)xs * 0.5;
-        }
+    for (int64_t k = 0; k < n; k++) {
+        float a = fabsf(v[k]);
+        int64_t b = act_block(m->qm.p.format, part, k);
+        amax[b] = a > amax[b] ? a : amax[b];
+        tok = a > tok ? a : tok;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        float am = per_token ? tok : amax[act_block(m->qm.p.format, part, k)];
+        float xs = am > 0 ? am / 127.0f : 0.0f, inv = am > 0 ? 127.0f / am : 0.0f;
+        float q = v[k] * inv;
+        int r = (int)(q + (q < 0 ? -0.5f : 0.5f));
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        xhat[k] = (double)xs * r;
+        half_step[k] = (double)xs * 0.5;
     }
     free(v);
+    free(amax);
 }
 
 static double max_ratio_seen;
@@ -82,7 +96,7 @@ static void check_reference(const tp_matrix *m, const cfg *c, const float *X, in
     int bad = 0;
     for (int64_t t = 0; t < batch && !bad; t++) {
         const float *x = X + t * C;
-        for (int k = 0; k < 2; k++) quantize_part(m, x, k, tp_ablock(c->format, k), per_token, xh[k], hs[k]);
+        for (int k = 0; k < 2; k++) quantize_part(m, x, k, per_token, xh[k], hs[k]);
         for (int64_t r = 0; r < R && !bad; r++) {
             double yx = 0, yh = 0, bound = 0, mag = 0;
             for (int64_t j = 0; j < C; j++) {
