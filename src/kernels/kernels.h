@@ -25,7 +25,11 @@ enum {
     QLOW__XORD_NAT = 0,  /* natural column order */
     QLOW__XORD_Q4 = 1,   /* per 128 columns: the low 16 columns of blocks 0..3, then their high 16 */
     QLOW__XORD_Q2 = 2,   /* per 256 columns: plane k (k = 0..3) of blocks 0..7, 8 columns each */
-    QLOW__XORD_T158 = 3  /* per 320 columns: digit k (k = 0..4) of the 64 bytes, 64 columns each */
+    QLOW__XORD_T158 = 3, /* per 320 columns: digit k (k = 0..4) of the 64 bytes, 64 columns each */
+    /* Transposed Q orders (kernel sets with qtrans): per 16 blocks (512 columns), vectors of 64
+     * bytes whose dword e holds 4 columns of block sigma(e), so vpdpbusd lanes are blocks. */
+    QLOW__XORD_Q4T = 4,  /* vector (j, h), j = 0..3, h = low/high nibble: columns 16h + 4j + i */
+    QLOW__XORD_Q2T = 5   /* vector (j, k), j = 0..1, k = plane 0..3: columns 8k + 4j + i */
 };
 
 /* Quantized activations of one token for one part of a matrix. Arrays are padded with zeros to
@@ -82,6 +86,7 @@ typedef struct qlow__kernel_set {
     qlow__rows_fn rows[10];
     qlow__absmax_fn absmax;
     qlow__quantize_fn quantize;
+    int32_t qtrans; /* Q4/Q3/Q2 kernels read the transposed activation orders */
 } qlow__kernel_set;
 
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
@@ -154,6 +159,15 @@ static inline size_t qlow__xord_source(int xord, size_t p)
     case QLOW__XORD_T158: {
         size_t c = p / 320, q = p % 320, k = q / 64, i = q % 64;
         return c * 320 + 5 * i + k;
+    }
+    case QLOW__XORD_Q4T: { /* dword e of a vector holds block 4 * (e % 4) + e / 4 */
+        size_t c = p / 512, q = p % 512, j = q / 128, h = (q % 128) / 64, e = (q % 64) / 4, i = q % 4;
+        size_t b = 4 * (e % 4) + e / 4;
+        return c * 512 + b * 32 + h * 16 + 4 * j + i;
+    }
+    case QLOW__XORD_Q2T: { /* dword e holds block e */
+        size_t c = p / 512, q = p % 512, j = q / 256, k = (q % 256) / 64, b = (q % 64) / 4, i = q % 4;
+        return c * 512 + b * 32 + 8 * k + 4 * j + i;
     }
     default: return p;
     }

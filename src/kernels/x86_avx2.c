@@ -189,15 +189,21 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
     }
 }
 
+/* Token tiles of up to TILE with a compile-time size, inside row blocks of about 128 KiB of codes so
+ * that a block stays in L2 while every tile passes over it. */
 #define TILED(tile_fn, ...)                                                                            \
-    for (int t0 = 0; t0 < nt; t0 += TILE) {                                                             \
-        int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                       \
-        float *yt = y + (int64_t)t0 * ldy;                                                              \
-        switch (tn) {                                                                                   \
-        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, r0, r1, yt, ldy, add); break;                          \
-        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, r0, r1, yt, ldy, add); break;                          \
-        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, r0, r1, yt, ldy, add); break;                          \
-        default: tile_fn(__VA_ARGS__, xq + t0, 4, r0, r1, yt, ldy, add); break;                         \
+    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
+    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
+        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
+        for (int t0 = 0; t0 < nt; t0 += TILE) {                                                         \
+            int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                   \
+            float *yt = y + (int64_t)t0 * ldy;                                                          \
+            switch (tn) {                                                                               \
+            case 1: tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, yt, ldy, add); break;                    \
+            case 2: tile_fn(__VA_ARGS__, xq + t0, 2, rb0, rb1, yt, ldy, add); break;                    \
+            case 3: tile_fn(__VA_ARGS__, xq + t0, 3, rb0, rb1, yt, ldy, add); break;                    \
+            default: tile_fn(__VA_ARGS__, xq + t0, 4, rb0, rb1, yt, ldy, add); break;                   \
+            }                                                                                           \
         }                                                                                               \
     }
 
