@@ -95,7 +95,7 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx2;
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx512;
 #endif
-#if defined(__ARM_NEON) && !defined(QLOW_FORCE_GENERIC)
+#if defined(__ARM_NEON) && defined(__aarch64__) && !defined(QLOW_FORCE_GENERIC)
 #define QLOW__HAVE_NEON_KERNELS 1
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
 #endif
