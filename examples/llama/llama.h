@@ -1,0 +1,84 @@
+/* llama.h - the libqlow reference engine: a LLaMA-architecture forward pass (RMSNorm, RoPE on
+ * interleaved pairs, GQA attention with a KV cache, SwiGLU) whose every linear layer is either fp32 or
+ * a packed qlow_qmatrix run through libqlow's kernels. It uses only the public header, like any
+ * engine that embeds libqlow. Engine-side names use the llm_ prefix. */
+#ifndef LLM_LLAMA_H
+#define LLM_LLAMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qlow.h"
+
+typedef struct llm_config {
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+    int shared_classifier; /* 1: the classifier is the token embedding */
+} llm_config;
+
+/* The linear kinds of one block, in llama2.c file order, plus the classifier. */
+enum llm_kind { LLM_WQ, LLM_WK, LLM_WV, LLM_WO, LLM_W1, LLM_W2, LLM_W3, LLM_N_BLOCK_KINDS, LLM_CLS = 7 };
+extern const char *const llm_kind_names[8];
+
+/* y[n x rows] = x[n x cols] W^T through either fp32 weights or a packed matrix (exactly one set). */
+typedef struct llm_linear {
+    int64_t rows, cols;
+    const float *w;        /* fp32 [rows x cols], or NULL */
+    const qlow_qmatrix *q; /* packed, or NULL; owned by the model when owns_q */
+    int owns_q;
+} llm_linear;
+
+typedef struct llm_layer {
+    const float *rms_att, *rms_ffn; /* [dim] */
+    llm_linear lin[LLM_N_BLOCK_KINDS];
+} llm_layer;
+
+typedef struct llm_model {
+    llm_config cfg;
+    const float *tok_embedding; /* [vocab x dim] fp32 (for lookups; also the classifier when shared) */
+    const float *rms_final;     /* [dim] */
+    llm_layer *layers;
+    llm_linear cls;             /* classifier [vocab x dim] */
+    float *fp32_storage;        /* owned copy of every fp32 tensor (NULL if borrowed) */
+    void *cleanup_user;         /* extra owned resource released by cleanup() */
+    void (*cleanup)(void *user);
+} llm_model;
+
+/* Capture hook: called with the input of each linear before it runs (x: n rows of `cols` floats).
+ * wq/wk/wv share one input, as do w1/w3; the hook is called once per linear anyway. */
+typedef void (*llm_capture_fn)(void *user, int layer, int kind, const float *x, int64_t n, int64_t cols);
+
+typedef struct llm_state {
+    const llm_model *m;
+    qlow_ctx *ctx;
+    int max_batch;
+    float *key_cache, *value_cache; /* [layers][seq_len][kv_dim] */
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2, *att; /* batch buffers */
+    llm_capture_fn capture;
+    void *capture_user;
+} llm_state;
+
+/* Load a llama2.c checkpoint (.bin). Returns 0 or -1 with a message in err. */
+int llm_model_load_llama2c(const char *path, llm_model *m, char *err, size_t errn);
+/* Make a model from a raw llama2.c image already in memory (copied). */
+int llm_model_from_llama2c_bytes(const unsigned char *buf, size_t len, llm_model *m, char *err, size_t errn);
+void llm_model_free(llm_model *m);
+
+/* Number of weights in the linear layers (block linears; classifier counted separately). */
+int64_t llm_linear_weights(const llm_linear *l);
+
+/* Runs y = x W^T for n rows. Returns QLOW_OK or a library status. */
+qlow_status llm_linear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y);
+
+/* The packed path of llm_linear_apply (qlinear.c), and releasing an owned packed matrix. */
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y);
+void llm_qlinear_release(llm_linear *l);
+
+int llm_state_init(llm_state *s, const llm_model *m, qlow_ctx *ctx, int max_batch);
+void llm_state_free(llm_state *s);
+
+/* Forward n tokens at positions pos0..pos0+n-1 (n <= max_batch, pos0+n <= seq_len). Writes the logits of
+ * every token to logits[n x vocab] when all_logits, else only the last token's to logits[vocab].
+ * Returns QLOW_OK or the first failing status. */
+qlow_status llm_forward(llm_state *s, const int *tokens, int n, int pos0, float *logits, int all_logits);
+
+#endif

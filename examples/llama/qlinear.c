@@ -1,0 +1,14 @@
+/* qlinear.c - the packed-matrix path of the engine's linear layers, through libqlow's kernels. */
+#include "llama.h"
+
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y)
+{
+    (void)l; (void)ctx; (void)x; (void)n; (void)y;
+    return QLOW_E_UNSUPPORTED;
+}
+
+void llm_qlinear_release(llm_linear *l)
+{
+    l->q = NULL;
+    l->owns_q = 0;
+}
