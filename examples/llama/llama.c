@@ -153,6 +153,32 @@ void llm_model_free(llm_model *m)
     memset(m, 0, sizeof *m);
 }
 
+int llm_model_act_variant(const llm_model *src, int act_bits, llm_model *dst)
+{
+    llm_layer *layers = malloc((size_t)src->cfg.n_layers * sizeof *layers);
+    if (!layers) return -1;
+    memcpy(layers, src->layers, (size_t)src->cfg.n_layers * sizeof *layers);
+    *dst = *src;
+    dst->layers = layers;
+    dst->fp32_storage = NULL;
+    dst->cleanup = NULL;
+    dst->cleanup_user = NULL;
+    for (int l = 0; l < src->cfg.n_layers; l++)
+        for (int k = 0; k < LLM_N_BLOCK_KINDS; k++) {
+            layers[l].lin[k].owns_q = 0;
+            if (layers[l].lin[k].q) layers[l].lin[k].act_bits = act_bits;
+        }
+    dst->cls.owns_q = 0;
+    if (dst->cls.q) dst->cls.act_bits = act_bits;
+    return 0;
+}
+
+void llm_model_free_variant(llm_model *m)
+{
+    free(m->layers);
+    memset(m, 0, sizeof *m);
+}
+
 int64_t llm_linear_weights(const llm_linear *l) { return l->rows * l->cols; }
 
 /* Eight partial sums so the compiler can keep them in one vector register. */

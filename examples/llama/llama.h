@@ -25,6 +25,7 @@ typedef struct llm_linear {
     const float *w;        /* fp32 [rows x cols], or NULL */
     const qlow_qmatrix *q; /* packed, or NULL; owned by the model when owns_q */
     int owns_q;
+    int act_bits;          /* packed only: 8 = int8 activations through the integer kernel path, 0 = fp32 */
 } llm_linear;
 
 typedef struct llm_layer {
@@ -63,6 +64,11 @@ int llm_model_load_llama2c(const char *path, llm_model *m, char *err, size_t err
 int llm_model_from_llama2c_bytes(const unsigned char *buf, size_t len, llm_model *m, char *err, size_t errn);
 void llm_model_free(llm_model *m);
 
+/* A variant of `src` that shares all of its weights but runs its packed linears with `act_bits`-bit
+ * activations. Release with llm_model_free_variant() before src. Returns 0 or -1 (out of memory). */
+int llm_model_act_variant(const llm_model *src, int act_bits, llm_model *dst);
+void llm_model_free_variant(llm_model *m);
+
 /* Number of weights in the linear layers (block linears; classifier counted separately). */
 int64_t llm_linear_weights(const llm_linear *l);
 
@@ -72,6 +78,10 @@ qlow_status llm_linear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x,
 /* The packed path of llm_linear_apply (qlinear.c), and releasing an owned packed matrix. */
 qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y);
 void llm_qlinear_release(llm_linear *l);
+/* Exact stored bits of a packed linear (qlow_qmatrix_bits_per_weight * rows * cols). */
+double llm_qlinear_bits(const llm_linear *l);
+/* Short format name of a linear ("fp32", "q4 g32", "m161", ...). */
+void llm_qlinear_describe(const llm_linear *l, char *buf, size_t n);
 
 int llm_state_init(llm_state *s, const llm_model *m, qlow_ctx *ctx, int max_batch);
 void llm_state_free(llm_state *s);
