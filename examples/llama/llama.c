@@ -193,9 +193,9 @@ static float dot_f32(const float *a, const float *b, int64_t n)
     return s;
 }
 
-qlow_status llm_linear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y)
+qlow_status llm_linear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
 {
-    if (l->q) return llm_qlinear_apply(l, ctx, x, n, y);
+    if (l->q) return llm_qlinear_apply(l, ctx, w, x, n, y);
     const int64_t R = l->rows, C = l->cols;
     for (int64_t t = 0; t < n; t++) {
         const float *xt = x + t * C;
@@ -248,6 +248,7 @@ void llm_state_free(llm_state *s)
     free(s->hb);
     free(s->hb2);
     free(s->att);
+    llm_wksp_free(&s->wksp);
     memset(s, 0, sizeof *s);
 }
 
@@ -276,7 +277,7 @@ static qlow_status run_linear(llm_state *s, int layer, int kind, const llm_linea
                               float *y)
 {
     if (s->capture) s->capture(s->capture_user, layer, kind, x, n, l->cols);
-    return llm_linear_apply(l, s->ctx, x, n, y);
+    return llm_linear_apply(l, s->ctx, &s->wksp, x, n, y);
 }
 
 static void attention(llm_state *s, int l, int n, int pos0)
@@ -326,7 +327,10 @@ qlow_status llm_forward(llm_state *s, const int *tokens, int n, int pos0, float 
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size) return QLOW_E_INVALID_ARG;
     const int D = c->dim, Hd = c->hidden_dim, hs = D / c->n_heads, kvd = D * c->n_kv_heads / c->n_heads;
     qlow_status st;
-    for (int t = 0; t < n; t++) memcpy(s->x + (size_t)t * D, m->tok_embedding + (size_t)tokens[t] * D, D * sizeof(float));
+    for (int t = 0; t < n; t++) {
+        if (m->tok_embedding) memcpy(s->x + (size_t)t * D, m->tok_embedding + (size_t)tokens[t] * D, D * sizeof(float));
+        else if ((st = llm_qlinear_row(&m->cls, tokens[t], s->x + (size_t)t * D))) return st;
+    }
 
     for (int l = 0; l < c->n_layers; l++) {
         const llm_layer *L = &m->layers[l];

@@ -19,6 +19,13 @@ typedef struct llm_config {
 enum llm_kind { LLM_WQ, LLM_WK, LLM_WV, LLM_WO, LLM_W1, LLM_W2, LLM_W3, LLM_N_BLOCK_KINDS, LLM_CLS = 7 };
 extern const char *const llm_kind_names[8];
 
+/* A kernel workspace, grown on demand (64-byte aligned). */
+typedef struct llm_wksp {
+    void *p;
+    size_t bytes;
+} llm_wksp;
+void llm_wksp_free(llm_wksp *w);
+
 /* y[n x rows] = x[n x cols] W^T through either fp32 weights or a packed matrix (exactly one set). */
 typedef struct llm_linear {
     int64_t rows, cols;
@@ -35,7 +42,7 @@ typedef struct llm_layer {
 
 typedef struct llm_model {
     llm_config cfg;
-    const float *tok_embedding; /* [vocab x dim] fp32 (for lookups; also the classifier when shared) */
+    const float *tok_embedding; /* [vocab x dim] fp32, or NULL when lookups go through the packed cls */
     const float *rms_final;     /* [dim] */
     llm_layer *layers;
     llm_linear cls;             /* classifier [vocab x dim] */
@@ -51,6 +58,7 @@ typedef void (*llm_capture_fn)(void *user, int layer, int kind, const float *x, 
 typedef struct llm_state {
     const llm_model *m;
     qlow_ctx *ctx;
+    llm_wksp wksp;
     int max_batch;
     float *key_cache, *value_cache; /* [layers][seq_len][kv_dim] */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2, *att; /* batch buffers */
@@ -72,11 +80,14 @@ void llm_model_free_variant(llm_model *m);
 /* Number of weights in the linear layers (block linears; classifier counted separately). */
 int64_t llm_linear_weights(const llm_linear *l);
 
-/* Runs y = x W^T for n rows. Returns QLOW_OK or a library status. */
-qlow_status llm_linear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y);
+/* Runs y = x W^T for n rows (packed linears through the kernels with workspace w). Returns QLOW_OK or a
+ * library status. */
+qlow_status llm_linear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y);
 
 /* The packed path of llm_linear_apply (qlinear.c), and releasing an owned packed matrix. */
-qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y);
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y);
+/* Row `row` of a packed matrix as fp32 (embedding lookups through a packed shared classifier). */
+qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out);
 void llm_qlinear_release(llm_linear *l);
 /* Exact stored bits of a packed linear (qlow_qmatrix_bits_per_weight * rows * cols). */
 double llm_qlinear_bits(const llm_linear *l);

@@ -1,27 +1,79 @@
 /* qlinear.c - the packed-matrix path of the engine's linear layers, through libqlow's kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "llama.h"
 
-#include <stdio.h>
-
-qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, const float *x, int64_t n, float *y)
+void llm_wksp_free(llm_wksp *w)
 {
-    (void)l; (void)ctx; (void)x; (void)n; (void)y;
-    return QLOW_E_UNSUPPORTED;
+    free(w->p);
+    w->p = NULL;
+    w->bytes = 0;
+}
+
+#if defined(QLOW_GEMM_ACT8)
+static qlow_status wksp_reserve(llm_wksp *w, size_t bytes)
+{
+    if (bytes <= w->bytes) return QLOW_OK;
+    size_t n = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n);
+    if (!p) return QLOW_E_NO_MEMORY;
+    free(w->p);
+    w->p = p;
+    w->bytes = n;
+    return QLOW_OK;
+}
+
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
+{
+    int32_t flags = l->act_bits == 8 ? QLOW_GEMM_ACT8 : 0;
+    size_t need;
+    qlow_status st = qlow_gemm_workspace_size(l->q, n, flags, &need);
+    if (st || (st = wksp_reserve(w, need))) return st;
+    if (l->act_bits == 8) return qlow_gemm_act8_ws(ctx, l->q, x, n, y, w->p, w->bytes);
+    return qlow_gemm_ws(ctx, l->q, x, n, y, w->p, w->bytes);
+}
+
+qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out)
+{
+    return qlow_qmatrix_dequantize(l->q, row, 1, out, (size_t)l->cols);
 }
 
 void llm_qlinear_release(llm_linear *l)
 {
+    if (l->owns_q) qlow_qmatrix_destroy((qlow_qmatrix *)(uintptr_t)l->q);
     l->q = NULL;
     l->owns_q = 0;
 }
 
 double llm_qlinear_bits(const llm_linear *l)
 {
-    (void)l;
-    return 0.0;
+    double bpw = 0.0;
+    if (!l->q || qlow_qmatrix_bits_per_weight(l->q, &bpw)) return 0.0;
+    return bpw * (double)l->rows * (double)l->cols;
 }
 
 void llm_qlinear_describe(const llm_linear *l, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s", l->q ? "packed" : "fp32");
+    int32_t f;
+    if (!l->q || qlow_qmatrix_format(l->q, &f)) {
+        snprintf(buf, n, "fp32");
+        return;
+    }
+    snprintf(buf, n, "%s%s", qlow_format_name(f), l->act_bits == 8 ? "+a8" : "");
 }
+#else
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
+{
+    (void)l, (void)ctx, (void)w, (void)x, (void)n, (void)y;
+    return QLOW_E_UNSUPPORTED;
+}
+qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out)
+{
+    (void)l, (void)row, (void)out;
+    return QLOW_E_UNSUPPORTED;
+}
+void llm_qlinear_release(llm_linear *l) { l->q = NULL; }
+double llm_qlinear_bits(const llm_linear *l) { (void)l; return 0.0; }
+void llm_qlinear_describe(const llm_linear *l, char *buf, size_t n) { snprintf(buf, n, "%s", l->q ? "packed" : "fp32"); }
+#endif
