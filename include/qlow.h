@@ -309,7 +309,86 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
 
 /* ============================================================================================
  * Quantization primitives (src/quant)
- * ============================================================================================ */
+ * ============================================================================================
+ * qlow_quantize() turns a row-major [rows x cols] float matrix W (f32, f16 or bf16 view, any strides;
+ * cols is the input dimension) into a packed qlow_qmatrix. The scheme and its options come from a
+ * qlow_params set (keys below; NULL = all defaults):
+ *   - QLOW_SCHEME_RTN: uniform round-to-nearest, k bits (k = 2, 3, 4, 8 -> QLOW_FORMAT_Q2/Q3/Q4/Q8),
+ *     asymmetric (w = scale*q + zero, q in 0..2^k-1) or symmetric (w = scale*(q - 2^(k-1)), levels
+ *     +-(2^(k-1)-1), scale = absmax/(2^(k-1)-1)). One fp16 scale (and zero) per group; a group is
+ *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
+ *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
+ *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
+ *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
+ *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
+ *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu
+ *     (QLOW_FORMAT_B2), refined by weighted least squares.
+ *   - QLOW_SCHEME_TERNARY: w = alpha_i*t, t in {-1,0,1}, threshold exactly optimal per row;
+ *     packed as QLOW_FORMAT_T158 (5 trits per byte) or QLOW_FORMAT_T2 (QLOW_P_TERNARY_PACKING).
+ * `importance` (cols floats, finite, >= 0; NULL = uniform) weighs the error of each input column: pass
+ * the diagonal of the layer Hessian, i.e. the mean of x_j^2 over calibration inputs.
+ * Weights must be finite and |w| <= 16384 (so that every fp16 scale stays finite).
+ * Results are deterministic and identical for every thread count (QLOW_CTX_NUM_THREADS).
+ */
+struct qlow_qmatrix; /* typedef'd as qlow_qmatrix in the packed-matrix section below */
+
+typedef enum qlow_scheme {
+    QLOW_SCHEME_RTN = 1,
+    QLOW_SCHEME_BINARY = 2,
+    QLOW_SCHEME_BINARY_RESIDUAL = 3,
+    QLOW_SCHEME_TERNARY = 4
+} qlow_scheme;
+
+typedef enum qlow_quant_key {
+    QLOW_P_SCHEME = 100,          /* int, a qlow_scheme, default QLOW_SCHEME_RTN */
+    QLOW_P_BITS = 101,            /* int, RTN bits 2..8, default 4 (qlow_quantize packs 2, 3, 4, 8) */
+    QLOW_P_GROUP_COLS = 102,      /* int, RTN columns per group: 0 = whole rows (default), else k*32 */
+    QLOW_P_GROUP_ROWS = 103,      /* int, RTN consecutive rows sharing a group, >= 1, default 1 */
+    QLOW_P_SYMMETRIC = 104,       /* int 0/1, RTN symmetric grid, default 0 */
+    QLOW_P_RANGE_SEARCH = 105,    /* int 0/1, RTN weighted clip search (1, default) or min/max (0) */
+    QLOW_P_RANGE_STEPS = 106,     /* int 1..1000, clip ratios tried after 1.0, default 100 */
+    QLOW_P_RANGE_MIN_RATIO = 107, /* float 0.05..1, smallest clip ratio tried, default 0.3 */
+    QLOW_P_TERNARY_PACKING = 108, /* int, QLOW_FORMAT_T158 (default) or QLOW_FORMAT_T2 */
+    QLOW_P_ROW_GROUPS = 109,      /* int, RTN: if > 0, number of row groups per matrix (Q-BERT uses
+                                     128); overrides QLOW_P_GROUP_ROWS with ceil(rows / value) */
+    QLOW_P_BINARY_OPTIMAL = 110,  /* int 0/1, BINARY: also try the exact optimal split (default 1) */
+    QLOW_P_RANGE_REFINE = 111     /* int 0..16, RTN weighted least-squares refits after the search,
+                                     default 4 (used only with QLOW_P_RANGE_SEARCH) */
+} qlow_quant_key;
+
+/*! qlow_quantize() : quantize W [rows x cols] into a new packed matrix *out.
+ *  @param ctx        context (allocator, threads); required.
+ *  @param params     scheme and options, NULL = defaults.
+ *  @param W          2-D f32/f16/bf16 view, rows, cols >= 1, any strides.
+ *  @param importance cols nonnegative finite floats, or NULL (uniform).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_STRUCT_SIZE / QLOW_E_DTYPE / QLOW_E_SHAPE / QLOW_E_ALIGNMENT (bad
+ *  view), QLOW_E_NONFINITE (NaN/Inf in W or importance), QLOW_E_INVALID_ARG (negative importance),
+ *  QLOW_E_NUMERIC (|w| > 16384), QLOW_E_PARAM (inconsistent parameters), QLOW_E_UNSUPPORTED (RTN with
+ *  5..7 bits has no packed format), QLOW_E_OVERFLOW, QLOW_E_NO_MEMORY. On failure *out is untouched.
+ *  Allocates through the ctx allocator (a workspace, freed before returning, and the matrix: one block
+ *  for all planes plus a small handle; release with qlow_qmatrix_destroy). The ctx is used by one thread
+ *  at a time; W is only read. */
+QLOW_API qlow_status qlow_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                   const float *importance, struct qlow_qmatrix **out);
+
+/*! qlow_quantize_workspace_size() : sizes for qlow_quantize_to_buffer(): the workspace (depends on the
+ *  ctx thread count) and the serialized output of a [rows x cols] matrix.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM, QLOW_E_UNSUPPORTED, QLOW_E_OVERFLOW.
+ *  Never allocates. */
+QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlow_params *params,
+                                                  int64_t rows, int64_t cols, size_t *workspace_bytes,
+                                                  size_t *output_bytes);
+
+/*! qlow_quantize_to_buffer() : qlow_quantize() without allocation. The workspace (64-byte aligned) is
+ *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
+ *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
+ *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
+ *  checks (none are: every failure is found before writing). Never allocates. */
+QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                             const float *importance, void *workspace,
+                                             size_t workspace_bytes, void *dst, size_t dst_bytes);
 
 /* ---- end of quant section ---- */
 
@@ -334,6 +413,69 @@ typedef enum qlow_format {
     QLOW_FORMAT_T2 = 8,   /* ternary {-a, 0, +a} per row, 2-bit codes */
     QLOW_FORMAT_B2 = 9    /* BiLLM-style residual binary: two sign planes, w = a1 s1 + a2 s2 + mu */
 } qlow_format;
+
+/* Flags of qlow_format_bits_per_weight(). */
+#define QLOW_FORMAT_FLAG_SYMMETRIC 1u /* Q formats: no stored zero */
+#define QLOW_FORMAT_FLAG_COL_SCALE 2u /* B1 / M161: a stored fp16 per-column scale r2 */
+
+/*! qlow_format_name() : static name of a format ("Q4", "M161", ...), "unknown" for others.
+ *  Never allocates; thread-safe. */
+QLOW_API const char *qlow_format_name(int32_t format);
+
+/*! qlow_format_bits_per_weight() : exact storage of a [rows x cols] matrix in `format`, in bits per
+ *  weight: 8 * (bytes of every stored plane: codes including the row padding to 32 columns, fp16 scales,
+ *  zeros, alphas, mus, column scales, the M161 column mask) / (rows * cols). The fixed 128-byte header
+ *  is not counted. group_cols (0 = whole rows, else a multiple of 32) and group_rows (0 or 1 = per row)
+ *  apply to Q formats and must be 0 otherwise; n_salient is the M161 salient column count (0 else).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED (unknown format), QLOW_E_SHAPE, QLOW_E_INVALID_ARG,
+ *  QLOW_E_OVERFLOW. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_format_bits_per_weight(int32_t format, int64_t rows, int64_t cols, int64_t group_cols,
+                                                 int64_t group_rows, uint32_t flags, int64_t n_salient,
+                                                 double *bits);
+
+/*! qlow_qmatrix_destroy() : release a matrix (its planes if owned, and its handle). NULL is a no-op.
+ *  A handle from qlow_qmatrix_wrap_static() is only invalidated; wrapped caller memory is never freed. */
+QLOW_API void qlow_qmatrix_destroy(qlow_qmatrix *qm);
+
+/*! qlow_qmatrix_format() / qlow_qmatrix_shape() / qlow_qmatrix_bytes() : the qlow_format, the shape
+ *  [rows x cols], and the bytes of its serialized image (header + planes; what qlow_qmatrix_serialize
+ *  writes). @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (not a matrix). Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_format(const qlow_qmatrix *qm, int32_t *format);
+QLOW_API qlow_status qlow_qmatrix_shape(const qlow_qmatrix *qm, int64_t *rows, int64_t *cols);
+QLOW_API qlow_status qlow_qmatrix_bytes(const qlow_qmatrix *qm, size_t *bytes);
+
+/*! qlow_qmatrix_bits_per_weight() : exact bits per weight of the stored planes, as defined by
+ *  qlow_format_bits_per_weight(). Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_bits_per_weight(const qlow_qmatrix *qm, double *bits);
+
+/*! qlow_qmatrix_dequantize() : rows [row_begin, row_begin + row_count) as fp32 into out (row-major,
+ *  out_count >= row_count * cols floats). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (row range),
+ *  QLOW_E_BUFFER_TOO_SMALL, QLOW_E_OVERFLOW. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_dequantize(const qlow_qmatrix *qm, int64_t row_begin, int64_t row_count,
+                                             float *out, size_t out_count);
+
+/*! qlow_qmatrix_serialized_size() / qlow_qmatrix_serialize() : copy the matrix's self-contained image
+ *  (little-endian 128-byte header with checksums, then 64-byte aligned planes; docs/formats.md) into
+ *  buf. @return QLOW_E_NULL_POINTER, QLOW_E_BUFFER_TOO_SMALL. Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_serialized_size(const qlow_qmatrix *qm, size_t *bytes);
+QLOW_API qlow_status qlow_qmatrix_serialize(const qlow_qmatrix *qm, void *buf, size_t bytes);
+
+/*! qlow_qmatrix_wrap() : open a serialized image in place, without copying (mmap'ed file, flash,
+ *  workspace). Validates everything before use and never reads outside buf[bytes]: header, format and
+ *  geometry, sizes, both checksums, every fp16 value finite, ternary codes in range, the M161 mask.
+ *  buf must be 8-byte aligned and stay valid and unchanged while the matrix is used.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_ALIGNMENT, QLOW_E_TRUNCATED, QLOW_E_FORMAT, QLOW_E_CHECKSUM,
+ *  QLOW_E_VERSION_MISMATCH, QLOW_E_OVERFLOW, QLOW_E_UNSUPPORTED (big-endian host), QLOW_E_NO_MEMORY.
+ *  Allocates only the small handle through the ctx allocator. */
+QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t bytes, qlow_qmatrix **out);
+
+/*! qlow_qmatrix_wrap_size() / qlow_qmatrix_wrap_static() : qlow_qmatrix_wrap() with the handle placed
+ *  in caller memory (64-byte aligned, at least *handle_bytes; M161 needs 4 bytes per column more), for
+ *  builds without malloc. @return as qlow_qmatrix_wrap() plus QLOW_E_WORKSPACE_TOO_SMALL; never
+ *  QLOW_E_NO_MEMORY. Never allocate. */
+QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);
+QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
+                                              qlow_qmatrix **out);
 
 /* ---- end of formats/kernels section ---- */
 
