@@ -55,6 +55,10 @@ long cli_peak_rss_kib(void);
 
 /* Opens a model file (llama2.c .bin or a .qlow container) as an engine model. */
 int cli_model_open(const char *cmd, const char *path, llm_model *m);
+struct llm_quant_opts;
+/* Writes a quantized model as .qlow (src_path: the checkpoint it came from). */
+int cli_model_save(const char *cmd, const llm_model *m, const struct llm_quant_opts *o, const char *src_path,
+                   const char *path);
 /* Loads the tokenizer from `path` or, when NULL, from tok<vocab>.bin next to the model or in data/. */
 llm_tokenizer *cli_tokenizer_open(const char *cmd, const char *path, const char *model_path, int vocab);
 
