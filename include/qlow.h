@@ -342,6 +342,183 @@ typedef enum qlow_format {
  * Hessian estimation (src/hessian)
  * ============================================================================================ */
 
+/* Two sources of curvature:
+ *   (a) calibration activations: the layer-wise proxy H = 2/N sum_t x_t x_t^T of GPTQ/OBQ, accumulated
+ *       from batches X [tokens x cols] (cols = the layer's input dimension). Its diagonal is llama.cpp's
+ *       importance vector ("imatrix" = diag(H)/2).
+ *   (b) a caller's model: any Hessian-vector product callback over a flat parameter block (Q-BERT's
+ *       full-loss block Hessian), for top eigenvalues and Hutchinson traces.
+ * Randomized routines draw only from the ctx seed (QLOW_CTX_SEED). */
+
+/*! qlow_hessian : opaque streaming accumulator of sum x x^T (double precision), the column sums and the
+ *  token count. Mutable: one thread at a time; distinct accumulators are independent. */
+typedef struct qlow_hessian qlow_hessian;
+
+typedef enum qlow_hessian_mode {
+    QLOW_HESSIAN_FULL = 0, /* the full cols x cols matrix: 8*cols^2 bytes plus packing scratch */
+    QLOW_HESSIAN_DIAG = 1  /* diagonal only (importance vector): O(cols) memory */
+} qlow_hessian_mode;
+
+typedef enum qlow_hessian_factor {
+    QLOW_HESSIAN_FACTOR_H = 0,   /* upper R with H_damped = R^T R */
+    QLOW_HESSIAN_FACTOR_HINV = 1 /* upper U with H_damped^-1 = U^T U (the factor GPTQ sweeps) */
+} qlow_hessian_factor;
+
+/*! qlow_hessian_estimate_size() : bytes qlow_hessian_init_static() needs for `cols` columns in `mode`.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols <= 0), QLOW_E_INVALID_ARG (mode), QLOW_E_OVERFLOW.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_hessian_estimate_size(int64_t cols, int32_t mode, size_t *bytes);
+
+/*! qlow_hessian_create() : an empty accumulator. Allocates one block through `alloc` (NULL = libc).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_INVALID_ARG, QLOW_E_OVERFLOW, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_create(const qlow_allocator *alloc, int64_t cols, int32_t mode,
+                                         qlow_hessian **out);
+
+/*! qlow_hessian_init_static() : an empty accumulator in caller memory (64-byte aligned, at least
+ *  qlow_hessian_estimate_size() bytes). No destroy needed. Never allocates.
+ *  @return as qlow_hessian_estimate_size(), plus QLOW_E_ALIGNMENT, QLOW_E_WORKSPACE_TOO_SMALL. */
+QLOW_API qlow_status qlow_hessian_init_static(void *mem, size_t mem_bytes, int64_t cols, int32_t mode,
+                                              qlow_hessian **out);
+
+/*! qlow_hessian_destroy() : frees an accumulator from create/load; NULL and static ones are no-ops. */
+QLOW_API void qlow_hessian_destroy(qlow_hessian *h);
+
+/*! qlow_hessian_reset() : forget everything added. Never allocates. @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_INVALID_ARG (not an accumulator). */
+QLOW_API qlow_status qlow_hessian_reset(qlow_hessian *h);
+
+/*! qlow_hessian_info() : columns, mode and tokens added so far (each out-pointer may be NULL).
+ *  Never allocates. */
+QLOW_API qlow_status qlow_hessian_info(const qlow_hessian *h, int64_t *cols, int32_t *mode, int64_t *tokens);
+
+/*! qlow_hessian_add() : accumulate a batch X [tokens x cols] (2-D view, f32, f16 or bf16, any strides).
+ *  FULL mode runs a blocked symmetric rank-k update: fp32 products over chunks of 256 tokens, flushed
+ *  into the double accumulator; threads from the ctx (bit-identical for any thread count).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols mismatch), QLOW_E_DTYPE, QLOW_E_NONFINITE (the
+ *  accumulator is then unchanged), QLOW_E_OVERFLOW (token count). Never allocates. */
+QLOW_API qlow_status qlow_hessian_add(qlow_ctx *ctx, qlow_hessian *h, const qlow_view *X);
+
+/*! qlow_hessian_merge() : dst += src (matrix, sums, tokens), for sharded or resumed calibration. A DIAG
+ *  dst takes the diagonal of a FULL src; a FULL dst needs a FULL src (else QLOW_E_STATE).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_STATE, QLOW_E_INVALID_ARG (dst == src). Never
+ *  allocates. */
+QLOW_API qlow_status qlow_hessian_merge(qlow_hessian *dst, const qlow_hessian *src);
+
+/*! qlow_hessian_diag() : out[j] = H_jj = 2/N sum x_j^2 for j < cols (count >= cols). The imatrix is
+ *  out[j] / 2. @return QLOW_E_STATE when no token was added, QLOW_E_BUFFER_TOO_SMALL. Never allocates. */
+QLOW_API qlow_status qlow_hessian_diag(const qlow_hessian *h, float *out, int64_t count);
+
+/*! qlow_hessian_col_mean() : out[j] = mean of x_j over the tokens. @return as qlow_hessian_diag(). */
+QLOW_API qlow_status qlow_hessian_col_mean(const qlow_hessian *h, float *out, int64_t count);
+
+/*! qlow_hessian_trace() : tr H = 2/N sum_j sum x_j^2 (exact). @return QLOW_E_STATE when empty. */
+QLOW_API qlow_status qlow_hessian_trace(const qlow_hessian *h, double *trace);
+
+/*! qlow_hessian_matrix() : the dense symmetric H + lambda I into out[cols*cols] (count elements), with
+ *  columns whose diagonal is 0 ("dead") given H_jj = 1 first, as GPTQ does, and lambda = damp *
+ *  mean(diag) (damp = 0.01 is GPTQ's default). FULL mode only (else QLOW_E_STATE).
+ *  @return QLOW_E_STATE, QLOW_E_BUFFER_TOO_SMALL, QLOW_E_INVALID_ARG (damp < 0 or NaN). Never allocates. */
+QLOW_API qlow_status qlow_hessian_matrix(const qlow_hessian *h, double damp, double *out, int64_t count);
+
+/*! qlow_hessian_cholesky_workspace_size() : workspace bytes of qlow_hessian_cholesky_ws(). */
+QLOW_API qlow_status qlow_hessian_cholesky_workspace_size(int64_t cols, size_t *bytes);
+
+/*! qlow_hessian_cholesky_ws() : the upper Cholesky factor (qlow_hessian_factor `which`) of the damped
+ *  matrix of qlow_hessian_matrix(), in double, into out[cols*cols] (lower triangle zero). Blocked and
+ *  threaded by the ctx. Workspace: 8-byte aligned caller memory. Never allocates.
+ *  @return QLOW_E_NUMERIC when the damped matrix is not positive definite (out untouched),
+ *  QLOW_E_WORKSPACE_TOO_SMALL, and the errors of qlow_hessian_matrix(). */
+QLOW_API qlow_status qlow_hessian_cholesky_ws(qlow_ctx *ctx, const qlow_hessian *h, int32_t which, double damp,
+                                              double *out, int64_t count, void *workspace,
+                                              size_t workspace_bytes);
+/*! qlow_hessian_cholesky() : qlow_hessian_cholesky_ws() with workspace from the ctx allocator
+ *  (allocates; QLOW_E_NO_MEMORY). */
+QLOW_API qlow_status qlow_hessian_cholesky(qlow_ctx *ctx, const qlow_hessian *h, int32_t which, double damp,
+                                           double *out, int64_t count);
+
+/*! qlow_hessian_top_eigen() : the largest eigenvalue of H by power iteration (seeded Gaussian start from
+ *  the ctx seed), stopping when |lambda_k - lambda_k-1| <= tol * |lambda_k| or after max_iter products
+ *  (*iters, may be NULL, tells which). Layer-wise, every output row of W has this same Hessian, so this
+ *  is also the top eigenvalue of the layer's full Hessian. FULL mode. Allocates O(cols) scratch through
+ *  the ctx allocator. @return QLOW_E_STATE, QLOW_E_INVALID_ARG (tol outside [0,1], max_iter < 1),
+ *  QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_top_eigen(qlow_ctx *ctx, const qlow_hessian *h, double tol, int32_t max_iter,
+                                            double *lambda, int32_t *iters);
+
+/*! qlow_hessian_lanczos() : the k largest eigenvalues of H (descending) from `steps` Lanczos steps with
+ *  full reorthogonalization (1 <= k <= steps; steps above cols are clamped). Extreme eigenvalues converge
+ *  first; use steps >= 3k. FULL mode. Allocates (steps+1)*cols doubles through the ctx allocator.
+ *  @return QLOW_E_STATE, QLOW_E_INVALID_ARG, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_lanczos(qlow_ctx *ctx, const qlow_hessian *h, int32_t steps, int32_t k,
+                                          double *eigs);
+
+/*! qlow_hessian_save_size() / qlow_hessian_save() : serialize into caller memory (versioned, host byte
+ *  order with a byte-order mark, FNV-1a checksum); the scratch is not saved. *written may be NULL.
+ *  @return QLOW_E_BUFFER_TOO_SMALL. Never allocate. */
+QLOW_API qlow_status qlow_hessian_save_size(const qlow_hessian *h, size_t *bytes);
+QLOW_API qlow_status qlow_hessian_save(const qlow_hessian *h, void *buffer, size_t buffer_bytes, size_t *written);
+
+/*! qlow_hessian_load() : a new accumulator from qlow_hessian_save() bytes; every length is checked
+ *  against buffer_bytes before it is read. Allocates through `alloc`.
+ *  @return QLOW_E_TRUNCATED, QLOW_E_FORMAT (bad magic, mode, byte order, sizes or non-finite data),
+ *  QLOW_E_VERSION_MISMATCH, QLOW_E_CHECKSUM, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_load(const qlow_allocator *alloc, const void *buffer, size_t buffer_bytes,
+                                       qlow_hessian **out);
+
+/* ---- Hessian-vector products from the caller (full-model path) ---- */
+
+/*! qlow_hvp_fn : v_out = H v_in for the caller's parameter block of n floats. Return 0 on success;
+ *  any other value aborts the computation with QLOW_E_CALLBACK. Called from the calling thread only. */
+typedef int (*qlow_hvp_fn)(void *user, const float *v_in, float *v_out, int64_t n);
+/*! qlow_grad_fn : grad = dL/dtheta at theta (n floats). Nonzero return = failure. */
+typedef int (*qlow_grad_fn)(void *user, const float *theta, float *grad, int64_t n);
+
+/*! qlow_spectral_workspace_size() : workspace bytes for the qlow_hvp_* calls on n parameters (pass the
+ *  Lanczos step count, or 0 for power iteration / Hutchinson only). */
+QLOW_API qlow_status qlow_spectral_workspace_size(int64_t n, int32_t lanczos_steps, size_t *bytes);
+
+/*! qlow_hvp_top_eigen() : the largest-magnitude eigenvalue of the caller's Hessian (sign kept: negative
+ *  curvature shows up as a negative value) by power iteration from a Gaussian start seeded by the ctx;
+ *  stops when the relative change is <= tol (Q-BERT uses 1e-2, PyHessian 1e-3) or after max_iter HVPs.
+ *  workspace NULL = allocate through the ctx allocator, else 8-byte aligned caller memory of
+ *  qlow_spectral_workspace_size(n, 0) bytes. @return QLOW_E_CALLBACK, QLOW_E_NONFINITE (the callback
+ *  produced NaN/Inf), QLOW_E_INVALID_ARG, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hvp_top_eigen(qlow_ctx *ctx, qlow_hvp_fn hvp, void *user, int64_t n, double tol,
+                                        int32_t max_iter, void *workspace, size_t workspace_bytes,
+                                        double *lambda, int32_t *iters);
+
+/*! qlow_hvp_lanczos() : the k largest eigenvalues (descending) of the caller's Hessian from `steps`
+ *  Lanczos steps (one HVP each) with full reorthogonalization. Workspace as qlow_hvp_top_eigen() with
+ *  qlow_spectral_workspace_size(n, steps). @return as qlow_hvp_top_eigen(). */
+QLOW_API qlow_status qlow_hvp_lanczos(qlow_ctx *ctx, qlow_hvp_fn hvp, void *user, int64_t n, int32_t steps,
+                                      int32_t k, void *workspace, size_t workspace_bytes, double *eigs);
+
+/*! qlow_hvp_trace() : Hutchinson's estimate of tr H = E[z^T H z] with Rademacher probes z drawn from the
+ *  ctx seed. Runs max_probes probes, or stops early once the standard error of the mean is <= rel_tol *
+ *  |estimate| (rel_tol = 0: never early; at least 4 probes). *std_error = sample std / sqrt(probes),
+ *  *probes_used may be NULL. Workspace as qlow_hvp_top_eigen(). @return as qlow_hvp_top_eigen(). */
+QLOW_API qlow_status qlow_hvp_trace(qlow_ctx *ctx, qlow_hvp_fn hvp, void *user, int64_t n, int32_t max_probes,
+                                    double rel_tol, void *workspace, size_t workspace_bytes, double *trace,
+                                    double *std_error, int32_t *probes_used);
+
+/*! qlow_fd_hvp : an HVP built from a gradient callback by central differences,
+ *  H v ~ (g(theta + e v) - g(theta - e v)) / (2 e), two gradients per product. The step is
+ *  e = s * (1 + max|theta|) / ||v||, with s = `step` or, when step = 0, s = (2^-23)^(1/3) ~ 4.9e-3,
+ *  which balances the O(e^2) truncation error against fp32 rounding of the gradients, O(2^-23 |g| / e).
+ *  Pass qlow_fd_hvp_apply as the qlow_hvp_fn and the object as its `user`. `theta` (n floats) is not
+ *  copied and must outlive the object. One thread at a time. */
+typedef struct qlow_fd_hvp qlow_fd_hvp;
+
+/*! qlow_fd_hvp_create() : allocates (3 n floats) through `alloc`. @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_SHAPE, QLOW_E_INVALID_ARG (step outside [0, 1]), QLOW_E_NONFINITE (theta), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_fd_hvp_create(const qlow_allocator *alloc, qlow_grad_fn grad, void *user,
+                                        const float *theta, int64_t n, double step, qlow_fd_hvp **out);
+/*! qlow_fd_hvp_destroy() : NULL is a no-op. */
+QLOW_API void qlow_fd_hvp_destroy(qlow_fd_hvp *fd);
+/*! qlow_fd_hvp_apply() : the qlow_hvp_fn of a qlow_fd_hvp (user = the object). Returns nonzero if the
+ *  gradient callback fails or the arguments do not match the object. Never allocates. */
+QLOW_API int qlow_fd_hvp_apply(void *fd_hvp, const float *v_in, float *v_out, int64_t n);
+
 /* ---- end of hessian section ---- */
 
 
