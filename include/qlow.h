@@ -533,6 +533,69 @@ QLOW_API int qlow_fd_hvp_apply(void *fd_hvp, const float *v_in, float *v_out, in
  * Sensitivity and bit allocation (src/plan)
  * ============================================================================================ */
 
+/* Per-layer sensitivities and an exact bit-allocation planner. Sizes and costs are caller numbers: e.g.
+ * size = bits/weight x weights (or bytes, including group metadata) and cost = a sensitivity of the
+ * layer quantized at that width (qlow_plan_layer_error(), qlow_plan_hawq_v2(), ...). */
+typedef enum qlow_plan_key {
+    QLOW_PLAN_BUDGET_UNITS = 700 /* int, 1..10^7, default 100000: budget discretization of the planner's
+                                    dynamic program (time and memory grow linearly with it) */
+} qlow_plan_key;
+
+/*! qlow_plan_qbert_omega() : Q-BERT's sensitivity Omega = |mean(lambda)| + std(lambda) over the top
+ *  eigenvalues of n_runs calibration subsets (population std, ddof = 0). Never allocates.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (n_runs < 1), QLOW_E_NONFINITE. */
+QLOW_API qlow_status qlow_plan_qbert_omega(const double *lambdas, int32_t n_runs, double *omega);
+
+/*! qlow_plan_hawq_v2() : HAWQ-V2's perturbation (trace / n_params) * ||Wq - W||_F^2 for a layer with
+ *  Hessian trace `trace` over n_params parameters; W and Wq are same-shape 2-D float views (original
+ *  and quantize-dequantized). Never allocates. @return QLOW_E_SHAPE, QLOW_E_NONFINITE, view errors. */
+QLOW_API qlow_status qlow_plan_hawq_v2(double trace, int64_t n_params, const qlow_view *W, const qlow_view *Wq,
+                                       double *omega);
+
+/*! qlow_plan_diag_weighted() : sum_j hdiag[j] * sum_r (Wq - W)_rj^2 (count = cols), the separable proxy
+ *  of the layer error that needs only the importance vector (qlow_hessian_diag()). Never allocates. */
+QLOW_API qlow_status qlow_plan_diag_weighted(const float *hdiag, int64_t count, const qlow_view *W,
+                                             const qlow_view *Wq, double *cost);
+
+/*! qlow_plan_layer_error() : the exact layer-wise quadratic form tr(dW H dW^T) with dW = Wq - W and the
+ *  accumulator's H = 2/N sum x x^T, i.e. 2/N ||dW X^T||_F^2 over the calibration tokens. O(rows cols^2),
+ *  threaded by the ctx (bit-identical for any thread count). Allocates O(threads * cols + rows) doubles
+ *  through the ctx allocator. @return QLOW_E_STATE (empty or DIAG accumulator), QLOW_E_SHAPE,
+ *  QLOW_E_NONFINITE, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_plan_layer_error(qlow_ctx *ctx, const qlow_hessian *h, const qlow_view *W,
+                                           const qlow_view *Wq, double *error);
+
+/*! qlow_plan_solve_workspace_size() : workspace bytes of qlow_plan_solve_ws() (about n_layers x
+ *  (QLOW_PLAN_BUDGET_UNITS + 1) bytes plus two rows of doubles). */
+QLOW_API qlow_status qlow_plan_solve_workspace_size(int32_t n_layers, int32_t n_choices, const qlow_params *params,
+                                                    size_t *bytes);
+
+/*! qlow_plan_solve_ws() : the assignment choice[l] in [0, n_choices) minimizing sum_l cost[l][choice] subject
+ *  to sum_l size[l][choice] <= budget, an exact multiple-choice knapsack by dynamic programming.
+ *  size and cost are [n_layers x n_choices] row-major; cost +INFINITY marks a choice unavailable.
+ *  tie (may be NULL): tie[l] >= 0 puts layer l in a group whose layers must take the same choice index
+ *  (-1 = untied). The budget is cut into QLOW_PLAN_BUDGET_UNITS units and every size is rounded UP to
+ *  whole units, so the returned plan never exceeds the budget; when all sizes are multiples of
+ *  budget / units the result is the exact optimum. Ties between equal costs go to the lower choice
+ *  index. total_cost / total_size (may be NULL) get the plan's sums. Never allocates.
+ *  @return QLOW_E_NOT_FOUND (no plan fits; choice untouched), QLOW_E_SHAPE (n_choices outside 1..255),
+ *  QLOW_E_INVALID_ARG (budget <= 0, negative or infinite size, tie < -1), QLOW_E_NONFINITE,
+ *  QLOW_E_WORKSPACE_TOO_SMALL. */
+QLOW_API qlow_status qlow_plan_solve_ws(const qlow_params *params, int32_t n_layers, int32_t n_choices,
+                                        const double *size, const double *cost, const int32_t *tie, double budget,
+                                        int32_t *choice, double *total_cost, double *total_size, void *workspace,
+                                        size_t workspace_bytes);
+/*! qlow_plan_solve() : qlow_plan_solve_ws() with its workspace allocated through `alloc` (NULL = libc). */
+QLOW_API qlow_status qlow_plan_solve(const qlow_allocator *alloc, const qlow_params *params, int32_t n_layers,
+                                     int32_t n_choices, const double *size, const double *cost, const int32_t *tie,
+                                     double budget, int32_t *choice, double *total_cost, double *total_size);
+
+/*! qlow_plan_qbert_rule() : Q-BERT's hand rule: the floor(fraction_high * n_layers) layers with the largest
+ *  Omega get bits_high, the rest bits_low (ties by index). Never allocates. @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_SHAPE, QLOW_E_INVALID_ARG (fraction outside [0,1]), QLOW_E_NONFINITE. */
+QLOW_API qlow_status qlow_plan_qbert_rule(int32_t n_layers, const double *omega, double fraction_high,
+                                          int32_t bits_low, int32_t bits_high, int32_t *bits);
+
 /* ---- end of plan section ---- */
 
 
