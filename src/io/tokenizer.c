@@ -232,7 +232,7 @@ static void try_pair(const qlow_tokenizer *t, enc_state *s, int32_t l, int32_t r
 static qlow_status enc_layout(size_t text_len, enc_state *s, unsigned char *base, size_t *bytes)
 {
     size_t n, heap_cap, per, total, hb;
-    QLOW_TRY(qlow__add_size(text_len, 1, &n));
+    QLOW_TRY(qlow__add_size(text_len, 2, &n));
     QLOW_TRY(qlow__mul_size(n, 3, &heap_cap));
     QLOW_TRY(qlow__mul_size(n, 4 * sizeof(int32_t), &per));
     QLOW_TRY(qlow__mul_size(heap_cap, sizeof(merge_cand), &hb));
@@ -273,6 +273,8 @@ qlow_status qlow_tokenizer_encode_wksp(const qlow_tokenizer *tok, const char *te
     enc_layout(text_len, &s, (unsigned char *)workspace, &need);
     const unsigned char *u = (const unsigned char *)text;
     int32_t n = 0;
+    /* BOS takes part in the merge loop exactly as in llama2.c (it never merges with real vocabularies). */
+    if (bos) s.tok[n++] = QLOW_TOKEN_BOS;
     if (text_len) {
         int32_t sp;
         s.tok[n++] = qlow_tokenizer_lookup(tok, " ", 1, &sp) == QLOW_OK ? sp : ' ' + 3;
@@ -305,11 +307,10 @@ qlow_status qlow_tokenizer_encode_wksp(const qlow_tokenizer *tok, const char *te
         if (s.prev[l] >= 0) try_pair(tok, &s, s.prev[l], l);
         if (s.next[l] >= 0) try_pair(tok, &s, l, s.next[l]);
     }
-    size_t count = (bos ? 1u : 0u) + (eos ? 1u : 0u);
+    size_t count = eos ? 1u : 0u;
     for (int32_t i = 0; i >= 0 && i < n; i = s.next[i]) count++;
     if (count > capacity) return QLOW_E_BUFFER_TOO_SMALL;
     size_t o = 0;
-    if (bos) tokens[o++] = QLOW_TOKEN_BOS;
     for (int32_t i = 0; i >= 0 && i < n; i = s.next[i]) tokens[o++] = s.tok[i];
     if (eos) tokens[o++] = QLOW_TOKEN_EOS;
     *n_tokens = o;
