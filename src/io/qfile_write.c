@@ -406,7 +406,7 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
     qlow__st32(f + QF_F_DIRCRC, crc);
     qlow__st64(f + QF_F_DIROFF, dir_off);
     qlow__st64(f + QF_F_DIRBYTES, dir_bytes);
-    qlow__st64(f + QF_F_FILEBYTES, w->pos + dir_bytes + QF_FOOTER_BYTES);
+    qlow__st64(f + QF_F_FILEBYTES, dir_off + dir_bytes + QF_FOOTER_BYTES);
     qlow__st32(f + QF_F_CRC, qlow__crc32c_update(0, f, QF_F_CRC));
     QLOW_TRY(sink_write(w, f, sizeof f));
     if (w->sink == 1) {
