@@ -15,7 +15,8 @@ all: $(QLOW_BIN)
 # The CLI checks (tests/checks/engine_cli.sh) run the binary.
 check: $(QLOW_BIN)
 # Engine tests compile engine sources in (#include of examples/llama/*.c), so they depend on them.
-$(BUILD)/tests-$(VARIANT)/test_engine_%: $(ENGINE_SRCS) $(ENGINE_HDRS)
+ENGINE_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests-$(VARIANT)/%,$(wildcard tests/unit/test_engine_*.c))
+$(ENGINE_TESTS): $(ENGINE_SRCS) $(ENGINE_HDRS)
 
 INSTALL_EXTRA = install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(QLOW_BIN) $(DESTDIR)$(PREFIX)/bin/qlow
 install: $(QLOW_BIN)

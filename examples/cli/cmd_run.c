@@ -90,10 +90,9 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     llm_sampler sm = {(float)temp, (float)top_p, (uint64_t)seed};
-    char bb[2];
     size_t plen;
     for (long i = 1; i < n; i++) {
-        const char *p = llm_tokenizer_piece(t, ids[i - 1], ids[i], bb, &plen);
+        const char *p = llm_tokenizer_piece(t, ids[i - 1], ids[i], &plen);
         fwrite(p, 1, plen, stdout);
     }
     double t0 = llm_seconds();
@@ -104,7 +103,7 @@ int cmd_run(int argc, char **argv)
     for (long g = 0; g < steps && !st; g++) {
         int next = llm_sample(&sm, logits, m.cfg.vocab_size);
         if (next == 1 || next == 2) break;
-        const char *p = llm_tokenizer_piece(t, prev, next, bb, &plen);
+        const char *p = llm_tokenizer_piece(t, prev, next, &plen);
         fwrite(p, 1, plen, stdout);
         fflush(stdout);
         made++;

@@ -62,6 +62,12 @@ static void rope_apply(double *v, int T, int n, int hs, int inverse)
         }
 }
 
+static int skip_grad(void *user, int kind, const float *dY, const float *X, int T, int64_t rows, int64_t cols)
+{
+    (void)user, (void)kind, (void)dY, (void)X, (void)T, (void)rows, (void)cols;
+    return 0;
+}
+
 static int emit(llm_grad_fn grad, void *user, int kind, const double *dY, const double *X, int T, int64_t R,
                 int64_t C, float *fy, float *fx)
 {
@@ -70,15 +76,15 @@ static int emit(llm_grad_fn grad, void *user, int kind, const double *dY, const 
     return grad(user, kind, fy, fx, T, R, C);
 }
 
-int llm_block_loss_grad(const llm_config *c, const llm_block_weights *bw, const float *xin, const float *target,
-                        int T, double lambda_cos, double *loss, float *out, llm_grad_fn grad, void *user)
+int llm_block_run(const llm_config *c, const llm_block_weights *bw, const float *xin, int T, float *out,
+                  llm_dout_fn dout, void *dout_user, float *dx_out, llm_grad_fn grad, void *user)
 {
     const int D = c->dim, H = c->hidden_dim, nh = c->n_heads, hs = D / nh, kvd = D * c->n_kv_heads / nh;
     const int rep = nh / c->n_kv_heads;
     const double sc = 1.0 / sqrt((double)hs);
     size_t TD = (size_t)T * D, TK = (size_t)T * kvd, TH = (size_t)T * H;
     /* One arena for every activation and gradient. */
-    size_t total = TD * 12 + TK * 4 + TH * 6 + (size_t)nh * T * T + 4 * (size_t)T;
+    size_t total = TD * 13 + TK * 4 + TH * 6 + (size_t)nh * T * T + 3 * (size_t)T;
     double *arena = calloc(total, sizeof(double));
     int64_t maxrc = (int64_t)(H > D ? H : D);
     float *fy = malloc((size_t)T * maxrc * sizeof(float)), *fx = malloc((size_t)T * maxrc * sizeof(float));
@@ -92,9 +98,10 @@ int llm_block_loss_grad(const llm_config *c, const llm_block_weights *bw, const 
 #define TAKE(n) (p += (n), p - (n))
     double *x = TAKE(TD), *a = TAKE(TD), *q = TAKE(TD), *o = TAKE(TD), *x1 = TAKE(TD), *b = TAKE(TD);
     double *y = TAKE(TD), *dy = TAKE(TD), *dx1 = TAKE(TD), *db = TAKE(TD), *dq = TAKE(TD), *dob = TAKE(TD);
+    double *da = TAKE(TD);
     double *k = TAKE(TK), *v = TAKE(TK), *dk = TAKE(TK), *dv = TAKE(TK);
     double *g1 = TAKE(TH), *u = TAKE(TH), *hsw = TAKE(TH), *dh = TAKE(TH), *dg = TAKE(TH), *du = TAKE(TH);
-    double *P = TAKE((size_t)nh * T * T), *r_att = TAKE((size_t)T), *r_ffn = TAKE((size_t)T), *cosv = TAKE((size_t)T);
+    double *P = TAKE((size_t)nh * T * T), *r_att = TAKE((size_t)T), *r_ffn = TAKE((size_t)T);
     double *dp = TAKE((size_t)T);
 #undef TAKE
     for (size_t i = 0; i < TD; i++) x[i] = xin[i];
@@ -137,25 +144,7 @@ int llm_block_loss_grad(const llm_config *c, const llm_block_weights *bw, const 
     if (out)
         for (size_t i = 0; i < TD; i++) out[i] = (float)y[i];
 
-    /* ---- loss ---- */
-    double mse = 0.0, mean_cos = 0.0;
-    for (size_t i = 0; i < TD; i++) {
-        double d = y[i] - target[i];
-        mse += d * d;
-    }
-    mse /= (double)TD;
-    for (int t = 0; t < T; t++) {
-        double dot = 0.0, nn = 0.0, tt = 0.0;
-        for (int i = 0; i < D; i++) {
-            dot += y[t * D + i] * target[t * D + i];
-            nn += y[t * D + i] * y[t * D + i];
-            tt += (double)target[t * D + i] * target[t * D + i];
-        }
-        cosv[t] = dot / (sqrt(nn * tt) + 1e-30);
-        mean_cos += cosv[t] / T;
-    }
-    *loss = mse + (lambda_cos > 0 ? -lambda_cos * log(mean_cos) : 0.0);
-    if (!grad) {
+    if (!dout) {
         free(arena);
         free(fy);
         free(fx);
@@ -163,20 +152,9 @@ int llm_block_loss_grad(const llm_config *c, const llm_block_weights *bw, const 
     }
 
     /* ---- backward ---- */
-    for (size_t i = 0; i < TD; i++) dy[i] = 2.0 * (y[i] - target[i]) / (double)TD;
-    if (lambda_cos > 0)
-        for (int t = 0; t < T; t++) {
-            double nn = 0.0, tt = 0.0;
-            for (int i = 0; i < D; i++) {
-                nn += y[t * D + i] * y[t * D + i];
-                tt += (double)target[t * D + i] * target[t * D + i];
-            }
-            double ny = sqrt(nn), nt = sqrt(tt), f = -lambda_cos / (mean_cos * T);
-            if (ny == 0.0 || nt == 0.0) continue;
-            for (int i = 0; i < D; i++)
-                dy[t * D + i] += f * ((double)target[t * D + i] / (ny * nt) - cosv[t] * y[t * D + i] / nn);
-        }
+    dout(dout_user, y, dy, T, D);
     int rc;
+    if (!grad) grad = skip_grad;
     /* FFN */
     if ((rc = emit(grad, user, LLM_W2, dy, hsw, T, D, H, fy, fx))) goto done;
     mm_nn_acc(dy, bw->w[LLM_W2], dh, T, D, H);
@@ -221,10 +199,73 @@ int llm_block_loss_grad(const llm_config *c, const llm_block_weights *bw, const 
     if ((rc = emit(grad, user, LLM_WQ, dq, a, T, D, D, fy, fx))) goto done;
     if ((rc = emit(grad, user, LLM_WK, dk, a, T, kvd, D, fy, fx))) goto done;
     if ((rc = emit(grad, user, LLM_WV, dv, a, T, kvd, D, fy, fx))) goto done;
+    if (dx_out) {
+        mm_nn_acc(dq, bw->w[LLM_WQ], da, T, D, D);
+        mm_nn_acc(dk, bw->w[LLM_WK], da, T, kvd, D);
+        mm_nn_acc(dv, bw->w[LLM_WV], da, T, kvd, D);
+        rms_bwd(x, bw->rms_att, r_att, da, dx1, T, D);
+        for (size_t i = 0; i < TD; i++) dx_out[i] = (float)dx1[i];
+    }
     rc = 0;
 done:
     free(arena);
     free(fy);
     free(fx);
+    return rc;
+}
+
+typedef struct recon_loss {
+    const float *target;
+    double lambda_cos, loss;
+} recon_loss;
+
+/* Loss = mean((y - target)^2) + lambda_cos * -log(mean_t cos(y_t, target_t)) and its gradient. */
+static void recon_dout(void *user, const double *y, double *dy, int T, int D)
+{
+    recon_loss *r = user;
+    const float *target = r->target;
+    size_t TD = (size_t)T * D;
+    double mse = 0.0, mean_cos = 0.0;
+    for (size_t i = 0; i < TD; i++) {
+        double d = y[i] - target[i];
+        mse += d * d;
+        dy[i] = 2.0 * d / (double)TD;
+    }
+    mse /= (double)TD;
+    if (r->lambda_cos <= 0) {
+        r->loss = mse;
+        return;
+    }
+    for (int t = 0; t < T; t++) {
+        double dot = 0.0, nn = 0.0, tt = 0.0;
+        for (int i = 0; i < D; i++) {
+            dot += y[t * D + i] * target[t * D + i];
+            nn += y[t * D + i] * y[t * D + i];
+            tt += (double)target[t * D + i] * target[t * D + i];
+        }
+        mean_cos += dot / (sqrt(nn * tt) + 1e-30) / T;
+    }
+    r->loss = mse - r->lambda_cos * log(mean_cos);
+    for (int t = 0; t < T; t++) {
+        double dot = 0.0, nn = 0.0, tt = 0.0;
+        for (int i = 0; i < D; i++) {
+            dot += y[t * D + i] * target[t * D + i];
+            nn += y[t * D + i] * y[t * D + i];
+            tt += (double)target[t * D + i] * target[t * D + i];
+        }
+        double ny = sqrt(nn), nt = sqrt(tt), f = -r->lambda_cos / (mean_cos * T);
+        if (ny == 0.0 || nt == 0.0) continue;
+        double cs = dot / (ny * nt);
+        for (int i = 0; i < D; i++) dy[t * D + i] += f * ((double)target[t * D + i] / (ny * nt) - cs * y[t * D + i] / nn);
+    }
+}
+
+int llm_block_loss_grad(const llm_config *c, const llm_block_weights *bw, const float *x, const float *target,
+                        int T, double lambda_cos, double *loss, float *out, llm_grad_fn grad, void *user)
+{
+    recon_loss r = {target, lambda_cos, 0.0};
+    /* The loss needs the forward output, so the callback always runs; without grad nothing is emitted. */
+    int rc = llm_block_run(c, bw, x, T, out, recon_dout, &r, NULL, grad, user);
+    if (!rc) *loss = r.loss;
     return rc;
 }

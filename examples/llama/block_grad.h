@@ -16,6 +16,15 @@ typedef struct llm_block_weights {
 typedef int (*llm_grad_fn)(void *user, int kind, const float *dY, const float *X, int T, int64_t rows,
                            int64_t cols);
 
+/* Called between forward and backward with the block output y [T x D]: writes dL/dy into dy. */
+typedef void (*llm_dout_fn)(void *user, const double *y, double *dy, int T, int D);
+
+/* Forward of the block on x [T x dim] (positions 0..T-1), output to out (may be NULL); then, when dout
+ * is given, backward: dL/dy from dout, each linear's (dY, X) to grad (may be NULL), dL/dx to dx_out
+ * (may be NULL). Returns 0, -1 on allocation failure, or the callback's nonzero value. */
+int llm_block_run(const llm_config *c, const llm_block_weights *bw, const float *x, int T, float *out,
+                  llm_dout_fn dout, void *dout_user, float *dx_out, llm_grad_fn grad, void *user);
+
 /* Loss = mean((out - target)^2) + lambda_cos * -log(mean_t cos(out_t, target_t)).
  * out (may be NULL) receives the block output [T x dim]. grad may be NULL (forward only).
  * Returns 0, -1 on allocation failure, or the callback's nonzero value. */

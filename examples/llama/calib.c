@@ -39,6 +39,7 @@ void llm_calib_free(llm_calib *c)
     if (c->x)
         for (int i = 0; i < c->n_layers * LLM_N_INPUTS; i++) free(c->x[i]);
     free(c->x);
+    free(c->tokens);
     memset(c, 0, sizeof *c);
 }
 
@@ -82,8 +83,10 @@ int llm_calib_run(const llm_model *m, qlow_ctx *ctx, const llm_tokenizer *t, con
     out->cap = n_win * window;
     out->cols[LLM_IN_ATTN] = out->cols[LLM_IN_WO] = out->cols[LLM_IN_FFN] = out->cols[LLM_IN_CLS] = cf->dim;
     out->cols[LLM_IN_W2] = cf->hidden_dim;
+    out->window = window;
     out->x = calloc((size_t)cf->n_layers * LLM_N_INPUTS, sizeof(float *));
-    if (!out->x) goto oom;
+    out->tokens = malloc((size_t)out->cap * sizeof(int));
+    if (!out->x || !out->tokens) goto oom;
     for (int l = 0; l < cf->n_layers; l++)
         for (int s = 0; s < LLM_N_INPUTS; s++) {
             if (s == LLM_IN_CLS && l > 0) continue;
@@ -111,6 +114,7 @@ int llm_calib_run(const llm_model *m, qlow_ctx *ctx, const llm_tokenizer *t, con
         win[0] = 1;
         memcpy(win + 1, stream + p, (size_t)n * sizeof *win);
         cc.base = out->rows;
+        memcpy(out->tokens + out->rows, win, (size_t)(n + 1) * sizeof *win);
         s = llm_forward(&st, win, n + 1, 0, logits, 1);
         out->rows += n + 1;
         if (progress) progress(pu, (int)(w + 1), (int)n_win);

@@ -18,6 +18,8 @@ typedef struct llm_calib {
     int64_t cap;    /* rows allocated */
     int64_t cols[LLM_N_INPUTS];
     float **x;      /* [n_layers * LLM_N_INPUTS] row-major [rows x cols]; CLS only in slot of layer 0 */
+    int *tokens;    /* [rows]: the windows' tokens, each window starting with BOS */
+    int window;     /* tokens per full window */
     int failed;     /* an allocation failed during capture */
 } llm_calib;
 

@@ -66,10 +66,7 @@ typedef struct llm_state {
     void *capture_user;
 } llm_state;
 
-/* Load a llama2.c checkpoint (.bin). Returns 0 or -1 with a message in err. */
-int llm_model_load_llama2c(const char *path, llm_model *m, char *err, size_t errn);
-/* Make a model from a raw llama2.c image already in memory (copied). */
-int llm_model_from_llama2c_bytes(const unsigned char *buf, size_t len, llm_model *m, char *err, size_t errn);
+/* Loading and saving: model_io.h. Releases everything the model owns (also for a zeroed model). */
 void llm_model_free(llm_model *m);
 
 /* A variant of `src` that shares all of its weights but runs its packed linears with `act_bits`-bit

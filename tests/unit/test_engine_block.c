@@ -4,7 +4,9 @@
 #include "qtest.h"
 
 #include "../../examples/llama/block_grad.c"
+#include "../../examples/llama/model_grad.c"
 #include "../../examples/llama/llama.c"
+#include "../../examples/llama/model_io.c"
 #include "../../examples/llama/qlinear.c"
 
 typedef struct grads {
@@ -24,11 +26,24 @@ static int collect(void *user, int kind, const float *dY, const float *X, int T,
     return 0;
 }
 
+typedef struct layer0_grads {
+    grads *g;
+    int layer;
+} layer0_grads;
+
+static int collect_layer0(void *user, int layer, int kind, const float *dY, const float *X, int T, int64_t rows,
+                          int64_t cols)
+{
+    layer0_grads *lg = user;
+    if (layer != lg->layer) return 0;
+    return collect(lg->g, kind, dY, X, T, rows, cols);
+}
+
 int main(void)
 {
     char p[512], err[256];
     llm_model m;
-    int ok = llm_model_load_llama2c(qt_path("data/stories260K.bin", p, sizeof p), &m, err, sizeof err) == 0;
+    int ok = llm_model_load_checkpoint(qt_path("data/stories260K.bin", p, sizeof p), &m, err, sizeof err) == 0;
     QT_CHECK(ok, "load: %s", err);
     if (!ok) return qt_finish();
     const llm_config *c = &m.cfg;
@@ -71,7 +86,7 @@ int main(void)
             int64_t i = (int64_t)((rng >> 20) % (uint64_t)(g.rows[k] * g.cols[k]));
             float w0 = pert[k][i];
             float hp = w0 + 1e-3f, hm = w0 - 1e-3f;
-            double lp, lm;
+            double lp = 0.0, lm = 0.0;
             pert[k][i] = hp;
             llm_block_loss_grad(c, &bw, x, target, T, 1.0, &lp, NULL, NULL, NULL);
             pert[k][i] = hm;
@@ -83,6 +98,40 @@ int main(void)
             QT_CHECK(rel < 1e-3, "%s[%lld]: analytic %.8g, finite difference %.8g", llm_kind_names[k], (long long)i,
                      an, fd);
         }
+    }
+    /* Whole-model cross-entropy gradients (through every block's dX) against finite differences. */
+    {
+        grads mg;
+        for (int k = 0; k < LLM_N_BLOCK_KINDS; k++) {
+            mg.rows[k] = L->lin[k].rows;
+            mg.cols[k] = L->lin[k].cols;
+            mg.g[k] = calloc((size_t)(mg.rows[k] * mg.cols[k]), sizeof(double));
+        }
+        layer0_grads lg0 = {&mg, 0};
+        double base;
+        QT_CHECK(llm_model_grads(&m, toks, T, &base, collect_layer0, &lg0) == 0, "model grads");
+        QT_CHECK(base > 0.5 && base < 10.0, "cross-entropy %g", base);
+        double mworst = 0.0;
+        for (int k = 0; k < LLM_N_BLOCK_KINDS; k++)
+            for (int trial = 0; trial < 3; trial++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                int64_t i = (int64_t)((rng >> 20) % (uint64_t)(mg.rows[k] * mg.cols[k]));
+                float *w = (float *)(uintptr_t)m.layers[0].lin[k].w;
+                float w0 = w[i], hp = w0 + 2e-2f, hm = w0 - 2e-2f;
+                double lp = 0.0, lm = 0.0;
+                w[i] = hp;
+                llm_model_grads(&m, toks, T, &lp, NULL, NULL);
+                w[i] = hm;
+                llm_model_grads(&m, toks, T, &lm, NULL, NULL);
+                w[i] = w0;
+                double fd = (lp - lm) / ((double)hp - (double)hm), an = mg.g[k][i];
+                double rel = fabs(fd - an) / (fabs(fd) + fabs(an) + 1e-6);
+                if (rel > mworst) mworst = rel;
+                QT_CHECK(rel < 2e-3, "model grad %s[%lld]: analytic %.8g, finite difference %.8g", llm_kind_names[k],
+                         (long long)i, an, fd);
+            }
+        printf("INFO model cross-entropy gradient (layer 0) vs finite differences: worst relative error %.2e\n", mworst);
+        for (int k = 0; k < LLM_N_BLOCK_KINDS; k++) free(mg.g[k]);
     }
     printf("INFO block gradient vs finite differences: worst relative error %.2e (loss %.6g)\n", worst, loss);
     for (int k = 0; k < LLM_N_BLOCK_KINDS; k++) {
