@@ -1,5 +1,7 @@
 /* cli_util.c - argument parsing, errors, progress, timing and file helpers for the qlow CLI. */
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "cli.h"
 
 #include <errno.h>

@@ -76,6 +76,8 @@ int qchoice_quantize(qjob *j, const llm_linear *l, int layer, int kind, const qc
         if (!s && ch->group_cols) s = qlow_params_set_int(p, QLOW_P_GROUP_COLS, ch->group_cols);
         if (!s && ch->group_rows > 1) s = qlow_params_set_int(p, QLOW_P_GROUP_ROWS, ch->group_rows);
     }
+    /* Plain binarization (alpha = mean |w - mu|, the classic sign rule) unless importance-weighted. */
+    if (!s && ch->scheme == QLOW_SCHEME_BINARY && !ch->importance) s = qlow_params_set_int(p, QLOW_P_BINARY_OPTIMAL, 0);
     qlow_view w;
     if (!s) s = qlow_view_init_2d(&w, QLOW_DTYPE_F32, l->rows, l->cols, (void *)(uintptr_t)l->w);
     if (!s) s = qlow_quantize(j->ctx, p, &w, imp, out);

@@ -31,8 +31,9 @@ static int build_hessians(qjob *j)
             int slot = llm_kind_input(k);
             qlow_hessian **h = &j->hess[l * LLM_N_INPUTS + slot];
             if (*h) continue;
-            int64_t rows, cols;
+            int64_t rows = 0, cols = 0;
             const float *x = llm_calib_input(j->calib, l, k, &rows, &cols);
+            if (!x) return qjob_fail(j, "Hessian accumulation", "calibration inputs", QLOW_E_STATE);
             qlow_view v;
             qlow_status s = qlow_hessian_create(NULL, cols, QLOW_HESSIAN_FULL, h);
             if (!s) s = qlow_view_init_2d(&v, QLOW_DTYPE_F32, rows, cols, (void *)(uintptr_t)x);

@@ -1,5 +1,7 @@
 /* stats.c - model bytes and bits/weight, and batch-1 prompt/decode throughput. */
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "stats.h"
 
 #include <stdlib.h>
