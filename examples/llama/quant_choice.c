@@ -32,6 +32,12 @@ int qchoice_menu(const llm_quant_opts *o, qchoice *out)
         out[n++] = (qchoice){"B2", QLOW_SCHEME_BINARY_RESIDUAL, 1, 0, 1, 1, 0, 0, 0.0};
         return n;
     }
+    if (o->method == LLM_PTQ161) {
+        /* PTQ1.61 at a budget: the salient-column fraction per linear (4-bit salient, binary rest). */
+        static const double ratios[5] = {0.05, 0.1, 0.2, 0.3, 0.5};
+        for (int i = 0; i < 5; i++) out[n++] = (qchoice){"M161", 0, 0, 0, 1, 1, 0, 1, ratios[i]};
+        return n;
+    }
     /* Q-BERT: uniform widths with per-row or 4-row group scales (its group-wise quantization), plus
      * binary for the least sensitive linears at sub-2-bit budgets. */
     out[n++] = (qchoice){"B1", QLOW_SCHEME_BINARY, 1, 0, 1, 1, 0, 0, 0.0};
