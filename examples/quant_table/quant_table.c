@@ -67,13 +67,8 @@ static int load_model(const char *path, model *m)
     memcpy(h, raw, 28);
     for (int k = 0; k < 7; k++)
         if (h[k] == 0 || h[k] > 1 << 20 || h[k] < -(1 << 20)) return -1;
-    m->dim = h[0];
-    m->hidden = h[1];
-    m->layers = h[2];
-    m->heads = h[3];
-    m->kv_heads = h[4];
-    m->vocab = h[5] < 0 ? -h[5] : h[5];
-    m->seq = h[6];
+    int *const fields[7] = {&m->dim, &m->hidden, &m->layers, &m->heads, &m->kv_heads, &m->vocab, &m->seq};
+    for (int k = 0; k < 7; k++) *fields[k] = h[k] < 0 ? -h[k] : h[k]; /* negative vocab: unshared classifier */
     if (m->dim <= 0 || m->hidden <= 0 || m->layers <= 0 || m->heads <= 0 || m->kv_heads <= 0 ||
         m->dim % m->heads != 0)
         return -1;
