@@ -384,8 +384,8 @@ QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlo
  *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
  *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
  *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
- *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
- *  checks (none are: every failure is found before writing). Never allocates. */
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. Every failure is detected before dst is written. Never
+ *  allocates; the ctx is used by one thread at a time. */
 QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                              const float *importance, void *workspace,
                                              size_t workspace_bytes, void *dst, size_t dst_bytes);

@@ -11,6 +11,8 @@
 
 #include "core/internal.h"
 
+/* Build grids only through qlow__rtn_grid_from_range / _from_fp16 / _minmax / _search: the derived
+ * fields (inv_scale, tmin, tmax, center) must match scale and bits. */
 typedef struct qlow__qgrid {
     float scale;      /* fp32 value of scale_h */
     float zero;       /* fp32 value of zero_h (asymmetric); 0 when symmetric */
