@@ -319,7 +319,8 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
  *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
  *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
  *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
- *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *     included; asymmetric grids then also clip each end on its own), followed by weighted
+ *     least-squares refits of scale and zero; the result is never worse than min/max.
  *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
  *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
  *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu

@@ -34,6 +34,16 @@ void qlow__rtn_grid_from_fp16(uint16_t scale_h, uint16_t zero_h, int32_t bits, i
     g->tmax = symmetric ? (float)((1 << (bits - 1)) - 1) : (float)((1 << bits) - 1);
 }
 
+/* Asymmetric grid over [lo, hi] with each end clipped by its own ratio towards clamp(0, lo, hi): zero when
+ * the group straddles it, else the end nearest to zero, so one-signed groups are clipped, not stretched. */
+static void grid_two_sided(float lo, float hi, float ratio_lo, float ratio_hi, int32_t bits, qlow__qgrid *g)
+{
+    float c = lo > 0.0f ? lo : (hi < 0.0f ? hi : 0.0f);
+    float l = c + ratio_lo * (lo - c), h = c + ratio_hi * (hi - c);
+    float s = (h - l) / (float)((1 << bits) - 1);
+    qlow__rtn_grid_from_fp16(qlow_fp32_to_fp16(s), qlow_fp32_to_fp16(l), bits, 0, g);
+}
+
 void qlow__rtn_grid_from_range(float lo, float hi, float ratio, int32_t bits, int32_t symmetric, qlow__qgrid *g)
 {
     if (symmetric) {
@@ -42,12 +52,7 @@ void qlow__rtn_grid_from_range(float lo, float hi, float ratio, int32_t bits, in
         qlow__rtn_grid_from_fp16(qlow_fp32_to_fp16(s), 0, bits, 1, g);
         return;
     }
-    /* Clip towards zero when the group straddles it, else towards the end nearest to zero, so that
-     * one-signed groups are clipped rather than stretched. */
-    float c = lo > 0.0f ? lo : (hi < 0.0f ? hi : 0.0f);
-    float l = c + ratio * (lo - c), h = c + ratio * (hi - c);
-    float s = (h - l) / (float)((1 << bits) - 1);
-    qlow__rtn_grid_from_fp16(qlow_fp32_to_fp16(s), qlow_fp32_to_fp16(l), bits, 0, g);
+    grid_two_sided(lo, hi, ratio, ratio, bits, g);
 }
 
 double qlow__rtn_group_error(const qlow__qgrid *g, const float *w, int64_t nrows, int64_t ncols, int64_t ld,
@@ -179,6 +184,7 @@ void qlow__rtn_grid_search(const float *w, int64_t nrows, int64_t ncols, int64_t
     qlow__rtn_grid_from_range(lo, hi, 1.0f, bits, symmetric, &minmax);
     best = minmax;
     double best_est = estimate_error(&best, w, nrows, ncols, ld, imp);
+    float best_ratio = 1.0f;
     int32_t steps = o->steps > 0 ? o->steps : 0;
     for (int32_t k = 1; k <= steps && best_est > 0.0; k++) {
         float ratio = 1.0f - (float)k * (1.0f - o->min_ratio) / (float)steps;
@@ -188,7 +194,26 @@ void qlow__rtn_grid_search(const float *w, int64_t nrows, int64_t ncols, int64_t
         if (e < best_est) {
             best_est = e;
             best = cand;
+            best_ratio = ratio;
         }
+    }
+    /* Asymmetric grids: then move each end alone around the best common ratio (skewed groups). */
+    if (!symmetric && steps > 0 && best_est > 0.0) {
+        const float step = (1.0f - o->min_ratio) / (float)steps * 2.0f;
+        float r_lo = best_ratio, r_hi = best_ratio;
+        for (int side = 0; side < 2; side++)
+            for (int32_t k = -8; k <= 8; k++) {
+                float r = best_ratio + (float)k * step;
+                if (k == 0 || r < o->min_ratio || r > 1.0f) continue;
+                grid_two_sided(lo, hi, side == 0 ? r : r_lo, side == 0 ? r_hi : r, bits, &cand);
+                double e = estimate_error(&cand, w, nrows, ncols, ld, imp);
+                if (e < best_est) {
+                    best_est = e;
+                    best = cand;
+                    if (side == 0) r_lo = r;
+                    else r_hi = r;
+                }
+            }
     }
     /* From here on errors are exact; min/max is the floor of what is returned. */
     const double minmax_err = qlow__rtn_group_error(&minmax, w, nrows, ncols, ld, imp);

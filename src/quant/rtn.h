@@ -89,7 +89,8 @@ typedef struct qlow__range_opts {
 QLOW_HIDDEN void qlow__rtn_grid_minmax(const float *w, int64_t nrows, int64_t ncols, int64_t ld, int32_t bits,
                                        int32_t symmetric, qlow__qgrid *g);
 
-/* The grid minimizing the weighted error over the clip ratios of `o` (then refined). Ratio 1 is always a
+/* The grid minimizing the weighted error over the clip ratios of `o`; asymmetric grids then move each end
+ * alone around the best common ratio (17 ratios per side); then least-squares refits. Ratio 1 is always a
  * candidate and a refit is kept only when it lowers the error, so the result is never worse than
  * qlow__rtn_grid_minmax on the weighted error (fp16 rounding included). Returns that error in *err when
  * err is non-NULL. */
