@@ -304,7 +304,7 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
                                        double *default_value, int *is_float);
 
 /* Parameter keys, one block per subsystem. Ranges: quant 100-199, formats/kernels 200-299,
- * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899,
+ * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899, export 900-999,
  * experimental 10000 and up. Each subsystem section below lists its keys. */
 
 /* ============================================================================================
@@ -1097,6 +1097,13 @@ QLOW_API qlow_status qlow_qfile_meta_get_int(const qlow_qfile *file, const char 
 QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const char *key, double *value);
 
 /* ---- end of io section ---- */
+
+
+/* ============================================================================================
+ * Export to other tools' formats: fake-quant checkpoints, GGUF (src/export)
+ * ============================================================================================ */
+
+/* ---- end of export section ---- */
 
 
 #ifdef __cplusplus
