@@ -304,7 +304,7 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
                                        double *default_value, int *is_float);
 
 /* Parameter keys, one block per subsystem. Ranges: quant 100-199, formats/kernels 200-299,
- * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899,
+ * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899, export 900-999,
  * experimental 10000 and up. Each subsystem section below lists its keys. */
 
 /* ============================================================================================
@@ -319,7 +319,8 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
  *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
  *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
  *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
- *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *     included; asymmetric grids then also clip each end on its own), followed by weighted
+ *     least-squares refits of scale and zero; the result is never worse than min/max.
  *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
  *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
  *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu
@@ -384,8 +385,8 @@ QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlo
  *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
  *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
  *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
- *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
- *  checks (none are: every failure is found before writing). Never allocates. */
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. Every failure is detected before dst is written. Never
+ *  allocates; the ctx is used by one thread at a time. */
 QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                              const float *importance, void *workspace,
                                              size_t workspace_bytes, void *dst, size_t dst_bytes);
@@ -950,7 +951,7 @@ QLOW_API qlow_status qlow_tokenizer_encode(const qlow_tokenizer *tok, const char
                                            size_t *n_tokens);
 
 /*! qlow_tokenizer_decode_piece() : the bytes token `token` stands for after token `prev` (llama2.c
- *  decode): byte tokens <0xXX> give the raw byte, and the leading space of a piece right after BOS is
+ *  decode): byte tokens <0xHH> give the raw byte, and the leading space of a piece right after BOS is
  *  dropped. *piece points into the tokenizer or a static table (not NUL-terminated); *length may be 0.
  *  @return QLOW_E_INVALID_ARG for an id out of range. Never allocates; thread-safe. */
 QLOW_API qlow_status qlow_tokenizer_decode_piece(const qlow_tokenizer *tok, int32_t prev, int32_t token,
@@ -1096,6 +1097,13 @@ QLOW_API qlow_status qlow_qfile_meta_get_int(const qlow_qfile *file, const char 
 QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const char *key, double *value);
 
 /* ---- end of io section ---- */
+
+
+/* ============================================================================================
+ * Export to other tools' formats: fake-quant checkpoints, GGUF (src/export)
+ * ============================================================================================ */
+
+/* ---- end of export section ---- */
 
 
 #ifdef __cplusplus
