@@ -197,14 +197,18 @@ static qlow_status parse_file(qlow_qfile *f, int verify)
         f->meta_order[i] = i;
         f->n_meta = i + 1;
     }
-    /* Tensor data may not overlap. */
+    /* Tensor data may not overlap. With verification on, the bytes no tensor covers (padding) must be
+     * zero, so that every byte of a verified file is checked by something. */
     qlow__sort_indices(f->tensor_order, nt, cmp_offsets, f->tensors);
-    size_t end = 0;
+    size_t end = QF_PREAMBLE_BYTES;
     for (uint32_t i = 0; i < nt; i++) {
         const qf_tensor *t = &f->tensors[f->tensor_order[i]];
-        if (t->bytes && t->offset < end) return QLOW_E_FORMAT;
-        if (t->bytes) end = t->offset + t->bytes;
+        if (!t->bytes) continue;
+        if (t->offset < end) return QLOW_E_FORMAT;
+        if (verify && !all_zero(d + end, t->offset - end)) return QLOW_E_CHECKSUM;
+        end = t->offset + t->bytes;
     }
+    if (verify && !all_zero(d + end, (size_t)dir_off - end)) return QLOW_E_CHECKSUM;
     qlow__sort_indices(f->tensor_order, nt, cmp_names, f->tensors);
     for (uint32_t i = 1; i < nt; i++)
         if (qlow__bytes_cmp(f->tensors[f->tensor_order[i - 1]].name, f->tensors[f->tensor_order[i - 1]].name_len,

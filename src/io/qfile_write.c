@@ -389,13 +389,17 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
 {
     QLOW_TRY(check_usable(w));
     QLOW_TRY(sink_pad(w, 8));
-    uint64_t dir_off = w->pos, dir_bytes = (uint64_t)w->tensors.n + w->meta.n + w->strings.n;
+    static const unsigned char zeros[8];
+    size_t pad = (8 - (w->strings.n % 8)) % 8; /* keeps the footer, and so the file size, 8-aligned */
+    uint64_t dir_off = w->pos, dir_bytes = (uint64_t)w->tensors.n + w->meta.n + w->strings.n + pad;
     uint32_t crc = qlow__crc32c_update(0, w->tensors.p, w->tensors.n);
     crc = qlow__crc32c_update(crc, w->meta.p, w->meta.n);
     crc = qlow__crc32c_update(crc, w->strings.p, w->strings.n);
+    crc = qlow__crc32c_update(crc, zeros, pad);
     QLOW_TRY(sink_write(w, w->tensors.p, w->tensors.n));
     QLOW_TRY(sink_write(w, w->meta.p, w->meta.n));
     QLOW_TRY(sink_write(w, w->strings.p, w->strings.n));
+    QLOW_TRY(sink_write(w, zeros, pad));
     unsigned char f[QF_FOOTER_BYTES];
     memset(f, 0, sizeof f);
     memcpy(f, qf_magic_foot, 8);
@@ -406,7 +410,7 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
     qlow__st32(f + QF_F_DIRCRC, crc);
     qlow__st64(f + QF_F_DIROFF, dir_off);
     qlow__st64(f + QF_F_DIRBYTES, dir_bytes);
-    qlow__st64(f + QF_F_FILEBYTES, w->pos + dir_bytes + QF_FOOTER_BYTES);
+    qlow__st64(f + QF_F_FILEBYTES, dir_off + dir_bytes + QF_FOOTER_BYTES);
     qlow__st32(f + QF_F_CRC, qlow__crc32c_update(0, f, QF_F_CRC));
     QLOW_TRY(sink_write(w, f, sizeof f));
     if (w->sink == 1) {
