@@ -1,6 +1,6 @@
 /* qfile_read.c - the .qlow reader. open() validates the whole structure once (the file is then
  * immutable and shareable); lookups afterwards are plain index arithmetic on the mapped bytes. */
-#include "io/qfile_format.h"
+#include "io/qfile_internal.h"
 
 #define QFILE_MAGIC 0x71666c65u /* "qfle" */
 
@@ -220,7 +220,14 @@ static qlow_status parse_file(qlow_qfile *f, int verify)
                             f->meta[f->meta_order[i]].key, f->meta[f->meta_order[i]].key_len) == 0)
             return QLOW_E_FORMAT;
     if (verify)
-        for (size_t i = 0; i < f->n_tensors; i++) QLOW_TRY(qlow_qfile_tensor_verify(f, i));
+        for (size_t i = 0; i < f->n_tensors; i++) {
+            const qf_tensor *t = &f->tensors[i];
+            QLOW_TRY(qlow_qfile_tensor_verify(f, i));
+            /* Images in misaligned caller buffers are checked when wrapped (QLOW_E_ALIGNMENT then). */
+            if (t->kind == QLOW_QFILE_PACKED && (uintptr_t)(d + t->offset) % 8 == 0)
+                QLOW_TRY(qlow__qfile_check_image(&f->alloc, d + t->offset, t->bytes, t->type, t->shape[0],
+                                                 t->shape[1]));
+        }
     return QLOW_OK;
 }
 

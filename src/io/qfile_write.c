@@ -1,7 +1,7 @@
 /* qfile_write.c - the streaming .qlow writer. Tensor bytes go to the sink as they are added; the
  * directory (fixed-size entries plus a string table) grows in allocator memory and is written, with the
  * footer, by finish. Sink failures are sticky so a half-written file can never be finished. */
-#include "io/qfile_format.h"
+#include "io/qfile_internal.h"
 
 #define WRITER_MAGIC 0x71777274u /* "qwrt" */
 
@@ -251,6 +251,9 @@ qlow_status qlow_qfile_writer_add_packed(qlow_qfile_writer *w, const char *name,
     if (!data && size) return QLOW_E_NULL_POINTER;
     if (rows < 1 || cols < 1) return QLOW_E_SHAPE;
     if (format < 1 || bits < 0 || bits > 32) return QLOW_E_INVALID_ARG;
+    /* The image must be a valid qlow_qmatrix of this format and shape: readers rely on it. */
+    if ((uintptr_t)data % 8) return QLOW_E_ALIGNMENT;
+    QLOW_TRY(qlow__qfile_check_image(&w->alloc, data, size, format, rows, cols));
     size_t nl;
     QLOW_TRY(begin_tensor(w, name, &nl));
     uint64_t off = w->pos;
@@ -424,6 +427,8 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
     w->finished = 1;
     return QLOW_OK;
 }
+
+const qlow_allocator *qlow__qfile_writer_allocator(const qlow_qfile_writer *w) { return &w->alloc; }
 
 qlow_status qlow_qfile_writer_bytes(const qlow_qfile_writer *w, uint64_t *bytes)
 {

@@ -64,9 +64,35 @@ static void test_vectors(void)
 static float w32[R * C], w3d[2 * 3 * 5];
 static uint16_t w16[R * C];
 static unsigned char packed[777];
+static qlow_ctx *ctx;
+static qlow_qmatrix *qm4, *qmb; /* real packed matrices: RTN 4-bit 24x64 and binary 5x40 */
+static unsigned char *img_b;
+static size_t img_b_size;
+
+static qlow_qmatrix *quantize(int scheme, int rows, int cols)
+{
+    float *w = (float *)malloc(sizeof(float) * (size_t)(rows * cols));
+    for (int i = 0; i < rows * cols; i++) w[i] = (float)qt_rand_normal();
+    qlow_params *p = NULL;
+    qlow_params_create(NULL, &p);
+    qlow_params_set_int(p, QLOW_P_SCHEME, scheme);
+    qlow_view v;
+    qlow_view_init_2d(&v, QLOW_DTYPE_F32, rows, cols, w);
+    qlow_qmatrix *qm = NULL;
+    QT_CHECK_OK(qlow_quantize(ctx, p, &v, NULL, &qm));
+    qlow_params_destroy(p);
+    free(w);
+    return qm;
+}
 
 static void make_content(void)
 {
+    QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+    qm4 = quantize(QLOW_SCHEME_RTN, 24, 64);
+    qmb = quantize(QLOW_SCHEME_BINARY, 5, 40);
+    QT_CHECK_OK(qlow_qmatrix_serialized_size(qmb, &img_b_size));
+    img_b = (unsigned char *)aligned_alloc(64, (img_b_size + 63) / 64 * 64);
+    QT_CHECK_OK(qlow_qmatrix_serialize(qmb, img_b, img_b_size));
     for (int i = 0; i < R * C; i++) {
         w32[i] = (float)qt_rand_normal();
         w16[i] = qlow_fp32_to_fp16((float)qt_rand_normal());
@@ -81,7 +107,7 @@ static qlow_status write_all(qlow_qfile_writer *w, int with_model)
     qlow_view v;
     QLOW_TRY(qlow_view_init_2d(&v, QLOW_DTYPE_F32, R, C, w32));
     QLOW_TRY(qlow_qfile_writer_add_dense(w, "layers.0.attention_norm", &v));
-    QLOW_TRY(qlow_qfile_writer_add_packed(w, "layers.0.attention.wq", QLOW_FORMAT_Q4, 4, 24, 64, packed, sizeof packed));
+    QLOW_TRY(qlow_qfile_writer_add_qmatrix(w, "layers.0.attention.wq", qm4));
     /* A strided view: every second column of w32 (stored contiguous). */
     QLOW_TRY(qlow_view_init_2d(&v, QLOW_DTYPE_F32, R, (C + 1) / 2, w32));
     v.stride_bytes[0] = C * 4;
@@ -94,7 +120,7 @@ static qlow_status write_all(qlow_qfile_writer *w, int with_model)
     QLOW_TRY(qlow_qfile_writer_add_dense(w, "cube", &v));
     QLOW_TRY(qlow_view_init_2d(&v, QLOW_DTYPE_F32, 0, 4, NULL));
     QLOW_TRY(qlow_qfile_writer_add_dense(w, "empty", &v));
-    QLOW_TRY(qlow_qfile_writer_add_packed(w, "layers.0.attention.wk", QLOW_FORMAT_B1, 1, 5, 3, packed, 1));
+    QLOW_TRY(qlow_qfile_writer_add_packed(w, "layers.0.attention.wk", QLOW_FORMAT_B1, 1, 5, 40, img_b, img_b_size));
     QLOW_TRY(qlow_qfile_writer_set_string(w, "qlow.method", "rtn"));
     QLOW_TRY(qlow_qfile_writer_set_int(w, "qlow.bits", -4));
     QLOW_TRY(qlow_qfile_writer_set_float(w, "qlow.budget", 2.5));
@@ -133,9 +159,36 @@ static void check_file(const qlow_qfile *f, const unsigned char *base, int with_
                  shape[1] == 64 && strcmp(name, "layers.0.attention.wq") == 0,
              "packed info");
     QT_CHECK_OK(qlow_qfile_tensor_data(f, idx, &p, &bytes));
-    QT_CHECK(bytes == sizeof packed && memcmp(p, packed, bytes) == 0, "packed bytes");
+    size_t img4 = 0;
+    qlow_qmatrix_serialized_size(qm4, &img4);
+    unsigned char *want = (unsigned char *)aligned_alloc(64, (img4 + 63) / 64 * 64);
+    qlow_qmatrix_serialize(qm4, want, img4);
+    QT_CHECK(bytes == img4 && memcmp(p, want, bytes) == 0, "packed bytes = serialized qmatrix");
+    free(want);
     QT_CHECK(((size_t)((const unsigned char *)p - base)) % align == 0, "packed aligned");
     QT_CHECK_STATUS(qlow_qfile_tensor_view(f, idx, &v), QLOW_E_DTYPE);
+    /* Zero-copy wrap: the same weights as the original matrix, bit for bit. */
+    for (int which = 0; which < 2; which++) {
+        qlow_qmatrix *orig = which ? qmb : qm4, *got = NULL;
+        QT_CHECK_OK(qlow_qfile_tensor_find(f, which ? "layers.0.attention.wk" : "layers.0.attention.wq", &idx));
+        QT_CHECK_OK(qlow_qfile_tensor_qmatrix(f, idx, ctx, &got));
+        if (!got) continue;
+        int64_t rows, cols;
+        qlow_qmatrix_shape(orig, &rows, &cols);
+        float *a = (float *)malloc(sizeof(float) * (size_t)(rows * cols));
+        float *b = (float *)malloc(sizeof(float) * (size_t)(rows * cols));
+        QT_CHECK_OK(qlow_qmatrix_dequantize(orig, 0, rows, a, (size_t)(rows * cols)));
+        QT_CHECK_OK(qlow_qmatrix_dequantize(got, 0, rows, b, (size_t)(rows * cols)));
+        QT_CHECK(memcmp(a, b, sizeof(float) * (size_t)(rows * cols)) == 0, "wrapped qmatrix %d bit-exact", which);
+        free(a);
+        free(b);
+        qlow_qmatrix_destroy(got);
+    }
+    QT_CHECK_OK(qlow_qfile_tensor_find(f, "layers.0.attention.wk", &idx));
+    QT_CHECK_OK(qlow_qfile_tensor_info(f, idx, NULL, &kind, &type, &bits, NULL, shape));
+    QT_CHECK(kind == QLOW_QFILE_PACKED && type == QLOW_FORMAT_B1 && bits == 1 && shape[1] == 40, "binary info");
+    qlow_qmatrix *none = NULL;
+    QT_CHECK_STATUS(qlow_qfile_tensor_qmatrix(f, 0, ctx, &none), QLOW_E_DTYPE);
     QT_CHECK_OK(qlow_qfile_tensor_find(f, "strided", &idx));
     QT_CHECK_OK(qlow_qfile_tensor_view(f, idx, &v));
     int ok = v.shape[1] == (C + 1) / 2;
@@ -302,6 +355,17 @@ static void test_roundtrip(void)
     QT_CHECK_STATUS(qlow_qfile_writer_add_dense(w, "a", &v), QLOW_E_INVALID_ARG);
     QT_CHECK_STATUS(qlow_qfile_writer_add_dense(w, "", &v), QLOW_E_INVALID_ARG);
     QT_CHECK_STATUS(qlow_qfile_writer_add_packed(w, "p", QLOW_FORMAT_Q4, 4, 0, 3, packed, 3), QLOW_E_SHAPE);
+    /* Packed bytes must be a valid image of the stated format and shape. */
+    unsigned char *junk = (unsigned char *)aligned_alloc(64, 832);
+    memcpy(junk, packed, sizeof packed);
+    qlow_status js = qlow_qfile_writer_add_packed(w, "p", QLOW_FORMAT_Q4, 4, 24, 64, junk, sizeof packed);
+    QT_CHECK(js == QLOW_E_FORMAT || js == QLOW_E_CHECKSUM || js == QLOW_E_VERSION_MISMATCH || js == QLOW_E_TRUNCATED,
+             "random bytes as an image -> %d", (int)js);
+    free(junk);
+    QT_CHECK_STATUS(qlow_qfile_writer_add_packed(w, "p", QLOW_FORMAT_B1, 1, 5, 41, img_b, img_b_size), QLOW_E_FORMAT);
+    QT_CHECK_STATUS(qlow_qfile_writer_add_packed(w, "p", QLOW_FORMAT_Q4, 1, 5, 40, img_b, img_b_size), QLOW_E_FORMAT);
+    QT_CHECK_STATUS(qlow_qfile_writer_add_packed(w, "p", QLOW_FORMAT_B1, 1, 5, 40, img_b + 4, img_b_size - 4),
+                    QLOW_E_ALIGNMENT);
     QT_CHECK_OK(qlow_qfile_writer_set_int(w, "k", 1));
     QT_CHECK_STATUS(qlow_qfile_writer_set_float(w, "k", 1.0), QLOW_E_INVALID_ARG);
     v.struct_size = 3;
@@ -440,5 +504,9 @@ int main(void)
     test_vectors();
     make_content();
     test_roundtrip();
+    qlow_qmatrix_destroy(qm4);
+    qlow_qmatrix_destroy(qmb);
+    qlow_ctx_destroy(ctx);
+    free(img_b);
     return qt_finish();
 }
