@@ -1,5 +1,6 @@
 /* fuzz_entry.c - see io_fuzz.h. */
 #include "io/io_fuzz.h"
+#include "io/qfile_format.h"
 
 static int loader_status_ok(qlow_status st)
 {
@@ -110,6 +111,8 @@ int qlow__fuzz_qfile(const uint8_t *data, size_t size)
     if (st != QLOW_OK) return !loader_status_ok(st) || f != NULL;
     int bad = 0;
     size_t n = 0, nm = 0;
+    qlow_ctx *ctx = NULL;
+    qlow_ctx_create(NULL, &ctx);
     bad |= qlow_qfile_tensor_count(f, &n) != QLOW_OK;
     for (size_t i = 0; i < n; i++) {
         const char *name;
@@ -124,6 +127,20 @@ int qlow__fuzz_qfile(const uint8_t *data, size_t size)
         qlow_view v;
         st = qlow_qfile_tensor_view(f, i, &v);
         bad |= kind == QLOW_QFILE_DENSE ? (st != QLOW_OK && st != QLOW_E_ALIGNMENT) : st != QLOW_E_DTYPE;
+        if (kind != QLOW_QFILE_PACKED || !ctx) continue;
+        qlow_qmatrix *qm = NULL;
+        st = qlow_qfile_tensor_qmatrix(f, i, ctx, &qm);
+        if (st != QLOW_OK) {
+            /* Open validated aligned images already, so only misalignment or memory may fail here. */
+            bad |= (st != QLOW_E_ALIGNMENT && st != QLOW_E_NO_MEMORY) || qm != NULL;
+            continue;
+        }
+        float *row = (float *)qlow__alloc(qlow__default_allocator(), (size_t)shape[1] * sizeof(float), 64);
+        if (row) {
+            bad |= qlow_qmatrix_dequantize(qm, shape[0] - 1, 1, row, (size_t)shape[1]) != QLOW_OK;
+            qlow__free(qlow__default_allocator(), row);
+        }
+        qlow_qmatrix_destroy(qm);
     }
     bad |= qlow_qfile_meta_count(f, &nm) != QLOW_OK;
     for (size_t i = 0; i < nm; i++) {
@@ -140,6 +157,36 @@ int qlow__fuzz_qfile(const uint8_t *data, size_t size)
         bad |= (qlow_qfile_meta_get_int(f, key, &iv) == QLOW_OK) != (type == QLOW_META_INT);
         bad |= (qlow_qfile_meta_get_float(f, key, &fv) == QLOW_OK) != (type == QLOW_META_FLOAT);
     }
+    qlow_ctx_destroy(ctx);
     qlow_qfile_close(f);
+    return bad;
+}
+
+/* Recompute every header checksum of a copy so that mutations reach the structural checks behind
+ * them (a plain fuzzer almost never gets past a CRC). */
+int qlow__fuzz_qfile_resealed(const uint8_t *data, size_t size)
+{
+    const qlow_allocator *a = qlow__default_allocator();
+    if (size < QF_PREAMBLE_BYTES + QF_FOOTER_BYTES) return qlow__fuzz_qfile(data, size);
+    unsigned char *m = (unsigned char *)qlow__alloc(a, size, 64);
+    if (!m) return 0;
+    memcpy(m, data, size);
+    unsigned char *ft = m + size - QF_FOOTER_BYTES;
+    uint64_t off = qlow__ld64(ft + QF_F_DIROFF), len = qlow__ld64(ft + QF_F_DIRBYTES);
+    if (off <= size - QF_FOOTER_BYTES && len <= size - QF_FOOTER_BYTES - off)
+        qlow__st32(ft + QF_F_DIRCRC, qlow__crc32c_update(0, m + off, (size_t)len));
+    qlow__st32(ft + QF_F_CRC, qlow__crc32c_update(0, ft, QF_F_CRC));
+    qlow__st32(m + QF_P_CRC, qlow__crc32c_update(0, m, QF_P_CRC));
+    int bad = qlow__fuzz_qfile(m, size);
+    qlow_params *p = NULL;
+    if (qlow_params_create(NULL, &p) == QLOW_OK) {
+        qlow_qfile *f = NULL;
+        qlow_params_set_int(p, QLOW_PARAM_IO_VERIFY, 0);
+        qlow_status st = qlow_qfile_open_buffer(m, size, p, NULL, &f);
+        bad |= st != QLOW_OK && (!loader_status_ok(st) || f != NULL);
+        qlow_qfile_close(f);
+        qlow_params_destroy(p);
+    }
+    qlow__free(a, m);
     return bad;
 }

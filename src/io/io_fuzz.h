@@ -14,5 +14,7 @@ QLOW_HIDDEN int qlow__fuzz_llama2c(const uint8_t *data, size_t size);     /* lla
 QLOW_HIDDEN int qlow__fuzz_safetensors(const uint8_t *data, size_t size); /* safetensors forced */
 QLOW_HIDDEN int qlow__fuzz_tokenizer(const uint8_t *data, size_t size);
 QLOW_HIDDEN int qlow__fuzz_qfile(const uint8_t *data, size_t size);
+/* The same after recomputing the preamble, directory and footer checksums of a copy. */
+QLOW_HIDDEN int qlow__fuzz_qfile_resealed(const uint8_t *data, size_t size);
 
 #endif
