@@ -119,7 +119,8 @@ static qlow_status parse_tensor(const unsigned char *e, const unsigned char *tab
     return QLOW_OK;
 }
 
-static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, size_t tab_len, qf_meta *m)
+static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, size_t tab_len, int minor,
+                              qf_meta *m)
 {
     const unsigned char *key, *val;
     uint64_t key_off = qlow__ld64(e + QF_M_KEYOFF), val_off = qlow__ld64(e + QF_M_VALOFF);
@@ -128,7 +129,8 @@ static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, 
     if (key_len == 0 || key_len > 65535) return QLOW_E_FORMAT;
     QLOW_TRY(table_string(tab, tab_len, key_off, key_len, 1, &key));
     m->type = (int32_t)qlow__ld32(e + QF_M_TYPE);
-    if (m->type < QLOW_META_STRING || m->type > QLOW_META_BYTES) return QLOW_E_FORMAT;
+    /* Later minor versions may add types, which this reader lists as opaque bytes. */
+    if (m->type < QLOW_META_STRING || (m->type > QLOW_META_BYTES && minor == QF_VERSION_MINOR)) return QLOW_E_FORMAT;
     QLOW_TRY(table_string(tab, tab_len, val_off, val_len, m->type == QLOW_META_STRING, &val));
     if ((m->type == QLOW_META_INT || m->type == QLOW_META_FLOAT) && val_len != 8) return QLOW_E_FORMAT;
     m->key = (const char *)key;
@@ -193,7 +195,7 @@ static qlow_status parse_file(qlow_qfile *f, int verify)
     }
     for (uint32_t i = 0; i < nm; i++) {
         QLOW_TRY(parse_meta(dir + (size_t)nt * QF_TENSOR_ENTRY + (size_t)i * QF_META_ENTRY, tab, tab_len,
-                            &f->meta[i]));
+                            qlow__ld16(d + QF_P_MINOR), &f->meta[i]));
         f->meta_order[i] = i;
         f->n_meta = i + 1;
     }
