@@ -130,7 +130,7 @@ static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, 
     QLOW_TRY(table_string(tab, tab_len, key_off, key_len, 1, &key));
     m->type = (int32_t)qlow__ld32(e + QF_M_TYPE);
     /* Later minor versions may add types, which this reader lists as opaque bytes. */
-    if (m->type < QLOW_META_STRING || (m->type > QLOW_META_BYTES && minor == QF_VERSION_MINOR)) return QLOW_E_FORMAT;
+    if (m->type < QLOW_META_STRING || (m->type > QLOW_META_BYTES && minor <= QF_VERSION_MINOR)) return QLOW_E_FORMAT;
     QLOW_TRY(table_string(tab, tab_len, val_off, val_len, m->type == QLOW_META_STRING, &val));
     if ((m->type == QLOW_META_INT || m->type == QLOW_META_FLOAT) && val_len != 8) return QLOW_E_FORMAT;
     m->key = (const char *)key;
