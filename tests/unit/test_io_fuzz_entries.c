@@ -2,25 +2,8 @@
  * and on deterministic mutations of them (byte flips, random bytes, truncations, splices). Every call
  * must return 0: the input was either accepted and fully read, or rejected with a documented status. */
 #include "qtest.h"
+#include "io_testutil.h"
 #include "io/io_fuzz.h"
-
-static unsigned char *read_file(const char *rel, size_t *size)
-{
-    char path[512];
-    FILE *f = fopen(qt_path(rel, path, sizeof path), "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = (unsigned char *)malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
 
 typedef int (*entry_fn)(const uint8_t *, size_t);
 
@@ -70,8 +53,8 @@ static void run(const char *label, entry_fn fn, const unsigned char *seed, size_
 int main(void)
 {
     size_t ms, ts, qs;
-    unsigned char *model = read_file("data/stories260K.bin", &ms);
-    unsigned char *tok = read_file("data/tok512.bin", &ts);
+    unsigned char *model = io_read_data("data/stories260K.bin", &ms);
+    unsigned char *tok = io_read_data("data/tok512.bin", &ts);
     QT_CHECK(model && tok, "seed files");
     if (!model || !tok) return qt_finish();
     run("llama2c", qlow__fuzz_llama2c, model, ms, 28, 120);

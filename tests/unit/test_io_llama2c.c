@@ -2,24 +2,7 @@
  * from data/README.md, the exact size, tensor contents read straight from the file bytes, the shared
  * classifier, SHA-256 of the file, every truncation length and allocation failure. */
 #include "qtest.h"
-
-static unsigned char *read_file(const char *rel, size_t *size)
-{
-    char path[512];
-    FILE *f = fopen(qt_path(rel, path, sizeof path), "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = (unsigned char *)malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
+#include "io_testutil.h"
 
 static float file_float(const unsigned char *bytes, size_t float_index)
 {
@@ -116,7 +99,7 @@ static void test_open_paths(void)
 {
     char path[512];
     size_t size = 0;
-    unsigned char *bytes = read_file("data/stories260K.bin", &size);
+    unsigned char *bytes = io_read_data("data/stories260K.bin", &size);
     QT_CHECK(bytes && size == 1056540, "stories260K.bin size %zu", size);
     if (!bytes) return;
     qlow_model *m = NULL;

@@ -3,25 +3,9 @@
  * detected, every truncation rejected, crafted hostile directories, writer misuse, allocation failure,
  * and the CRC-32C / SHA-256 test vectors. */
 #include "qtest.h"
+#include "io_testutil.h"
 #include "io/io_internal.h"
 #include "io/io_fuzz.h"
-
-static unsigned char *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = (unsigned char *)malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
 
 static void test_vectors(void)
 {
@@ -278,7 +262,7 @@ static void test_roundtrip(void)
     QT_CHECK_STATUS(qlow_qfile_writer_finish(w), QLOW_E_STATE);
     qlow_qfile_writer_destroy(w);
     size_t size = 0;
-    unsigned char *bytes = read_file(path, &size);
+    unsigned char *bytes = io_read_path(path, &size);
     QT_CHECK(bytes && size == written && size % 8 == 0, "file size %zu", size);
     if (!bytes) return;
     printf("INFO .qlow test file: %zu bytes, 7 tensors, 17 metadata entries\n", size);

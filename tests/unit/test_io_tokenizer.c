@@ -3,25 +3,7 @@
  * search, rescan every pair each step) on random slices, decode(encode(text)) == text on the bundled
  * TinyStories text, and the token counts of reference_numbers.md. */
 #include "qtest.h"
-
-static unsigned char *read_file(const char *rel, size_t *size)
-{
-    char path[512];
-    FILE *f = fopen(qt_path(rel, path, sizeof path), "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = (unsigned char *)malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b) b[n] = 0;
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
+#include "io_testutil.h"
 
 /* ---- the reference: a direct transcription of the llama2.c algorithm ---- */
 typedef struct ref_vocab {
@@ -340,8 +322,8 @@ static void test_corpus(const qlow_tokenizer *t, const char *text, size_t len)
 int main(void)
 {
     size_t tsize = 0, xsize = 0;
-    unsigned char *tb = read_file("data/tok512.bin", &tsize);
-    unsigned char *text = read_file("data/tinystories_validation_head.txt", &xsize);
+    unsigned char *tb = io_read_data("data/tok512.bin", &tsize);
+    unsigned char *text = io_read_data("data/tinystories_validation_head.txt", &xsize);
     QT_CHECK(tb && text, "data files");
     if (!tb || !text) return qt_finish();
     test_file(tb, tsize);
