@@ -877,6 +877,13 @@ QLOW_API qlow_status qlow_model_tensor_view(const qlow_model *model, size_t inde
 QLOW_API qlow_status qlow_model_tensor_read_f32(const qlow_model *model, size_t index, float *dst,
                                                 size_t count);
 
+/*! qlow_model_tensor_release() : after processing tensor `index`, let the OS drop its resident pages
+ *  (madvise on a mapped file; no effect for the read path or caller buffers). The data stays valid and is
+ *  read from the file again if touched, so this only bounds resident memory when a model larger than
+ *  memory is processed one tensor at a time. Never allocates; thread-safe.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG. */
+QLOW_API qlow_status qlow_model_tensor_release(const qlow_model *model, size_t index);
+
 /*! qlow_model_sha256() : SHA-256 of the whole source file (reads every byte once; for a mapped file this
  *  pages it in). Never allocates; thread-safe. @return QLOW_E_NULL_POINTER. */
 QLOW_API qlow_status qlow_model_sha256(const qlow_model *model, uint8_t digest[32]);
@@ -902,7 +909,8 @@ typedef struct qlow_tokenizer qlow_tokenizer;
 #define QLOW_TOKEN_EOS 2
 
 /*! qlow_tokenizer_open() / qlow_tokenizer_open_buffer() : load a tokenizer with `vocab_size` tokens
- *  (0 = as many as the data holds; it must then end exactly after the last token). The buffer variant
+ *  (0 = as many as the data holds; it must then end exactly after the last token; extra tokens after an
+ *  explicit vocab_size are ignored). At least 259 tokens (<unk>, BOS, EOS, 256 byte tokens) are required. The buffer variant
  *  copies what it needs, so `data` may be freed afterwards. Allocates through `alloc`.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (vocab_size < 0), QLOW_E_IO, QLOW_E_NO_MEMORY,
  *  QLOW_E_TRUNCATED, QLOW_E_FORMAT (negative length, length above max_token_length, non-finite score,
@@ -1092,7 +1100,8 @@ QLOW_API qlow_status qlow_qfile_tensor_view(const qlow_qfile *file, size_t index
  *  the mapping, qlow_qmatrix_wrap: only the small handle is allocated, through the ctx allocator). The
  *  matrix borrows the file's memory: destroy it before qlow_qfile_close(). @return QLOW_E_INVALID_ARG,
  *  QLOW_E_DTYPE (not PACKED), QLOW_E_FORMAT (image disagrees with the directory), and
- *  qlow_qmatrix_wrap()'s errors (QLOW_E_ALIGNMENT for a misaligned caller buffer). Thread-safe. */
+ *  qlow_qmatrix_wrap()'s errors (QLOW_E_ALIGNMENT for a misaligned caller buffer). Thread-safe.
+ *  Without an allocator (static ctx, firmware), use qlow_qfile_tensor_data() + qlow_qmatrix_wrap_static(). */
 QLOW_API qlow_status qlow_qfile_tensor_qmatrix(const qlow_qfile *file, size_t index, qlow_ctx *ctx,
                                                qlow_qmatrix **out);
 /*! qlow_qfile_tensor_verify() : recompute tensor `index`'s CRC-32C. @return QLOW_E_CHECKSUM. Thread-safe. */

@@ -84,6 +84,10 @@ static void check_tensors(const qlow_model *m, const unsigned char *bytes)
         QT_CHECK(v.dtype == QLOW_DTYPE_F32 && ((const float *)v.data)[n - 1] == file_float(bytes, cases[c].first + n - 1),
                  "%s view", cases[c].name);
         QT_CHECK_STATUS(qlow_model_tensor_read_f32(m, idx, buf, n - 1), QLOW_E_BUFFER_TOO_SMALL);
+        /* Released pages come back from the file unchanged. */
+        QT_CHECK_OK(qlow_model_tensor_release(m, idx));
+        QT_CHECK_OK(qlow_model_tensor_read_f32(m, idx, buf, n));
+        QT_CHECK(memcmp(buf, bytes + 28 + 4 * cases[c].first, 4 * n) == 0, "%s after release", cases[c].name);
     }
     free(buf);
     size_t idx;
