@@ -195,6 +195,31 @@ static void test_roundtrip(int hf, const char *dt_emb, const char *dt_w, int wit
     }
     qlow_model_close(m);
 
+    /* The same bytes from a file: mapped and read paths. */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/qlow_test_st_%d.safetensors", (int)(qt_rand_u64() % 100000));
+    FILE *out = fopen(path, "wb");
+    QT_CHECK(out && fwrite(file, 1, size, out) == size, "write temp file");
+    if (out) fclose(out);
+    for (int mm = 0; mm < 2; mm++) {
+        qlow_params *pp = NULL;
+        qlow_params_create(NULL, &pp);
+        qlow_params_set_int(pp, QLOW_PARAM_IO_USE_MMAP, mm);
+        m = NULL;
+        QT_CHECK_OK(qlow_model_open(path, pp, NULL, &m));
+        size_t idx;
+        float first = 0;
+        float *tmp = (float *)malloc(sizeof(float) * VOCAB * DIM);
+        QT_CHECK_OK(qlow_model_tensor_find(m, "tok_embeddings", &idx));
+        QT_CHECK_OK(qlow_model_tensor_read_f32(m, idx, tmp, VOCAB * DIM));
+        first = tmp[0];
+        free(tmp);
+        QT_CHECK(first == convert(t[0].dtype, t[0].values[0]), "file path (mmap %d) values", mm);
+        qlow_model_close(m);
+        qlow_params_destroy(pp);
+    }
+    remove(path);
+
     /* Every truncation length: a clean QLOW_E_TRUNCATED when the format is known. */
     qlow_params *p = NULL;
     QT_CHECK_OK(qlow_params_create(NULL, &p));
