@@ -878,6 +878,13 @@ QLOW_API qlow_status qlow_model_tensor_view(const qlow_model *model, size_t inde
 QLOW_API qlow_status qlow_model_tensor_read_f32(const qlow_model *model, size_t index, float *dst,
                                                 size_t count);
 
+/*! qlow_model_tensor_release() : after processing tensor `index`, let the OS drop its resident pages
+ *  (madvise on a mapped file; no effect for the read path or caller buffers). The data stays valid and is
+ *  read from the file again if touched, so this only bounds resident memory when a model larger than
+ *  memory is processed one tensor at a time. Never allocates; thread-safe.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG. */
+QLOW_API qlow_status qlow_model_tensor_release(const qlow_model *model, size_t index);
+
 /*! qlow_model_sha256() : SHA-256 of the whole source file (reads every byte once; for a mapped file this
  *  pages it in). Never allocates; thread-safe. @return QLOW_E_NULL_POINTER. */
 QLOW_API qlow_status qlow_model_sha256(const qlow_model *model, uint8_t digest[32]);
@@ -903,7 +910,8 @@ typedef struct qlow_tokenizer qlow_tokenizer;
 #define QLOW_TOKEN_EOS 2
 
 /*! qlow_tokenizer_open() / qlow_tokenizer_open_buffer() : load a tokenizer with `vocab_size` tokens
- *  (0 = as many as the data holds; it must then end exactly after the last token). The buffer variant
+ *  (0 = as many as the data holds; it must then end exactly after the last token; extra tokens after an
+ *  explicit vocab_size are ignored). At least 259 tokens (<unk>, BOS, EOS, 256 byte tokens) are required. The buffer variant
  *  copies what it needs, so `data` may be freed afterwards. Allocates through `alloc`.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (vocab_size < 0), QLOW_E_IO, QLOW_E_NO_MEMORY,
  *  QLOW_E_TRUNCATED, QLOW_E_FORMAT (negative length, length above max_token_length, non-finite score,
@@ -1017,11 +1025,19 @@ QLOW_API qlow_status qlow_qfile_writer_add_dense(qlow_qfile_writer *w, const cha
 
 /*! qlow_qfile_writer_add_packed() : append a packed matrix given as the `size` serialized bytes of a
  *  qlow_qmatrix (see the packed-matrix section) with its qlow_format, code bits and [rows x cols] shape,
- *  which the directory repeats so that readers can list tensors without decoding them.
- *  @return as qlow_qfile_writer_add_dense(), and QLOW_E_SHAPE for rows or cols < 1. */
+ *  which the directory repeats so that readers can list tensors without decoding them. The image is
+ *  validated (qlow_qmatrix_wrap_size) and must match format and shape; `data` must be 8-byte aligned.
+ *  Allocates a temporary handle. @return as qlow_qfile_writer_add_dense(), QLOW_E_SHAPE for rows or
+ *  cols < 1, QLOW_E_ALIGNMENT, and the image's errors (QLOW_E_FORMAT, QLOW_E_CHECKSUM, QLOW_E_TRUNCATED,
+ *  ...). */
 QLOW_API qlow_status qlow_qfile_writer_add_packed(qlow_qfile_writer *w, const char *name, int32_t format,
                                                   int32_t bits, int64_t rows, int64_t cols, const void *data,
                                                   size_t size);
+
+/*! qlow_qfile_writer_add_qmatrix() : append `qm` as a PACKED tensor: its serialized image
+ *  (qlow_qmatrix_serialize), format, code bits and shape. Allocates a temporary copy of the image through
+ *  the writer's allocator. @return as qlow_qfile_writer_add_packed(), and the qmatrix's own errors. */
+QLOW_API qlow_status qlow_qfile_writer_add_qmatrix(qlow_qfile_writer *w, const char *name, const qlow_qmatrix *qm);
 
 /*! qlow_qfile_writer_set_string() / _set_int() / _set_float() / _set_bytes() : add metadata `key`
  *  (same rules as tensor names; unique). Values are kept in memory until finish. Allocates.
@@ -1081,6 +1097,14 @@ QLOW_API qlow_status qlow_qfile_tensor_data(const qlow_qfile *file, size_t index
  *  QLOW_E_DTYPE (not DENSE), QLOW_E_ALIGNMENT (caller buffer misaligned), QLOW_E_UNSUPPORTED
  *  (big-endian host). Never allocates; thread-safe. */
 QLOW_API qlow_status qlow_qfile_tensor_view(const qlow_qfile *file, size_t index, qlow_view *view);
+/*! qlow_qfile_tensor_qmatrix() : open PACKED tensor `index` as a qlow_qmatrix in place (zero-copy over
+ *  the mapping, qlow_qmatrix_wrap: only the small handle is allocated, through the ctx allocator). The
+ *  matrix borrows the file's memory: destroy it before qlow_qfile_close(). @return QLOW_E_INVALID_ARG,
+ *  QLOW_E_DTYPE (not PACKED), QLOW_E_FORMAT (image disagrees with the directory), and
+ *  qlow_qmatrix_wrap()'s errors (QLOW_E_ALIGNMENT for a misaligned caller buffer). Thread-safe.
+ *  Without an allocator (static ctx, firmware), use qlow_qfile_tensor_data() + qlow_qmatrix_wrap_static(). */
+QLOW_API qlow_status qlow_qfile_tensor_qmatrix(const qlow_qfile *file, size_t index, qlow_ctx *ctx,
+                                               qlow_qmatrix **out);
 /*! qlow_qfile_tensor_verify() : recompute tensor `index`'s CRC-32C. @return QLOW_E_CHECKSUM. Thread-safe. */
 QLOW_API qlow_status qlow_qfile_tensor_verify(const qlow_qfile *file, size_t index);
 
