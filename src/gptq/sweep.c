@@ -149,12 +149,6 @@ void qlow__gptq_read_column(const qlow__gptq_cursor *c, int64_t col, float *out)
     for (int64_t r = 0; r < rows; r++) out[r] = s->Wwork[r * n + p];
 }
 
-/* y -= a * x over n floats; plain loop the compiler vectorizes, called on contiguous block columns. */
-static void axpy_sub(int64_t n, float a, const float *x, float *y)
-{
-    for (int64_t i = 0; i < n; i++) y[i] -= a * x[i];
-}
-
 qlow_status qlow__gptq_sweep(int isa, int threads, qlow__gptq_state *s, const float *W, int64_t ldw,
                              const qlow__gptq_quantizer *q, float *out, double *loss)
 {
@@ -190,7 +184,7 @@ qlow_status qlow__gptq_sweep(int isa, int threads, qlow__gptq_state *s, const fl
                 out[r * n + c] = s->qcol[r];
                 w[r] = e; /* the column is done: keep its scaled error for the rank-1 updates */
             }
-            for (int64_t j = k + 1; j < bw; j++) axpy_sub(rows, s->Urow[k * n + i1 + j], w, s->Wblock + j * rows);
+            for (int64_t j = k + 1; j < bw; j++) qlow__saxpy_sub(isa, rows, s->Urow[k * n + i1 + j], w, s->Wblock + j * rows);
         }
         if (i2 < n)
             qlow__sgemm_sub(isa, threads, rows, n - i2, bw, s->Err, B, s->Urow + i2, n, s->Wwork + i2, n);
