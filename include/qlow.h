@@ -669,6 +669,46 @@ QLOW_API int qlow_fd_hvp_apply(void *fd_hvp, const float *v_in, float *v_out, in
  * GPTQ error compensation (src/gptq)
  * ============================================================================================ */
 
+/* GPTQ (Frantar et al. 2022): quantize W column by column and push each column's rounding error onto
+ * the not-yet-quantized columns through the upper Cholesky factor of the damped H^-1, so that the layer
+ * output error ||W X^T - Wq X^T||^2 over the calibration inputs (not the weight error) is minimized.
+ * The quantizer is the foundation's RTN (keys QLOW_P_BITS, QLOW_P_SYMMETRIC, QLOW_P_GROUP_COLS,
+ * QLOW_P_GROUP_ROWS / QLOW_P_ROW_GROUPS, QLOW_P_RANGE_SEARCH and its options); the result is the same
+ * packed qmatrix qlow_quantize would build, so every kernel runs it. */
+typedef enum qlow_gptq_key {
+    QLOW_GPTQ_BLOCK = 400,        /* int 1..65536, default 128: columns per lazy batch update */
+    QLOW_GPTQ_ACT_ORDER = 401,    /* int 0/1, default 0: sweep columns by descending diag(H); group
+                                     grids then come from the original weights (static groups) */
+    QLOW_GPTQ_DAMP = 402,         /* float 0..10, default 0.01: lambda = damp * mean(diag H) */
+    QLOW_GPTQ_DAMP_RETRIES = 403  /* int 0..10, default 0: on a failed factorization retry with the
+                                     damping multiplied by 10, this many times */
+} qlow_gptq_key;
+
+/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() for a [rows x cols] matrix
+ *  (about 8 cols^2 + 8 rows cols bytes). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM,
+ *  QLOW_E_UNSUPPORTED (a scheme other than RTN, or RTN bits without a packed format), QLOW_E_OVERFLOW.
+ *  Never allocates. */
+QLOW_API qlow_status qlow_gptq_workspace_size(const qlow_params *params, int64_t rows, int64_t cols,
+                                              size_t *bytes);
+
+/*! qlow_gptq_quantize_ws() : GPTQ-quantize W [rows x cols] (2-D f32/f16/bf16 view, any strides) with the
+ *  layer Hessian accumulated from its inputs (H: FULL mode, cols columns). Columns whose diagonal is 0
+ *  are dead: their weights become 0 (H_jj = 1, as GPTQ). Workspace: 64-byte aligned caller memory;
+ *  the result *out is allocated through the ctx allocator (release with qlow_qmatrix_destroy).
+ *  Deterministic and identical for every thread count.
+ *  @return QLOW_E_NULL_POINTER, view errors, QLOW_E_SHAPE (cols != H's), QLOW_E_STATE (H empty or DIAG),
+ *  QLOW_E_NONFINITE, QLOW_E_NUMERIC (|w| > 16384, or H + damping not positive definite),
+ *  QLOW_E_PARAM, QLOW_E_UNSUPPORTED, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_ALIGNMENT, QLOW_E_NO_MEMORY.
+ *  *out is untouched on failure. */
+QLOW_API qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                           const qlow_hessian *H, void *workspace, size_t workspace_bytes,
+                                           qlow_qmatrix **out);
+
+/*! qlow_gptq_quantize() : qlow_gptq_quantize_ws() with the workspace allocated through the ctx
+ *  allocator (and freed before returning). */
+QLOW_API qlow_status qlow_gptq_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                        const qlow_hessian *H, qlow_qmatrix **out);
+
 /* ---- end of gptq section ---- */
 
 
