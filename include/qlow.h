@@ -482,11 +482,14 @@ QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const
  * not overlap X, the workspace or the matrix. Any batch >= 1 is accepted (batch 1 is the GEMV).
  *
  * How the product is computed (identical on every ISA): each token's activations are quantized to
- * int8 in blocks along the columns (32 columns for Q8/Q4/Q3/Q2 and M161's salient part, 256 for
- * B1/B2/T2 and M161's binary part, 320 for T158), x8 = round(x * 127 / absmax_block), scale
- * absmax_block / 127; the weight codes are multiplied with x8 in exact integer arithmetic (AVX512-VNNI
- * vpdpbusd, AVX2 vpmaddubsw, NEON widening multiplies, or plain C); the per-block integer sums are
- * scaled and added in fp32 in one fixed order. Formats with a column scale (B1 with r2, M161) scale x
+ * int8 in blocks of columns, x8 = round(x * 127 / absmax_block) (half away from zero), scale
+ * absmax_block / 127. Blocks are 32 consecutive columns for Q8/Q4/Q3/Q2 and M161's salient part. For
+ * B1/B2/T2 and M161's binary part (T158) columns come in chunks of 4096 (5120), each split into 16
+ * blocks of 256 (320) columns: column j of a chunk belongs to block (j % 64) / 4 for B1/B2,
+ * ((j % 256) / 32 * 8 + j % 8) / 4 for T2 and (j % 320) / 20 for T158 (the lanes of the integer
+ * dot-product instructions). The weight codes are multiplied with x8 in exact integer arithmetic
+ * (AVX512-VNNI vpdpbusd, AVX2 vpmaddubsw, NEON sdot or widening multiplies, or plain C); the per-block
+ * integer sums are scaled and added in fp32 in one fixed order. Formats with a column scale (B1 with r2, M161) scale x
  * by it before quantizing; M161 gathers x into its salient and binary parts once per call.
  *
  * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
