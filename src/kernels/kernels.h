@@ -133,6 +133,17 @@ static inline float qlow__b2_finish(float T1, float T2, float X, float a1, float
 }
 static inline float qlow__t_finish(float T, float X, float alpha) { return alpha * (T - X); }
 
+/* Row r of a binary or ternary part from its lane sums T1 (and T2 for B2); h2f converts fp16 (each
+ * ISA passes its own exact conversion). */
+typedef float (*qlow__h2f_fn)(uint16_t h);
+static inline float qlow__bt_finish(const qlow__kpart *kp, int64_t r, float T1, float T2, float X, qlow__h2f_fn h2f)
+{
+    if (kp->format == QLOW_FORMAT_B1) return qlow__b1_finish(T1, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
+    if (kp->format == QLOW_FORMAT_B2)
+        return qlow__b2_finish(T1, T2, X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
+    return qlow__t_finish(T1, X, h2f(kp->alpha[r]));
+}
+
 /* Q kinds: the scale and zero term of (row r, 32-column block b) as the kernels fold them:
  *   d = scale * xs_b, z = zero (asymmetric) or -scale * 2^(bits-1) (symmetric). */
 static inline const uint16_t *qlow__q_scale_row(const qlow__kpart *kp, int64_t r)

@@ -45,7 +45,7 @@ INL float lanes_sum(__m256 lo, __m256 hi)
 }
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
-INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
+static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Eight accumulators, one block each -> 8 block sums in order. */
 INL __m256i red8(const __m256i *a)
@@ -294,15 +294,6 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
     }
 }
 
-INL float bt_finish(int32_t kind, const qlow__kpart *kp, int64_t r, const __m256 *a1, const __m256 *a2, float X)
-{
-    float T = lanes_sum(a1[0], a1[1]);
-    if (kind == QLOW_FORMAT_B1) return qlow__b1_finish(T, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
-    if (kind == QLOW_FORMAT_B2)
-        return qlow__b2_finish(T, lanes_sum(a2[0], a2[1]), X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
-    return qlow__t_finish(T, X, h2f(kp->alpha[r]));
-}
-
 INL void bt_fold(const qlow__xq *xq, int nt, int64_t c, __m256i (*isum)[2], __m256 (*acc)[2])
 {
     UNROLL
@@ -340,7 +331,11 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             }
         }
         UNROLL
-        for (int t = 0; t < nt; t++) store(&y[t * ldy + r], bt_finish(kind, kp, r, acc[t], acc2[t], xq[t].xtot), add);
+        for (int t = 0; t < nt; t++)
+            store(&y[t * ldy + r],
+                  qlow__bt_finish(kp, r, lanes_sum(acc[t][0], acc[t][1]), lanes_sum(acc2[t][0], acc2[t][1]),
+                                  xq[t].xtot, h2f),
+                  add);
     }
 }
 

@@ -45,7 +45,7 @@ INL float lanes_sum(__m512 a)
 }
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
-INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
+static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
 INL __m512i red_q8(const __m512i *a)
@@ -379,15 +379,6 @@ INL void bt_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const 
         isum[t] = _mm512_add_epi32(_mm512_add_epi32(a[t][0], a[t][1]), _mm512_add_epi32(a[t][2], a[t][3]));
 }
 
-INL float bt_finish(int32_t kind, const qlow__kpart *kp, int64_t r, __m512 a1, __m512 a2, float X)
-{
-    float T = lanes_sum(a1);
-    if (kind == QLOW_FORMAT_B1) return qlow__b1_finish(T, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
-    if (kind == QLOW_FORMAT_B2)
-        return qlow__b2_finish(T, lanes_sum(a2), X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
-    return qlow__t_finish(T, X, h2f(kp->alpha[r]));
-}
-
 INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
                     int64_t ldy, int add)
 {
@@ -424,7 +415,8 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     for (int i = 0; i < nr; i++) {
         UNROLL
         for (int t = 0; t < nt; t++)
-            store(&y[t * ldy + r + i], bt_finish(kind, kp, r + i, acc[i][t], acc2[i][t], xq[t].xtot), add);
+            store(&y[t * ldy + r + i],
+                  qlow__bt_finish(kp, r + i, lanes_sum(acc[i][t]), lanes_sum(acc2[i][t]), xq[t].xtot, h2f), add);
     }
 }
 
