@@ -208,28 +208,21 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
                 int64_t ldy, int add)
 {
     int64_t r = r0;
-    if (nt <= 2)
+    if (nt == 1)
         for (; r + 2 <= r1; r += 2) q_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
     for (; r < r1; r++) q_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
 
 /* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
-/* Token tiles of up to TILE with a compile-time size, inside row blocks of about 128 KiB of codes so
- * that a block stays in L2 while every tile passes over it. */
+/* Token tiles of TILE (the remainder one token at a time; two sizes keep the code small), inside row
+ * blocks of about 128 KiB of codes so that a block stays in L2 while every tile passes over it. */
 #define TILED(tile_fn, ...)                                                                            \
     const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
     for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
         const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
-        for (int t0 = 0; t0 < nt; t0 += TILE) {                                                         \
-            int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                   \
-            float *yt = y + (int64_t)t0 * ldy;                                                          \
-            switch (tn) {                                                                               \
-            case 1: tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, yt, ldy, add); break;                    \
-            case 2: tile_fn(__VA_ARGS__, xq + t0, 2, rb0, rb1, yt, ldy, add); break;                    \
-            case 3: tile_fn(__VA_ARGS__, xq + t0, 3, rb0, rb1, yt, ldy, add); break;                    \
-            default: tile_fn(__VA_ARGS__, xq + t0, 4, rb0, rb1, yt, ldy, add); break;                   \
-            }                                                                                           \
-        }                                                                                               \
+        int t0 = 0;                                                                                     \
+        for (; t0 + TILE <= nt; t0 += TILE) tile_fn(__VA_ARGS__, xq + t0, TILE, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+        for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
     }
 
 #define Q_ROWS(name, KIND)                                                                             \
@@ -424,7 +417,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
                  int64_t ldy, int add)
 {
     int64_t r = r0;
-    if (nt <= 2)
+    if (nt == 1)
         for (; r + 2 <= r1; r += 2) bt_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
