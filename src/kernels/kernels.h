@@ -146,13 +146,17 @@ static inline float qlow__bt_finish(const qlow__kpart *kp, int64_t r, float T1, 
 
 /* Q kinds: the scale and zero term of (row r, 32-column block b) as the kernels fold them:
  *   d = scale * xs_b, z = zero (asymmetric) or -scale * 2^(bits-1) (symmetric). */
+static inline size_t qlow__q_param_offset(const qlow__kpart *kp, int64_t r)
+{
+    return (size_t)(kp->group_rows == 1 ? r : r / kp->group_rows) * (size_t)kp->ngroups;
+}
 static inline const uint16_t *qlow__q_scale_row(const qlow__kpart *kp, int64_t r)
 {
-    return kp->scale + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups;
+    return kp->scale + qlow__q_param_offset(kp, r);
 }
 static inline const uint16_t *qlow__q_zero_row(const qlow__kpart *kp, int64_t r)
 {
-    return kp->zero ? kp->zero + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups : NULL;
+    return kp->zero ? kp->zero + qlow__q_param_offset(kp, r) : NULL;
 }
 
 /* Natural column (within the part) of kernel-order position p. */
