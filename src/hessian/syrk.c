@@ -128,6 +128,35 @@ AVX512_FN static void tile_avx512(int64_t t, const float *pa, const float *pb, d
         flush_vec(S + r * lds + 16, c[r][1], m2, m3);
     }
 }
+
+/* AVX2 (16 registers): the 12 x 32 tile as four 6 x 16 passes over the chunk, operands from L1. */
+__attribute__((target("avx2,fma"))) static void tile_avx2(int64_t t, const float *pa, const float *pb, double *S,
+                                                          int64_t lds, int64_t rows, int64_t cols)
+{
+    for (int r0 = 0; r0 < MR; r0 += 6)
+        for (int c0 = 0; c0 < NR; c0 += 16) {
+            __m256 c[6][2];
+#pragma GCC unroll 6
+            for (int r = 0; r < 6; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+            for (int64_t p = 0; p < t; p++) {
+                const float *a = pa + p * MR + r0;
+                __m256 b0 = _mm256_loadu_ps(pb + p * NR + c0), b1 = _mm256_loadu_ps(pb + p * NR + c0 + 8);
+#pragma GCC unroll 6
+                for (int r = 0; r < 6; r++) {
+                    __m256 ar = _mm256_set1_ps(a[r]);
+                    c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]);
+                    c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
+                }
+            }
+            for (int r = 0; r < 6 && r0 + r < rows; r++) {
+                float lanes[16];
+                _mm256_storeu_ps(lanes, c[r][0]);
+                _mm256_storeu_ps(lanes + 8, c[r][1]);
+                double *srow = S + (r0 + r) * lds + c0;
+                for (int q = 0; q < 16 && c0 + q < cols; q++) srow[q] += (double)lanes[q];
+            }
+        }
+}
 #endif
 
 /* Column strips are taken SUPER at a time: each row tile of the broadcast operand is loaded once for
@@ -140,7 +169,7 @@ void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
     int64_t d = h->cols;
     int64_t strips = (d + NR - 1) / NR, tiles = (d + MR - 1) / MR, groups = (strips + SUPER - 1) / SUPER;
 #ifdef SYRK_X86
-    int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON;
+    int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON, avx2 = isa == QLOW_ISA_AVX2;
 #else
     (void)isa;
 #endif
@@ -163,6 +192,10 @@ void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
 #ifdef SYRK_X86
                 if (fast) {
                     tile_avx512(t, pa, pb, S, d, rows, cols);
+                    continue;
+                }
+                if (avx2) {
+                    tile_avx2(t, pa, pb, S, d, rows, cols);
                     continue;
                 }
 #endif
