@@ -289,13 +289,20 @@ static void test_factors_and_damping(void)
     ref_jacobi_eigs(H, (int)d, eig);
     double lam = 0.0, lz[3];
     int32_t iters = 0;
-    QT_CHECK_OK(qlow_hessian_top_eigen(ctx, h, 1e-10, 2000, &lam, &iters));
+    QT_CHECK_OK(qlow_hessian_top_eigen(ctx, h, 1e-10, 2000, NULL, 0, &lam, &iters));
     QT_CHECK(fabs(lam - eig[0]) < 1e-6 * eig[0], "power %.10g vs %.10g (%d iters)", lam, eig[0], iters);
-    QT_CHECK_OK(qlow_hessian_lanczos(ctx, h, 60, 3, lz));
+    QT_CHECK_OK(qlow_hessian_lanczos(ctx, h, 60, 3, NULL, 0, lz));
     for (int i = 0; i < 3; i++)
         QT_CHECK(fabs(lz[i] - eig[i]) < 1e-8 * eig[0], "lanczos %d: %.10g vs %.10g", i, lz[i], eig[i]);
-    QT_CHECK_STATUS(qlow_hessian_lanczos(ctx, h, 2, 3, lz), QLOW_E_INVALID_ARG);
-    QT_CHECK_STATUS(qlow_hessian_top_eigen(ctx, h, -1.0, 10, &lam, NULL), QLOW_E_INVALID_ARG);
+    QT_CHECK_STATUS(qlow_hessian_lanczos(ctx, h, 2, 3, NULL, 0, lz), QLOW_E_INVALID_ARG);
+    size_t sws = 0;
+    QT_CHECK_OK(qlow_spectral_workspace_size(d, 60, &sws));
+    double *sw = malloc(sws), lz2[3];
+    QT_CHECK_STATUS(qlow_hessian_lanczos(ctx, h, 60, 3, sw, sws / 2, lz2), QLOW_E_WORKSPACE_TOO_SMALL);
+    QT_CHECK_OK(qlow_hessian_lanczos(ctx, h, 60, 3, sw, sws, lz2));
+    QT_CHECK(lz2[0] == lz[0] && lz2[2] == lz[2], "caller workspace gives the same eigenvalues");
+    free(sw);
+    QT_CHECK_STATUS(qlow_hessian_top_eigen(ctx, h, -1.0, 10, NULL, 0, &lam, NULL), QLOW_E_INVALID_ARG);
     free(eig);
     qlow_hessian_destroy(h);
     qlow_ctx_destroy(ctx);

@@ -46,7 +46,7 @@ int main(void)
             QT_CHECK_OK(qlow_hessian_add(ctx, hc[l][s], &v));
             qlow_view_init_2d(&v, QLOW_DTYPE_F32, nh, w, hold[l][s]);
             QT_CHECK_OK(qlow_hessian_add(ctx, hh[l][s], &v));
-            QT_CHECK_OK(qlow_hessian_top_eigen(ctx, hc[l][s], 1e-6, 1000, &top[l][s], NULL));
+            QT_CHECK_OK(qlow_hessian_top_eigen(ctx, hc[l][s], 1e-6, 1000, NULL, 0, &top[l][s], NULL));
             QT_CHECK_OK(qlow_hessian_trace(hc[l][s], &trace[l][s]));
             /* Omega over NSUB disjoint calibration subsets (Q-BERT's repeated 10% runs). */
             double lam[NSUB];
@@ -55,7 +55,7 @@ int main(void)
                 qlow_hessian_create(NULL, w, QLOW_HESSIAN_FULL, &sub);
                 qlow_view_init_2d(&v, QLOW_DTYPE_F32, nc / NSUB, w, cal[l][s] + (size_t)k * (nc / NSUB) * w);
                 qlow_hessian_add(ctx, sub, &v);
-                QT_CHECK_OK(qlow_hessian_top_eigen(ctx, sub, 1e-6, 1000, &lam[k], NULL));
+                QT_CHECK_OK(qlow_hessian_top_eigen(ctx, sub, 1e-6, 1000, NULL, 0, &lam[k], NULL));
                 qlow_hessian_destroy(sub);
             }
             QT_CHECK_OK(qlow_plan_qbert_omega(lam, NSUB, &omega[l][s]));
@@ -88,8 +88,8 @@ int main(void)
                 qlow_view vq;
                 qlow_view_init_2d(&vq, QLOW_DTYPE_F32, R, C, Q);
                 size[idx * NB + b] = bpw * R * C;
-                QT_CHECK_OK(qlow_plan_layer_error(ctx, hc[l][site], &vw, &vq, &cost[idx * NB + b]));
-                QT_CHECK_OK(qlow_plan_layer_error(ctx, hh[l][site], &vw, &vq, &hold_cost[idx * NB + b]));
+                QT_CHECK_OK(qlow_plan_layer_error(ctx, hc[l][site], &vw, &vq, NULL, 0, &cost[idx * NB + b]));
+                QT_CHECK_OK(qlow_plan_layer_error(ctx, hh[l][site], &vw, &vq, NULL, 0, &hold_cost[idx * NB + b]));
                 qlow_qmatrix_destroy(qm);
                 qlow_params_destroy(p);
             }
