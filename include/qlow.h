@@ -687,10 +687,10 @@ typedef enum qlow_gptq_key {
                                      damping multiplied by 10, this many times */
 } qlow_gptq_key;
 
-/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() for a [rows x cols] matrix
- *  (about 8 cols^2 + 8 rows cols bytes). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM,
- *  QLOW_E_UNSUPPORTED (a scheme other than RTN, or RTN bits without a packed format), QLOW_E_OVERFLOW.
- *  Never allocates. */
+/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() and
+ *  qlow_gptq_fake_quantize_ws() for a [rows x cols] matrix (about 8 cols^2 + 9 rows cols bytes).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM, QLOW_E_UNSUPPORTED (a scheme other than
+ *  RTN), QLOW_E_OVERFLOW. Never allocates. */
 QLOW_API qlow_status qlow_gptq_workspace_size(const qlow_params *params, int64_t rows, int64_t cols,
                                               size_t *bytes);
 
@@ -711,6 +711,18 @@ QLOW_API qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *par
  *  allocator (and freed before returning). */
 QLOW_API qlow_status qlow_gptq_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                         const qlow_hessian *H, qlow_qmatrix **out);
+
+/*! qlow_gptq_fake_quantize_ws() : the same GPTQ pass, returning the dequantized weights in out (row-major
+ *  [rows x cols], out_count >= rows * cols floats) instead of a packed matrix, for evaluation, export and
+ *  bit widths without a packed format (RTN 5..7 bits work here). *loss (may be NULL) gets GPTQ's
+ *  sum (w - q)^2 / [H^-1]_jj / 2 over the sweep. Never allocates.
+ *  @return as qlow_gptq_quantize_ws() plus QLOW_E_BUFFER_TOO_SMALL; out is untouched on failure. */
+QLOW_API qlow_status qlow_gptq_fake_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                                const qlow_hessian *H, void *workspace, size_t workspace_bytes,
+                                                float *out, int64_t out_count, double *loss);
+/*! qlow_gptq_fake_quantize() : qlow_gptq_fake_quantize_ws() with workspace from the ctx allocator. */
+QLOW_API qlow_status qlow_gptq_fake_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                             const qlow_hessian *H, float *out, int64_t out_count, double *loss);
 
 /* ---- end of gptq section ---- */
 

@@ -211,6 +211,16 @@ static void test_threads_and_errors(void)
             qlow_params_set_int(pb, QLOW_P_SCHEME, QLOW_SCHEME_RTN);
             qlow_params_set_int(pb, QLOW_P_BITS, 5);
             QT_CHECK_STATUS(qlow_gptq_quantize(ctx, pb, &vw, h, &x), QLOW_E_UNSUPPORTED);
+            /* 5..7 bits have no packed format but the fake-quantized pass works and improves with bits. */
+            float *F5 = malloc(sizeof(float) * R * C), *F4 = malloc(sizeof(float) * R * C);
+            double loss5 = -1, loss4 = -1;
+            QT_CHECK_OK(qlow_gptq_fake_quantize(ctx, pb, &vw, h, F5, R * C, &loss5));
+            QT_CHECK_OK(qlow_gptq_fake_quantize(ctx, p, &vw, h, F4, R * C, &loss4));
+            QT_CHECK(memcmp(F4, Q, sizeof(float) * R * C) == 0, "fake-quant equals the packed matrix dequantized");
+            double e5 = out_err(W, F5, R, C, X, N), e4 = out_err(W, F4, R, C, X, N);
+            QT_CHECK(e5 < e4 && loss5 > 0 && loss5 < loss4, "5-bit %.5f < 4-bit %.5f (loss %.4g < %.4g)", e5, e4, loss5, loss4);
+            QT_CHECK_STATUS(qlow_gptq_fake_quantize(ctx, pb, &vw, h, F5, R * C - 1, NULL), QLOW_E_BUFFER_TOO_SMALL);
+            free(F5), free(F4);
             size_t need = 0;
             QT_CHECK_OK(qlow_gptq_workspace_size(p, R, C, &need));
             unsigned char *raw = malloc(need + 64);
