@@ -304,7 +304,7 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
                                        double *default_value, int *is_float);
 
 /* Parameter keys, one block per subsystem. Ranges: quant 100-199, formats/kernels 200-299,
- * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899,
+ * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899, export 900-999,
  * experimental 10000 and up. Each subsystem section below lists its keys. */
 
 /* ============================================================================================
@@ -319,7 +319,8 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
  *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
  *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
  *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
- *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *     included; asymmetric grids then also clip each end on its own), followed by weighted
+ *     least-squares refits of scale and zero; the result is never worse than min/max.
  *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
  *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
  *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu
@@ -384,8 +385,8 @@ QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlo
  *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
  *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
  *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
- *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
- *  checks (none are: every failure is found before writing). Never allocates. */
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. Every failure is detected before dst is written. Never
+ *  allocates; the ctx is used by one thread at a time. */
 QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                              const float *importance, void *workspace,
                                              size_t workspace_bytes, void *dst, size_t dst_bytes);
@@ -476,6 +477,64 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);
 QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
                                               qlow_qmatrix **out);
+/* ---- Products with packed matrices: y = W x (GEMV) and Y = W X (GEMM) ---------------------------
+ * X is [batch x cols] row-major fp32 (one token per row), Y is [batch x rows] row-major fp32; Y must
+ * not overlap X, the workspace or the matrix. Any batch >= 1 is accepted (batch 1 is the GEMV).
+ *
+ * How the product is computed (identical on every ISA): each token's activations are quantized to
+ * int8 in blocks along the columns (32 columns for Q8/Q4/Q3/Q2 and M161's salient part, 256 for
+ * B1/B2/T2 and M161's binary part, 320 for T158), x8 = round(x * 127 / absmax_block), scale
+ * absmax_block / 127; the weight codes are multiplied with x8 in exact integer arithmetic (AVX512-VNNI
+ * vpdpbusd, AVX2 vpmaddubsw, NEON widening multiplies, or plain C); the per-block integer sums are
+ * scaled and added in fp32 in one fixed order. Formats with a column scale (B1 with r2, M161) scale x
+ * by it before quantizing; M161 gathers x into its salient and binary parts once per call.
+ *
+ * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
+ * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count.
+ * Accuracy: Y equals W x_hat computed with fp32 rounding, where x_hat is the dequantized activation
+ * (|x - x_hat| <= scale_block / 2 per element). Hence |Y - W x| <= sum_j |w_j| * scale_block(j) / 2
+ * plus fp32 rounding (relative 2^-24 per operation over about cols/ablock + 16 additions).
+ *
+ * Workspace: size from qlow_gemm_workspace_size() for that matrix, batch and flags; 64-byte aligned
+ * (QLOW_E_ALIGNMENT otherwise). Its contents on entry do not matter; it may be reused across calls but
+ * not shared by concurrent calls. Threads: rows are split over QLOW_CTX_NUM_THREADS OpenMP threads.
+ * Non-finite input: if X (after a column scale) holds NaN or infinity the call returns
+ * QLOW_E_NONFINITE and leaves Y untouched. Non-finite weights propagate into Y as IEEE arithmetic does.
+ * On any error Y is left untouched. */
+
+/* Flags of qlow_gemm_workspace_size(). */
+#define QLOW_GEMM_ACT8 1 /* size the workspace for the act8 entry points (same size today) */
+
+/*! qlow_gemm_workspace_size() : bytes of workspace that qlow_gemm_ws()/qlow_gemm_act8_ws() (flags
+ *  QLOW_GEMM_ACT8) need for `qm` and `batch` tokens (batch 1 for qlow_gemv_ws()).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (unknown flags or not a qmatrix), QLOW_E_SHAPE
+ *  (batch < 1), QLOW_E_FORMAT (inconsistent packed description), QLOW_E_OVERFLOW.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int32_t flags, size_t *bytes);
+
+/*! qlow_gemm_ws() : Y[t] = W X[t] for t < batch, activations quantized per block (see above).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad ctx or qmatrix), QLOW_E_SHAPE, QLOW_E_FORMAT,
+ *  QLOW_E_ALIGNMENT (workspace not 64-byte aligned), QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NONFINITE.
+ *  Never allocates. Thread-safe for distinct ctx and workspace (the qmatrix may be shared). */
+QLOW_API qlow_status qlow_gemm_ws(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y,
+                                  void *wksp, size_t wksp_bytes);
+
+/*! qlow_gemm_act8_ws() : as qlow_gemm_ws(), but with Q-BERT 8-bit activations: each token (each part
+ *  of an M161 matrix, after its column scale) is quantized with ONE absmax scale, so an engine running
+ *  int8 activations gets exactly its numbers. Same statuses; never allocates. */
+QLOW_API qlow_status qlow_gemm_act8_ws(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch,
+                                       float *Y, void *wksp, size_t wksp_bytes);
+
+/*! qlow_gemv_ws() : qlow_gemm_ws() with batch 1: y[rows] = W x[cols]. */
+QLOW_API qlow_status qlow_gemv_ws(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y, void *wksp,
+                                  size_t wksp_bytes);
+
+/*! qlow_gemm() / qlow_gemm_act8() / qlow_gemv() : the same products with a workspace allocated and
+ *  freed through the ctx allocator on each call. Additionally @return QLOW_E_NO_MEMORY (e.g. a static
+ *  context). Allocates (one block through the ctx allocator). */
+QLOW_API qlow_status qlow_gemm(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y);
+QLOW_API qlow_status qlow_gemm_act8(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y);
+QLOW_API qlow_status qlow_gemv(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y);
 
 /* ---- end of formats/kernels section ---- */
 
@@ -667,6 +726,46 @@ QLOW_API int qlow_fd_hvp_apply(void *fd_hvp, const float *v_in, float *v_out, in
 /* ============================================================================================
  * GPTQ error compensation (src/gptq)
  * ============================================================================================ */
+
+/* GPTQ (Frantar et al. 2022): quantize W column by column and push each column's rounding error onto
+ * the not-yet-quantized columns through the upper Cholesky factor of the damped H^-1, so that the layer
+ * output error ||W X^T - Wq X^T||^2 over the calibration inputs (not the weight error) is minimized.
+ * The quantizer is the foundation's RTN (keys QLOW_P_BITS, QLOW_P_SYMMETRIC, QLOW_P_GROUP_COLS,
+ * QLOW_P_GROUP_ROWS / QLOW_P_ROW_GROUPS, QLOW_P_RANGE_SEARCH and its options); the result is the same
+ * packed qmatrix qlow_quantize would build, so every kernel runs it. */
+typedef enum qlow_gptq_key {
+    QLOW_GPTQ_BLOCK = 400,        /* int 1..65536, default 128: columns per lazy batch update */
+    QLOW_GPTQ_ACT_ORDER = 401,    /* int 0/1, default 0: sweep columns by descending diag(H); group
+                                     grids then come from the original weights (static groups) */
+    QLOW_GPTQ_DAMP = 402,         /* float 0..10, default 0.01: lambda = damp * mean(diag H) */
+    QLOW_GPTQ_DAMP_RETRIES = 403  /* int 0..10, default 0: on a failed factorization retry with the
+                                     damping multiplied by 10, this many times */
+} qlow_gptq_key;
+
+/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() for a [rows x cols] matrix
+ *  (about 8 cols^2 + 8 rows cols bytes). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM,
+ *  QLOW_E_UNSUPPORTED (a scheme other than RTN, or RTN bits without a packed format), QLOW_E_OVERFLOW.
+ *  Never allocates. */
+QLOW_API qlow_status qlow_gptq_workspace_size(const qlow_params *params, int64_t rows, int64_t cols,
+                                              size_t *bytes);
+
+/*! qlow_gptq_quantize_ws() : GPTQ-quantize W [rows x cols] (2-D f32/f16/bf16 view, any strides) with the
+ *  layer Hessian accumulated from its inputs (H: FULL mode, cols columns). Columns whose diagonal is 0
+ *  are dead: their weights become 0 (H_jj = 1, as GPTQ). Workspace: 64-byte aligned caller memory;
+ *  the result *out is allocated through the ctx allocator (release with qlow_qmatrix_destroy).
+ *  Deterministic and identical for every thread count.
+ *  @return QLOW_E_NULL_POINTER, view errors, QLOW_E_SHAPE (cols != H's), QLOW_E_STATE (H empty or DIAG),
+ *  QLOW_E_NONFINITE, QLOW_E_NUMERIC (|w| > 16384, or H + damping not positive definite),
+ *  QLOW_E_PARAM, QLOW_E_UNSUPPORTED, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_ALIGNMENT, QLOW_E_NO_MEMORY.
+ *  *out is untouched on failure. */
+QLOW_API qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                           const qlow_hessian *H, void *workspace, size_t workspace_bytes,
+                                           qlow_qmatrix **out);
+
+/*! qlow_gptq_quantize() : qlow_gptq_quantize_ws() with the workspace allocated through the ctx
+ *  allocator (and freed before returning). */
+QLOW_API qlow_status qlow_gptq_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                        const qlow_hessian *H, qlow_qmatrix **out);
 
 /* ---- end of gptq section ---- */
 
@@ -958,7 +1057,7 @@ QLOW_API qlow_status qlow_tokenizer_encode(const qlow_tokenizer *tok, const char
                                            size_t *n_tokens);
 
 /*! qlow_tokenizer_decode_piece() : the bytes token `token` stands for after token `prev` (llama2.c
- *  decode): byte tokens <0xXX> give the raw byte, and the leading space of a piece right after BOS is
+ *  decode): byte tokens <0xHH> give the raw byte, and the leading space of a piece right after BOS is
  *  dropped. *piece points into the tokenizer or a static table (not NUL-terminated); *length may be 0.
  *  @return QLOW_E_INVALID_ARG for an id out of range. Never allocates; thread-safe. */
 QLOW_API qlow_status qlow_tokenizer_decode_piece(const qlow_tokenizer *tok, int32_t prev, int32_t token,
@@ -1120,6 +1219,13 @@ QLOW_API qlow_status qlow_qfile_meta_get_int(const qlow_qfile *file, const char 
 QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const char *key, double *value);
 
 /* ---- end of io section ---- */
+
+
+/* ============================================================================================
+ * Export to other tools' formats: fake-quant checkpoints, GGUF (src/export)
+ * ============================================================================================ */
+
+/* ---- end of export section ---- */
 
 
 #ifdef __cplusplus
