@@ -81,7 +81,10 @@ INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c
 }
 
 /* Exact per-block integer sums of chunk c (16 blocks, 512 columns) for nt tokens. */
-INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
+/* Loads of a Q chunk: `whole` (a compile-time constant at each call) skips the bounds checks. */
+#define LDQ(p, rem) (whole ? _mm512_loadu_si512((const void *)(p)) : ld((p), (rem)))
+
+INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes, int whole,
                  const qlow__xq *xq, int nt, __m512i *isum)
 {
     const __m512i zero = _mm512_setzero_si512();
@@ -90,7 +93,7 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
         UNROLL
         for (int k = 0; k < 8; k++) {
             int64_t off = c * 512 + k * 64;
-            __m512i v = ld(row + off, data_bytes - off);
+            __m512i v = LDQ(row + off, data_bytes - off);
             UNROLL
             for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(zero, v, ldx(xq[t].x8p + off));
         }
@@ -102,7 +105,7 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
         const __m512i m4 = _mm512_set1_epi8(15);
         __m512i L[4];
         UNROLL
-        for (int q = 0; q < 4; q++) L[q] = ld(row + c * 256 + q * 64, data_bytes - (c * 256 + q * 64));
+        for (int q = 0; q < 4; q++) L[q] = LDQ(row + c * 256 + q * 64, data_bytes - (c * 256 + q * 64));
         __m512i t0 = _mm512_unpacklo_epi32(L[0], L[1]), t1 = _mm512_unpackhi_epi32(L[0], L[1]);
         __m512i t2 = _mm512_unpacklo_epi32(L[2], L[3]), t3 = _mm512_unpackhi_epi32(L[2], L[3]);
         __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), _mm512_unpacklo_epi64(t1, t3),
@@ -125,12 +128,12 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
         for (int t = 0; t < nt; t++) isum[t] = _mm512_permutexvar_epi32(idx, _mm512_add_epi32(alo[t], ahi[t]));
     } else { /* Q2, Q3: V_j dword b = dword j of block b (QLOW__XORD_Q2T), so lanes are blocks */
         const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-        __m512i L0 = ld(row + c * 128, data_bytes - c * 128), L1 = ld(row + c * 128 + 64, data_bytes - c * 128 - 64);
+        __m512i L0 = LDQ(row + c * 128, data_bytes - c * 128), L1 = LDQ(row + c * 128 + 64, data_bytes - c * 128 - 64);
         const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
         __m512i V[2] = {_mm512_permutex2var_epi32(L0, even, L1), _mm512_permutex2var_epi32(L0, odd, L1)};
         __m512i hv = zero;
-        if (kind == QLOW_FORMAT_Q3) hv = ld(hi_row + c * 64, data_bytes / 2 - c * 64);
+        if (kind == QLOW_FORMAT_Q3) hv = LDQ(hi_row + c * 64, data_bytes / 2 - c * 64);
         __m512i a[TILE][2];
         UNROLL
         for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = zero;
@@ -182,21 +185,29 @@ INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int 
         UNROLL
         for (int t = 0; t < nt; t++) acc[i][t] = _mm512_setzero_ps();
     }
-    for (int64_t c = 0; c < nchunk; c++) {
-        UNROLL
-        for (int i = 0; i < nr; i++) {
-            __m512i isum[TILE];
-            q_isums(kind, row[i], hi_row[i], c, data_bytes, xq, nt, isum);
-            __m512 ws = q_params(sr[i], kp, c, per_block);
-            __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + c * 16));
-                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
-                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + c * 16)));
-            }
-        }
+    const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
+#define Q_CHUNK(c, whole)                                                                              \
+    UNROLL                                                                                             \
+    for (int i = 0; i < nr; i++) {                                                                     \
+        __m512i isum[TILE];                                                                            \
+        q_isums(kind, row[i], hi_row[i], c, data_bytes, whole, xq, nt, isum);                          \
+        __m512 ws = q_params(sr[i], kp, c, per_block);                                                 \
+        __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);             \
+        UNROLL                                                                                         \
+        for (int t = 0; t < nt; t++) {                                                                 \
+            __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
+            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));       \
+            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16))); \
+        }                                                                                              \
     }
+    int64_t c = 0;
+    for (; c < nfull; c++) {
+        Q_CHUNK(c, 1)
+    }
+    for (; c < nchunk; c++) {
+        Q_CHUNK(c, 0)
+    }
+#undef Q_CHUNK
     UNROLL
     for (int i = 0; i < nr; i++) {
         UNROLL
