@@ -107,6 +107,9 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl, int qtrans)
         kp->zero = p->symmetric ? NULL : p->zero;
         kp->ngroups = (cp + p->group_cols - 1) / p->group_cols;
         kp->group_rows = p->group_rows;
+        kp->group_shift = -1;
+        for (int32_t sh = 1; sh <= 4; sh++)
+            if (p->group_cols == (int64_t)QLOW__BLOCK << sh) kp->group_shift = sh;
         int bits = f == QLOW_FORMAT_Q8 ? 8 : f == QLOW_FORMAT_Q4 ? 4 : f == QLOW_FORMAT_Q3 ? 3 : 2;
         kp->sym_offset = p->symmetric ? (float)(1 << (bits - 1)) : 0.0f;
         part_blocks(kp, f, p->rows, p->cols, qtrans);
@@ -150,6 +153,7 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl, int qtrans)
             s->zero = p->sal_zero;
             s->ngroups = 1;
             s->group_rows = 1;
+            s->group_shift = -1;
             part_blocks(s, QLOW_FORMAT_Q4, p->rows, ns, qtrans);
             pl->src[k].perm = qm->perm; /* filled in by the caller when derived */
             k++;

@@ -60,6 +60,8 @@ typedef struct qlow__kpart {
     /* Q kinds */
     const uint16_t *scale, *zero; /* zero NULL when symmetric */
     int64_t ngroups;         /* scale groups per row group */
+    int32_t group_shift;     /* log2(group_cols / 32) when that is 1..4 (groups tile 512 columns), else -1 */
+    int32_t reserved2;
     int64_t group_rows;
     float sym_offset;        /* 2^(bits-1) when symmetric, else 0 */
     const uint16_t *grel;    /* per 16-block chunk: group index of each block minus g0 */

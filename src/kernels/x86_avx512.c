@@ -73,6 +73,13 @@ INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c
         __mmask16 m = _cvtu32_mask16(n >= 16 ? 0xffffu : (1u << n) - 1u);
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row_params + c * 16));
     }
+    if (kp->group_shift > 0) { /* 2^shift blocks per group, 16 >> shift groups per chunk */
+        int64_t g = (c * 16) >> kp->group_shift, n = kp->ngroups - g, cnt = 16 >> kp->group_shift;
+        cnt = n < cnt ? n : cnt;
+        __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << cnt) - 1u), row_params + g));
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, (unsigned)kp->group_shift), v);
+    }
     int64_t g0 = kp->g0[c], n = kp->ngroups - g0;
     __mmask32 m = _cvtu32_mask32(n >= 32 ? 0xffffffffu : (1u << n) - 1u);
     __m512i raw = _mm512_maskz_loadu_epi16(m, row_params + g0);
