@@ -102,6 +102,17 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx512;
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
 #endif
 
+/* SIMD row kernels: token tiles of TILE (defined by the including file) (the remainder one token at a time; two sizes keep the code small), inside row
+ * blocks of about 128 KiB of codes so that a block stays in L2 while every tile passes over it. */
+#define QLOW__TILED(tile_fn, ...)                                                                            \
+    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
+    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
+        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
+        int t0 = 0;                                                                                     \
+        for (; t0 + TILE <= nt; t0 += TILE) tile_fn(__VA_ARGS__, xq + t0, TILE, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+        for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+    }
+
 /* The kernel set for an ISA level (a qlow_isa value). */
 QLOW_HIDDEN const qlow__kernel_set *qlow__kernels_for_isa(int isa);
 

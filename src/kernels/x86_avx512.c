@@ -232,22 +232,11 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
 }
 
 /* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
-/* Token tiles of TILE (the remainder one token at a time; two sizes keep the code small), inside row
- * blocks of about 128 KiB of codes so that a block stays in L2 while every tile passes over it. */
-#define TILED(tile_fn, ...)                                                                            \
-    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
-    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
-        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
-        int t0 = 0;                                                                                     \
-        for (; t0 + TILE <= nt; t0 += TILE) tile_fn(__VA_ARGS__, xq + t0, TILE, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
-        for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
-    }
-
 #define Q_ROWS(name, KIND)                                                                             \
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        TILED(q_tile, KIND, kp)                                                                         \
+        QLOW__TILED(q_tile, KIND, kp)                                                                   \
     }
 /* Q8 needs no unpacking to share, and eight accumulators per token: one token per pass over a row
  * block (which stays in L2). */
@@ -444,7 +433,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        TILED(bt_tile, KIND, kp)                                                                        \
+        QLOW__TILED(bt_tile, KIND, kp)                                                                        \
     }
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
