@@ -193,7 +193,7 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        QLOW__TILED(tile_fn, KIND, kp)                                                                        \
+        QLOW__TILED(tile_fn, KIND, kp)                                                                  \
     }
 ROWS_FN(q8_rows, q_tile, QLOW_FORMAT_Q8)
 ROWS_FN(q4_rows, q_tile, QLOW_FORMAT_Q4)

@@ -433,7 +433,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        QLOW__TILED(bt_tile, KIND, kp)                                                                        \
+        QLOW__TILED(bt_tile, KIND, kp)                                                                  \
     }
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
