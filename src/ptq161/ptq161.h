@@ -1,0 +1,22 @@
+/* ptq161.h - internal pieces of the one-call PTQ1.61 layer pipeline (src/ptq161). */
+#ifndef QLOW_PTQ161_PTQ161_H
+#define QLOW_PTQ161_PTQ161_H
+
+#include "scale/scale.h"
+
+/* Rank-r correction L minimizing |(E - L) X^T| (E [rows x cols], X [T x cols]): L = Q Q^T E with Q the
+ * top-r left singular vectors of E X^T, from seeded subspace iteration. L is written to out (may alias
+ * nothing). Allocates through `alloc`. */
+QLOW_HIDDEN qlow_status qlow__lowrank_correction(const qlow_ctx *ctx, const qlow_allocator *alloc, const float *E,
+                                                 int64_t rows, int64_t cols, const float *X, int64_t T,
+                                                 int64_t rank, uint64_t seed, float *out);
+
+/* Equalization scales s_j = a_j^beta normalized to geometric mean 1 (a = mean|x_j|, floored). */
+QLOW_HIDDEN void qlow__equalize_scales(const float *absmean, int64_t cols, double beta, float *s);
+
+/* GPTQ-style compensation: Wc [rows x cols] (permuted) receives the compensated, rounded weights (every
+ * entry one of the values p can represent with its current scales). Allocates (two cols^2 doubles). */
+QLOW_HIDDEN qlow_status qlow__ptq161_gptq(const qlow_ctx *ctx, const qlow_allocator *alloc, qlow__p161 *p,
+                                          const float *Wp, const qlow__calib *c, double damp, float *Wc);
+
+#endif

@@ -1,0 +1,158 @@
+/* test_ptq161_ablation.c - PTQ1.61 on every linear of stories260K with real TinyStories activations:
+ * the paper's ablation order (ptq161.md Table 3) must hold on the calibration tokens and on held-out
+ * tokens, measured as relative output MSE. Prints the table as INFO lines. */
+#include "ptq161_data.h"
+
+enum { CALIB_TOKENS = 512, HELD_TOKENS = 256, N_STAGES = 6 };
+static const char *const stage_names[N_STAGES] = {
+    "RTN binarization (all columns)", "BiLLM-style residual binarization", "mask only (20% 4-bit)",
+    "mask + optimized scales", "+ preprocessing (equalize, rank 8)", "+ GPTQ compensation"};
+
+/* BiLLM-style baseline per row (no Hessian compensation): top 10% columns by sum_i w^2 * H_jj get
+ * order-2 residual binarization; the rest is split at the |w| percentile (10..90%) that minimizes the
+ * row's squared error, each group binarized with its own mean and scale. */
+static void binarize_group(const float *w, const unsigned char *in, int n, float *out)
+{
+    double mu = 0, cnt = 0, a = 0;
+    for (int j = 0; j < n; j++)
+        if (in[j]) { mu += w[j]; cnt++; }
+    if (cnt == 0) return;
+    mu /= cnt;
+    for (int j = 0; j < n; j++)
+        if (in[j]) a += fabs(w[j] - mu);
+    a /= cnt;
+    for (int j = 0; j < n; j++)
+        if (in[j]) out[j] = (float)(w[j] >= mu ? mu + a : mu - a);
+}
+
+static void billm_style(const float *W, int rows, int cols, const float *X, int T, float *Wh)
+{
+    double *hd = (double *)calloc((size_t)cols, sizeof(double)), *score = (double *)calloc((size_t)cols, sizeof(double));
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < cols; j++) hd[j] += (double)X[(size_t)t * cols + j] * X[(size_t)t * cols + j];
+    for (int j = 0; j < cols; j++)
+        for (int i = 0; i < rows; i++) score[j] += (double)W[i * cols + j] * W[i * cols + j] * hd[j];
+    unsigned char *sal = (unsigned char *)calloc((size_t)cols, 1), *grp = (unsigned char *)calloc((size_t)cols, 1);
+    int ks = cols / 10;
+    for (int k = 0; k < ks; k++) {
+        int best = -1;
+        for (int j = 0; j < cols; j++)
+            if (!sal[j] && (best < 0 || score[j] > score[best])) best = j;
+        sal[best] = 1;
+    }
+    float *tmp = (float *)malloc((size_t)cols * 4), *res = (float *)malloc((size_t)cols * 4), *best_row = (float *)malloc((size_t)cols * 4);
+    float *absv = (float *)malloc((size_t)cols * 4);
+    for (int i = 0; i < rows; i++) {
+        const float *w = W + i * cols;
+        float *o = Wh + i * cols;
+        binarize_group(w, sal, cols, o);
+        for (int j = 0; j < cols; j++) res[j] = sal[j] ? w[j] - o[j] : 0;
+        binarize_group(res, sal, cols, tmp);
+        for (int j = 0; j < cols; j++)
+            if (sal[j]) o[j] += tmp[j];
+        int nn = 0;
+        for (int j = 0; j < cols; j++)
+            if (!sal[j]) absv[nn++] = fabsf(w[j]);
+        for (int a = 1; a < nn; a++)
+            for (int b = a; b > 0 && absv[b - 1] > absv[b]; b--) { float x = absv[b]; absv[b] = absv[b - 1]; absv[b - 1] = x; }
+        double best_err = 1e300;
+        for (int pc = 10; pc <= 90; pc += 10) {
+            float thr = absv[nn * pc / 100];
+            for (int j = 0; j < cols; j++) grp[j] = !sal[j] && fabsf(w[j]) < thr;
+            for (int j = 0; j < cols; j++) tmp[j] = o[j];
+            binarize_group(w, grp, cols, tmp);
+            for (int j = 0; j < cols; j++) grp[j] = !sal[j] && fabsf(w[j]) >= thr;
+            binarize_group(w, grp, cols, tmp);
+            double err = 0;
+            for (int j = 0; j < cols; j++)
+                if (!sal[j]) err += (double)(w[j] - tmp[j]) * (w[j] - tmp[j]);
+            if (err < best_err) { best_err = err; memcpy(best_row, tmp, (size_t)cols * 4); }
+        }
+        memcpy(o, best_row, (size_t)cols * 4);
+    }
+    free(hd); free(score); free(sal); free(grp); free(tmp); free(res); free(best_row); free(absv);
+}
+
+int main(void)
+{
+    pd_model m;
+    memset(&m, 0, sizeof m);
+    if (pd_load(&m) != 0) {
+        QT_CHECK(0, "cannot load data/stories260K.bin / data/tok512.bin");
+        return qt_finish();
+    }
+    pd_acts cal, held;
+    QT_CHECK(pd_collect(&m, 0, CALIB_TOKENS, &cal) == 0, "calibration tokens");
+    QT_CHECK(pd_collect(&m, 400, HELD_TOKENS, &held) == 0, "held-out tokens");
+    qlow_ctx *ctx = NULL;
+    QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+    qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1);
+    qlow_params *pr = NULL;
+    QT_CHECK_OK(qlow_params_create(NULL, &pr));
+    double sum_cal[N_STAGES] = {0}, sum_held[N_STAGES] = {0}, cos_cal[N_STAGES] = {0}, cos_held[N_STAGES] = {0};
+    int n_lin = 0;
+    for (int l = 0; l < m.layers; l++) {
+        for (int k = 0; k < PD_LINEARS; k++) {
+            int rows, cols;
+            const float *W = pd_weight(&m, l, k, &rows, &cols);
+            qlow_view wv, xv;
+            qlow_view_init_2d(&wv, QLOW_DTYPE_F32, rows, cols, (void *)(uintptr_t)W);
+            qlow_view_init_2d(&xv, QLOW_DTYPE_F32, CALIB_TOKENS, cols, cal.x[l][k]);
+            float *Wh = (float *)malloc((size_t)rows * cols * 4), *fold = (float *)malloc((size_t)cols * 4);
+            double *Yc = pd_outputs(W, rows, cols, cal.x[l][k], CALIB_TOKENS);
+            double *Yh = pd_outputs(W, rows, cols, held.x[l][k], HELD_TOKENS);
+            for (int s = 0; s < N_STAGES; s++) {
+                qlow_params_reset(pr);
+                int use_fold = 0;
+                if (s == 1) {
+                    billm_style(W, rows, cols, cal.x[l][k], CALIB_TOKENS, Wh);
+                } else {
+                    if (s == 0) qlow_params_set_float(pr, QLOW_MASK_RATIO, 0.0);
+                    if (s <= 2) qlow_params_set_int(pr, QLOW_PTQ161_OPTIMIZE, 0);
+                    if (s >= 4) {
+                        qlow_params_set_int(pr, QLOW_PTQ161_EQUALIZE, 1);
+                        qlow_params_set_int(pr, QLOW_PTQ161_LOWRANK, 8);
+                        use_fold = 1;
+                    }
+                    if (s >= 5) qlow_params_set_int(pr, QLOW_PTQ161_GPTQ, 1);
+                    QT_CHECK_OK(qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, Wh, NULL, fold));
+                }
+                double r, c;
+                pd_output_error(Yc, Wh, use_fold ? fold : NULL, rows, cols, cal.x[l][k], CALIB_TOKENS, &r, &c);
+                sum_cal[s] += r;
+                cos_cal[s] += c;
+                pd_output_error(Yh, Wh, use_fold ? fold : NULL, rows, cols, held.x[l][k], HELD_TOKENS, &r, &c);
+                sum_held[s] += r;
+                cos_held[s] += c;
+            }
+            free(Wh);
+            free(fold);
+            free(Yc);
+            free(Yh);
+            n_lin++;
+        }
+    }
+    printf("INFO PTQ1.61 ablation, stories260K, %d linears, %d calibration / %d held-out TinyStories tokens\n", n_lin,
+           CALIB_TOKENS, HELD_TOKENS);
+    printf("INFO %-36s %12s %9s %12s %9s\n", "stage", "relMSE cal", "cos cal", "relMSE held", "cos held");
+    for (int s = 0; s < N_STAGES; s++)
+        printf("INFO %-36s %12.5f %9.5f %12.5f %9.5f\n", stage_names[s], sum_cal[s] / n_lin, cos_cal[s] / n_lin,
+               sum_held[s] / n_lin, cos_held[s] / n_lin);
+    /* The paper's Table 3 chain (RTN, mask only, + scales, + preprocessing, + compensation); BiLLM is a
+     * baseline outside the chain (paper: between mask only and mask + scales at 2.1 bits), checked
+     * only against RTN here, its numbers reported. */
+    QT_CHECK(sum_cal[1] < sum_cal[0] && sum_held[1] < sum_held[0], "BiLLM-style better than RTN");
+    for (int s = 3; s < N_STAGES; s++) {
+        QT_CHECK(sum_cal[s] < sum_cal[s - 1], "calibration: stage %d (%s) %.5f not better than %.5f", s, stage_names[s],
+                 sum_cal[s] / n_lin, sum_cal[s - 1] / n_lin);
+        QT_CHECK(sum_held[s] < sum_held[s - 1], "held-out: stage %d (%s) %.5f not better than %.5f", s, stage_names[s],
+                 sum_held[s] / n_lin, sum_held[s - 1] / n_lin);
+    }
+    QT_CHECK(sum_cal[2] < sum_cal[0] && sum_held[2] < sum_held[0], "mask only better than RTN");
+    qlow_params_destroy(pr);
+    qlow_ctx_destroy(ctx);
+    pd_acts_free(&cal);
+    pd_acts_free(&held);
+    pd_free(&m);
+    return qt_finish();
+}
