@@ -845,8 +845,8 @@ typedef enum qlow_ptq161_bits_index {
     QLOW_BITS_PAPER_MASK = 1,   /* cols mask bits / total weight bits (paper's denominator) */
     QLOW_BITS_PAPER_SCALES = 2, /* ((2 rows + cols) * 16 + (|S|/cols) * rows * 16) / total weight bits */
     QLOW_BITS_PAPER_TOTAL = 3,  /* sum of the three: ~1.61 for 4096 x 4096 at 20% */
-    QLOW_BITS_STORED_TOTAL = 4, /* 8 * bytes of our M161 layout / (rows * cols) */
-    QLOW_BITS_STORED_BYTES = 5, /* bytes of our M161 layout (codes, scales, mask) */
+    QLOW_BITS_STORED_TOTAL = 4, /* qlow_format_bits_per_weight() of our M161 layout with r2 */
+    QLOW_BITS_STORED_BYTES = 5, /* its plane bytes (codes, fp16 scales, mask; header excluded) */
     QLOW_BITS_COUNT = 6
 } qlow_ptq161_bits_index;
 
@@ -871,6 +871,16 @@ QLOW_API qlow_status qlow_ptq161_bits(int64_t rows, int64_t cols, int64_t n_sali
 QLOW_API qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                               const qlow_view *X, const qlow_actstats *stats,
                                               float *W_hat, uint8_t *mask, float *fold_scale);
+
+/*! qlow_ptq161_quantize() : the same pipeline as qlow_ptq161_quantize_f32(), packed into a
+ *  QLOW_FORMAT_M161 qlow_qmatrix (4-bit salient columns, sign plane with fp16 alpha' = r1 alpha and
+ *  mu' = r1 mu per row, fp16 r2 per non-salient column, 1-bit column mask) that the kernels run and
+ *  qlow_qmatrix_dequantize() turns back into exactly the W_hat of qlow_ptq161_quantize_f32().
+ *  *out is owned by the caller (qlow_qmatrix_destroy). fold_scale as in qlow_ptq161_quantize_f32().
+ *  Allocates through the ctx allocator. @return as qlow_ptq161_quantize_f32(). */
+QLOW_API qlow_status qlow_ptq161_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                          const qlow_view *X, const qlow_actstats *stats, qlow_qmatrix **out,
+                                          float *fold_scale);
 
 /* ---- engine-driven (block-wise) scale optimization ---- */
 typedef struct qlow_scaleopt qlow_scaleopt;
@@ -906,6 +916,12 @@ QLOW_API qlow_status qlow_scaleopt_step(qlow_scaleopt *opt);
  *  salient columns); any pointer may be NULL. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG. */
 QLOW_API qlow_status qlow_scaleopt_scales(const qlow_scaleopt *opt, int32_t linear_id, float *alpha,
                                           float *r1, float *mu, float *r2);
+
+/*! qlow_scaleopt_quantize() : the current state of a linear packed as an M161 qlow_qmatrix (scales
+ *  rounded to fp16 with r1 folded in); the optimizer itself is unchanged. Allocates through the ctx
+ *  allocator given at creation. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG, QLOW_E_NUMERIC (a scale
+ *  does not fit fp16), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_quantize(const qlow_scaleopt *opt, int32_t linear_id, qlow_qmatrix **out);
 
 /* ---- end of ptq161 section ---- */
 

@@ -107,8 +107,7 @@ static void read_token_subset(const qlow_view *X, int64_t keep, uint64_t seed, f
     }
 }
 
-static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, float *W_hat, uint8_t *mask_out,
-                       float *fold)
+static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, float *fold)
 {
     const int64_t rows = s->rows, cols = s->cols;
     /* Mask statistic: from the given accumulator, else from every token of X. */
@@ -176,15 +175,13 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
         }
     }
     qlow__p161_finalize(s->p);
-    qlow__p161_materialize(s->ctx, s->p, W_hat, 0);
-    if (mask_out) memcpy(mask_out, s->mask, QLOW_MASK_BYTES(cols));
-    return QLOW_OK;
+    return qlow__p161_check_finite(s->p) ? QLOW_OK : QLOW_E_NUMERIC;
 }
 
-qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
-                                     const qlow_actstats *stats, float *W_hat, uint8_t *mask, float *fold_scale)
+qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
+                             const qlow_actstats *stats, float *fold_scale, qlow__p161 **out)
 {
-    if (!ctx || !W || !W_hat) return QLOW_E_NULL_POINTER;
+    if (!ctx || !W) return QLOW_E_NULL_POINTER;
     QLOW_TRY(qlow__ctx_check(ctx));
     QLOW_TRY(qlow__view_check(W, QLOW__DT_FLOAT, 2));
     QLOW_TRY(qlow__view_check_finite(W));
@@ -238,15 +235,25 @@ qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, c
     read_matrix(W, s.W);
     if (X && T == X->shape[0]) read_matrix(X, s.X);
     else if (X) read_token_subset(X, T, s.opt.seed, s.X);
-    /* The dequantized result is built in scratch first so that failures leave W_hat untouched. */
-    float *out = (float *)qlow__alloc(alloc, wc * sizeof(float), 64);
-    qlow_status st = out ? run(&s, X, stats, out, mask, fold) : QLOW_E_NO_MEMORY;
+    qlow_status st = run(&s, X, stats, fold);
     if (st == QLOW_OK) {
-        memcpy(W_hat, out, wc * sizeof(float));
         if (fold_scale) memcpy(fold_scale, fold, (size_t)cols * sizeof(float));
+        *out = s.p;
+    } else {
+        qlow__p161_destroy(s.p);
     }
-    qlow__free(alloc, out);
-    qlow__p161_destroy(s.p);
     qlow__free(alloc, mem);
     return st;
+}
+
+qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
+                                     const qlow_actstats *stats, float *W_hat, uint8_t *mask, float *fold_scale)
+{
+    if (!W_hat) return QLOW_E_NULL_POINTER;
+    qlow__p161 *p = NULL;
+    QLOW_TRY(qlow__ptq161_run(ctx, params, W, X, stats, fold_scale, &p));
+    qlow__p161_materialize(ctx, p, W_hat, 0);
+    if (mask) memcpy(mask, p->mask, QLOW_MASK_BYTES(p->cols));
+    qlow__p161_destroy(p);
+    return QLOW_OK;
 }

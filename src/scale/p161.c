@@ -251,6 +251,17 @@ void qlow__p161_finalize(qlow__p161 *p)
     for (int64_t u = 0; u < p->nu; u++) p->r2[u] = to_fp16(p->r2[u]);
 }
 
+int qlow__p161_check_finite(const qlow__p161 *p)
+{
+    for (int64_t i = 0; i < p->rows; i++)
+        if (!qlow__is_finite_f32(p->alpha[i]) || !qlow__is_finite_f32(p->mu[i]) || !qlow__is_finite_f32(p->r1[i]) ||
+            !qlow__is_finite_f32(p->sal_scale[i]) || !qlow__is_finite_f32(p->sal_min[i]))
+            return 0;
+    for (int64_t u = 0; u < p->nu; u++)
+        if (!qlow__is_finite_f32(p->r2[u])) return 0;
+    return 1;
+}
+
 void qlow__p161_save(const qlow__p161 *p, float *buf)
 {
     memcpy(buf, p->alpha, (size_t)p->rows * sizeof(float));

@@ -61,6 +61,8 @@ QLOW_HIDDEN void qlow__p161_adam_step(qlow__p161 *p, const qlow__adam_hp *hp);
 /* Fold r1 into alpha and mu and round every stored scale to fp16 (r1 = 1 afterwards), so that
  * materialize() gives exactly what the packed M161 format holds. */
 QLOW_HIDDEN void qlow__p161_finalize(qlow__p161 *p);
+/* 1 if every scale of p is finite (after finalize: fits fp16). */
+QLOW_HIDDEN int qlow__p161_check_finite(const qlow__p161 *p);
 /* Copy the trainable state (alpha, r1, r2) to / from a 2*rows + nu float buffer. */
 QLOW_HIDDEN void qlow__p161_save(const qlow__p161 *p, float *buf);
 QLOW_HIDDEN void qlow__p161_load(qlow__p161 *p, const float *buf);

@@ -1,7 +1,7 @@
 /* scaleopt.c - engine-driven PTQ1.61 scale optimization: the engine owns the block forward/backward
  * (the paper's block-wise variant, ptq161.md §2.5), hands dL/dW^ of each linear to the library, and the
  * library keeps the parameterization and the Adam state. */
-#include "scale/scale.h"
+#include "ptq161/ptq161.h"
 
 struct qlow_scaleopt {
     qlow_ctx ctx; /* a copy: threads, ISA level, seed */
@@ -158,4 +158,19 @@ qlow_status qlow_scaleopt_scales(const qlow_scaleopt *opt, int32_t linear_id, fl
         for (int64_t u = 0; u < p->nu; u++) r2[p->perm[p->ns + u]] = p->r2[u];
     }
     return QLOW_OK;
+}
+
+qlow_status qlow_scaleopt_quantize(const qlow_scaleopt *opt, int32_t linear_id, qlow_qmatrix **out)
+{
+    if (!opt || !out) return QLOW_E_NULL_POINTER;
+    const qlow__p161 *p = linear_of(opt, linear_id);
+    if (!p) return QLOW_E_INVALID_ARG;
+    for (int64_t i = 0; i < p->rows; i++) {
+        float a = qlow_fp16_to_fp32(qlow_fp32_to_fp16(p->r1[i] * p->alpha[i]));
+        float m = qlow_fp16_to_fp32(qlow_fp32_to_fp16(p->r1[i] * p->mu[i]));
+        if (!qlow__is_finite_f32(a) || !qlow__is_finite_f32(m)) return QLOW_E_NUMERIC;
+    }
+    for (int64_t u = 0; u < p->nu; u++)
+        if (!qlow__is_finite_f32(qlow_fp16_to_fp32(qlow_fp32_to_fp16(p->r2[u])))) return QLOW_E_NUMERIC;
+    return qlow__p161_to_qmatrix(p, &opt->alloc, out);
 }
