@@ -2,59 +2,12 @@
  * PTQ1.61 nor BiLLM does this). Columns are visited in permuted order (salient first): each column is
  * rounded with the layer's current scales (4-bit codes, or the nearer of r2_u (b_i +- a_i)), and its
  * error is pushed onto the not-yet-visited columns through the upper Cholesky factor of H^-1
- * (H = X^T X + damp). Errors of a 128-column block reach later blocks through one sgemm. */
+ * (H = X^T X + damp, factored by the Hessian code's qlow__inverse_upper_factor). Errors of a 128-column
+ * block reach later blocks through one sgemm. */
+#include "hessian/dense.h"
 #include "ptq161/ptq161.h"
 
 #include <math.h>
-
-/* In-place lower Cholesky of the SPD matrix A [n x n] (row-major double). 0 on success. */
-static int cholesky_lower(double *A, int64_t n)
-{
-    for (int64_t j = 0; j < n; j++) {
-        double d = A[j * n + j];
-        for (int64_t k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
-        if (!(d > 0.0)) return -1;
-        d = sqrt(d);
-        A[j * n + j] = d;
-        for (int64_t i = j + 1; i < n; i++) {
-            double s = A[i * n + j];
-            const double *ai = A + i * n, *aj = A + j * n;
-            for (int64_t k = 0; k < j; k++) s -= ai[k] * aj[k];
-            A[i * n + j] = s / d;
-        }
-    }
-    return 0;
-}
-
-/* U with U^T U = H^-1, U upper: with H = L L^T and J the reversal, chol of J H^-1 J... is avoided by the
- * direct route: Hinv = L^-T L^-1, then its lower Cholesky M gives U = M^T. */
-static int hinv_upper(double *H, double *tmp, int64_t n)
-{
-    if (cholesky_lower(H, n)) return -1;
-    /* tmp = L^-1 (lower), by forward substitution column by column. */
-    memset(tmp, 0, (size_t)n * (size_t)n * sizeof(double));
-    for (int64_t j = 0; j < n; j++) {
-        tmp[j * n + j] = 1.0 / H[j * n + j];
-        for (int64_t i = j + 1; i < n; i++) {
-            double s = 0.0;
-            for (int64_t k = j; k < i; k++) s += H[i * n + k] * tmp[k * n + j];
-            tmp[i * n + j] = -s / H[i * n + i];
-        }
-    }
-    /* H = L^-T L^-1 = sum_k tmp[k,i] tmp[k,j] (k >= max(i, j)). */
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j <= i; j++) {
-            double s = 0.0;
-            for (int64_t k = i; k < n; k++) s += tmp[k * n + i] * tmp[k * n + j];
-            H[i * n + j] = s;
-            H[j * n + i] = s;
-        }
-    if (cholesky_lower(H, n)) return -1;
-    /* U = M^T into tmp (row-major upper). */
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < n; j++) tmp[i * n + j] = j >= i ? H[j * n + i] : 0.0;
-    return 0;
-}
 
 static float round_column(const qlow__p161 *p, int64_t i, int64_t j, float w)
 {
@@ -73,30 +26,30 @@ qlow_status qlow__ptq161_gptq(const qlow_ctx *ctx, const qlow_allocator *alloc, 
                               const qlow__calib *c, double damp, float *Wc)
 {
     const int64_t n = p->rows, m = p->cols, T = c->T, BS = 128;
-    size_t mm = 0, bytes = 0;
+    size_t mm = 0, bytes = 0, scratch = qlow__spd_scratch_doubles(m);
     QLOW_TRY(qlow__matrix_count(m, m, &mm));
-    QLOW_TRY(qlow__mul_size(mm, 2 * sizeof(double) + sizeof(float), &bytes));
-    size_t errb = (size_t)n * (size_t)BS * sizeof(float);
+    QLOW_TRY(qlow__mul_size(mm, sizeof(double) + sizeof(float), &bytes));
+    const size_t errb = (size_t)n * (size_t)BS * sizeof(float);
     QLOW_TRY(qlow__add_size(bytes, errb + 256, &bytes));
+    QLOW_TRY(qlow__add_size(bytes, scratch * sizeof(double), &bytes));
     unsigned char *mem = (unsigned char *)qlow__alloc(alloc, bytes, 64);
     if (!mem) return QLOW_E_NO_MEMORY;
-    double *H = (double *)mem, *U = H + mm;
-    float *UT = (float *)(U + mm); /* UT[k * m + j] = U[j, k] for the block update */
-    float *Err = UT + mm;          /* n x BS, negated scaled errors of the current block */
-    /* H = X^T X in float through sgemm (rows of XT are the columns of X), then damped in double. */
-    qlow__sgemm_nt(ctx, m, m, T, c->XT, T, c->XT, T, UT, m, 0);
+    double *H = (double *)mem, *sc = H + mm;
+    float *Uf = (float *)(sc + scratch); /* H in float, then the factor U */
+    float *Err = Uf + mm;                /* n x BS, negated scaled errors of the current block */
+    qlow__sgemm_nn(ctx, m, m, T, c->XT, T, c->X, m, Uf, m, 0);
     double mean_diag = 0.0;
-    for (int64_t j = 0; j < m; j++) mean_diag += UT[j * m + j];
+    for (int64_t j = 0; j < m; j++) mean_diag += Uf[j * m + j];
     mean_diag /= (double)m;
     if (!(mean_diag > 0.0)) mean_diag = 1.0;
-    for (size_t k = 0; k < mm; k++) H[k] = UT[k];
+    for (size_t k = 0; k < mm; k++) H[k] = Uf[k];
     for (int64_t j = 0; j < m; j++) H[j * m + j] += damp * mean_diag + (H[j * m + j] == 0.0 ? 1.0 : 0.0);
-    if (hinv_upper(H, U, m)) {
+    qlow_status st = qlow__inverse_upper_factor(qlow__ctx_isa(ctx), qlow__ctx_threads(ctx), H, m, sc);
+    if (st != QLOW_OK) {
         qlow__free(alloc, mem);
-        return QLOW_E_NUMERIC;
+        return st;
     }
-    for (int64_t k = 0; k < m; k++)
-        for (int64_t j = 0; j < m; j++) UT[k * m + j] = (float)U[j * m + k];
+    for (size_t k = 0; k < mm; k++) Uf[k] = (float)H[k];
     memcpy(Wc, Wp, (size_t)n * (size_t)m * sizeof(float));
     for (int64_t j0 = 0; j0 < m; j0 += BS) {
         const int64_t j1 = j0 + BS < m ? j0 + BS : m, bw = j1 - j0;
@@ -109,13 +62,13 @@ qlow_status qlow__ptq161_gptq(const qlow_ctx *ctx, const qlow_allocator *alloc, 
             float *w = Wc + i * m;
             for (int64_t j = j0; j < j1; j++) {
                 float q = round_column(p, i, j, w[j]);
-                float e = (w[j] - q) / (float)U[j * m + j];
+                float e = (w[j] - q) / Uf[j * m + j];
                 w[j] = q;
-                for (int64_t k = j + 1; k < j1; k++) w[k] -= e * (float)U[j * m + k];
+                for (int64_t k = j + 1; k < j1; k++) w[k] -= e * Uf[j * m + k];
                 Err[i * BS + (j - j0)] = -e;
             }
         }
-        if (j1 < m) qlow__sgemm_nt(ctx, n, m - j1, bw, Err, BS, UT + j1 * m + j0, m, Wc + j1, m, 1);
+        if (j1 < m) qlow__sgemm_nn(ctx, n, m - j1, bw, Err, BS, Uf + j0 * m + j1, m, Wc + j1, m, 1);
     }
     qlow__free(alloc, mem);
     return QLOW_OK;

@@ -22,7 +22,7 @@ static void orthonormalize(double *Z, int64_t n, int64_t r)
 }
 
 qlow_status qlow__lowrank_correction(const qlow_ctx *ctx, const qlow_allocator *alloc, const float *E, int64_t rows,
-                                     int64_t cols, const float *X, int64_t T, int64_t rank, uint64_t seed, float *out)
+                                     int64_t cols, const float *XT, int64_t T, int64_t rank, uint64_t seed, float *out)
 {
     if (rank > rows) rank = rows;
     if (rank > T) rank = T;
@@ -37,7 +37,7 @@ qlow_status qlow__lowrank_correction(const qlow_ctx *ctx, const qlow_allocator *
     double *Z = (double *)(mem + qlow__align_up(rt * sizeof(float), 64)); /* rows x rank */
     double *V = Z + (size_t)rows * (size_t)rank;                            /* T x rank */
     double *QE = V + (size_t)T * (size_t)rank;                              /* rank x cols */
-    qlow__sgemm_nt(ctx, rows, T, cols, E, cols, X, cols, B, T, 0);
+    qlow__sgemm_nn(ctx, rows, T, cols, E, cols, XT, T, B, T, 0);
     uint64_t st = seed ^ 0x10a7u;
     for (int64_t t = 0; t < T * rank; t++) V[t] = (double)(qlow__splitmix64(&st) >> 11) / 9007199254740992.0 - 0.5;
     const int power_iters = 4;

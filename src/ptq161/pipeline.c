@@ -140,7 +140,7 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
         if (!Wq) return QLOW_E_NO_MEMORY;
         qlow__p161_materialize(s->ctx, s->p, Wq, 1);
         for (size_t k = 0; k < wc; k++) s->tmp[k] = s->Wp[k] - Wq[k];
-        st = qlow__lowrank_correction(s->ctx, s->alloc, s->tmp, rows, cols, s->Xp, s->T, rank, s->opt.seed, s->tmp);
+        st = qlow__lowrank_correction(s->ctx, s->alloc, s->tmp, rows, cols, s->XpT, s->T, rank, s->opt.seed, s->tmp);
         if (st == QLOW_OK) {
             for (size_t k = 0; k < wc; k++) Wq[k] += s->tmp[k];
             st = fit(s, Wq, &s->opt, optimize, NULL);

@@ -4,11 +4,11 @@
 
 #include "scale/scale.h"
 
-/* Rank-r correction L minimizing |(E - L) X^T| (E [rows x cols], X [T x cols]): L = Q Q^T E with Q the
+/* Rank-r correction L minimizing |(E - L) X^T| (E [rows x cols], XT = X^T [cols x T]): L = Q Q^T E with Q the
  * top-r left singular vectors of E X^T, from seeded subspace iteration. L is written to out (may alias
  * nothing). Allocates through `alloc`. */
 QLOW_HIDDEN qlow_status qlow__lowrank_correction(const qlow_ctx *ctx, const qlow_allocator *alloc, const float *E,
-                                                 int64_t rows, int64_t cols, const float *X, int64_t T,
+                                                 int64_t rows, int64_t cols, const float *XT, int64_t T,
                                                  int64_t rank, uint64_t seed, float *out);
 
 /* Equalization scales s_j = a_j^beta normalized to geometric mean 1 (a = mean|x_j|, floored). */

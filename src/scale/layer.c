@@ -92,13 +92,13 @@ static double dot_d(const double *a, const double *b, int64_t n)
  * binary part's residual in w->R. */
 static void solve_rows(const qlow_ctx *ctx, qlow__p161 *p, work *w, const qlow__calib *c)
 {
-    const int64_t rows = p->rows, nu = p->nu, ns = p->ns, cols = p->cols, T = c->T;
+    const int64_t rows = p->rows, nu = p->nu, ns = p->ns, T = c->T;
     for (int64_t i = 0; i < rows; i++) {
         const int8_t *s = p->sign + i * nu;
         for (int64_t u = 0; u < nu; u++) w->A[i * nu + u] = (float)s[u] * p->r2[u];
     }
-    qlow__sgemm_nt(ctx, rows, T, nu, w->A, nu, c->X + ns, cols, w->P, T, 0);
-    qlow__sgemm_nt(ctx, 1, T, nu, p->r2, nu, c->X + ns, cols, w->v, T, 0);
+    qlow__sgemm_nn(ctx, rows, T, nu, w->A, nu, c->XT + ns * T, T, w->P, T, 0);
+    qlow__sgemm_nn(ctx, 1, T, nu, p->r2, nu, c->XT + ns * T, T, w->v, T, 0);
     double vv = 0.0;
     for (int64_t t = 0; t < T; t++) vv += (double)w->v[t] * w->v[t];
     int nth = qlow__par_threads(ctx, (double)rows * (double)T);
@@ -152,7 +152,7 @@ static void solve_r2(const qlow_ctx *ctx, qlow__p161 *p, work *w, const qlow__ca
     colsum_prod(ctx, w->C, w->C, rows, nu, nu, D);
     for (int64_t u = 0; u < nu; u++) D[u] = D[u] * w->hd[u] + 1e-30;
     /* rn = M*(R): G = R X_U, rn_u = sum_i C_iu G_iu. */
-    qlow__sgemm_nt(ctx, rows, nu, T, w->R, T, c->XT + ns * T, T, w->G, nu, 0);
+    qlow__sgemm_nn(ctx, rows, nu, T, w->R, T, c->X + ns, p->cols, w->G, nu, 0);
     colsum_prod(ctx, w->C, w->G, rows, nu, nu, rn);
     for (int64_t u = 0; u < nu; u++) {
         z[u] = rn[u] / D[u];
@@ -164,8 +164,8 @@ static void solve_r2(const qlow_ctx *ctx, qlow__p161 *p, work *w, const qlow__ca
     for (int it = 0; it < iters && rz > 0.0; it++) {
         for (int64_t i = 0; i < rows; i++)
             for (int64_t u = 0; u < nu; u++) w->A[i * nu + u] = w->C[i * nu + u] * (float)pd[u];
-        qlow__sgemm_nt(ctx, rows, T, nu, w->A, nu, c->X + ns, p->cols, w->Mp, T, 0);
-        qlow__sgemm_nt(ctx, rows, nu, T, w->Mp, T, c->XT + ns * T, T, w->G, nu, 0);
+        qlow__sgemm_nn(ctx, rows, T, nu, w->A, nu, c->XT + ns * T, T, w->Mp, T, 0);
+        qlow__sgemm_nn(ctx, rows, nu, T, w->Mp, T, c->X + ns, p->cols, w->G, nu, 0);
         colsum_prod(ctx, w->C, w->G, rows, nu, nu, Ap);
         double pap = dot_d(pd, Ap, nu);
         if (!(pap > 0.0)) break;
@@ -191,7 +191,7 @@ static double full_loss(const qlow_ctx *ctx, const qlow__p161 *p, work *w, const
                         double *mse, double *cosm)
 {
     qlow__p161_materialize(ctx, p, w->A, 1);
-    qlow__sgemm_nt(ctx, p->rows, c->T, p->cols, w->A, p->cols, c->X, p->cols, w->P, c->T, 0);
+    qlow__sgemm_nn(ctx, p->rows, c->T, p->cols, w->A, p->cols, c->XT, c->T, w->P, c->T, 0);
     return qlow__loss_mse_nlc(ctx, w->Y, w->P, p->rows, c->T, c->T, lambda, NULL, mse, cosm);
 }
 
@@ -218,9 +218,9 @@ static void adam_phase(const qlow_ctx *ctx, qlow__p161 *p, work *w, const qlow__
         for (int64_t i = 0; i < rows; i++)
             for (int64_t k = 0; k < B; k++) Yb[i * B + k] = w->Y[i * T + idx[k]];
         qlow__p161_materialize(ctx, p, w->A, 1);
-        qlow__sgemm_nt(ctx, rows, B, cols, w->A, cols, Xb, cols, Yhb, B, 0);
+        qlow__sgemm_nn(ctx, rows, B, cols, w->A, cols, XbT, B, Yhb, B, 0);
         qlow__loss_mse_nlc(ctx, Yb, Yhb, rows, B, B, o->lambda_cos, dY, NULL, NULL);
-        qlow__sgemm_nt(ctx, rows, cols, B, dY, B, XbT, B, w->G, cols, 0);
+        qlow__sgemm_nn(ctx, rows, cols, B, dY, B, Xb, cols, w->G, cols, 0);
         qlow__p161_accumulate_grad(ctx, p, w->G, cols, 1);
         qlow__p161_adam_step(p, &o->hp);
     }
@@ -244,10 +244,10 @@ qlow_status qlow__layer_optimize(const qlow_ctx *ctx, const qlow_allocator *allo
     float *XbT = Xb + (size_t)B * (size_t)cols;
     int32_t *order = (int32_t *)(XbT + (size_t)B * (size_t)cols);
 
-    qlow__sgemm_nt(ctx, rows, T, cols, Wp, cols, c->X, cols, w.Y, T, 0);
+    qlow__sgemm_nn(ctx, rows, T, cols, Wp, cols, c->XT, T, w.Y, T, 0);
     if (ns > 0) {
         qlow__p161_materialize(ctx, p, w.A, 1);
-        qlow__sgemm_nt(ctx, rows, T, ns, w.A, cols, c->X, cols, w.Q, T, 0);
+        qlow__sgemm_nn(ctx, rows, T, ns, w.A, cols, c->XT, T, w.Q, T, 0);
         for (size_t k = 0; k < (size_t)rows * (size_t)T; k++) w.Q[k] = w.Y[k] - w.Q[k];
     } else {
         memcpy(w.Q, w.Y, (size_t)rows * (size_t)T * sizeof(float));
@@ -290,9 +290,9 @@ qlow_status qlow__layer_loss(const qlow_ctx *ctx, const qlow_allocator *alloc, c
     float *mem = (float *)qlow__alloc(alloc, bytes, 64);
     if (!mem) return QLOW_E_NO_MEMORY;
     float *Y = mem, *Yh = mem + rt, *Wh = mem + 2 * rt;
-    qlow__sgemm_nt(ctx, rows, T, cols, Wp, cols, c->X, cols, Y, T, 0);
+    qlow__sgemm_nn(ctx, rows, T, cols, Wp, cols, c->XT, T, Y, T, 0);
     qlow__p161_materialize(ctx, p, Wh, 1);
-    qlow__sgemm_nt(ctx, rows, T, cols, Wh, cols, c->X, cols, Yh, T, 0);
+    qlow__sgemm_nn(ctx, rows, T, cols, Wh, cols, c->XT, T, Yh, T, 0);
     double l = qlow__loss_mse_nlc(ctx, Y, Yh, rows, T, T, lambda, NULL, mse, cosm);
     qlow__free(alloc, mem);
     if (loss) *loss = l;

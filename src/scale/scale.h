@@ -13,8 +13,8 @@ static inline int qlow__par_threads(const qlow_ctx *ctx, double work)
     return work < 262144.0 ? 1 : qlow__ctx_threads(ctx);
 }
 
-/* C (+)= A B^T; A [M x K] (lda), B [N x K] (ldb), C [M x N] (ldc), all row-major fp32. */
-QLOW_HIDDEN void qlow__sgemm_nt(const qlow_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+/* C (+)= A B; A [M x K] (lda), B [K x N] (ldb), C [M x N] (ldc), all row-major fp32. */
+QLOW_HIDDEN void qlow__sgemm_nn(const qlow_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
                                 int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
                                 int accumulate);
 

@@ -123,14 +123,13 @@ qlow_status qlow_scaleopt_grad_dy(qlow_scaleopt *opt, int32_t linear_id, const q
     QLOW_TRY(qlow__mul_size(total, sizeof(float), &total));
     float *mem = (float *)qlow__alloc(&opt->alloc, total, 64);
     if (!mem) return QLOW_E_NO_MEMORY;
-    float *dYT = mem, *XT = mem + a, *G = XT + b, *row = G + g;
+    float *dYT = mem, *Xc = mem + a, *G = Xc + b, *row = G + g;
     for (int64_t t = 0; t < T; t++) {
         qlow__view_read_row_f32(dY, t, row);
         for (int64_t i = 0; i < p->rows; i++) dYT[i * T + t] = row[i];
-        qlow__view_read_row_f32(X, t, row);
-        for (int64_t j = 0; j < p->cols; j++) XT[j * T + t] = row[j];
+        qlow__view_read_row_f32(X, t, Xc + t * p->cols);
     }
-    qlow__sgemm_nt(&opt->ctx, p->rows, p->cols, T, dYT, T, XT, T, G, p->cols, 0);
+    qlow__sgemm_nn(&opt->ctx, p->rows, p->cols, T, dYT, T, Xc, p->cols, G, p->cols, 0);
     qlow__p161_accumulate_grad(&opt->ctx, p, G, p->cols, 0);
     qlow__free(&opt->alloc, mem);
     return QLOW_OK;

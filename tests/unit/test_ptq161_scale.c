@@ -22,11 +22,11 @@ static void make_layer(int rows, int cols, int T, float *W, float *X)
 }
 
 /* Loss of the current parameters, in the permuted frame of p. */
-static double loss_of(const qlow_ctx *ctx, const qlow__p161 *p, const float *Y, const float *Xp, int T, float *Wh,
+static double loss_of(const qlow_ctx *ctx, const qlow__p161 *p, const float *Y, const float *XpT, int T, float *Wh,
                       float *Yh, float *dY, double lambda)
 {
     qlow__p161_materialize(ctx, p, Wh, 1);
-    qlow__sgemm_nt(ctx, p->rows, T, p->cols, Wh, p->cols, Xp, p->cols, Yh, T, 0);
+    qlow__sgemm_nn(ctx, p->rows, T, p->cols, Wh, p->cols, XpT, T, Yh, T, 0);
     return qlow__loss_mse_nlc(ctx, Y, Yh, p->rows, T, T, lambda, dY, NULL, NULL);
 }
 
@@ -49,10 +49,10 @@ static void test_gradients(void)
     /* Move off the init so every gradient is non-trivial. */
     for (int i = 0; i < R; i++) { p->alpha[i] *= (float)(0.8 + 0.03 * i); p->r1[i] = (float)(1.1 - 0.02 * i); }
     for (int u = 0; u < p->nu; u++) p->r2[u] = (float)(0.9 + 0.015 * u);
-    qlow__sgemm_nt(ctx, R, T, C, Wp, C, Xp, C, Y, T, 0);
+    qlow__sgemm_nn(ctx, R, T, C, Wp, C, XpT, T, Y, T, 0);
     for (double lambda = 0.0; lambda <= 1.0; lambda += 1.0) {
-        loss_of(ctx, p, Y, Xp, T, Wh, Yh, dY, lambda);
-        qlow__sgemm_nt(ctx, R, C, T, dY, T, XpT, T, G, C, 0);
+        loss_of(ctx, p, Y, XpT, T, Wh, Yh, dY, lambda);
+        qlow__sgemm_nn(ctx, R, C, T, dY, T, Xp, C, G, C, 0);
         memset(p->g_alpha, 0, (size_t)(2 * R + p->nu) * sizeof(float));
         qlow__p161_accumulate_grad(ctx, p, G, C, 1);
         float *params[3] = {p->alpha, p->r1, p->r2};
@@ -64,9 +64,9 @@ static void test_gradients(void)
                 float keep = params[g][k];
                 double h = 1e-3 * (fabs(keep) + 1e-2);
                 params[g][k] = (float)(keep + h);
-                double lp = loss_of(ctx, p, Y, Xp, T, Wh, Yh, NULL, lambda);
+                double lp = loss_of(ctx, p, Y, XpT, T, Wh, Yh, NULL, lambda);
                 params[g][k] = (float)(keep - h);
-                double lm = loss_of(ctx, p, Y, Xp, T, Wh, Yh, NULL, lambda);
+                double lm = loss_of(ctx, p, Y, XpT, T, Wh, Yh, NULL, lambda);
                 params[g][k] = keep;
                 double fd = (lp - lm) / (2 * h), an = grads[g][k];
                 double err = fabs(fd - an) / (fabs(fd) + fabs(an) + 1e-6);
@@ -292,10 +292,12 @@ static void test_lowrank(void)
 {
     /* Full rank (rank = rows) reproduces E X^T exactly: the correction removes the whole output error. */
     enum { R = 6, C = 10, T = 30 };
-    float E[R * C], X[T * C], L[R * C];
+    float E[R * C], X[T * C], XT[C * T], L[R * C];
     make_layer(R, C, T, E, X);
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < C; j++) XT[j * T + t] = X[t * C + j];
     qlow_ctx *ctx = make_ctx(1);
-    QT_CHECK_OK(qlow__lowrank_correction(ctx, qlow__default_allocator(), E, R, C, X, T, R, 1, L));
+    QT_CHECK_OK(qlow__lowrank_correction(ctx, qlow__default_allocator(), E, R, C, XT, T, R, 1, L));
     double num = 0, den = 0;
     for (int t = 0; t < T; t++)
         for (int i = 0; i < R; i++) {
@@ -309,7 +311,7 @@ static void test_lowrank(void)
         }
     QT_CHECK(num / den < 1e-8, "full-rank correction is exact (%g)", num / den);
     /* Rank 1 keeps at least the share of the largest singular value: error strictly below the input's. */
-    QT_CHECK_OK(qlow__lowrank_correction(ctx, qlow__default_allocator(), E, R, C, X, T, 1, 1, L));
+    QT_CHECK_OK(qlow__lowrank_correction(ctx, qlow__default_allocator(), E, R, C, XT, T, 1, 1, L));
     double r1 = 0;
     for (int t = 0; t < T; t++)
         for (int i = 0; i < R; i++) {
