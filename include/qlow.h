@@ -872,6 +872,17 @@ QLOW_API qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *
                                               const qlow_view *X, const qlow_actstats *stats,
                                               float *W_hat, uint8_t *mask, float *fold_scale);
 
+/*! qlow_ptq161_quantize_gram_f32() : qlow_ptq161_quantize_f32() from the Gram matrix H = X^T X
+ *  [cols x cols] (f32/f16/bf16; any positive multiple, e.g. a qlow_hessian's 2/N X^T X) instead of the
+ *  tokens, so X need not be kept. The output-MSE objective is exact (the optimizer runs on cols
+ *  pseudo-tokens x_t with sum_t x_t x_t^T = H + 1e-6 mean(diag H) I, from a Cholesky factor); the
+ *  cosine term needs real tokens and is off (QLOW_SCALE_LAMBDA_COS is ignored). `stats` is required
+ *  (the mask). Allocates (cols^2 doubles more). @return as qlow_ptq161_quantize_f32(), QLOW_E_NUMERIC
+ *  if H is not positive semi-definite. */
+QLOW_API qlow_status qlow_ptq161_quantize_gram_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                                   const qlow_view *H, const qlow_actstats *stats, float *W_hat,
+                                                   uint8_t *mask, float *fold_scale);
+
 /*! qlow_ptq161_quantize() : the same pipeline as qlow_ptq161_quantize_f32(), packed into a
  *  QLOW_FORMAT_M161 qlow_qmatrix (4-bit salient columns, sign plane with fp16 alpha' = r1 alpha and
  *  mu' = r1 mu per row, fp16 r2 per non-salient column, 1-bit column mask) that the kernels run and

@@ -1,5 +1,6 @@
 /* pipeline.c - qlow_ptq161_quantize_f32(): mask, optional equalization and low-rank restoration,
  * quantization, scale optimization, optional GPTQ compensation, fp16 fold, dequantized output. */
+#include "hessian/dense.h"
 #include "ptq161/ptq161.h"
 #include "mask/mask.h"
 
@@ -178,8 +179,43 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
     return qlow__p161_check_finite(s->p) ? QLOW_OK : QLOW_E_NUMERIC;
 }
 
+/* Pseudo-tokens from a Gram matrix: with H + eps I = L L^T, the cols rows of L^T satisfy
+ * sum_t x_t x_t^T = H + eps I, so every output-MSE quantity computed on them is the one of the real
+ * calibration set (the cosine term, which needs real tokens, is switched off by the caller). */
+static qlow_status pseudo_tokens(const qlow_ctx *ctx, const qlow_allocator *alloc, const qlow_view *H, int64_t m,
+                                 float *X)
+{
+    size_t mm = 0, bytes = 0, scratch = qlow__spd_scratch_doubles(m);
+    QLOW_TRY(qlow__matrix_count(m, m, &mm));
+    QLOW_TRY(qlow__add_size(mm, scratch, &bytes));
+    QLOW_TRY(qlow__mul_size(bytes, sizeof(double), &bytes));
+    double *A = (double *)qlow__alloc(alloc, bytes, 64);
+    if (!A) return QLOW_E_NO_MEMORY;
+    float *row = X; /* X doubles as the row buffer until the factor is written */
+    double mean_diag = 0.0;
+    for (int64_t i = 0; i < m; i++) {
+        qlow__view_read_row_f32(H, i, row);
+        for (int64_t j = 0; j < m; j++) A[i * m + j] = 0.5 * row[j];
+        mean_diag += row[i];
+    }
+    for (int64_t i = 0; i < m; i++) /* symmetrize */
+        for (int64_t j = 0; j < i; j++) {
+            double v = A[i * m + j] + A[j * m + i];
+            A[i * m + j] = A[j * m + i] = v;
+        }
+    for (int64_t i = 0; i < m; i++) A[i * m + i] *= 2.0;
+    mean_diag = mean_diag > 0.0 ? mean_diag / (double)m : 1.0;
+    for (int64_t i = 0; i < m; i++) A[i * m + i] += 1e-6 * mean_diag + (A[i * m + i] <= 0.0 ? mean_diag * 1e-3 : 0.0);
+    qlow_status st = qlow__cholesky_lower(qlow__ctx_isa(ctx), qlow__ctx_threads(ctx), A, m, A + mm);
+    if (st == QLOW_OK)
+        for (int64_t t = 0; t < m; t++)
+            for (int64_t j = 0; j < m; j++) X[t * m + j] = (float)A[j * m + t];
+    qlow__free(alloc, A);
+    return st;
+}
+
 qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
-                             const qlow_actstats *stats, float *fold_scale, qlow__p161 **out)
+                             const qlow_view *H, const qlow_actstats *stats, float *fold_scale, qlow__p161 **out)
 {
     if (!ctx || !W) return QLOW_E_NULL_POINTER;
     QLOW_TRY(qlow__ctx_check(ctx));
@@ -189,7 +225,9 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     if (rows < 1 || cols < 1 || cols > INT32_MAX) return QLOW_E_SHAPE;
     const int needs_x = qlow__param_int(params, QLOW_PTQ161_OPTIMIZE) || qlow__param_int(params, QLOW_PTQ161_EQUALIZE) ||
                         qlow__param_int(params, QLOW_PTQ161_LOWRANK) || qlow__param_int(params, QLOW_PTQ161_GPTQ);
-    if (!X && (!stats || needs_x)) return QLOW_E_NULL_POINTER;
+    if (X && H) return QLOW_E_INVALID_ARG;
+    if (H && !stats) return QLOW_E_NULL_POINTER;
+    if (!X && !H && (!stats || needs_x)) return QLOW_E_NULL_POINTER;
     if (qlow__param_int(params, QLOW_PTQ161_EQUALIZE) && !fold_scale) return QLOW_E_NULL_POINTER;
     int64_t T = 0;
     if (X) {
@@ -199,6 +237,12 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
         T = X->shape[0];
         const int64_t fit = qlow__param_int(params, QLOW_SCALE_FIT_TOKENS);
         if (T > fit) T = fit;
+    }
+    if (H) {
+        QLOW_TRY(qlow__view_check(H, QLOW__DT_FLOAT, 2));
+        if (H->shape[0] != cols || H->shape[1] != cols) return QLOW_E_SHAPE;
+        QLOW_TRY(qlow__view_check_finite(H));
+        T = cols;
     }
     if (stats && qlow__actstats_cols(stats) != cols) return QLOW_E_SHAPE;
     const qlow_allocator *alloc = qlow__ctx_allocator(ctx);
@@ -233,9 +277,14 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     s.mask = (uint8_t *)(fold + cols);
     qlow__layer_opt_from_params(ctx, params, &s.opt);
     read_matrix(W, s.W);
+    qlow_status st = QLOW_OK;
     if (X && T == X->shape[0]) read_matrix(X, s.X);
     else if (X) read_token_subset(X, T, s.opt.seed, s.X);
-    qlow_status st = run(&s, X, stats, fold);
+    if (H) {
+        s.opt.lambda_cos = 0.0;
+        st = pseudo_tokens(ctx, alloc, H, cols, s.X);
+    }
+    if (st == QLOW_OK) st = run(&s, X, stats, fold);
     if (st == QLOW_OK) {
         if (fold_scale) memcpy(fold_scale, fold, (size_t)cols * sizeof(float));
         *out = s.p;
@@ -251,7 +300,20 @@ qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, c
 {
     if (!W_hat) return QLOW_E_NULL_POINTER;
     qlow__p161 *p = NULL;
-    QLOW_TRY(qlow__ptq161_run(ctx, params, W, X, stats, fold_scale, &p));
+    QLOW_TRY(qlow__ptq161_run(ctx, params, W, X, NULL, stats, fold_scale, &p));
+    qlow__p161_materialize(ctx, p, W_hat, 0);
+    if (mask) memcpy(mask, p->mask, QLOW_MASK_BYTES(p->cols));
+    qlow__p161_destroy(p);
+    return QLOW_OK;
+}
+
+qlow_status qlow_ptq161_quantize_gram_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                          const qlow_view *H, const qlow_actstats *stats, float *W_hat, uint8_t *mask,
+                                          float *fold_scale)
+{
+    if (!W_hat || !H) return QLOW_E_NULL_POINTER;
+    qlow__p161 *p = NULL;
+    QLOW_TRY(qlow__ptq161_run(ctx, params, W, NULL, H, stats, fold_scale, &p));
     qlow__p161_materialize(ctx, p, W_hat, 0);
     if (mask) memcpy(mask, p->mask, QLOW_MASK_BYTES(p->cols));
     qlow__p161_destroy(p);

@@ -19,11 +19,11 @@ QLOW_HIDDEN void qlow__equalize_scales(const float *absmean, int64_t cols, doubl
 QLOW_HIDDEN qlow_status qlow__ptq161_gptq(const qlow_ctx *ctx, const qlow_allocator *alloc, qlow__p161 *p,
                                           const float *Wp, const qlow__calib *c, double damp, float *Wc);
 
-/* The whole layer pipeline up to the fp16 fold: *out receives the finalized layer (caller destroys with
+/* The whole layer pipeline up to the fp16 fold, on tokens X or on a Gram matrix H (one of them): *out receives the finalized layer (caller destroys with
  * qlow__p161_destroy); fold_scale as in qlow_ptq161_quantize_f32(). Validates every argument. */
 QLOW_HIDDEN qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
-                                         const qlow_view *X, const qlow_actstats *stats, float *fold_scale,
-                                         qlow__p161 **out);
+                                         const qlow_view *X, const qlow_view *H, const qlow_actstats *stats,
+                                         float *fold_scale, qlow__p161 **out);
 /* Pack a finalized layer into an M161 qmatrix. Allocates through `alloc`. */
 QLOW_HIDDEN qlow_status qlow__p161_to_qmatrix(const qlow__p161 *p, const qlow_allocator *alloc, qlow_qmatrix **out);
 

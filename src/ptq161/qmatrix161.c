@@ -47,7 +47,7 @@ qlow_status qlow_ptq161_quantize(qlow_ctx *ctx, const qlow_params *params, const
         fold_tmp = (float *)qlow__alloc(qlow__ctx_allocator(ctx), bytes, 64);
         if (!fold_tmp) return QLOW_E_NO_MEMORY;
     }
-    qlow_status st = qlow__ptq161_run(ctx, params, W, X, stats, fold_scale ? fold_tmp : NULL, &p);
+    qlow_status st = qlow__ptq161_run(ctx, params, W, X, NULL, stats, fold_scale ? fold_tmp : NULL, &p);
     qlow_qmatrix *qm = NULL;
     if (st == QLOW_OK) st = qlow__p161_to_qmatrix(p, qlow__ctx_allocator(ctx), &qm);
     if (st == QLOW_OK) {

@@ -288,6 +288,65 @@ static void test_alloc_failures(void)
     QT_CHECK(points > 8, "allocation failure points exercised: %d", points);
 }
 
+static double rel_output_error(const float *W, const float *Wh, int R, int C, const float *X, int T)
+{
+    double e = 0, y = 0;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < R; i++) {
+            double a = 0, b = 0;
+            for (int j = 0; j < C; j++) {
+                a += (double)W[i * C + j] * X[t * C + j];
+                b += (double)Wh[i * C + j] * X[t * C + j];
+            }
+            e += (a - b) * (a - b);
+            y += a * a;
+        }
+    return e / y;
+}
+
+/* The Gram-matrix path reaches the same output MSE as the token path (MSE objective only). */
+static void test_gram(void)
+{
+    enum { R = 48, C = 64, T = 300 };
+    float *W = malloc(sizeof(float) * R * C), *X = malloc(sizeof(float) * T * C), *H = malloc(sizeof(float) * C * C);
+    float *A = malloc(sizeof(float) * R * C), *B = malloc(sizeof(float) * R * C);
+    make_layer(R, C, T, W, X);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) W[i * C + j] *= (float)(1 + (i % 5) * 0.3) * (float)(1 + (j % 3) * 0.5);
+    for (int a = 0; a < C; a++)
+        for (int b = 0; b < C; b++) {
+            double s = 0;
+            for (int t = 0; t < T; t++) s += (double)X[t * C + a] * X[t * C + b];
+            H[a * C + b] = (float)(2.0 * s / T);
+        }
+    qlow_view wv, xv, hv;
+    qlow_view_init_2d(&wv, QLOW_DTYPE_F32, R, C, W);
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, T, C, X);
+    qlow_view_init_2d(&hv, QLOW_DTYPE_F32, C, C, H);
+    qlow_ctx *ctx = make_ctx(2);
+    qlow_params *pr = NULL;
+    qlow_params_create(NULL, &pr);
+    qlow_params_set_float(pr, QLOW_SCALE_LAMBDA_COS, 0.0);
+    qlow_params_set_int(pr, QLOW_SCALE_ADAM_STEPS, 0);
+    qlow_params_set_int(pr, QLOW_SCALE_ALS_ITERS, 4);
+    qlow_actstats *st = NULL;
+    qlow_actstats_create(NULL, C, &st);
+    qlow_actstats_update(st, &xv);
+    QT_CHECK_OK(qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, A, NULL, NULL));
+    QT_CHECK_OK(qlow_ptq161_quantize_gram_f32(ctx, pr, &wv, &hv, st, B, NULL, NULL));
+    double ex = rel_output_error(W, A, R, C, X, T), eh = rel_output_error(W, B, R, C, X, T);
+    qlow_params_set_int(pr, QLOW_PTQ161_OPTIMIZE, 0);
+    QT_CHECK_OK(qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, A, NULL, NULL));
+    double e0 = rel_output_error(W, A, R, C, X, T);
+    printf("INFO gram path: rel output MSE mask only %.5f, from tokens %.5f, from H %.5f\n", e0, ex, eh);
+    QT_CHECK(fabs(eh - ex) < 0.01 * ex && ex < e0, "same optimum from H as from X");
+    QT_CHECK_STATUS(qlow_ptq161_quantize_gram_f32(ctx, pr, &wv, &hv, NULL, B, NULL, NULL), QLOW_E_NULL_POINTER);
+    qlow_actstats_destroy(st);
+    qlow_params_destroy(pr);
+    qlow_ctx_destroy(ctx);
+    free(W); free(X); free(H); free(A); free(B);
+}
+
 static void test_lowrank(void)
 {
     /* Full rank (rank = rows) reproduces E X^T exactly: the correction removes the whole output error. */
@@ -333,5 +392,6 @@ int main(void)
     test_pipeline();
     test_alloc_failures();
     test_lowrank();
+    test_gram();
     return qt_finish();
 }
