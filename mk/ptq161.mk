@@ -1,5 +1,5 @@
 # PTQ1.61 programs: `make bench-ptq161` times the full layer pipeline on a 4096 x 4096 layer.
-PTQ161_BENCH := $(BUILD)/bench/ptq161_bench
+PTQ161_BENCH := $(BUILD)/bench-$(VARIANT)/ptq161_bench
 
 $(PTQ161_BENCH): bench/ptq161_bench.c $(STATIC)
 	@mkdir -p $(dir $@)
