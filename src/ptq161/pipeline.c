@@ -295,27 +295,30 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     return st;
 }
 
-qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
-                                     const qlow_actstats *stats, float *W_hat, uint8_t *mask, float *fold_scale)
+/* Run on tokens X or on a Gram matrix H and hand back the dequantized result. */
+static qlow_status quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
+                                const qlow_view *H, const qlow_actstats *stats, float *W_hat, uint8_t *mask,
+                                float *fold_scale)
 {
     if (!W_hat) return QLOW_E_NULL_POINTER;
     qlow__p161 *p = NULL;
-    QLOW_TRY(qlow__ptq161_run(ctx, params, W, X, NULL, stats, fold_scale, &p));
+    QLOW_TRY(qlow__ptq161_run(ctx, params, W, X, H, stats, fold_scale, &p));
     qlow__p161_materialize(ctx, p, W_hat, 0);
     if (mask) memcpy(mask, p->mask, QLOW_MASK_BYTES(p->cols));
     qlow__p161_destroy(p);
     return QLOW_OK;
 }
 
+qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_view *X,
+                                     const qlow_actstats *stats, float *W_hat, uint8_t *mask, float *fold_scale)
+{
+    return quantize_f32(ctx, params, W, X, NULL, stats, W_hat, mask, fold_scale);
+}
+
 qlow_status qlow_ptq161_quantize_gram_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                           const qlow_view *H, const qlow_actstats *stats, float *W_hat, uint8_t *mask,
                                           float *fold_scale)
 {
-    if (!W_hat || !H) return QLOW_E_NULL_POINTER;
-    qlow__p161 *p = NULL;
-    QLOW_TRY(qlow__ptq161_run(ctx, params, W, NULL, H, stats, fold_scale, &p));
-    qlow__p161_materialize(ctx, p, W_hat, 0);
-    if (mask) memcpy(mask, p->mask, QLOW_MASK_BYTES(p->cols));
-    qlow__p161_destroy(p);
-    return QLOW_OK;
+    if (!H) return QLOW_E_NULL_POINTER;
+    return quantize_f32(ctx, params, W, NULL, H, stats, W_hat, mask, fold_scale);
 }
