@@ -286,6 +286,25 @@ static void test_alloc_failures(void)
                        },
                        {});
     QT_CHECK(points > 8, "allocation failure points exercised: %d", points);
+    /* Edge ratios: every column 4-bit, or every column binary, through optimization and packing. */
+    qlow_ctx *ctx = make_ctx(1);
+    qlow_params *pr = NULL;
+    qlow_params_create(NULL, &pr);
+    for (int k = 0; k < 2; k++) {
+        qlow_params_set_float(pr, QLOW_MASK_RATIO, k ? 1.0 : 0.0);
+        qlow_qmatrix *qm = NULL;
+        float deq[R * C];
+        uint8_t mk[QLOW_MASK_BYTES(C)];
+        QT_CHECK_OK(qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, out, mk, NULL));
+        QT_CHECK_OK(qlow_ptq161_quantize(ctx, pr, &wv, &xv, NULL, &qm, NULL));
+        QT_CHECK(qm && qlow_qmatrix_dequantize(qm, 0, R, deq, (size_t)R * C) == QLOW_OK &&
+                     memcmp(deq, out, sizeof deq) == 0,
+                 "ratio %d: packed equals f32 result", k);
+        QT_CHECK(mk[0] == (k ? 0xff : 0x00), "ratio %d mask", k);
+        qlow_qmatrix_destroy(qm);
+    }
+    qlow_params_destroy(pr);
+    qlow_ctx_destroy(ctx);
 }
 
 static double rel_output_error(const float *W, const float *Wh, int R, int C, const float *X, int T)
