@@ -788,7 +788,8 @@ QLOW_API qlow_status qlow_plan_qbert_rule(int32_t n_layers, const double *omega,
  * PTQ1.61 (Zhao et al., ACL 2025) splits the input channels (columns) of a linear layer in two:
  *   - salient columns (top 20% by max|x| over calibration activations): 4-bit asymmetric, per row;
  *   - the rest: W^_ij = r1_i r2_j (alpha_i sgn(W_ij - mu_i) + mu_i), mu_i the frozen row mean over the
- *     non-salient entries, sgn(0) = +1; alpha (per row), r1 (per row), r2 (per column) are optimized so
+ *     non-salient entries, sgn(0) = +1 (the paper's; the authors' code gives 0, which a sign bit cannot
+ *     hold); alpha (per row), r1 (per row), r2 (per column) are optimized so
  *     that the layer output W^ x matches W x (MSE + lambda * -log mean-token-cosine).
  * Stages, each usable on its own:
  *   1. qlow_actstats: streaming per-channel statistics of calibration activations X [tokens x cols];
@@ -939,7 +940,13 @@ typedef struct qlow_scaleopt qlow_scaleopt;
 
 /*! qlow_scaleopt_create() : an optimizer for the PTQ1.61 scales of any number of linears, configured
  *  from `params` (QLOW_SCALE_* learning rates, betas, eps, weight decay; PTQ1.61 salient range and alpha
- *  init). Allocates through the ctx allocator. @return QLOW_E_NULL_POINTER, QLOW_E_NO_MEMORY. */
+ *  init). The block-wise loop of the paper, with the engine owning forward and backward:
+ *      for each block: masks from qlow_actstats_mask(); qlow_scaleopt_add_linear() per linear;
+ *        repeat: qlow_scaleopt_weight() -> engine forward with W^ -> loss -> engine backward ->
+ *                qlow_scaleopt_grad() (or _grad_dy()) per linear -> qlow_scaleopt_step();
+ *        then qlow_scaleopt_quantize() per linear.
+ *  Mutable: one thread at a time. Allocates through the ctx allocator.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_NO_MEMORY. */
 QLOW_API qlow_status qlow_scaleopt_create(qlow_ctx *ctx, const qlow_params *params, qlow_scaleopt **out);
 /*! qlow_scaleopt_destroy() : NULL is a no-op. */
 QLOW_API void qlow_scaleopt_destroy(qlow_scaleopt *opt);
@@ -952,9 +959,9 @@ QLOW_API qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_vie
 /*! qlow_scaleopt_weight() : the current W^ of a linear into W_hat[rows * cols] (fp32, row-major) for the
  *  engine's forward pass. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad id). Never allocates. */
 QLOW_API qlow_status qlow_scaleopt_weight(const qlow_scaleopt *opt, int32_t linear_id, float *W_hat);
-/*! qlow_scaleopt_grad() : accumulate dL/dW^ [rows x cols] (f32, any strides) of a linear into the
- *  gradients of its alpha, r1, r2 (ptq161.md §2.5). @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG,
- *  QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE. Never allocates. */
+/*! qlow_scaleopt_grad() : accumulate dL/dW^ [rows x cols] (f32, unit column stride, any row stride) into the
+ *  gradients of the linear's alpha, r1, r2 (ptq161.md §2.5). @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_INVALID_ARG, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_ALIGNMENT, QLOW_E_NONFINITE. Never allocates. */
 QLOW_API qlow_status qlow_scaleopt_grad(qlow_scaleopt *opt, int32_t linear_id, const qlow_view *dW_hat);
 /*! qlow_scaleopt_grad_dy() : the same from dL/dY [tokens x rows] and the inputs X [tokens x cols] of
  *  the linear (dL/dW^ = dY^T X, formed internally). Allocates a rows x cols scratch. @return as
