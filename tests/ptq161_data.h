@@ -22,7 +22,7 @@ typedef struct pd_model {
     float *score;
 } pd_model;
 
-static int pd_load(pd_model *m)
+static inline int pd_load(pd_model *m)
 {
     char path[512];
     FILE *f = fopen(qt_path("data/stories260K.bin", path, sizeof path), "rb");
@@ -63,7 +63,7 @@ static int pd_load(pd_model *m)
     return 0;
 }
 
-static void pd_free(pd_model *m)
+static inline void pd_free(pd_model *m)
 {
     for (int i = 0; m->tok && i < m->vocab; i++) free(m->tok[i]);
     free(m->tok);
@@ -71,7 +71,7 @@ static void pd_free(pd_model *m)
     free(m->mem);
 }
 
-static int pd_lookup(const pd_model *m, const char *s, size_t n)
+static inline int pd_lookup(const pd_model *m, const char *s, size_t n)
 {
     for (int i = 0; i < m->vocab; i++)
         if (strlen(m->tok[i]) == n && memcmp(m->tok[i], s, n) == 0) return i;
@@ -79,7 +79,7 @@ static int pd_lookup(const pd_model *m, const char *s, size_t n)
 }
 
 /* llama2.c-style encoding: BOS, dummy-prefix space, UTF-8 characters (byte fallback +3), greedy merges. */
-static int pd_encode(const pd_model *m, const char *text, int *out, int cap)
+static inline int pd_encode(const pd_model *m, const char *text, int *out, int cap)
 {
     int n = 0;
     out[n++] = 1;
@@ -117,7 +117,7 @@ static int pd_encode(const pd_model *m, const char *text, int *out, int cap)
     return n;
 }
 
-static void pd_rmsnorm(float *o, const float *x, const float *w, int d)
+static inline void pd_rmsnorm(float *o, const float *x, const float *w, int d)
 {
     double ss = 0;
     for (int i = 0; i < d; i++) ss += (double)x[i] * x[i];
@@ -125,7 +125,7 @@ static void pd_rmsnorm(float *o, const float *x, const float *w, int d)
     for (int i = 0; i < d; i++) o[i] = w[i] * (s * x[i]);
 }
 
-static void pd_matvec(float *o, const float *x, const float *w, int n, int d)
+static inline void pd_matvec(float *o, const float *x, const float *w, int n, int d)
 {
     for (int i = 0; i < n; i++) {
         double s = 0;
@@ -141,7 +141,7 @@ typedef struct pd_acts {
 } pd_acts;
 
 /* Run paragraphs starting at paragraph `first` until `want` tokens are recorded. */
-static int pd_collect(const pd_model *m, int first, int want, pd_acts *a)
+static inline int pd_collect(const pd_model *m, int first, int want, pd_acts *a)
 {
     char path[512];
     FILE *f = fopen(qt_path("data/tinystories_validation_head.txt", path, sizeof path), "rb");
@@ -231,7 +231,7 @@ static int pd_collect(const pd_model *m, int first, int want, pd_acts *a)
     return t == want ? 0 : -1;
 }
 
-static void pd_acts_free(pd_acts *a)
+static inline void pd_acts_free(pd_acts *a)
 {
     for (int l = 0; l < 8; l++)
         for (int k = 0; k < PD_LINEARS; k++) free(a->x[l][k]);
@@ -253,7 +253,7 @@ static const float *pd_weight(const pd_model *m, int l, int k, int *rows, int *c
 }
 
 /* Reference outputs Y [T x rows] = X W^T in double. */
-static double *pd_outputs(const float *W, int rows, int cols, const float *X, int T)
+static inline double *pd_outputs(const float *W, int rows, int cols, const float *X, int T)
 {
     double *Y = (double *)malloc((size_t)T * rows * sizeof(double));
     for (int t = 0; t < T; t++)
@@ -267,7 +267,7 @@ static double *pd_outputs(const float *W, int rows, int cols, const float *X, in
 
 /* Relative output error sum|Y - Yh|^2 / sum|Y|^2 and mean token cosine of W_hat (fed x / fold) against
  * the reference outputs Y from pd_outputs(). */
-static void pd_output_error(const double *Y, const float *Wh, const float *fold, int rows, int cols, const float *X,
+static inline void pd_output_error(const double *Y, const float *Wh, const float *fold, int rows, int cols, const float *X,
                             int T, double *rel_mse, double *mean_cos)
 {
     double e2 = 0, y2 = 0, cs = 0;
