@@ -2,7 +2,8 @@
  * quantization, closed-form sweeps, Adam on MSE + cosine, fp16 fold) on a synthetic 4096 x 4096 layer
  * with 2048 calibration tokens whose channels have outlier scales, at 2 threads. The output error is
  * measured on 256 fresh tokens from the same distribution.
- * Usage: ptq161_bench [rows cols tokens threads] */
+ * Usage: ptq161_bench [rows cols tokens threads [all]]; `all` adds a run with equalization, the rank-8
+ * restorative correction and GPTQ compensation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,12 +56,19 @@ int main(int argc, char **argv)
     qlow_view wv, xv;
     qlow_view_init_2d(&wv, QLOW_DTYPE_F32, rows, cols, W);
     qlow_view_init_2d(&xv, QLOW_DTYPE_F32, T, cols, X);
-    const char *names[] = {"mask only (no optimization)", "full pipeline (defaults)"};
-    for (int run = 0; run < 2; run++) {
+    const char *names[] = {"mask only (no optimization)", "full pipeline (defaults)", "+ equalize, rank 8, GPTQ"};
+    const int runs = argc > 5 && strcmp(argv[5], "all") == 0 ? 3 : 2;
+    float *fold = malloc((size_t)cols * 4);
+    for (int run = 0; run < runs; run++) {
         qlow_params_reset(pr);
         if (run == 0) qlow_params_set_int(pr, QLOW_PTQ161_OPTIMIZE, 0);
+        if (run == 2) {
+            qlow_params_set_int(pr, QLOW_PTQ161_EQUALIZE, 1);
+            qlow_params_set_int(pr, QLOW_PTQ161_LOWRANK, 8);
+            qlow_params_set_int(pr, QLOW_PTQ161_GPTQ, 1);
+        }
         double t0 = now();
-        qlow_status st = qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, Wh, NULL, NULL);
+        qlow_status st = qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, Wh, NULL, fold);
         double t1 = now();
         /* Relative output error on 256 held-out tokens (every 8th row). */
         double e2 = 0, y2 = 0;
@@ -69,7 +77,7 @@ int main(int argc, char **argv)
                 double y = 0, z = 0;
                 for (int64_t j = 0; j < cols; j++) {
                     y += (double)W[i * cols + j] * Xtest[t * cols + j];
-                    z += (double)Wh[i * cols + j] * Xtest[t * cols + j];
+                    z += (double)Wh[i * cols + j] * Xtest[t * cols + j] / fold[j];
                 }
                 e2 += (y - z) * (y - z);
                 y2 += y * y;
@@ -83,5 +91,6 @@ int main(int argc, char **argv)
     free(X);
     free(Wh);
     free(chan);
+    free(fold);
     return 0;
 }

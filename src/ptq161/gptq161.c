@@ -30,27 +30,19 @@ static qlow_status quantize_column(void *user, int64_t col, const float *w, floa
 }
 
 qlow_status qlow__ptq161_gptq(const qlow_ctx *ctx, const qlow_allocator *alloc, qlow__p161 *p, const float *Wp,
-                              const qlow__calib *c, double damp, float *Wc)
+                              const double *Hp, double damp, float *Wc)
 {
-    const int64_t n = p->rows, m = p->cols, T = c->T;
-    qlow__gptq_plan plan = {n, m, 128, 0, 2, damp};
-    size_t ws = 0, mm = 0, hb = 0, total = 0;
+    qlow__gptq_plan plan = {p->rows, p->cols, 128, 0, 2, damp};
+    size_t ws = 0;
     QLOW_TRY(qlow__gptq_workspace_bytes(&plan, &ws));
-    QLOW_TRY(qlow__matrix_count(m, m, &mm));
-    QLOW_TRY(qlow__mul_size(mm, sizeof(double) + sizeof(float), &hb));
-    QLOW_TRY(qlow__add_size(qlow__align_up(ws, 64), hb, &total));
-    unsigned char *mem = (unsigned char *)qlow__alloc(alloc, total, 64);
+    unsigned char *mem = (unsigned char *)qlow__alloc(alloc, ws, 64);
     if (!mem) return QLOW_E_NO_MEMORY;
-    double *H = (double *)(mem + qlow__align_up(ws, 64));
-    float *Hf = (float *)(H + mm);
-    qlow__sgemm_nn(ctx, m, m, T, c->XT, T, c->X, m, Hf, m, 0);
-    for (size_t k = 0; k < mm; k++) H[k] = Hf[k];
     qlow__gptq_state st;
     qlow_status s = qlow__gptq_state_init(&st, &plan, mem, ws);
     const int isa = qlow__ctx_isa(ctx), threads = qlow__ctx_threads(ctx);
-    if (s == QLOW_OK) s = qlow__gptq_prepare(isa, threads, &st, H, m, 1.0);
+    if (s == QLOW_OK) s = qlow__gptq_prepare(isa, threads, &st, Hp, p->cols, 1.0);
     qlow__gptq_quantizer q = {p, quantize_column};
-    if (s == QLOW_OK) s = qlow__gptq_sweep(isa, threads, &st, Wp, m, &q, Wc, NULL);
+    if (s == QLOW_OK) s = qlow__gptq_sweep(isa, threads, &st, Wp, p->cols, &q, Wc, NULL);
     qlow__free(alloc, mem);
     return s;
 }

@@ -1,13 +1,14 @@
 /* pipeline.c - qlow_ptq161_quantize_f32(): mask, optional equalization and low-rank restoration,
  * quantization, scale optimization, optional GPTQ compensation, fp16 fold, dequantized output. */
 #include "hessian/dense.h"
+#include "hessian/hessian.h"
 #include "ptq161/ptq161.h"
 #include "mask/mask.h"
 
 #include <math.h>
 
 typedef struct pipe {
-    const qlow_ctx *ctx;
+    qlow_ctx *ctx;
     const qlow_allocator *alloc;
     const qlow_params *params;
     int64_t rows, cols, T;
@@ -50,8 +51,8 @@ static qlow_status fit(pipe *s, const float *Winit, const qlow__layer_opt *o, in
     return QLOW_OK;
 }
 
-/* Try exponents beta in [0, 1/2] with a cheap fit (one sweep, no Adam) and keep the best on the output
- * MSE; beta = 0 (identity) wins ties, so equalization never makes the fit worse on the calibration set. */
+/* Try exponents beta in [0, 1/2] with a cheap fit (one sweep, no Adam, on at most 256 of the tokens) and
+ * keep the best on the output MSE; beta = 0 (identity) wins ties. */
 static qlow_status equalize(pipe *s, float *fold)
 {
     const int grid = (int)qlow__param_int(s->params, QLOW_PTQ161_EQUALIZE_GRID);
@@ -68,6 +69,8 @@ static qlow_status equalize(pipe *s, float *fold)
     if (!Xsave) return QLOW_E_NO_MEMORY;
     memcpy(Xsave, s->X, xc * sizeof(float));
     qlow_status st = QLOW_OK;
+    const int64_t T_full = s->T;
+    if (s->T > 256) s->T = 256; /* the trials see a prefix of the (already random) token subset */
     for (int g = 0; g < grid && st == QLOW_OK; g++) {
         double beta = grid > 1 ? 0.5 * g / (grid - 1) : 0.0;
         qlow__equalize_scales(s->absmean, s->cols, beta, fold);
@@ -82,6 +85,7 @@ static qlow_status equalize(pipe *s, float *fold)
         }
         memcpy(s->W, W0, wc * sizeof(float));
     }
+    s->T = T_full;
     if (st == QLOW_OK) {
         qlow__equalize_scales(s->absmean, s->cols, best_beta, fold);
         for (size_t k = 0; k < wc; k++) s->W[k] = W0[k] * fold[k % (size_t)s->cols];
@@ -106,6 +110,36 @@ static void read_token_subset(const qlow_view *X, int64_t keep, uint64_t seed, f
         uint64_t r = qlow__splitmix64(&st) % (uint64_t)(T - t);
         if (r < (uint64_t)(keep - taken)) qlow__view_read_row_f32(X, t, dst + (taken++) * cols);
     }
+}
+
+/* GPTQ's H in permuted order. From every token of X when given (the optimizer's subset is too small for
+ * a cols x cols second moment), through the Hessian accumulator; otherwise from the pseudo-tokens. Folded
+ * equalization scales are applied (x' = x / s). */
+static qlow_status gptq_hessian(pipe *s, const qlow_view *X, const float *fold, double *Hp)
+{
+    const int64_t m = s->cols;
+    const int32_t *perm = s->p->perm;
+    if (X) {
+        qlow_hessian *h = NULL;
+        QLOW_TRY(qlow_hessian_create(s->alloc, m, QLOW_HESSIAN_FULL, &h));
+        qlow_status st = qlow_hessian_add(s->ctx, h, X);
+        if (st == QLOW_OK) {
+            for (int64_t a = 0; a < m; a++)
+                for (int64_t b = 0; b < m; b++) {
+                    const int64_t i = perm[a], j = perm[b];
+                    const double v = i >= j ? h->S[i * m + j] : h->S[j * m + i];
+                    Hp[a * m + b] = v / ((double)fold[i] * fold[j]);
+                }
+        }
+        qlow_hessian_destroy(h);
+        return st;
+    }
+    float *Hf = (float *)qlow__alloc(s->alloc, (size_t)m * (size_t)m * sizeof(float), 64);
+    if (!Hf) return QLOW_E_NO_MEMORY;
+    qlow__sgemm_nn(s->ctx, m, m, s->T, s->XpT, s->T, s->Xp, m, Hf, m, 0);
+    for (size_t k = 0; k < (size_t)m * (size_t)m; k++) Hp[k] = Hf[k];
+    qlow__free(s->alloc, Hf);
+    return QLOW_OK;
 }
 
 static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, float *fold)
@@ -150,9 +184,16 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
         QLOW_TRY(st);
     }
     if (qlow__param_int(s->params, QLOW_PTQ161_GPTQ) && s->T > 0) {
-        qlow__calib c = calib_of(s);
-        QLOW_TRY(qlow__ptq161_gptq(s->ctx, s->alloc, s->p, s->Wp, &c,
-                                   qlow__param_float(s->params, QLOW_PTQ161_GPTQ_DAMP), s->tmp));
+        size_t hb = 0;
+        QLOW_TRY(qlow__mul_size((size_t)cols * (size_t)cols, sizeof(double), &hb));
+        double *Hp = (double *)qlow__alloc(s->alloc, hb, 64);
+        if (!Hp) return QLOW_E_NO_MEMORY;
+        st = gptq_hessian(s, X, fold, Hp);
+        if (st == QLOW_OK)
+            st = qlow__ptq161_gptq(s->ctx, s->alloc, s->p, s->Wp, Hp,
+                                   qlow__param_float(s->params, QLOW_PTQ161_GPTQ_DAMP), s->tmp);
+        qlow__free(s->alloc, Hp);
+        QLOW_TRY(st);
         /* Keep the compensated codes: salient codes and signs from the rounded weights, then refit the
          * scales (signs frozen) against the original outputs. */
         const int64_t ns = s->p->ns, nu = s->p->nu;

@@ -14,10 +14,11 @@ QLOW_HIDDEN qlow_status qlow__lowrank_correction(const qlow_ctx *ctx, const qlow
 /* Equalization scales s_j = a_j^beta normalized to geometric mean 1 (a = mean|x_j|, floored). */
 QLOW_HIDDEN void qlow__equalize_scales(const float *absmean, int64_t cols, double beta, float *s);
 
-/* GPTQ-style compensation: Wc [rows x cols] (permuted) receives the compensated, rounded weights (every
- * entry one of the values p can represent with its current scales). Allocates (two cols^2 doubles). */
+/* GPTQ-style compensation with Hp = X^T X (any positive multiple) in permuted column order, dense
+ * cols x cols: Wc [rows x cols] (permuted) receives the compensated, rounded weights (every entry one of
+ * the values p can represent with its current scales). Allocates the sweep state (a cols^2 double). */
 QLOW_HIDDEN qlow_status qlow__ptq161_gptq(const qlow_ctx *ctx, const qlow_allocator *alloc, qlow__p161 *p,
-                                          const float *Wp, const qlow__calib *c, double damp, float *Wc);
+                                          const float *Wp, const double *Hp, double damp, float *Wc);
 
 /* The whole layer pipeline up to the fp16 fold, on tokens X or on a Gram matrix H (one of them): *out receives the finalized layer (caller destroys with
  * qlow__p161_destroy); fold_scale as in qlow_ptq161_quantize_f32(). Validates every argument. */
