@@ -133,8 +133,9 @@ int main(void)
     qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1);
     qlow_params *pr;
     qlow_params_create(NULL, &pr);
-    const char *names[] = {"RTN binarize all", "mask only", "mask + scales", "+ rank-8 restoration", "+ GPTQ"};
-    for (int st = 0; st < 5; st++) {
+    const char *names[] = {"RTN binarize all", "mask only",           "mask + scales",
+                           "+ rank-8 restoration", "+ GPTQ", "BiLLM-style baseline"};
+    for (int st = 0; st < 6; st++) {
         memcpy(m.mem, orig, 264128 * 4);
         for (int l = 0; l < m.layers; l++)
             for (int k = 0; k < PD_LINEARS; k++) {
@@ -145,17 +146,21 @@ int main(void)
                     qlow_params_set_float(pr, QLOW_MASK_RATIO, 0.0);
                 if (st <= 1)
                     qlow_params_set_int(pr, QLOW_PTQ161_OPTIMIZE, 0);
-                if (st >= 3)
+                if (st == 3 || st == 4)
                     qlow_params_set_int(pr, QLOW_PTQ161_LOWRANK, 8);
-                if (st >= 4)
+                if (st == 4)
                     qlow_params_set_int(pr, QLOW_PTQ161_GPTQ, 1);
                 qlow_view wv, xv;
                 qlow_view_init_2d(&wv, QLOW_DTYPE_F32, rows, cols, (void *)(uintptr_t)W);
                 qlow_view_init_2d(&xv, QLOW_DTYPE_F32, 2048, cols, cal.x[l][k]);
                 float *Wh = malloc((size_t)rows * cols * 4);
-                qlow_status s = qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, Wh, NULL, NULL);
-                if (s)
-                    printf("fail %d\n", s);
+                if (st == 5) {
+                    pd_billm_style(W, rows, cols, cal.x[l][k], 2048, Wh);
+                } else {
+                    qlow_status s = qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, Wh, NULL, NULL);
+                    if (s)
+                        printf("fail %d\n", s);
+                }
                 memcpy((float *)(uintptr_t)W, Wh, (size_t)rows * cols * 4);
                 free(Wh);
             }

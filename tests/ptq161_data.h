@@ -292,4 +292,69 @@ static inline void pd_output_error(const double *Y, const float *Wh, const float
     *mean_cos = cs / T;
 }
 
+/* BiLLM-style baseline per row (no Hessian compensation): top 10% columns by sum_i w^2 * H_jj get
+ * order-2 residual binarization; the rest is split at the |w| percentile (10..90%) that minimizes the
+ * row's squared error, each group binarized with its own mean and scale. */
+static inline void pd_binarize_group(const float *w, const unsigned char *in, int n, float *out)
+{
+    double mu = 0, cnt = 0, a = 0;
+    for (int j = 0; j < n; j++)
+        if (in[j]) { mu += w[j]; cnt++; }
+    if (cnt == 0) return;
+    mu /= cnt;
+    for (int j = 0; j < n; j++)
+        if (in[j]) a += fabs(w[j] - mu);
+    a /= cnt;
+    for (int j = 0; j < n; j++)
+        if (in[j]) out[j] = (float)(w[j] >= mu ? mu + a : mu - a);
+}
+
+static inline void pd_billm_style(const float *W, int rows, int cols, const float *X, int T, float *Wh)
+{
+    double *hd = (double *)calloc((size_t)cols, sizeof(double)), *score = (double *)calloc((size_t)cols, sizeof(double));
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < cols; j++) hd[j] += (double)X[(size_t)t * cols + j] * X[(size_t)t * cols + j];
+    for (int j = 0; j < cols; j++)
+        for (int i = 0; i < rows; i++) score[j] += (double)W[i * cols + j] * W[i * cols + j] * hd[j];
+    unsigned char *sal = (unsigned char *)calloc((size_t)cols, 1), *grp = (unsigned char *)calloc((size_t)cols, 1);
+    int ks = cols / 10;
+    for (int k = 0; k < ks; k++) {
+        int best = -1;
+        for (int j = 0; j < cols; j++)
+            if (!sal[j] && (best < 0 || score[j] > score[best])) best = j;
+        sal[best] = 1;
+    }
+    float *tmp = (float *)malloc((size_t)cols * 4), *res = (float *)malloc((size_t)cols * 4), *best_row = (float *)malloc((size_t)cols * 4);
+    float *absv = (float *)malloc((size_t)cols * 4);
+    for (int i = 0; i < rows; i++) {
+        const float *w = W + i * cols;
+        float *o = Wh + i * cols;
+        pd_binarize_group(w, sal, cols, o);
+        for (int j = 0; j < cols; j++) res[j] = sal[j] ? w[j] - o[j] : 0;
+        pd_binarize_group(res, sal, cols, tmp);
+        for (int j = 0; j < cols; j++)
+            if (sal[j]) o[j] += tmp[j];
+        int nn = 0;
+        for (int j = 0; j < cols; j++)
+            if (!sal[j]) absv[nn++] = fabsf(w[j]);
+        for (int a = 1; a < nn; a++)
+            for (int b = a; b > 0 && absv[b - 1] > absv[b]; b--) { float x = absv[b]; absv[b] = absv[b - 1]; absv[b - 1] = x; }
+        double best_err = 1e300;
+        for (int pc = 10; pc <= 90; pc += 10) {
+            float thr = absv[nn * pc / 100];
+            for (int j = 0; j < cols; j++) grp[j] = !sal[j] && fabsf(w[j]) < thr;
+            for (int j = 0; j < cols; j++) tmp[j] = o[j];
+            pd_binarize_group(w, grp, cols, tmp);
+            for (int j = 0; j < cols; j++) grp[j] = !sal[j] && fabsf(w[j]) >= thr;
+            pd_binarize_group(w, grp, cols, tmp);
+            double err = 0;
+            for (int j = 0; j < cols; j++)
+                if (!sal[j]) err += (double)(w[j] - tmp[j]) * (w[j] - tmp[j]);
+            if (err < best_err) { best_err = err; memcpy(best_row, tmp, (size_t)cols * 4); }
+        }
+        memcpy(o, best_row, (size_t)cols * 4);
+    }
+    free(hd); free(score); free(sal); free(grp); free(tmp); free(res); free(best_row); free(absv);
+}
+
 #endif
