@@ -140,93 +140,126 @@ typedef struct pd_acts {
     float *x[8][PD_LINEARS]; /* [layer][linear] */
 } pd_acts;
 
-/* Run paragraphs starting at paragraph `first` until `want` tokens are recorded. */
-static inline int pd_collect(const pd_model *m, int first, int want, pd_acts *a)
+/* The bundled TinyStories text (malloc'd, NUL-terminated) or NULL. Paragraphs are separated by blank lines. */
+static inline char *pd_read_text(void)
 {
     char path[512];
     FILE *f = fopen(qt_path("data/tinystories_validation_head.txt", path, sizeof path), "rb");
-    if (!f) return -1;
-    static char text[1 << 20];
-    size_t len = fread(text, 1, sizeof text - 1, f);
+    if (!f) return NULL;
+    char *text = (char *)malloc(1 << 20);
+    size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
     fclose(f);
-    text[len] = 0;
+    if (text) text[len] = 0;
+    return text;
+}
+
+/* Next non-empty paragraph at *cursor (cut in place), or NULL at the end. */
+static inline char *pd_next_paragraph(char **cursor)
+{
+    while (**cursor) {
+        char *p = *cursor, *e = strstr(p, "\n\n");
+        if (e) {
+            *e = 0;
+            *cursor = e + 2;
+        } else {
+            *cursor = p + strlen(p);
+        }
+        if (*p) return p;
+    }
+    return NULL;
+}
+
+/* One token at position `pos` through every layer (kc, vc: [layers x seq_len x kv_dim] caches). x[dim] is
+ * the residual stream on return. With `a`, the inputs of every linear are stored in row t of a->x. */
+static inline void pd_token(const pd_model *m, float *kc, float *vc, int tok, int pos, float *x, pd_acts *a, int t)
+{
     const int d = m->dim, kvd = d * m->kv_heads / m->heads, h = m->hidden, hs = d / m->heads, L = m->layers;
+    float xb[64], q[64], att[512], xo[64], hb[256], hb2[256];
+    memcpy(x, m->emb + tok * d, (size_t)d * 4);
+    for (int l = 0; l < L; l++) {
+        pd_rmsnorm(xb, x, m->rms_att + l * d, d);
+        if (a)
+            for (int k = 0; k < 3; k++) memcpy(a->x[l][k] + (size_t)t * d, xb, (size_t)d * 4);
+        float *kr = kc + ((size_t)l * m->seq_len + pos) * kvd, *vr = vc + ((size_t)l * m->seq_len + pos) * kvd;
+        pd_matvec(q, xb, m->wq + (size_t)l * d * d, d, d);
+        pd_matvec(kr, xb, m->wk + (size_t)l * kvd * d, kvd, d);
+        pd_matvec(vr, xb, m->wv + (size_t)l * kvd * d, kvd, d);
+        for (int i = 0; i < d; i += 2) {
+            float fr = 1.0f / powf(10000.0f, (float)(i % hs) / (float)hs), val = pos * fr;
+            float c = cosf(val), sn = sinf(val);
+            float q0 = q[i], q1 = q[i + 1];
+            q[i] = q0 * c - q1 * sn;
+            q[i + 1] = q0 * sn + q1 * c;
+            if (i < kvd) {
+                float k0 = kr[i], k1 = kr[i + 1];
+                kr[i] = k0 * c - k1 * sn;
+                kr[i + 1] = k0 * sn + k1 * c;
+            }
+        }
+        for (int hh = 0; hh < m->heads; hh++) {
+            int kvh = hh / (m->heads / m->kv_heads);
+            float mx = -1e30f;
+            for (int p2 = 0; p2 <= pos; p2++) {
+                const float *kk = kc + ((size_t)l * m->seq_len + p2) * kvd + kvh * hs;
+                float sc = 0;
+                for (int i = 0; i < hs; i++) sc += q[hh * hs + i] * kk[i];
+                att[p2] = sc / sqrtf((float)hs);
+                if (att[p2] > mx) mx = att[p2];
+            }
+            float sum = 0;
+            for (int p2 = 0; p2 <= pos; p2++) {
+                att[p2] = expf(att[p2] - mx);
+                sum += att[p2];
+            }
+            for (int i = 0; i < hs; i++) {
+                float acc = 0;
+                for (int p2 = 0; p2 <= pos; p2++)
+                    acc += att[p2] / sum * vc[((size_t)l * m->seq_len + p2) * kvd + kvh * hs + i];
+                xb[hh * hs + i] = acc;
+            }
+        }
+        if (a) memcpy(a->x[l][3] + (size_t)t * d, xb, (size_t)d * 4);
+        pd_matvec(xo, xb, m->wo + (size_t)l * d * d, d, d);
+        for (int i = 0; i < d; i++) x[i] += xo[i];
+        pd_rmsnorm(xb, x, m->rms_ffn + l * d, d);
+        if (a) {
+            memcpy(a->x[l][4] + (size_t)t * d, xb, (size_t)d * 4);
+            memcpy(a->x[l][6] + (size_t)t * d, xb, (size_t)d * 4);
+        }
+        pd_matvec(hb, xb, m->w1 + (size_t)l * h * d, h, d);
+        pd_matvec(hb2, xb, m->w3 + (size_t)l * h * d, h, d);
+        for (int i = 0; i < h; i++) hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
+        if (a) memcpy(a->x[l][5] + (size_t)t * h, hb, (size_t)h * 4);
+        pd_matvec(xo, hb, m->w2 + (size_t)l * d * h, d, h);
+        for (int i = 0; i < d; i++) x[i] += xo[i];
+    }
+}
+
+/* Run paragraphs starting at paragraph `first` until `want` tokens are recorded. */
+static inline int pd_collect(const pd_model *m, int first, int want, pd_acts *a)
+{
+    char *text = pd_read_text();
+    if (!text) return -1;
+    const int d = m->dim, kvd = d * m->kv_heads / m->heads, h = m->hidden, L = m->layers;
     const int in_dim[PD_LINEARS] = {d, d, d, d, d, h, d};
     memset(a, 0, sizeof *a);
     for (int l = 0; l < L; l++)
         for (int k = 0; k < PD_LINEARS; k++) a->x[l][k] = (float *)calloc((size_t)want * in_dim[k], 4);
     float *kc = (float *)calloc((size_t)L * m->seq_len * kvd, 4), *vc = (float *)calloc((size_t)L * m->seq_len * kvd, 4);
-    float x[64], xb[64], q[64], att[512], xo[64], hb[256], hb2[256];
+    float x[64];
     int *toks = (int *)malloc(4096 * sizeof(int));
     int t = 0, para = 0;
-    char *s = text;
-    while (t < want && *s) {
-        char *e = strstr(s, "\n\n");
-        if (e) *e = 0;
-        if (para++ >= first && strlen(s) > 0) {
-            int n = pd_encode(m, s, toks, 4096);
-            if (n > m->seq_len) n = m->seq_len;
-            for (int pos = 0; pos < n && t < want; pos++, t++) {
-                memcpy(x, m->emb + toks[pos] * d, (size_t)d * 4);
-                for (int l = 0; l < L; l++) {
-                    pd_rmsnorm(xb, x, m->rms_att + l * d, d);
-                    for (int k = 0; k < 3; k++) memcpy(a->x[l][k] + (size_t)t * d, xb, (size_t)d * 4);
-                    float *kr = kc + ((size_t)l * m->seq_len + pos) * kvd, *vr = vc + ((size_t)l * m->seq_len + pos) * kvd;
-                    pd_matvec(q, xb, m->wq + (size_t)l * d * d, d, d);
-                    pd_matvec(kr, xb, m->wk + (size_t)l * kvd * d, kvd, d);
-                    pd_matvec(vr, xb, m->wv + (size_t)l * kvd * d, kvd, d);
-                    for (int i = 0; i < d; i += 2) {
-                        float fr = 1.0f / powf(10000.0f, (float)(i % hs) / (float)hs), val = pos * fr;
-                        float c = cosf(val), sn = sinf(val);
-                        float q0 = q[i], q1 = q[i + 1];
-                        q[i] = q0 * c - q1 * sn;
-                        q[i + 1] = q0 * sn + q1 * c;
-                        if (i < kvd) {
-                            float k0 = kr[i], k1 = kr[i + 1];
-                            kr[i] = k0 * c - k1 * sn;
-                            kr[i + 1] = k0 * sn + k1 * c;
-                        }
-                    }
-                    for (int hh = 0; hh < m->heads; hh++) {
-                        int kvh = hh / (m->heads / m->kv_heads);
-                        float mx = -1e30f;
-                        for (int p2 = 0; p2 <= pos; p2++) {
-                            const float *kk = kc + ((size_t)l * m->seq_len + p2) * kvd + kvh * hs;
-                            float sc = 0;
-                            for (int i = 0; i < hs; i++) sc += q[hh * hs + i] * kk[i];
-                            att[p2] = sc / sqrtf((float)hs);
-                            if (att[p2] > mx) mx = att[p2];
-                        }
-                        float sum = 0;
-                        for (int p2 = 0; p2 <= pos; p2++) { att[p2] = expf(att[p2] - mx); sum += att[p2]; }
-                        for (int i = 0; i < hs; i++) {
-                            float acc = 0;
-                            for (int p2 = 0; p2 <= pos; p2++)
-                                acc += att[p2] / sum * vc[((size_t)l * m->seq_len + p2) * kvd + kvh * hs + i];
-                            xb[hh * hs + i] = acc;
-                        }
-                    }
-                    memcpy(a->x[l][3] + (size_t)t * d, xb, (size_t)d * 4);
-                    pd_matvec(xo, xb, m->wo + (size_t)l * d * d, d, d);
-                    for (int i = 0; i < d; i++) x[i] += xo[i];
-                    pd_rmsnorm(xb, x, m->rms_ffn + l * d, d);
-                    memcpy(a->x[l][4] + (size_t)t * d, xb, (size_t)d * 4);
-                    memcpy(a->x[l][6] + (size_t)t * d, xb, (size_t)d * 4);
-                    pd_matvec(hb, xb, m->w1 + (size_t)l * h * d, h, d);
-                    pd_matvec(hb2, xb, m->w3 + (size_t)l * h * d, h, d);
-                    for (int i = 0; i < h; i++) hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
-                    memcpy(a->x[l][5] + (size_t)t * h, hb, (size_t)h * 4);
-                    pd_matvec(xo, hb, m->w2 + (size_t)l * d * h, d, h);
-                    for (int i = 0; i < d; i++) x[i] += xo[i];
-                }
-            }
-        }
-        if (!e) break;
-        s = e + 2;
+    char *cursor = text, *p;
+    while (t < want && (p = pd_next_paragraph(&cursor)) != NULL) {
+        if (para++ < first) continue;
+        int n = pd_encode(m, p, toks, 4096);
+        if (n > m->seq_len) n = m->seq_len;
+        for (int pos = 0; pos < n && t < want; pos++, t++) pd_token(m, kc, vc, toks[pos], pos, x, a, t);
     }
     free(toks);
     free(kc);
     free(vc);
+    free(text);
     a->tokens = t;
     return t == want ? 0 : -1;
 }
