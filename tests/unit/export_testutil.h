@@ -14,7 +14,7 @@ typedef struct membuf {
     long calls;
 } membuf;
 
-static int membuf_write(void *user, const void *data, size_t size)
+static inline int membuf_write(void *user, const void *data, size_t size)
 {
     membuf *m = (membuf *)user;
     if (m->fail_after > 0 && ++m->calls >= m->fail_after) return 1;
@@ -121,7 +121,7 @@ static uint64_t gg_tensor_bytes(const gg_tensor *t)
 }
 
 /* Parse and validate against the specification; 1 on success, else f->err says why. */
-static int gg_parse(gg_file *f, const unsigned char *p, size_t n)
+static inline int gg_parse(gg_file *f, const unsigned char *p, size_t n)
 {
     memset(f, 0, sizeof *f);
     f->p = p, f->n = n, f->align = 32;
@@ -183,13 +183,13 @@ static int gg_parse(gg_file *f, const unsigned char *p, size_t n)
     }
     return 1;
 }
-static const gg_kv *gg_find_kv(const gg_file *f, const char *key)
+static inline const gg_kv *gg_find_kv(const gg_file *f, const char *key)
 {
     for (uint64_t i = 0; i < f->nkv; i++)
         if (!strcmp(f->kv[i].key, key)) return &f->kv[i];
     return NULL;
 }
-static const gg_tensor *gg_find_tensor(const gg_file *f, const char *name)
+static inline const gg_tensor *gg_find_tensor(const gg_file *f, const char *name)
 {
     for (uint64_t i = 0; i < f->nt; i++)
         if (!strcmp(f->t[i].name, name)) return &f->t[i];
@@ -201,7 +201,7 @@ static float tu_half(const unsigned char *p) { return qlow_fp16_to_fp32((uint16_
 static const int tu_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 /* Decodes one block of `type` into y; returns the block length. */
-static int tu_decode_block(uint32_t type, const unsigned char *b, float *y)
+static inline int tu_decode_block(uint32_t type, const unsigned char *b, float *y)
 {
     int i;
     switch (type) {
@@ -257,7 +257,7 @@ static int tu_decode_block(uint32_t type, const unsigned char *b, float *y)
 
 /* ---- ggml's published RTN rules for one block, dequantized ---- */
 static float tu_h(float v) { return qlow_fp16_to_fp32(qlow_fp32_to_fp16(v)); }
-static void tu_rtn_block(uint32_t type, const float *x, int n, float *y)
+static inline void tu_rtn_block(uint32_t type, const float *x, int n, float *y)
 {
     float amax = 0, max = 0, mn = x[0], mx = x[0];
     for (int j = 0; j < n; j++) {
