@@ -2,6 +2,7 @@
  * a .qlow file replaced by its dequantized rows, as llama2.c .bin or safetensors (F32/F16/source dtypes).
  * Unquantized tensors (and the llama2.c header and any bytes between tensors) are copied verbatim. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "export/export_internal.h"
@@ -197,7 +198,12 @@ static void put_meta(text *t, const qlow_model *m)
             continue;
 #else
             if (qlow_model_get_float(m, keys[k].id, &fv)) continue;
-            snprintf(num, sizeof num, "%.17g", fv);
+            /* the shortest spelling that reads back exactly (short spellings parse exactly in more
+               readers, e.g. "1e-05" rather than "1.0000000000000001e-05") */
+            for (int prec = 1; prec <= 17; prec++) {
+                snprintf(num, sizeof num, "%.*g", prec, fv);
+                if (strtod(num, NULL) == fv) break;
+            }
 #endif
         } else {
             if (qlow_model_get_int(m, keys[k].id, &iv) || iv < 0) continue;
