@@ -45,6 +45,11 @@ static inline int qlow__host_le(void)
     return *(const uint8_t *)&one == 1;
 }
 
+/* k-quants (block 256): same contracts as qlow__ggml_quantize_block / qlow__ggml_decode_block. */
+QLOW_HIDDEN double qlow__ggml_kquant_block(int32_t type, const float *x, const float *imp, int32_t search,
+                                           int32_t steps, uint8_t *dst, float *deq);
+QLOW_HIDDEN void qlow__ggml_kquant_decode(int32_t type, const uint8_t *src, float *out);
+
 /* The 16 IQ4_NL levels (ggml's kvalues table). */
 extern const int8_t qlow__iq4nl_levels[16];
 

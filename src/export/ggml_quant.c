@@ -183,6 +183,8 @@ static void pack(int32_t type, const uint8_t *idx, uint16_t dh, uint16_t mh, uin
 double qlow__ggml_quantize_block(const qlow__ggml_traits *t, const float *x, const float *imp, int32_t search,
                                  int32_t steps, uint8_t *dst, float *deq)
 {
+    if (t->block == 256 && t->type != QLOW_GGML_TQ1_0 && t->type != QLOW_GGML_TQ2_0)
+        return qlow__ggml_kquant_block(t->type, x, imp, search, steps, dst, deq);
     qlow__lgrid g;
     grid_of(t->type, &g);
     int n = t->block;
@@ -259,6 +261,11 @@ void qlow__ggml_decode_block(const qlow__ggml_traits *t, const uint8_t *src, flo
         for (int j = 0; j < 32; j++) out[j] = (float)(int8_t)src[2 + j] * d;
         break;
     }
+    case QLOW_GGML_Q2_K:
+    case QLOW_GGML_Q3_K:
+    case QLOW_GGML_Q4_K:
+    case QLOW_GGML_Q5_K:
+    case QLOW_GGML_Q6_K: qlow__ggml_kquant_decode(t->type, src, out); break;
     case QLOW_GGML_TQ2_0: {
         float d = qlow_fp16_to_fp32(ld16(src + 64));
         for (int j = 0; j < 2; j++)

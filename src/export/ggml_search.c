@@ -79,6 +79,12 @@ double qlow__lgrid_round(const qlow__lgrid *g, float d, float m, const float *x,
     return round_bounded(g, d, m, x, w, n, idx, deq, INFINITY);
 }
 
+double qlow__lgrid_round_bounded(const qlow__lgrid *g, float d, float m, const float *x, const float *w, int n,
+                                 uint8_t *idx, double bound)
+{
+    return round_bounded(g, d, m, x, w, n, idx, NULL, bound);
+}
+
 void qlow__lgrid_try(const qlow__lgrid *g, float d, float m, const float *x, const float *w, int n,
                      qlow__lfit *best, uint8_t *best_idx, uint8_t *tmp_idx)
 {

@@ -21,6 +21,11 @@ typedef struct qlow__lgrid {
 QLOW_HIDDEN double qlow__lgrid_round(const qlow__lgrid *g, float d, float m, const float *x, const float *w,
                                      int n, uint8_t *idx, float *deq);
 
+/* qlow__lgrid_round without deq that may stop early: once the partial error exceeds `bound` it returns
+ * a value above bound (the codes are then incomplete). */
+QLOW_HIDDEN double qlow__lgrid_round_bounded(const qlow__lgrid *g, float d, float m, const float *x,
+                                             const float *w, int n, uint8_t *idx, double bound);
+
 /* Level value of code c. */
 static inline float qlow__lgrid_level(const qlow__lgrid *g, int c)
 {

@@ -7,7 +7,9 @@ static const qlow__ggml_traits traits[] = {
     {QLOW_GGML_F32, "f32", 1, 4},       {QLOW_GGML_F16, "f16", 1, 2},
     {QLOW_GGML_Q4_0, "q4_0", 32, 18},   {QLOW_GGML_Q4_1, "q4_1", 32, 20},
     {QLOW_GGML_Q5_0, "q5_0", 32, 22},   {QLOW_GGML_Q5_1, "q5_1", 32, 24},
-    {QLOW_GGML_Q8_0, "q8_0", 32, 34},
+    {QLOW_GGML_Q8_0, "q8_0", 32, 34},   {QLOW_GGML_Q2_K, "q2_K", 256, 84},
+    {QLOW_GGML_Q3_K, "q3_K", 256, 110}, {QLOW_GGML_Q4_K, "q4_K", 256, 144},
+    {QLOW_GGML_Q5_K, "q5_K", 256, 176}, {QLOW_GGML_Q6_K, "q6_K", 256, 210},
     {QLOW_GGML_IQ4_NL, "iq4_nl", 32, 18}, {QLOW_GGML_TQ1_0, "tq1_0", 256, 54},
     {QLOW_GGML_TQ2_0, "tq2_0", 256, 66},
 };

@@ -106,7 +106,8 @@ static int gg_value(gg_file *f, uint32_t type)
 static int gg_type_block(uint32_t type, int *block, int *bytes)
 {
     static const struct { uint32_t t; int b, s; } tb[] = {{0, 1, 4}, {1, 1, 2}, {2, 32, 18}, {3, 32, 20},
-        {6, 32, 22}, {7, 32, 24}, {8, 32, 34}, {20, 32, 18}, {34, 256, 54}, {35, 256, 66}};
+        {6, 32, 22}, {7, 32, 24}, {8, 32, 34}, {20, 32, 18}, {34, 256, 54}, {35, 256, 66},
+        {10, 256, 84}, {11, 256, 110}, {12, 256, 144}, {13, 256, 176}, {14, 256, 210}};
     for (size_t k = 0; k < sizeof tb / sizeof tb[0]; k++)
         if (tb[k].t == type) return *block = tb[k].b, *bytes = tb[k].s, 1;
     return 0;
@@ -200,6 +201,52 @@ static inline const gg_tensor *gg_find_tensor(const gg_file *f, const char *name
 static float tu_half(const unsigned char *p) { return qlow_fp16_to_fp32((uint16_t)(p[0] | p[1] << 8)); }
 static const int tu_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+/* k-quant super-blocks of 256, decoded element by element from the layout description:
+ *   q4_K: half d, half dmin, 12 bytes of 6-bit (scale, min) pairs for 8 sub-blocks of 32, qs[128];
+ *         chunk c of 64 values: low nibbles of qs[32c..] are sub-block 2c, high nibbles 2c+1.
+ *   q5_K: as q4_K plus qh[32] before qs: bit 2c (2c+1) of qh[l] is the 5th bit of value l of sub-block
+ *         2c (2c+1).
+ *   scale/min j of the 12 bytes s: j < 4: s[j] & 63, s[j+4] & 63; else (s[j+4] & 15) | (s[j-4] >> 6) << 4,
+ *         (s[j+4] >> 4) | (s[j] >> 6) << 4.  value = (d*sc)*q - dmin*m.
+ *   q6_K: ql[128], qh[64], int8 scales[16], half d; half n (128 values): value 32k + l (k = 0..3) takes
+ *         the low (k < 2) or high (k >= 2) nibble of ql[64n + 32(k%2) + l] and bits 2k of qh[32n + l];
+ *         value = (d*sc[e/16]) * (q - 32).
+ *   q2_K: 16 bytes (scale | min << 4), qs[64], half d, half dmin; value 128n + 32j + 16h + l uses bits
+ *         2j of qs[32n + 16h + l]; value = (d*sc)*q - dmin*m.
+ *   q3_K: hmask[32], qs[64], 12 bytes of 6-bit scales, half d; value 128n + 32j + 16h + l: low 2 bits
+ *         from bits 2j of qs[32n + 16h + l], high bit = bit 4n + j of hmask[16h + l]; level = low +
+ *         4*high - 4; the 6-bit scale i: low 4 bits = nibble (i / 8) of byte (i % 8), high 2 bits = bits
+ *         2*(i / 4) of byte 8 + i % 4; value = (d*(scale - 32)) * level. */
+static inline void tu_decode_kquant(uint32_t type, const unsigned char *b, float *y)
+{
+    for (int e = 0; e < 256; e++) {
+        if (type == 12 || type == 13) {
+            int sb = e / 32, c = sb / 2, l = e % 32, sc, mn;
+            const unsigned char *s = b + 4;
+            if (sb < 4) sc = s[sb] & 63, mn = s[sb + 4] & 63;
+            else sc = (s[sb + 4] & 15) | (s[sb - 4] >> 6) << 4, mn = (s[sb + 4] >> 4) | (s[sb] >> 6) << 4;
+            const unsigned char *qs = b + (type == 13 ? 48 : 16);
+            int q = (sb % 2 ? qs[32 * c + l] >> 4 : qs[32 * c + l] & 15);
+            if (type == 13) q |= ((b[16 + l] >> sb) & 1) << 4;
+            y[e] = tu_half(b) * (float)sc * (float)q - tu_half(b + 2) * (float)mn;
+        } else if (type == 14) {
+            int n = e / 128, k = (e % 128) / 32, l = e % 32;
+            int byte = b[64 * n + 32 * (k % 2) + l];
+            int q = (k < 2 ? byte & 15 : byte >> 4) | ((b[128 + 32 * n + l] >> (2 * k)) & 3) << 4;
+            y[e] = tu_half(b + 208) * (float)(signed char)b[192 + e / 16] * (float)(q - 32);
+        } else if (type == 10) {
+            int n = e / 128, j = (e % 128) / 32, h = (e % 32) / 16, l = e % 16, sm = b[e / 16];
+            int q = (b[16 + 32 * n + 16 * h + l] >> (2 * j)) & 3;
+            y[e] = tu_half(b + 80) * (float)(sm & 15) * (float)q - tu_half(b + 82) * (float)(sm >> 4);
+        } else {
+            int n = e / 128, j = (e % 128) / 32, h = (e % 32) / 16, l = e % 16, i = e / 16;
+            int low = (b[32 + 32 * n + 16 * h + l] >> (2 * j)) & 3, hi = (b[16 * h + l] >> (4 * n + j)) & 1;
+            int scale = ((b[96 + i % 8] >> (4 * (i / 8))) & 15) | ((b[104 + i % 4] >> (2 * (i / 4))) & 3) << 4;
+            y[e] = tu_half(b + 108) * (float)(scale - 32) * (float)(low + 4 * hi - 4);
+        }
+    }
+}
+
 /* Decodes one block of `type` into y; returns the block length. */
 static inline int tu_decode_block(uint32_t type, const unsigned char *b, float *y)
 {
@@ -249,11 +296,13 @@ static inline int tu_decode_block(uint32_t type, const unsigned char *b, float *
         }
         return 256;
     }
+    case 10: case 11: case 12: case 13: case 14: tu_decode_kquant(type, b, y); return 256;
     case 1: y[0] = tu_half(b); return 1;
     case 0: { uint32_t u = (uint32_t)gg_le(b, 4); memcpy(y, &u, 4); return 1; }
     }
     return 0;
 }
+
 
 /* ---- ggml's published RTN rules for one block, dequantized ---- */
 static float tu_h(float v) { return qlow_fp16_to_fp32(qlow_fp32_to_fp16(v)); }
