@@ -153,6 +153,11 @@ static uint32_t file_type(int32_t type)
     case QLOW_GGML_Q8_0: return 7;
     case QLOW_GGML_Q5_0: return 8;
     case QLOW_GGML_Q5_1: return 9;
+    case QLOW_GGML_Q2_K: return 10;
+    case QLOW_GGML_Q3_K: return 11; /* the "_S" ftypes: every matrix one type */
+    case QLOW_GGML_Q4_K: return 14;
+    case QLOW_GGML_Q5_K: return 16;
+    case QLOW_GGML_Q6_K: return 18;
     case QLOW_GGML_IQ4_NL: return 25;
     case QLOW_GGML_TQ1_0: return 36;
     default: return 37; /* TQ2_0 */
