@@ -1302,7 +1302,8 @@ QLOW_API qlow_status qlow_ggml_fallback_type(int32_t requested, int64_t cols, in
  *  ggml's own rule, the exact fit of values already on a grid of the type, and weighted least-squares
  *  refits, rounding each value optimally for the chosen parameters; so its weighted error is never above
  *  ggml's rule's. search = 0 applies ggml's published rule (e.g. Q4_0: d = max / -8 with max the value of
- *  largest magnitude). steps is the number of scale candidates (4..1000; 0 = 64). importance: n
+ *  largest magnitude); for the k-quants the rule is the plain two-level min/max rounding (ggml's own
+ *  iterative k-quant search is not reproduced) and the search picks sub-block and super-block scales. steps is the number of scale candidates (4..1000; 0 = 64). importance: n
  *  nonnegative finite floats or NULL (uniform). F32/F16 rows are stored as they are (rounded for F16).
  *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE (n not a multiple of the block),
  *  QLOW_E_BUFFER_TOO_SMALL, QLOW_E_NONFINITE, QLOW_E_INVALID_ARG (negative importance, bad steps),

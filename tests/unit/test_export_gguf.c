@@ -228,8 +228,13 @@ static void check_ternary_fallback(void)
 
 static void check_metadata(void)
 {
-    membuf m;
+    membuf m, m2;
     QT_CHECK_OK(export_mem(QLOW_GGML_Q4_0, 1, &m, NULL, NULL));
+    qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 2); /* rows are encoded in parallel: same bytes */
+    QT_CHECK_OK(export_mem(QLOW_GGML_Q4_0, 1, &m2, NULL, NULL));
+    qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1);
+    QT_CHECK(m.n == m2.n && !memcmp(m.p, m2.p, m.n), "2 threads give the same file");
+    free(m2.p);
     gg_file f;
     QT_CHECK(gg_parse(&f, m.p, m.n), "parse");
     static const struct { const char *key; uint32_t type; uint64_t v; } want[] = {
