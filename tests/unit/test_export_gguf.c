@@ -370,8 +370,16 @@ static void check_failures(void)
                     QLOW_E_NULL_POINTER);
     QT_CHECK_STATUS(qlow_export_gguf_callback(ctx, NULL, NULL, NULL, tok, 2, NULL, NULL, membuf_write, &m),
                     QLOW_E_NULL_POINTER);
-    QT_CHECK_STATUS(qlow_export_gguf_callback(ctx, NULL, model, NULL, tok, 12, NULL, NULL, membuf_write, &m),
+    QT_CHECK_STATUS(qlow_export_gguf_callback(ctx, NULL, model, NULL, tok, 9 /* Q8_1 */, NULL, NULL, membuf_write, &m),
                     QLOW_E_UNSUPPORTED);
+    /* Q4_K on 64 / 172 columns: Q5_0 and F16, as llama.cpp's chain */
+    QT_CHECK_OK(qlow_export_gguf_callback(ctx, NULL, model, NULL, tok, QLOW_GGML_Q4_K, NULL, NULL, membuf_write, &m));
+    gg_file f;
+    const gg_tensor *tq = gg_parse(&f, m.p, m.n) ? gg_find_tensor(&f, "blk.0.attn_q.weight") : NULL;
+    const gg_tensor *td = tq ? gg_find_tensor(&f, "blk.0.ffn_down.weight") : NULL;
+    QT_CHECK(tq && td && tq->type == QLOW_GGML_Q5_0 && td->type == QLOW_GGML_F16, "Q4_K falls back to Q5_0 / F16");
+    free(m.p);
+    memset(&m, 0, sizeof m);
     QT_CHECK_STATUS(qlow_export_gguf_callback(ctx, NULL, model, NULL, tok, 99, NULL, NULL, membuf_write, &m),
                     QLOW_E_UNSUPPORTED);
     m.fail_after = 40;
