@@ -6,6 +6,17 @@
 
 #include "qtest.h"
 
+/* 1 for the canonical name of a block weight matrix (wq, wk, wv, wo, w1, w2, w3). */
+static inline int tu_is_matrix(const char *name)
+{
+    static const char *k[7] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
+                               "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
+    const char *dot = strncmp(name, "layers.", 7) ? NULL : strchr(name + 7, '.');
+    for (int i = 0; dot && i < 7; i++)
+        if (!strcmp(dot + 1, k[i])) return 1;
+    return 0;
+}
+
 /* ---- growable memory sink for the *_callback writers ---- */
 typedef struct membuf {
     unsigned char *p;

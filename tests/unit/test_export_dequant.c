@@ -12,16 +12,6 @@ static qlow_ctx *ctx;
 static unsigned char *qbuf;
 static qlow_qfile *qfile;
 
-static int is_matrix(const char *name)
-{
-    static const char *k[7] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
-                               "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
-    const char *dot = strncmp(name, "layers.", 7) ? NULL : strchr(name + 7, '.');
-    for (int i = 0; dot && i < 7; i++)
-        if (!strcmp(dot + 1, k[i])) return 1;
-    return 0;
-}
-
 /* Every matrix of `src` as packed Q4 symmetric G=32, the rest dense, into an in-memory .qlow. */
 static qlow_qfile *build_qfile(const qlow_model *src, unsigned char **buf_out)
 {
@@ -41,7 +31,7 @@ static qlow_qfile *build_qfile(const qlow_model *src, unsigned char **buf_out)
         qlow_view v;
         qlow_model_tensor_info(src, i, &name, NULL, NULL, NULL);
         QT_CHECK_OK(qlow_model_tensor_view(src, i, &v));
-        if (!is_matrix(name)) {
+        if (!tu_is_matrix(name)) {
             QT_CHECK_OK(qlow_qfile_writer_add_dense(w, name, &v));
             continue;
         }
@@ -120,7 +110,7 @@ static void compare_model(const qlow_model *out, const qlow_model *src, int f16,
         float *a = (float *)malloc(count * 4), *b = (float *)malloc(count * 4);
         qlow_model_tensor_read_f32(out, j, a, count);
         size_t dc;
-        float *dq = is_matrix(name) ? dequantized(name, &dc) : NULL;
+        float *dq = tu_is_matrix(name) ? dequantized(name, &dc) : NULL;
         if (dq) {
             packed++;
             memcpy(b, dq, count * 4);
@@ -154,7 +144,7 @@ static void check_llama2c(const unsigned char *src_bytes, size_t src_size)
             qlow_view v;
             qlow_model_tensor_info(model, i, &name, NULL, NULL, NULL);
             qlow_model_tensor_view(model, i, &v);
-            if (is_matrix(name)) {
+            if (tu_is_matrix(name)) {
                 size_t off = (size_t)((const unsigned char *)v.data - src_bytes), len = (size_t)(v.shape[0] * v.shape[1] * 4);
                 memset(mask + off, 1, len);
                 covered += len;

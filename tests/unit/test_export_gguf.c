@@ -29,6 +29,17 @@ static float *read_tensor(const char *name, int64_t *rows, int64_t *cols)
     return w;
 }
 
+/* Matrix kind k of layer l: its GGUF tensor in f (name into gname) and the source weights. */
+static float *matrix_pair(const gg_file *f, int l, int k, char *gname, const gg_tensor **t, int64_t *rows,
+                          int64_t *cols)
+{
+    char cname[64];
+    snprintf(gname, 64, "blk.%d.%s.weight", l, gguf_kinds[k]);
+    snprintf(cname, sizeof cname, "layers.%d.%s", l, kinds[k]);
+    *t = gg_find_tensor(f, gname);
+    return read_tensor(cname, rows, cols);
+}
+
 /* Deterministic importance: a smooth positive profile over the columns (checks the weighted search). */
 static int importance_cb(void *user, const char *name, int64_t cols, float *out)
 {
@@ -110,12 +121,10 @@ static void check_type(int32_t type, type_report *rep)
     long worse_blocks = 0, mismatch = 0;
     for (int l = 0; l < 5; l++)
         for (int k = 0; k < 7; k++) {
-            char gname[64], cname[64];
-            snprintf(gname, sizeof gname, "blk.%d.%s.weight", l, gguf_kinds[k]);
-            snprintf(cname, sizeof cname, "layers.%d.%s", l, kinds[k]);
-            const gg_tensor *t = gg_find_tensor(&f, gname);
+            char gname[64];
+            const gg_tensor *t;
             int64_t rows, cols;
-            float *w = read_tensor(cname, &rows, &cols);
+            float *w = matrix_pair(&f, l, k, gname, &t, &rows, &cols);
             int32_t want;
             qlow_ggml_fallback_type(type, cols, &want);
             if (!QT_CHECK(t && t->ndim == 2 && (int64_t)t->ne[0] == cols && (int64_t)t->ne[1] == rows &&
@@ -173,12 +182,10 @@ static void check_type(int32_t type, type_report *rep)
     importance_cb(&calls, "", 172, impv);
     for (int l = 0; l < 5; l++)
         for (int k = 0; k < 7; k++) {
-            char gname[64], cname[64];
-            snprintf(gname, sizeof gname, "blk.%d.%s.weight", l, gguf_kinds[k]);
-            snprintf(cname, sizeof cname, "layers.%d.%s", l, kinds[k]);
-            const gg_tensor *t = gg_find_tensor(&f, gname);
+            char gname[64];
+            const gg_tensor *t;
             int64_t rows, cols;
-            float *w = read_tensor(cname, &rows, &cols);
+            float *w = matrix_pair(&f, l, k, gname, &t, &rows, &cols);
             float *y = (float *)malloc((size_t)(rows * cols) * 4), rtn[256];
             decode_tensor(&f, t, y);
             int block = 1, bytes = 0;

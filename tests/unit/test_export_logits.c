@@ -4,7 +4,7 @@
  *     compute exactly with the exported weights;
  * (b) end to end on real text, the engine's fp32 path on the exported .bin and the packed model through
  *     the kernels give logits that differ only by that activation quantization (same top-1). */
-#include "qtest.h"
+#include "export_testutil.h"
 
 #include <unistd.h>
 
@@ -61,16 +61,6 @@ static void check_kernels(qlow_ctx *ctx, const qlow_qfile *qf, const qlow_model 
              mats, worst);
 }
 
-static int is_matrix(const char *name)
-{
-    static const char *k[7] = {"attention.wq", "attention.wk", "attention.wv", "attention.wo",
-                               "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
-    const char *dot = strncmp(name, "layers.", 7) ? NULL : strchr(name + 7, '.');
-    for (int i = 0; dot && i < 7; i++)
-        if (!strcmp(dot + 1, k[i])) return 1;
-    return 0;
-}
-
 /* stories260K with every block matrix packed at `bits` (asymmetric, G=32, range search) into `path`. */
 static int write_qlow(qlow_ctx *ctx, const qlow_model *src, int bits, const char *path)
 {
@@ -89,7 +79,7 @@ static int write_qlow(qlow_ctx *ctx, const qlow_model *src, int bits, const char
         qlow_model_tensor_info(src, i, &name, NULL, NULL, NULL);
         st = qlow_model_tensor_view(src, i, &v);
         if (st) break;
-        if (!is_matrix(name)) {
+        if (!tu_is_matrix(name)) {
             st = qlow_qfile_writer_add_dense(w, name, &v);
             continue;
         }
