@@ -192,6 +192,7 @@ static void check_safetensors(void)
         membuf s;
         QT_CHECK_OK(export_mem(out, QLOW_EXPORT_FORMAT_SOURCE, &s));
         QT_CHECK(s.n == h.n && !memcmp(s.p, h.p, h.n), "F16 source re-exported in its own dtypes is identical");
+        free(s.p);
         QT_CHECK_STATUS(export_mem(out, QLOW_EXPORT_FORMAT_LLAMA2C, &s), QLOW_E_UNSUPPORTED);
         free(s.p);
         qlow_model_close(out);
