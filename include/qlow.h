@@ -482,15 +482,20 @@ QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const
  * not overlap X, the workspace or the matrix. Any batch >= 1 is accepted (batch 1 is the GEMV).
  *
  * How the product is computed (identical on every ISA): each token's activations are quantized to
- * int8 in blocks along the columns (32 columns for Q8/Q4/Q3/Q2 and M161's salient part, 256 for
- * B1/B2/T2 and M161's binary part, 320 for T158), x8 = round(x * 127 / absmax_block), scale
- * absmax_block / 127; the weight codes are multiplied with x8 in exact integer arithmetic (AVX512-VNNI
- * vpdpbusd, AVX2 vpmaddubsw, NEON widening multiplies, or plain C); the per-block integer sums are
- * scaled and added in fp32 in one fixed order. Formats with a column scale (B1 with r2, M161) scale x
- * by it before quantizing; M161 gathers x into its salient and binary parts once per call.
+ * int8 in blocks of columns, x8 = round(x * 127 / absmax_block) (half away from zero), scale
+ * absmax_block / 127. Blocks are 32 consecutive columns for Q8/Q4/Q3/Q2 and M161's salient part. For
+ * B1/B2/T2 and M161's binary part (T158) columns come in chunks of 4096 (5120), each split into 16
+ * blocks of 256 (320) columns: column j of a chunk belongs to block (j % 64) / 4 for B1/B2,
+ * ((j % 256) / 32 * 8 + j % 8) / 4 for T2 and (j % 320) / 20 for T158 (the lanes of the integer
+ * dot-product instructions). The weight codes are multiplied with x8 in exact integer arithmetic
+ * (AVX512-VNNI vpdpbusd, AVX2 vpmaddubsw, NEON sdot or widening multiplies, or plain C); the
+ * per-block integer sums are scaled and added in fp32 in one fixed order. Formats with a column scale
+ * (B1 with r2, M161) scale x by it before quantizing; M161 gathers x into its salient and binary parts
+ * once per call.
  *
  * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
- * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count.
+ * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count. (This needs the library built
+ * without fused multiply-add contraction: the default of -std=c11; GNU modes need -ffp-contract=off.)
  * Accuracy: Y equals W x_hat computed with fp32 rounding, where x_hat is the dequantized activation
  * (|x - x_hat| <= scale_block / 2 per element). Hence |Y - W x| <= sum_j |w_j| * scale_block(j) / 2
  * plus fp32 rounding (relative 2^-24 per operation over about cols/ablock + 16 additions).
