@@ -869,7 +869,203 @@ QLOW_API qlow_status qlow_plan_qbert_rule(int32_t n_layers, const double *omega,
 
 /* ============================================================================================
  * PTQ1.61: salient-channel mask and scale optimization (src/mask, src/scale)
- * ============================================================================================ */
+ * ============================================================================================
+ * PTQ1.61 (Zhao et al., ACL 2025) splits the input channels (columns) of a linear layer in two:
+ *   - salient columns (top 20% by max|x| over calibration activations): 4-bit asymmetric, per row;
+ *   - the rest: W^_ij = r1_i r2_j (alpha_i sgn(W_ij - mu_i) + mu_i), mu_i the frozen row mean over the
+ *     non-salient entries, sgn(0) = +1 (the paper's; the authors' code gives 0, which a sign bit cannot
+ *     hold); alpha (per row), r1 (per row), r2 (per column) are optimized so
+ *     that the layer output W^ x matches W x (MSE + lambda * -log mean-token-cosine).
+ * Stages, each usable on its own:
+ *   1. qlow_actstats: streaming per-channel statistics of calibration activations X [tokens x cols];
+ *   2. qlow_mask_*: the top-k salient-column mask (1 bit per column) and its permutation;
+ *   3. qlow_ptq161_quantize_f32(): mask + quantize + optimize one layer (optionally with equalization,
+ *      a low-rank restorative correction and GPTQ-style compensation), fp32 dequantized output;
+ *   4. qlow_scaleopt: the same parameterization driven by an engine that owns the block forward and
+ *      backward (the paper's block-wise variant): the engine hands in dL/dW^ and the library steps.
+ */
+
+/* Parameter keys: mask and pipeline (500-599), scale optimization (600-699). */
+typedef enum qlow_ptq161_key {
+    QLOW_MASK_RATIO = 500,           /* float 0..1, default 0.2: fraction of salient columns. 0 = none,
+                                        1 = all; otherwise the authors' rule: k = floor(ratio*cols)+1
+                                        columns with score >= the k-th largest score (ties included) */
+    QLOW_MASK_STATISTIC = 501,       /* int qlow_actstat, default QLOW_ACTSTAT_ABSMAX (the authors' code) */
+    QLOW_PTQ161_SALIENT_RANGE = 502, /* int 0..1, default 0: 4-bit range over the salient columns of the
+                                        row only; 1 = over the whole row (the authors' code) */
+    QLOW_PTQ161_ALPHA_INIT = 503,    /* int 0..1, default 0: alpha = mean|w - mu|; 1 = mean|w| (code) */
+    QLOW_PTQ161_OPTIMIZE = 504,      /* int 0..1, default 1: run the scale optimizer (0 = "mask only") */
+    QLOW_PTQ161_EQUALIZE = 505,      /* int 0..1, default 0: activation-aware column equalization */
+    QLOW_PTQ161_EQUALIZE_GRID = 506, /* int 1..32, default 5: exponents beta = 0, 1/(2(g-1)), .., 1/2 */
+    QLOW_PTQ161_LOWRANK = 507,       /* int 0..512, default 0: rank of the restorative correction */
+    QLOW_PTQ161_GPTQ = 508,          /* int 0..1, default 0: GPTQ-style compensation of the binary part */
+    QLOW_PTQ161_GPTQ_DAMP = 509,     /* float 0..1, default 0.01: damping as a fraction of mean diag(H) */
+    QLOW_SCALE_LR_ALPHA = 600,       /* float 0..1, default 5e-4: Adam learning rate of alpha */
+    QLOW_SCALE_LR_R = 601,           /* float 0..1, default 1e-3: Adam learning rate of r1 and r2 */
+    QLOW_SCALE_BETA1 = 602,          /* float 0..1, default 0.9 */
+    QLOW_SCALE_BETA2 = 603,          /* float 0..1, default 0.999 */
+    QLOW_SCALE_EPS = 604,            /* float 0..1, default 1e-8 */
+    QLOW_SCALE_WEIGHT_DECAY = 605,   /* float 0..1, default 0 (decoupled, AdamW) */
+    QLOW_SCALE_LAMBDA_COS = 606,     /* float 0..100, default 1: weight of -log(mean cosine) */
+    QLOW_SCALE_ALS_ITERS = 607,      /* int 0..100, default 2: closed-form alternating sweeps */
+    QLOW_SCALE_CG_ITERS = 608,       /* int 1..100, default 2: conjugate-gradient steps for r2 per sweep */
+    QLOW_SCALE_ADAM_STEPS = 609,     /* int 0..1000000, default 16: Adam steps after the sweeps */
+    QLOW_SCALE_BATCH_TOKENS = 610,   /* int 1..1<<30, default 128: tokens per Adam step */
+    QLOW_SCALE_FIT_TOKENS = 611      /* int 1..1<<30, default 512: the optimizer fits on a seeded random
+                                        subset of at most this many calibration tokens (12K scales need
+                                        far fewer than rows * tokens equations; cost is linear in it) */
+} qlow_ptq161_key;
+
+/* ---- activation statistics ---- */
+typedef struct qlow_actstats qlow_actstats;
+
+typedef enum qlow_actstat {
+    QLOW_ACTSTAT_ABSMAX = 0,  /* max over tokens of |x_c| */
+    QLOW_ACTSTAT_ABSMEAN = 1, /* mean over tokens of |x_c| */
+    QLOW_ACTSTAT_SQMEAN = 2   /* mean over tokens of x_c^2 (the diagonal of X^T X / tokens) */
+} qlow_actstat;
+
+/*! qlow_actstats_create() : an empty accumulator of per-input-channel statistics for `cols` channels.
+ *  Allocates through `alloc` (NULL = libc). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols < 1),
+ *  QLOW_E_OVERFLOW, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_actstats_create(const qlow_allocator *alloc, int64_t cols, qlow_actstats **out);
+/*! qlow_actstats_destroy() : NULL is a no-op. */
+QLOW_API void qlow_actstats_destroy(qlow_actstats *stats);
+/*! qlow_actstats_update() : add the rows of X [tokens x cols] (f32/f16/bf16, any strides). Sums are kept
+ *  in double in token order, so splitting a stream into chunks gives the same result as one call.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (column count differs), QLOW_E_DTYPE, QLOW_E_NONFINITE (then
+ *  the accumulator is unchanged). Never allocates. One thread at a time per accumulator. */
+QLOW_API qlow_status qlow_actstats_update(qlow_actstats *stats, const qlow_view *X);
+/*! qlow_actstats_merge() : dst += src (max of maxima, sums added). @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_SHAPE. Never allocates. */
+QLOW_API qlow_status qlow_actstats_merge(qlow_actstats *dst, const qlow_actstats *src);
+/*! qlow_actstats_get() : statistic `which` (qlow_actstat) into out[cols]; *tokens (may be NULL) gets
+ *  the token count. An empty accumulator gives zeros. @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols
+ *  differs), QLOW_E_INVALID_ARG (unknown statistic). Never allocates. */
+QLOW_API qlow_status qlow_actstats_get(const qlow_actstats *stats, int32_t which, float *out, int64_t cols,
+                                       int64_t *tokens);
+
+/* ---- salient-column mask ---- */
+/* Bytes of a 1-bit-per-column mask: bit (j & 7) of byte j / 8 set = column j is salient. */
+#define QLOW_MASK_BYTES(cols) ((size_t)(((cols) + 7) / 8))
+
+/*! qlow_mask_select() : the salient mask of the top columns by score[cols] (see QLOW_MASK_RATIO for
+ *  the exact rule) into mask[QLOW_MASK_BYTES(cols)]; *n_salient (may be NULL) gets the count.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_INVALID_ARG (ratio outside 0..1), QLOW_E_NONFINITE.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_mask_select(const float *score, int64_t cols, double ratio, uint8_t *mask,
+                                      int64_t *n_salient);
+/*! qlow_actstats_mask() : qlow_mask_select() on the statistic QLOW_MASK_STATISTIC of `stats` with
+ *  QLOW_MASK_RATIO from `params` (NULL = defaults). Allocates a cols-float scratch through the stats'
+ *  allocator. @return as qlow_mask_select(), QLOW_E_STATE (no tokens yet), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_actstats_mask(const qlow_actstats *stats, const qlow_params *params,
+                                        uint8_t *mask, int64_t *n_salient);
+/*! qlow_mask_permutation() : perm[cols] = the salient columns in increasing order, then the others in
+ *  increasing order; *n_salient (may be NULL) gets the count. @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_mask_permutation(const uint8_t *mask, int64_t cols, int32_t *perm,
+                                           int64_t *n_salient);
+
+/* ---- bit accounting ---- */
+typedef enum qlow_ptq161_bits_index {
+    QLOW_BITS_PAPER_WEIGHT = 0, /* paper Eq. 8: (|U| * 1 + |S| * 4) / cols (1.6 at 20%) */
+    QLOW_BITS_PAPER_MASK = 1,   /* cols mask bits / total weight bits (paper's denominator) */
+    QLOW_BITS_PAPER_SCALES = 2, /* ((2 rows + cols) * 16 + (|S|/cols) * rows * 16) / total weight bits */
+    QLOW_BITS_PAPER_TOTAL = 3,  /* sum of the three: ~1.61 for 4096 x 4096 at 20% */
+    QLOW_BITS_STORED_TOTAL = 4, /* qlow_format_bits_per_weight() of our M161 layout with r2 */
+    QLOW_BITS_STORED_BYTES = 5, /* its plane bytes (codes, fp16 scales, mask; header excluded) */
+    QLOW_BITS_COUNT = 6
+} qlow_ptq161_bits_index;
+
+/*! qlow_ptq161_bits() : bit accounting of a rows x cols PTQ1.61 layer with n_salient salient columns
+ *  into out[QLOW_BITS_COUNT], both the paper's way and the exact size of the stored M161 layout.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ptq161_bits(int64_t rows, int64_t cols, int64_t n_salient, double *out);
+
+/* ---- one-call layer quantization ---- */
+/*! qlow_ptq161_quantize_f32() : PTQ1.61 of one linear layer W [rows x cols] (f32/f16/bf16) with
+ *  calibration inputs X [tokens x cols] (the rows x of y = W x; f32/f16/bf16). The mask comes from
+ *  `stats` when given (e.g. statistics over more data than X), else from X. Writes the dequantized
+ *  result W_hat[rows * cols] (fp32, row-major, exactly the values the stored format holds: scales
+ *  rounded to fp16 with r1 folded in) and, if mask is not NULL, the column mask.
+ *  With QLOW_PTQ161_EQUALIZE the layer is quantized in equalized coordinates W' = W diag(s): W_hat
+ *  approximates W' and the caller must feed x / s instead of x, i.e. divide the preceding RMSNorm weight
+ *  (or the preceding linear's rows) by s. fold_scale[cols] receives s (all ones without equalization);
+ *  it may be NULL only when equalization is off.
+ *  Deterministic; bit-identical for any QLOW_CTX_NUM_THREADS. Allocates through the ctx allocator.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE, QLOW_E_PARAM,
+ *  QLOW_E_NUMERIC, QLOW_E_NO_MEMORY; on failure the outputs are untouched. */
+QLOW_API qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                              const qlow_view *X, const qlow_actstats *stats,
+                                              float *W_hat, uint8_t *mask, float *fold_scale);
+
+/*! qlow_ptq161_quantize_gram_f32() : qlow_ptq161_quantize_f32() from the Gram matrix H = X^T X
+ *  [cols x cols] (f32/f16/bf16; any positive multiple, e.g. a qlow_hessian's 2/N X^T X) instead of the
+ *  tokens, so X need not be kept. The output-MSE objective is exact (the optimizer runs on cols
+ *  pseudo-tokens x_t with sum_t x_t x_t^T = H + 1e-6 mean(diag H) I, from a Cholesky factor); the
+ *  cosine term needs real tokens and is off (QLOW_SCALE_LAMBDA_COS is ignored). `stats` is required
+ *  (the mask). Allocates (cols^2 doubles more). @return as qlow_ptq161_quantize_f32(), QLOW_E_NUMERIC
+ *  if H is not positive semi-definite. */
+QLOW_API qlow_status qlow_ptq161_quantize_gram_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                                   const qlow_view *H, const qlow_actstats *stats, float *W_hat,
+                                                   uint8_t *mask, float *fold_scale);
+
+/*! qlow_ptq161_quantize() : the same pipeline as qlow_ptq161_quantize_f32(), packed into a
+ *  QLOW_FORMAT_M161 qlow_qmatrix (4-bit salient columns, sign plane with fp16 alpha' = r1 alpha and
+ *  mu' = r1 mu per row, fp16 r2 per non-salient column, 1-bit column mask) that the kernels run and
+ *  qlow_qmatrix_dequantize() turns back into exactly the W_hat of qlow_ptq161_quantize_f32().
+ *  *out is owned by the caller (qlow_qmatrix_destroy). fold_scale as in qlow_ptq161_quantize_f32().
+ *  Allocates through the ctx allocator. @return as qlow_ptq161_quantize_f32(). */
+QLOW_API qlow_status qlow_ptq161_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                          const qlow_view *X, const qlow_actstats *stats, qlow_qmatrix **out,
+                                          float *fold_scale);
+
+/* ---- engine-driven (block-wise) scale optimization ---- */
+typedef struct qlow_scaleopt qlow_scaleopt;
+
+/*! qlow_scaleopt_create() : an optimizer for the PTQ1.61 scales of any number of linears, configured
+ *  from `params` (QLOW_SCALE_* learning rates, betas, eps, weight decay; PTQ1.61 salient range and alpha
+ *  init). The block-wise loop of the paper, with the engine owning forward and backward:
+ *      for each block: masks from qlow_actstats_mask(); qlow_scaleopt_add_linear() per linear;
+ *        repeat: qlow_scaleopt_weight() -> engine forward with W^ -> loss -> engine backward ->
+ *                qlow_scaleopt_grad() (or _grad_dy()) per linear -> qlow_scaleopt_step();
+ *        then qlow_scaleopt_quantize() per linear.
+ *  Mutable: one thread at a time. Allocates through the ctx allocator.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_create(qlow_ctx *ctx, const qlow_params *params, qlow_scaleopt **out);
+/*! qlow_scaleopt_destroy() : NULL is a no-op. */
+QLOW_API void qlow_scaleopt_destroy(qlow_scaleopt *opt);
+/*! qlow_scaleopt_add_linear() : register W [rows x cols] with its column mask: quantizes the salient
+ *  columns, freezes signs and mu, initializes alpha and r1 = r2 = 1. *linear_id gets its index (0, 1,
+ *  ...). Allocates. @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE,
+ *  QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_view *W, const uint8_t *mask,
+                                              int32_t *linear_id);
+/*! qlow_scaleopt_weight() : the current W^ of a linear into W_hat[rows * cols] (fp32, row-major) for the
+ *  engine's forward pass. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad id). Never allocates. */
+QLOW_API qlow_status qlow_scaleopt_weight(const qlow_scaleopt *opt, int32_t linear_id, float *W_hat);
+/*! qlow_scaleopt_grad() : accumulate dL/dW^ [rows x cols] (f32, unit column stride, any row stride) into the
+ *  gradients of the linear's alpha, r1, r2 (ptq161.md §2.5). @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_INVALID_ARG, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_ALIGNMENT, QLOW_E_NONFINITE. Never allocates. */
+QLOW_API qlow_status qlow_scaleopt_grad(qlow_scaleopt *opt, int32_t linear_id, const qlow_view *dW_hat);
+/*! qlow_scaleopt_grad_dy() : the same from dL/dY [tokens x rows] and the inputs X [tokens x cols] of
+ *  the linear (dL/dW^ = dY^T X, formed internally). Allocates a rows x cols scratch. @return as
+ *  qlow_scaleopt_grad(), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_grad_dy(qlow_scaleopt *opt, int32_t linear_id, const qlow_view *dY,
+                                           const qlow_view *X);
+/*! qlow_scaleopt_step() : one Adam/AdamW step of every linear on the accumulated gradients (alpha at
+ *  QLOW_SCALE_LR_ALPHA, r1 and r2 at QLOW_SCALE_LR_R), then clears them. Never allocates. */
+QLOW_API qlow_status qlow_scaleopt_step(qlow_scaleopt *opt);
+/*! qlow_scaleopt_scales() : copy a linear's alpha[rows], r1[rows], mu[rows], r2[cols] (r2 is 1 on
+ *  salient columns); any pointer may be NULL. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG. */
+QLOW_API qlow_status qlow_scaleopt_scales(const qlow_scaleopt *opt, int32_t linear_id, float *alpha,
+                                          float *r1, float *mu, float *r2);
+
+/*! qlow_scaleopt_quantize() : the current state of a linear packed as an M161 qlow_qmatrix (scales
+ *  rounded to fp16 with r1 folded in); the optimizer itself is unchanged. Allocates through the ctx
+ *  allocator given at creation. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG, QLOW_E_NUMERIC (a scale
+ *  does not fit fp16), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_quantize(const qlow_scaleopt *opt, int32_t linear_id, qlow_qmatrix **out);
 
 /* ---- end of ptq161 section ---- */
 
@@ -1251,6 +1447,152 @@ QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const cha
 /* ============================================================================================
  * Export to other tools' formats: fake-quant checkpoints, GGUF (src/export)
  * ============================================================================================ */
+
+/* Two exports let other tools check and run libqlow's results:
+ *   - fake-quant checkpoints: the dequantized weights of a .qlow file written back in the source
+ *     checkpoint's own format (llama2.c .bin or safetensors F32/F16), for any external evaluator;
+ *   - GGUF v3 files for llama.cpp, where libqlow chooses the values (importance-weighted scale search,
+ *     GPTQ or mixed precision upstream) and one of ggml's block layouts stores them.
+ * Writers stream tensor by tensor (only one tensor's rows are in memory) and allocate through the ctx
+ * allocator. A path writer writes "<path>.tmp" and renames it to `path` only after the last byte was
+ * written and flushed, so a failed export never leaves a partial file at `path` (the temporary file is
+ * removed). A callback writer sends the bytes in order (no seeking); after a failure the bytes already
+ * sent are incomplete and the caller must discard them. Layouts and rules: docs/export.md.
+ *
+ * Parameter keys (qlow_params, block 900-999), all optional (NULL params = defaults): */
+typedef enum qlow_export_param_key {
+    QLOW_PARAM_EXPORT_FORMAT = 900,      /* int 0..3, default 0: fake-quant output format, a
+                                            qlow_export_format */
+    QLOW_PARAM_EXPORT_GGUF_SEARCH = 901, /* int 0..1, default 1: 1 = libqlow's importance-weighted search
+                                            under the type's constraints; 0 = ggml's published RTN rule */
+    QLOW_PARAM_EXPORT_GGUF_ALIGNMENT = 902, /* int 8..65536, default 32: general.alignment (power of 2) */
+    QLOW_PARAM_EXPORT_GGUF_EMBED_TYPE = 903, /* int, a qlow_ggml_type, default QLOW_GGML_F32: the type of
+                                            token_embd.weight and output.weight (falls back like others) */
+    QLOW_PARAM_EXPORT_GGUF_STEPS = 904   /* int 4..1000, default 64: scale candidates per block tried by
+                                            the search (besides the exact-fit and ggml candidates) */
+} qlow_export_param_key;
+
+typedef enum qlow_export_format {
+    QLOW_EXPORT_FORMAT_SOURCE = 0,         /* the source checkpoint's own format and dtypes */
+    QLOW_EXPORT_FORMAT_LLAMA2C = 1,        /* llama2.c .bin (source must be a llama2.c checkpoint) */
+    QLOW_EXPORT_FORMAT_SAFETENSORS_F32 = 2, /* safetensors, every tensor F32 */
+    QLOW_EXPORT_FORMAT_SAFETENSORS_F16 = 3  /* safetensors, every floating tensor F16 */
+} qlow_export_format;
+
+/* ggml tensor types (values are ggml's own enum). */
+typedef enum qlow_ggml_type {
+    QLOW_GGML_F32 = 0,
+    QLOW_GGML_F16 = 1,
+    QLOW_GGML_Q4_0 = 2,  /* 32: fp16 d, 4-bit q, w = d (q - 8) */
+    QLOW_GGML_Q4_1 = 3,  /* 32: fp16 d, m, 4-bit q, w = d q + m */
+    QLOW_GGML_Q5_0 = 6,  /* 32: fp16 d, 5-bit q, w = d (q - 16) */
+    QLOW_GGML_Q5_1 = 7,  /* 32: fp16 d, m, 5-bit q, w = d q + m */
+    QLOW_GGML_Q8_0 = 8,  /* 32: fp16 d, int8 q, w = d q */
+    QLOW_GGML_Q2_K = 10, /* 256: 16 x 16 with 4-bit scales and mins */
+    QLOW_GGML_Q3_K = 11, /* 256: 16 x 16 with 6-bit scales */
+    QLOW_GGML_Q4_K = 12, /* 256: 8 x 32 with 6-bit scales and mins */
+    QLOW_GGML_Q5_K = 13, /* 256: 8 x 32 with 6-bit scales and mins */
+    QLOW_GGML_Q6_K = 14, /* 256: 16 x 16 with int8 scales */
+    QLOW_GGML_IQ4_NL = 20, /* 32: fp16 d, 4-bit index into ggml's 16 non-linear levels */
+    QLOW_GGML_TQ1_0 = 34,  /* 256: ternary, 5 trits per byte, fp16 d */
+    QLOW_GGML_TQ2_0 = 35   /* 256: ternary, 2 bits each, fp16 d */
+} qlow_ggml_type;
+
+/*! qlow_ggml_type_name() : static ggml name of `type` ("q4_0", "iq4_nl", ...), or "unknown".
+ *  Never allocates; thread-safe. */
+QLOW_API const char *qlow_ggml_type_name(int32_t type);
+
+/*! qlow_ggml_type_from_name() : the type whose name matches `name` (case-insensitive, "Q4_0" or "q4_0").
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_NOT_FOUND (also for ggml types this library cannot write).
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_type_from_name(const char *name, int32_t *type);
+
+/*! qlow_ggml_type_block() : elements per block and bytes per block of `type` (1 and 4 for F32).
+ *  Either out-pointer may be NULL. @return QLOW_E_UNSUPPORTED for a type this library cannot write.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_type_block(int32_t type, int64_t *block_elems, size_t *block_bytes);
+
+/*! qlow_ggml_fallback_type() : the type a weight matrix with `cols` columns is written in when
+ *  `requested` is asked for: `requested` itself when cols is a multiple of its block, else the fallback
+ *  chain of llama.cpp's quantizer (TQ1_0, TQ2_0 -> Q4_0; Q2_K, Q3_K -> IQ4_NL; Q4_K -> Q5_0;
+ *  Q5_K -> Q5_1; Q6_K -> Q8_0) and finally F16 when no block fits (e.g. stories260K's w2, 172 columns).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE (cols < 1). Never allocates. */
+QLOW_API qlow_status qlow_ggml_fallback_type(int32_t requested, int64_t cols, int32_t *type);
+
+/*! qlow_ggml_quantize_row() : quantize x[0..n) (n a multiple of the type's block) into ggml blocks at
+ *  dst (dst_bytes >= n / block * block bytes). search = 1 picks each block's parameters (scale, min,
+ *  sub-block scales) to minimize sum_j importance[j] * (x_j - deq_j)^2 over a scale search that includes
+ *  ggml's own rule, the exact fit of values already on a grid of the type, and weighted least-squares
+ *  refits, rounding each value optimally for the chosen parameters; so its weighted error is never above
+ *  ggml's rule's. search = 0 applies ggml's published rule (e.g. Q4_0: d = max / -8 with max the value of
+ *  largest magnitude); for the k-quants the rule is the plain two-level min/max rounding (ggml's own
+ *  iterative k-quant search is not reproduced) and the search picks sub-block and super-block scales. steps is the number of scale candidates (4..1000; 0 = 64). importance: n
+ *  nonnegative finite floats or NULL (uniform). F32/F16 rows are stored as they are (rounded for F16).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE (n not a multiple of the block),
+ *  QLOW_E_BUFFER_TOO_SMALL, QLOW_E_NONFINITE, QLOW_E_INVALID_ARG (negative importance, bad steps),
+ *  QLOW_E_NUMERIC (|x| > 65504 for a type with fp16 scales). dst is untouched on failure. Never
+ *  allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_quantize_row(int32_t type, const float *x, int64_t n, const float *importance,
+                                            int32_t search, int32_t steps, void *dst, size_t dst_bytes);
+
+/*! qlow_ggml_dequantize_row() : decode n values (a multiple of the block) of `type` from src into out.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE, QLOW_E_TRUNCATED (src_bytes too small).
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_dequantize_row(int32_t type, const void *src, size_t src_bytes, int64_t n,
+                                              float *out);
+
+/*! Importance callback of the GGUF export: fill out[0..cols) with the importance (mean x^2 of the
+ *  matrix's input column, llama.cpp's imatrix) of the weight matrix with canonical name `name` and return
+ *  1, return 0 for "none" (uniform), or a negative value to abort the export (QLOW_E_CALLBACK). */
+typedef int (*qlow_export_importance_fn)(void *user, const char *name, int64_t cols, float *out);
+
+/*! qlow_export_gguf() : write a GGUF v3 file at `path` for llama.cpp (architecture "llama").
+ *  Tensors come from `qfile` when it is not NULL (its packed matrices dequantized, its dense tensors
+ *  converted; the configuration from its "model.*" metadata) and otherwise from `model`. Every weight
+ *  matrix (wq, wk, wv, wo, w1, w2, w3) is written as `type` or its fallback
+ *  (qlow_ggml_fallback_type()), chosen per block by qlow_ggml_quantize_row() with the importance from
+ *  `importance` (may be NULL); tok_embeddings/output follow QLOW_PARAM_EXPORT_GGUF_EMBED_TYPE and norms
+ *  stay F32. Hugging Face rotate-half wq/wk rows (QLOW_MODEL_QK_HF_ORDER = 1) are permuted back to the
+ *  interleaved pairs llama.cpp's "llama" architecture expects. `tok` (may be NULL) adds the
+ *  tokenizer.ggml.* vocabulary (model "llama": tokens with spaces as U+2581, scores, token types).
+ *  @return QLOW_E_NULL_POINTER (ctx, path, or both model and qfile NULL), QLOW_E_INVALID_ARG (both
+ *  given), QLOW_E_PARAM, QLOW_E_UNSUPPORTED (type), QLOW_E_NOT_FOUND (a tensor or configuration value
+ *  missing), QLOW_E_SHAPE, QLOW_E_FORMAT, QLOW_E_NONFINITE, QLOW_E_NUMERIC, QLOW_E_CALLBACK, QLOW_E_IO,
+ *  QLOW_E_NO_MEMORY, QLOW_E_OVERFLOW. Allocates through the ctx allocator (one tensor's rows at a time).
+ *  The ctx is used by one thread at a time; model, qfile and tok are only read. */
+QLOW_API qlow_status qlow_export_gguf(qlow_ctx *ctx, const qlow_params *params, const qlow_model *model,
+                                      const qlow_qfile *qfile, const qlow_tokenizer *tok, int32_t type,
+                                      qlow_export_importance_fn importance, void *importance_user,
+                                      const char *path);
+
+/*! qlow_export_gguf_callback() : qlow_export_gguf() sending the bytes in order to `write`.
+ *  @return as qlow_export_gguf() (QLOW_E_CALLBACK when `write` fails). */
+QLOW_API qlow_status qlow_export_gguf_callback(qlow_ctx *ctx, const qlow_params *params, const qlow_model *model,
+                                               const qlow_qfile *qfile, const qlow_tokenizer *tok, int32_t type,
+                                               qlow_export_importance_fn importance, void *importance_user,
+                                               qlow_write_fn write, void *user);
+
+/*! qlow_export_dequant() : write the fake-quant checkpoint of `qfile` at `path`: every tensor of the
+ *  `source` checkpoint (the one the .qlow came from) in source order, where a tensor stored PACKED in
+ *  qfile under the same canonical name is replaced by its dequantized rows and every other tensor is
+ *  copied byte for byte from the source (llama2.c: the 28-byte header, norms, RoPE tables and a fp32
+ *  embedding included). QLOW_PARAM_EXPORT_FORMAT selects the output: the source's format (default),
+ *  llama2.c, or safetensors F32/F16 (header JSON written deterministically: source order, original
+ *  names for a safetensors source, canonical names + ".weight" otherwise, no __metadata__). F16 output
+ *  rounds dequantized values to nearest even; F32 output holds them exactly.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_PARAM, QLOW_E_UNSUPPORTED (llama2.c output from a safetensors
+ *  source, a BF16/integer source tensor with F16 output), QLOW_E_SHAPE (a packed tensor's shape differs
+ *  from the source's), QLOW_E_NOT_FOUND (a packed tensor the source lacks), QLOW_E_FORMAT (a packed
+ *  matrix that does not open), QLOW_E_IO, QLOW_E_NO_MEMORY, QLOW_E_OVERFLOW. Allocates through the ctx
+ *  allocator (one tensor at a time). The ctx is used by one thread at a time; inputs are only read. */
+QLOW_API qlow_status qlow_export_dequant(qlow_ctx *ctx, const qlow_params *params, const qlow_qfile *qfile,
+                                         const qlow_model *source, const char *path);
+
+/*! qlow_export_dequant_callback() : qlow_export_dequant() sending the bytes in order to `write`.
+ *  @return as qlow_export_dequant() (QLOW_E_CALLBACK when `write` fails). */
+QLOW_API qlow_status qlow_export_dequant_callback(qlow_ctx *ctx, const qlow_params *params,
+                                                  const qlow_qfile *qfile, const qlow_model *source,
+                                                  qlow_write_fn write, void *user);
 
 /* ---- end of export section ---- */
 
