@@ -12,7 +12,7 @@ FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_CC       ?= clang
 
-.PHONY: fuzz fuzz-build tsan valgrind abi-baseline abi-check
+.PHONY: fuzz fuzz-build fuzz-cov tsan valgrind abi-baseline abi-check
 
 fuzz-build:
 	@FUZZ_CC="$(FUZZ_CC)" FUZZ_ROOT="$(RELIAB_ROOT)/fuzz" MAKE="$(MAKE)" bash mk/reliab_fuzz.sh build $(FUZZ_TARGETS)
@@ -48,3 +48,7 @@ abi-baseline: $(SHARED)
 
 abi-check: $(SHARED)
 	@QLOW_LIBOUT=$(LIBOUT) sh tests/checks/abi_baseline.sh
+
+# Line coverage reached by each target's corpus (after `make fuzz`), via clang source-based coverage.
+fuzz-cov:
+	@FUZZ_CC="$(FUZZ_CC)" FUZZ_ROOT="$(RELIAB_ROOT)/fuzz" MAKE="$(MAKE)" bash mk/reliab_fuzz.sh cov $(FUZZ_TARGETS)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# usage: mk/reliab_fuzz.sh build|run TARGET...   (called by `make fuzz` / `make fuzz-build`)
+# usage: mk/reliab_fuzz.sh build|run|cov TARGET...   (called by `make fuzz`, `make fuzz-build`, `make fuzz-cov`)
 # build: the library with clang, ASan+UBSan (-fno-sanitize-recover=all) and libFuzzer coverage
 #        instrumentation into $FUZZ_ROOT, then one libFuzzer binary per tests/fuzz/fuzz_<target>.c.
 # run:   each target for $FUZZ_SECONDS seconds, starting from tests/fuzz/corpus/<target>/ plus the
 #        reproducers in tests/regress/<target>/. New inputs go to $FUZZ_ROOT/corpus/<target>/ (the
 #        repository corpus is never modified); crashes to $FUZZ_ROOT/artifacts/<target>/. Prints one
 #        summary line per target with executions and coverage; fails if any target crashed.
+# cov:   replays each target's corpus (the fuzzing work corpus plus the committed one) through the
+#        replay driver built with clang source-based coverage and prints llvm-cov line coverage of the
+#        library files that target reaches.
 set -u
 mode=$1; shift
 root=${FUZZ_ROOT:-build/reliab/fuzz}
@@ -21,6 +24,24 @@ if [ "$mode" = build ]; then
     if [ ! -e "$bin" ] || [ "$src" -nt "$bin" ] || [ tests/fuzz/fuzz_common.h -nt "$bin" ] || [ "$root/lib/libqlow.a" -nt "$bin" ]; then
       $cc -std=c11 -O1 -g $san -fsanitize=fuzzer -Iinclude -Isrc -Itests "$src" "$root/lib/libqlow.a" -lm -o "$bin" || exit 1
     fi
+  done
+  exit 0
+fi
+
+if [ "$mode" = cov ]; then
+  cov=$root/../cov
+  ${MAKE:-make} -s --no-print-directory O="$cov" CC="$cc" OPENMP=0 OPT=-O0 \
+      EXTRA_CFLAGS="-fprofile-instr-generate -fcoverage-mapping" "$cov/build/tests-noomp/test_reliab_regress" || exit 1
+  bin=$cov/build/tests-noomp/test_reliab_regress
+  mkdir -p "$cov/prof"
+  for t in "$@"; do
+    dirs="tests/fuzz/corpus/$t"; for d in "$root/corpus/$t" "tests/regress/$t"; do [ -d "$d" ] && dirs="$dirs $d"; done
+    rm -f "$cov/prof/$t".prof*
+    LLVM_PROFILE_FILE="$cov/prof/$t.profraw" "$bin" "$t" $dirs > "$cov/prof/$t.log" 2>&1 || { echo "FAIL replay $t"; tail "$cov/prof/$t.log"; }
+    llvm-profdata merge -sparse "$cov/prof/$t.profraw" -o "$cov/prof/$t.profdata" || exit 1
+    echo "== coverage of target $t ($(grep -o 'replayed [0-9]* inputs' "$cov/prof/$t.log" | awk '{s += $2} END {print s}') inputs): lines covered per library file"
+    llvm-cov report "$bin" -instr-profile="$cov/prof/$t.profdata" src/ 2>/dev/null \
+      | awk 'NR > 2 && $1 ~ /\.[ch]$|^TOTAL/ && $(NF-3) != "0.00%" {printf "  %-32s %5d of %5d lines (%s)\n", $1, $(NF-5) - $(NF-4), $(NF-5), $(NF-3)}'
   done
   exit 0
 fi
