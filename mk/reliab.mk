@@ -12,7 +12,7 @@ FUZZ_SECONDS  ?= 60
 FUZZ_TARGETS  ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_CC       ?= clang
 
-.PHONY: fuzz fuzz-build fuzz-cov tsan valgrind abi-baseline abi-check
+.PHONY: fuzz fuzz-build fuzz-cov fuzz-seeds tsan valgrind abi-baseline abi-check
 
 fuzz-build:
 	@FUZZ_CC="$(FUZZ_CC)" FUZZ_ROOT="$(RELIAB_ROOT)/fuzz" MAKE="$(MAKE)" bash mk/reliab_fuzz.sh build $(FUZZ_TARGETS)
@@ -52,3 +52,14 @@ abi-check: $(SHARED)
 # Line coverage reached by each target's corpus (after `make fuzz`), via clang source-based coverage.
 fuzz-cov:
 	@FUZZ_CC="$(FUZZ_CC)" FUZZ_ROOT="$(RELIAB_ROOT)/fuzz" MAKE="$(MAKE)" bash mk/reliab_fuzz.sh cov $(FUZZ_TARGETS)
+
+# Seed corpora from real files: `make fuzz-seeds` regenerates tests/fuzz/corpus/* (deterministic).
+$(BUILD)/reliab/gen_seeds: tests/fuzz/gen_seeds.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $< -o $@ $(PROG_LDLIBS)
+fuzz-seeds: $(BUILD)/reliab/gen_seeds
+	mkdir -p $(addprefix tests/fuzz/corpus/,qmatrix qlow llama2c safetensors tokenizer)
+	$(BUILD)/reliab/gen_seeds tests/fuzz/corpus
+
+# The replay test includes the fuzz targets' sources.
+$(BUILD)/tests-$(VARIANT)/test_reliab_regress: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)

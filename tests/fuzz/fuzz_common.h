@@ -11,6 +11,10 @@
 #ifndef QLOW_FUZZ_COMMON_H
 #define QLOW_FUZZ_COMMON_H
 
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* posix_memalign */
+#endif
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +120,40 @@ static inline qlow_allocator fuzz_allocator(fuzz_alloc_state *s, long fail_at)
     a.free = fuzz_free_fn;
     a.user = s;
     return a;
+}
+
+/* A copy of data[0..n) at 64-byte alignment whose heap block is exactly n bytes long, so that ASan
+ * reports any read past the end (libFuzzer's own buffer has no alignment guarantee). Free with free(). */
+static inline unsigned char *fuzz_copy_aligned(const uint8_t *data, size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 1) != 0) return NULL;
+    if (n) memcpy(p, data, n);
+    return (unsigned char *)p;
+}
+
+/* Reads every byte of p[0..n) so that ASan checks the whole range a library call handed out. */
+static inline unsigned fuzz_touch(const void *p, size_t n)
+{
+    const volatile unsigned char *b = (const volatile unsigned char *)p;
+    unsigned s = 0;
+    for (size_t i = 0; i < n; i++) s += b[i];
+    return s;
+}
+
+static inline void fuzz_put64(unsigned char *p, uint64_t v)
+{
+    for (int k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+static inline uint64_t fuzz_get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int k = 7; k >= 0; k--) v = (v << 8) | p[k];
+    return v;
+}
+static inline void fuzz_put32(unsigned char *p, uint32_t v)
+{
+    for (int k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
 }
 
 /* Every status a function returns must be one of the pinned codes. */

@@ -22,6 +22,11 @@ static char regress_msg[512];
 #define QLOW_FUZZ_NO_ENTRY 1
 
 #include "../fuzz/fuzz_params.c"
+#include "../fuzz/fuzz_qmatrix.c"
+#include "../fuzz/fuzz_llama2c.c"
+#include "../fuzz/fuzz_safetensors.c"
+#include "../fuzz/fuzz_qlow.c"
+#include "../fuzz/fuzz_tokenizer.c"
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 
@@ -30,6 +35,11 @@ static const struct {
     fuzz_fn fn;
 } targets[] = {
     {"params", fuzz_params},
+    {"qmatrix", fuzz_qmatrix},
+    {"llama2c", fuzz_llama2c},
+    {"safetensors", fuzz_safetensors},
+    {"qlow", fuzz_qlow},
+    {"tokenizer", fuzz_tokenizer},
 };
 
 static fuzz_fn find_target(const char *name)
