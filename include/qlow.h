@@ -319,7 +319,8 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
  *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
  *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
  *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
- *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *     included; asymmetric grids then also clip each end on its own), followed by weighted
+ *     least-squares refits of scale and zero; the result is never worse than min/max.
  *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
  *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
  *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu
@@ -384,8 +385,8 @@ QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlo
  *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
  *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
  *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
- *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
- *  checks (none are: every failure is found before writing). Never allocates. */
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. Every failure is detected before dst is written. Never
+ *  allocates; the ctx is used by one thread at a time. */
 QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                              const float *importance, void *workspace,
                                              size_t workspace_bytes, void *dst, size_t dst_bytes);
