@@ -104,11 +104,305 @@ static void param_values(void)
     qlow_ctx_destroy(ctx);
 }
 
+/* ---- quantization ---------------------------------------------------------------------------- */
+
+typedef struct scheme_case {
+    const char *name;
+    int scheme, bits, group_cols, symmetric;
+} scheme_case;
+
+static const scheme_case schemes[] = {
+    {"q8", QLOW_SCHEME_RTN, 8, 0, 0},     {"q4 g32", QLOW_SCHEME_RTN, 4, 32, 0},
+    {"q4 sym", QLOW_SCHEME_RTN, 4, 0, 1}, {"q3", QLOW_SCHEME_RTN, 3, 0, 0},
+    {"q2 g32", QLOW_SCHEME_RTN, 2, 32, 0}, {"binary", QLOW_SCHEME_BINARY, 0, 0, 0},
+    {"binary residual", QLOW_SCHEME_BINARY_RESIDUAL, 0, 0, 0}, {"ternary", QLOW_SCHEME_TERNARY, 0, 0, 0},
+};
+#define NSCHEMES (sizeof schemes / sizeof schemes[0])
+
+static qlow_params *scheme_params(const scheme_case *c)
+{
+    qlow_params *p = NULL;
+    if (qlow_params_create(NULL, &p) != QLOW_OK) return NULL;
+    qlow_params_set_int(p, QLOW_P_SCHEME, c->scheme);
+    if (c->bits) qlow_params_set_int(p, QLOW_P_BITS, c->bits);
+    if (c->group_cols) qlow_params_set_int(p, QLOW_P_GROUP_COLS, c->group_cols);
+    if (c->symmetric) qlow_params_set_int(p, QLOW_P_SYMMETRIC, 1);
+    return p;
+}
+
+/* Quantizes w[rows x cols] and dequantizes it into deq (rows*cols floats); returns the status. */
+static qlow_status quant_roundtrip(qlow_ctx *ctx, const qlow_params *p, const float *w, int64_t rows, int64_t cols,
+                                   float *deq)
+{
+    qlow_view W;
+    qlow_qmatrix *qm = NULL;
+    qlow_status st = qlow_view_init_2d(&W, QLOW_DTYPE_F32, rows, cols, (void *)(uintptr_t)w);
+    if (st == QLOW_OK) st = qlow_quantize(ctx, p, &W, NULL, &qm);
+    if (st == QLOW_OK) {
+        int64_t r = 0, c = 0;
+        qlow_qmatrix_shape(qm, &r, &c);
+        if (r != rows || c != cols) st = QLOW_E_INTERNAL;
+        else st = qlow_qmatrix_dequantize(qm, 0, rows, deq, (size_t)(rows * cols));
+    }
+    qlow_qmatrix_destroy(qm);
+    return st;
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+static void quantize_hostile(qlow_ctx *ctx)
+{
+    enum { R = 4, C = 72 };
+    static float w[R * C], deq[R * C];
+    for (size_t s = 0; s < NSCHEMES; s++) {
+        qlow_params *p = scheme_params(&schemes[s]);
+        const char *nm = schemes[s].name;
+        /* Non-finite and out-of-range weights are rejected, and *out stays untouched. */
+        const float bad[] = {NAN, INFINITY, -INFINITY, 20000.0f};
+        const qlow_status want[] = {QLOW_E_NONFINITE, QLOW_E_NONFINITE, QLOW_E_NONFINITE, QLOW_E_NUMERIC};
+        for (int b = 0; b < 4; b++) {
+            for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+            w[(b * 37) % (R * C)] = bad[b];
+            qlow_view W;
+            qlow_qmatrix *qm = (qlow_qmatrix *)&qm;
+            qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, w);
+            qlow_status st = qlow_quantize(ctx, p, &W, NULL, &qm);
+            CASE(st == want[b] && qm == (qlow_qmatrix *)&qm, "%s: weight %g -> %d, want %d", nm, (double)bad[b], (int)st,
+                 (int)want[b]);
+        }
+        /* NaN or negative importance. */
+        {
+            float imp[C];
+            for (int j = 0; j < C; j++) imp[j] = 1.0f;
+            for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+            qlow_view W;
+            qlow_qmatrix *qm = NULL;
+            qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, w);
+            imp[5] = NAN;
+            CASE(qlow_quantize(ctx, p, &W, imp, &qm) == QLOW_E_NONFINITE && !qm, "%s: NaN importance", nm);
+            imp[5] = -1.0f;
+            CASE(qlow_quantize(ctx, p, &W, imp, &qm) == QLOW_E_INVALID_ARG && !qm, "%s: negative importance", nm);
+            for (int j = 0; j < C; j++) imp[j] = 0.0f;
+            qlow_status st = qlow_quantize(ctx, p, &W, imp, &qm);
+            CASE(st == QLOW_OK || st == QLOW_E_INVALID_ARG, "%s: all-zero importance -> %d", nm, (int)st);
+            qlow_qmatrix_destroy(qm);
+        }
+        /* All zeros reconstruct exactly. */
+        memset(w, 0, sizeof w);
+        CASE(quant_roundtrip(ctx, p, w, R, C, deq) == QLOW_OK, "%s: zeros", nm);
+        int exact = 1;
+        for (int i = 0; i < R * C; i++) exact &= deq[i] == 0.0f;
+        CASE(exact, "%s: zeros reconstruct to zeros", nm);
+        /* Constant rows (a different constant per row) reconstruct to within fp16 rounding. */
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < C; j++) w[r * C + j] = 0.37f * (float)(r + 1) * (r % 2 ? -1.0f : 1.0f);
+        CASE(quant_roundtrip(ctx, p, w, R, C, deq) == QLOW_OK, "%s: constant rows", nm);
+        double worst = 0;
+        for (int i = 0; i < R * C; i++) worst = fmax(worst, fabs((double)deq[i] - w[i]) / fabs((double)w[i]));
+        CASE(worst <= 2e-3, "%s: constant rows reconstruct within fp16 precision (rel err %g)", nm, worst);
+        /* Denormal inputs: accepted, output finite and essentially zero. */
+        for (int i = 0; i < R * C; i++) w[i] = (i % 3 ? 1e-40f : -3e-39f);
+        CASE(quant_roundtrip(ctx, p, w, R, C, deq) == QLOW_OK && all_finite(deq, R * C), "%s: denormals", nm);
+        worst = 0;
+        for (int i = 0; i < R * C; i++) worst = fmax(worst, fabs((double)deq[i]));
+        CASE(worst <= 1e-7, "%s: denormal weights dequantize to ~0 (max %g)", nm, worst);
+        /* One huge outlier per matrix (within the accepted range): finite, and the outlier survives for
+         * the multi-bit formats. */
+        for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal() * 0.01f;
+        w[C + 17] = 8000.0f;
+        CASE(quant_roundtrip(ctx, p, w, R, C, deq) == QLOW_OK && all_finite(deq, R * C), "%s: outlier", nm);
+        if (schemes[s].scheme == QLOW_SCHEME_RTN && schemes[s].bits >= 3)
+            CASE(fabs(deq[C + 17] - 8000.0) <= 8000.0 / ((1 << schemes[s].bits) - 1), "%s: outlier kept (%g)", nm,
+                 (double)deq[C + 17]);
+        qlow_params_destroy(p);
+    }
+}
+
+/* 1x1, 1xN, Nx1 and K that is not a multiple of any block size, for every scheme: the result must
+ * match a plain reconstruction bound (each weight within its group's step of the original). */
+static void quantize_shapes(qlow_ctx *ctx)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {1, 200}, {130, 1}, {3, 33}, {2, 7}, {5, 65}, {1, 31}, {2, 97}};
+    static float w[200 * 2], deq[200 * 2];
+    for (size_t s = 0; s < NSCHEMES; s++) {
+        qlow_params *p = scheme_params(&schemes[s]);
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            int64_t r = shapes[k][0], c = shapes[k][1];
+            for (int64_t i = 0; i < r * c; i++) w[i] = (float)qt_rand_normal();
+            qlow_status st = quant_roundtrip(ctx, p, w, r, c, deq);
+            CASE(st == QLOW_OK && all_finite(deq, (size_t)(r * c)), "%s %lldx%lld -> %d", schemes[s].name, (long long)r,
+                 (long long)c, (int)st);
+            if (st != QLOW_OK || schemes[s].scheme != QLOW_SCHEME_RTN) continue;
+            /* RTN: per row, |w - deq| <= one grid step, (max - min) / (2^bits - 1) for the asymmetric grid and
+             * 2 max|w| / (2^bits - 1) for the symmetric one (half a step of rounding plus clipping slack). */
+            double worst = 0;
+            for (int64_t i = 0; i < r; i++) {
+                double lo = 1e30, hi = -1e30;
+                for (int64_t j = 0; j < c; j++) lo = fmin(lo, w[i * c + j]), hi = fmax(hi, w[i * c + j]);
+                double span = fmax(hi - lo, fmax(fabs(hi), fabs(lo)));
+                for (int64_t j = 0; j < c; j++)
+                    worst = fmax(worst, fabs((double)deq[i * c + j] - w[i * c + j]) / (span + 1e-30));
+            }
+            CASE(worst <= (schemes[s].symmetric ? 2.0 : 1.0) / ((1 << schemes[s].bits) - 1) + 1e-3,
+                 "%s %lldx%lld: error %g of the row span",
+                 schemes[s].name, (long long)r, (long long)c, worst);
+        }
+        qlow_params_destroy(p);
+    }
+    /* A group wider than the row. */
+    qlow_params *p = NULL;
+    qlow_params_create(NULL, &p);
+    qlow_params_set_int(p, QLOW_P_BITS, 4);
+    qlow_params_set_int(p, QLOW_P_GROUP_COLS, 256);
+    for (int i = 0; i < 2 * 40; i++) w[i] = (float)qt_rand_normal();
+    qlow_status st = quant_roundtrip(ctx, p, w, 2, 40, deq);
+    CASE(st == QLOW_OK || st == QLOW_E_PARAM, "group 256 > 40 columns -> %d", (int)st);
+    if (st == QLOW_OK) {
+        float ref[2 * 40];
+        qlow_params_set_int(p, QLOW_P_GROUP_COLS, 0);
+        CASE(quant_roundtrip(ctx, p, w, 2, 40, ref) == QLOW_OK && memcmp(ref, deq, sizeof ref) == 0,
+             "a group wider than the row equals whole-row groups");
+    }
+    CASE(qlow_params_set_int(p, QLOW_P_GROUP_COLS, 48) == QLOW_E_PARAM ||
+             quant_roundtrip(ctx, p, w, 2, 40, deq) == QLOW_E_PARAM, "group 48 (not a multiple of 32) rejected");
+    /* Size products that overflow size_t. */
+    size_t wb = 0, ob = 0;
+    qlow_params_reset(p);
+    CASE(qlow_quantize_workspace_size(ctx, p, INT64_MAX, INT64_MAX, &wb, &ob) == QLOW_E_OVERFLOW,
+         "workspace size of INT64_MAX^2");
+    CASE(qlow_quantize_workspace_size(ctx, p, (int64_t)1 << 40, (int64_t)1 << 40, &wb, &ob) == QLOW_E_OVERFLOW,
+         "workspace size of 2^80 weights");
+    CASE(qlow_quantize_workspace_size(ctx, p, 0, 5, &wb, &ob) == QLOW_E_SHAPE, "0 rows");
+    CASE(qlow_quantize_workspace_size(ctx, p, 5, -1, &wb, &ob) == QLOW_E_SHAPE, "negative cols");
+    /* A view claiming 2^62 x 2^62 elements is rejected before any allocation. */
+    qlow_view W;
+    memset(&W, 0, sizeof W);
+    W.struct_size = sizeof W;
+    W.dtype = QLOW_DTYPE_F32;
+    W.ndim = 2;
+    W.data = w;
+    W.shape[0] = W.shape[1] = (int64_t)1 << 62;
+    W.shape[2] = W.shape[3] = 1;
+    W.stride_bytes[0] = 4;
+    W.stride_bytes[1] = 4;
+    qlow_qmatrix *qm = NULL;
+    CASE(qlow_quantize(ctx, p, &W, NULL, &qm) == QLOW_E_OVERFLOW && !qm, "quantize of a 2^124-element view");
+    qlow_params_destroy(p);
+}
+
+/* ---- Hessian, spectral estimates and planning ---------------------------------------------------- */
+
+static int fail_hvp(void *user, const float *v_in, float *v_out, int64_t n)
+{
+    (void)user, (void)v_in, (void)v_out, (void)n;
+    return 1;
+}
+static int nan_hvp(void *user, const float *v_in, float *v_out, int64_t n)
+{
+    (void)user;
+    for (int64_t i = 0; i < n; i++) v_out[i] = i == 3 ? NAN : v_in[i];
+    return 0;
+}
+
+static void hessian_hostile(qlow_ctx *ctx)
+{
+    enum { COLS = 16, TOK = 40 };
+    static float X[TOK * COLS];
+    static double out[COLS * COLS];
+    qlow_hessian *h = NULL;
+    QT_CHECK_OK(qlow_hessian_create(NULL, COLS, QLOW_HESSIAN_FULL, &h));
+    if (!h) return;
+    qlow_view xv;
+    for (int i = 0; i < TOK * COLS; i++) X[i] = (float)qt_rand_normal();
+    X[77] = NAN;
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, TOK, COLS, X);
+    int64_t tokens = -1;
+    CASE(qlow_hessian_add(ctx, h, &xv) == QLOW_E_NONFINITE, "hessian_add NaN");
+    X[77] = INFINITY;
+    CASE(qlow_hessian_add(ctx, h, &xv) == QLOW_E_NONFINITE, "hessian_add Inf");
+    CASE(qlow_hessian_info(h, NULL, NULL, &tokens) == QLOW_OK && tokens == 0, "rejected batches leave H empty");
+    /* Exactly singular: column 1 duplicates column 0, so H has a zero eigenvalue; without damping the
+     * factorization must fail cleanly (issue 8: QLOW_E_NUMERIC, not a factor with a ~1e-8 pivot). */
+    for (int t = 0; t < TOK; t++) {
+        for (int j = 0; j < COLS; j++) X[t * COLS + j] = (float)qt_rand_normal();
+        X[t * COLS + 1] = X[t * COLS + 0];
+    }
+    QT_CHECK_OK(qlow_hessian_add(ctx, h, &xv));
+    for (int i = 0; i < COLS * COLS; i++) out[i] = -7.0;
+    qlow_status st = qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_H, 0.0, out, COLS * COLS);
+    CASE(st == QLOW_E_NUMERIC && out[0] == -7.0, "singular H, no damping -> %d (out untouched %d)", (int)st, out[0] == -7.0);
+    st = qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_HINV, 0.0, out, COLS * COLS);
+    CASE(st == QLOW_E_NUMERIC, "singular H, inverse factor, no damping -> %d", (int)st);
+    st = qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_HINV, 0.01, out, COLS * COLS);
+    CASE(st == QLOW_OK && isfinite(out[0]) && isfinite(out[COLS * COLS - 1]), "damping makes it PD -> %d", (int)st);
+    CASE(qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_H, NAN, out, COLS * COLS) == QLOW_E_INVALID_ARG, "NaN damping");
+    CASE(qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_H, -1.0, out, COLS * COLS) == QLOW_E_INVALID_ARG,
+         "negative damping");
+    CASE(qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_H, 0.01, out, COLS * COLS - 1) == QLOW_E_BUFFER_TOO_SMALL,
+         "short output");
+    /* Fewer tokens than columns: rank-deficient H. */
+    qlow_hessian_reset(h);
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, 3, COLS, X);
+    QT_CHECK_OK(qlow_hessian_add(ctx, h, &xv));
+    st = qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_H, 0.0, out, COLS * COLS);
+    CASE(st == QLOW_E_NUMERIC, "rank-3 H of 16 columns, no damping -> %d", (int)st);
+    /* An empty accumulator. */
+    qlow_hessian_reset(h);
+    double lambda = 0;
+    st = qlow_hessian_top_eigen(ctx, h, 1e-3, 50, &lambda, NULL);
+    CASE(st == QLOW_E_STATE || (st == QLOW_OK && lambda == 0.0), "top eigenvalue of an empty H -> %d", (int)st);
+    qlow_hessian_destroy(h);
+    /* Corrupt saved Hessians and hostile callbacks. */
+    unsigned char junk[64] = {0};
+    qlow_hessian *h2 = NULL;
+    st = qlow_hessian_load(NULL, junk, sizeof junk, &h2);
+    CASE((st == QLOW_E_FORMAT || st == QLOW_E_TRUNCATED) && !h2, "load of zeros -> %d", (int)st);
+    CASE(qlow_hvp_top_eigen(ctx, fail_hvp, NULL, 8, 1e-3, 10, NULL, 0, &lambda, NULL) == QLOW_E_CALLBACK, "failing HVP");
+    CASE(qlow_hvp_top_eigen(ctx, nan_hvp, NULL, 8, 1e-3, 10, NULL, 0, &lambda, NULL) == QLOW_E_NONFINITE, "NaN HVP");
+    double tr = 0, se = 0;
+    CASE(qlow_hvp_trace(ctx, nan_hvp, NULL, 8, 8, 0.0, NULL, 0, &tr, &se, NULL) == QLOW_E_NONFINITE, "NaN HVP trace");
+    CASE(qlow_hvp_top_eigen(ctx, fail_hvp, NULL, 0, 1e-3, 10, NULL, 0, &lambda, NULL) != QLOW_OK, "n = 0");
+}
+
+static void plan_hostile(void)
+{
+    const double size[4] = {2, 1, 2, 1};
+    double cost[4] = {0.1, 1.0, 0.2, 2.0};
+    int32_t choice[2] = {-9, -9};
+    CASE(qlow_plan_solve(NULL, NULL, 2, 2, size, cost, NULL, 1.0, choice, NULL, NULL) == QLOW_E_NOT_FOUND &&
+             choice[0] == -9, "budget below the smallest plan");
+    CASE(qlow_plan_solve(NULL, NULL, 2, 2, size, cost, NULL, 0.0, choice, NULL, NULL) == QLOW_E_INVALID_ARG, "budget 0");
+    CASE(qlow_plan_solve(NULL, NULL, 2, 2, size, cost, NULL, NAN, choice, NULL, NULL) != QLOW_OK, "budget NaN");
+    cost[1] = NAN;
+    CASE(qlow_plan_solve(NULL, NULL, 2, 2, size, cost, NULL, 4.0, choice, NULL, NULL) == QLOW_E_NONFINITE, "NaN cost");
+    cost[0] = cost[1] = INFINITY;
+    CASE(qlow_plan_solve(NULL, NULL, 2, 2, size, cost, NULL, 4.0, choice, NULL, NULL) == QLOW_E_NOT_FOUND,
+         "every choice of a layer unavailable");
+    cost[0] = 0.1, cost[1] = 1.0;
+    CASE(qlow_plan_solve(NULL, NULL, 2, 0, size, cost, NULL, 4.0, choice, NULL, NULL) == QLOW_E_SHAPE, "0 choices");
+    CASE(qlow_plan_solve(NULL, NULL, 1, 1, size, cost, NULL, 1e300, choice, NULL, NULL) == QLOW_OK && choice[0] == 0,
+         "huge budget");
+}
+
 int main(void)
 {
     views();
     fp16_specials();
     param_values();
+    qlow_ctx *ctx = NULL;
+    QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+    if (ctx) {
+        quantize_hostile(ctx);
+        quantize_shapes(ctx);
+        hessian_hostile(ctx);
+    }
+    qlow_ctx_destroy(ctx);
+    plan_hostile();
     printf("INFO degenerate cases: %d\n", cases);
     return qt_finish();
 }

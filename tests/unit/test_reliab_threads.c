@@ -75,11 +75,145 @@ static void run_concurrently(const char *name, void *(*fn)(void *), uint64_t ser
     printf("INFO concurrent %-24s %d threads identical to the serial run\n", name, started);
 }
 
+/* ---- immutable objects shared by every thread ---------------------------------------------------- */
+static qlow_qmatrix *shared_qm[4];
+static int n_shared_qm;
+static qlow_tokenizer *shared_tok;
+static qlow_model *shared_model;
+
+static uint64_t fold_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++) h = fold(h, b[i]);
+    return h;
+}
+
+/* Reads every shared object through its documented thread-safe calls. */
+static uint64_t shared_workload(int *failures)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    static _Thread_local float rows[64 * 300];
+    for (int q = 0; q < n_shared_qm; q++) {
+        int64_t r = 0, c = 0;
+        if (qlow_qmatrix_shape(shared_qm[q], &r, &c) != QLOW_OK) (*failures)++;
+        for (int64_t r0 = 0; r0 < r; r0 += 16) {
+            int64_t nr = r - r0 < 16 ? r - r0 : 16;
+            if (qlow_qmatrix_dequantize(shared_qm[q], r0, nr, rows, sizeof rows / sizeof rows[0]) != QLOW_OK) (*failures)++;
+            h = fold_bytes(h, rows, (size_t)(nr * c) * sizeof(float));
+        }
+    }
+    if (shared_tok) {
+        static const char *texts[] = {"Once upon a time, there was a little girl named Lily.",
+                                      "She liked to play outside in the park with her dog.", "\xc3\xa9t\xc3\xa9 \xe2\x82\xac 3"};
+        int32_t ids[128];
+        char out[256];
+        for (int k = 0; k < 3; k++) {
+            size_t n = 0, len = 0;
+            if (qlow_tokenizer_encode(shared_tok, texts[k], strlen(texts[k]), 1, 0, ids, 128, &n) != QLOW_OK) (*failures)++;
+            h = fold_bytes(h, ids, n * sizeof(int32_t));
+            if (qlow_tokenizer_decode(shared_tok, ids, n, out, sizeof out, &len) != QLOW_OK || len != strlen(texts[k]) ||
+                memcmp(out, texts[k], len) != 0)
+                (*failures)++;
+        }
+    }
+    if (shared_model) {
+        size_t count = 0;
+        static _Thread_local float buf[1 << 16];
+        if (qlow_model_tensor_count(shared_model, &count) != QLOW_OK) (*failures)++;
+        for (size_t i = 0; i < count; i += 3) {
+            int32_t ndim = 0;
+            int64_t shape[4];
+            if (qlow_model_tensor_info(shared_model, i, NULL, NULL, &ndim, shape) != QLOW_OK) (*failures)++;
+            size_t n = 1;
+            for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
+            if (n > sizeof buf / sizeof buf[0]) continue;
+            if (qlow_model_tensor_read_f32(shared_model, i, buf, n) != QLOW_OK) (*failures)++;
+            h = fold_bytes(h, buf, n * sizeof(float));
+        }
+    }
+    return h;
+}
+
+static void *shared_thread(void *arg)
+{
+    worker *w = (worker *)arg;
+    w->digest = shared_workload(&w->failures);
+    return NULL;
+}
+
+/* Each thread quantizes with its own multi-threaded ctx (OpenMP inside pthreads). */
+static float qw[48 * 160];
+static uint64_t quantize_workload(int *failures)
+{
+    qlow_ctx *ctx = NULL;
+    qlow_qmatrix *qm = NULL;
+    qlow_view W;
+    uint64_t h = 0;
+    size_t n = 0;
+    qlow_view_init_2d(&W, QLOW_DTYPE_F32, 48, 160, qw);
+    if (qlow_ctx_create(NULL, &ctx) != QLOW_OK || qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 2) != QLOW_OK ||
+        qlow_quantize(ctx, NULL, &W, NULL, &qm) != QLOW_OK || qlow_qmatrix_serialized_size(qm, &n) != QLOW_OK) {
+        (*failures)++;
+    } else {
+        unsigned char *img = (unsigned char *)malloc(n);
+        if (!img || qlow_qmatrix_serialize(qm, img, n) != QLOW_OK) (*failures)++;
+        else h = fold_bytes(0, img, n);
+        free(img);
+    }
+    qlow_qmatrix_destroy(qm);
+    qlow_ctx_destroy(ctx);
+    return h;
+}
+static void *quantize_thread(void *arg)
+{
+    worker *w = (worker *)arg;
+    w->digest = quantize_workload(&w->failures);
+    return NULL;
+}
+
+static void setup_shared(void)
+{
+    qlow_ctx *ctx = NULL;
+    QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+    static float w[64 * 300];
+    for (int i = 0; i < 64 * 300; i++) w[i] = (float)qt_rand_normal();
+    qlow_view W;
+    QT_CHECK_OK(qlow_view_init_2d(&W, QLOW_DTYPE_F32, 64, 300, w));
+    static const int schemes[4] = {QLOW_SCHEME_RTN, QLOW_SCHEME_BINARY, QLOW_SCHEME_BINARY_RESIDUAL, QLOW_SCHEME_TERNARY};
+    for (int s = 0; s < 4 && ctx; s++) {
+        qlow_params *p = NULL;
+        QT_CHECK_OK(qlow_params_create(NULL, &p));
+        qlow_params_set_int(p, QLOW_P_SCHEME, schemes[s]);
+        if (qlow_quantize(ctx, p, &W, NULL, &shared_qm[n_shared_qm]) == QLOW_OK) n_shared_qm++;
+        qlow_params_destroy(p);
+    }
+    QT_CHECK(n_shared_qm == 4, "shared matrices");
+    qlow_ctx_destroy(ctx);
+    char path[512];
+    QT_CHECK_OK(qlow_tokenizer_open(qt_path("data/tok512.bin", path, sizeof path), 512, NULL, &shared_tok));
+    QT_CHECK_OK(qlow_model_open(qt_path("data/stories260K.bin", path, sizeof path), NULL, NULL, &shared_model));
+    for (int i = 0; i < 48 * 160; i++) qw[i] = (float)qt_rand_normal();
+}
+
 int main(void)
 {
     int failures = 0;
     uint64_t serial = core_workload(&failures);
     QT_CHECK(failures == 0, "serial core workload");
     run_concurrently("core (ctx, params, fp16)", core_thread, serial);
+
+    setup_shared();
+    failures = 0;
+    serial = shared_workload(&failures);
+    QT_CHECK(failures == 0, "serial shared workload: %d failures", failures);
+    run_concurrently("shared qmatrix/tokenizer/model", shared_thread, serial);
+    failures = 0;
+    serial = quantize_workload(&failures);
+    QT_CHECK(failures == 0, "serial quantize");
+    run_concurrently("quantize (2 OpenMP threads each)", quantize_thread, serial);
+
+    for (int q = 0; q < n_shared_qm; q++) qlow_qmatrix_destroy(shared_qm[q]);
+    qlow_tokenizer_close(shared_tok);
+    qlow_model_close(shared_model);
     return qt_finish();
 }
