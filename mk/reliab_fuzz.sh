@@ -51,7 +51,7 @@ status=0
 summary=""
 for t in "$@"; do
   work=$root/corpus/$t; art=$root/artifacts/$t; log=$root/fuzz_$t.log
-  mkdir -p "$work" "$art"
+  mkdir -p "$work" "$art"; stamp=$root/.stamp_$t; : > "$stamp"
   seeds=tests/fuzz/corpus/$t; regress=tests/regress/$t
   dirs="$work $seeds"; [ -d "$regress" ] && dirs="$dirs $regress"
   # rss limit: a target must not need more than 1 GB; 10 s per input is a hang.
@@ -65,7 +65,7 @@ for t in "$@"; do
   line=$(printf 'INFO fuzz %-12s %10s execs in %ss, %s, %s' "$t" "${execs:-?}" "$secs" "${cov:-no coverage}" "${corp:-}")
   if [ $rc -ne 0 ]; then
     status=1
-    line="FAIL fuzz $t exit $rc: see $log; reproducer(s): $(ls "$art" | tr '\n' ' ')"
+    line="FAIL fuzz $t exit $rc: see $log; new reproducer(s): $(find "$art" -type f -newer "$stamp" | tr '\n' ' ')"
     grep -E 'ERROR|SUMMARY|runtime error|property violated' "$log" | head -n 10
   fi
   echo "$line"; summary="$summary$line"$'\n'

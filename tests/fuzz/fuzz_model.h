@@ -7,6 +7,11 @@
 
 #include "fuzz_common.h"
 
+/* The io subsystem's own invariant checkers (src/io/fuzz_entry.c), run on every input as well. */
+int qlow__fuzz_llama2c(const uint8_t *data, size_t size);
+int qlow__fuzz_safetensors(const uint8_t *data, size_t size);
+int qlow__fuzz_model(const uint8_t *data, size_t size);
+
 static void model_check_tensor(const qlow_model *m, size_t i, const unsigned char *buf, size_t size)
 {
     const char *name = NULL;
@@ -46,6 +51,7 @@ static void model_check_tensor(const qlow_model *m, size_t i, const unsigned cha
         float *dst = (float *)malloc((n ? n : 1) * sizeof(float));
         FUZZ_REQUIRE(dst, "oom");
         FUZZ_REQUIRE(qlow_model_tensor_read_f32(m, i, dst, n) == QLOW_OK, "read_f32 %s", name);
+        FUZZ_REQUIRE(qlow_model_tensor_release(m, i) == QLOW_OK, "release %s", name);
         if (n) FUZZ_REQUIRE(qlow_model_tensor_read_f32(m, i, dst, n - 1) == QLOW_E_BUFFER_TOO_SMALL, "short read");
         free(dst);
     }
@@ -53,6 +59,10 @@ static void model_check_tensor(const qlow_model *m, size_t i, const unsigned cha
 
 static void fuzz_model_exercise(const uint8_t *data, size_t size, int source)
 {
+    int (*io_check)(const uint8_t *, size_t) =
+        source == QLOW_MODEL_SOURCE_LLAMA2C ? qlow__fuzz_llama2c : qlow__fuzz_safetensors;
+    FUZZ_REQUIRE(io_check(data, size) == 0, "io invariant checker for source %d failed", source);
+    FUZZ_REQUIRE(qlow__fuzz_model(data, size) == 0, "io invariant checker (detected format) failed");
     fuzz_alloc_state as;
     qlow_allocator a = fuzz_allocator(&as, 0);
     qlow_params *p = NULL;

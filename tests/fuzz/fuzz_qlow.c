@@ -18,6 +18,8 @@
 #define QF_F_CRC 60u
 
 uint32_t qlow__crc32c_update(uint32_t crc, const void *data, size_t size);
+/* The io subsystem's own invariant checker (src/io/fuzz_entry.c), run on every input as well. */
+int qlow__fuzz_qfile(const uint8_t *data, size_t size);
 
 static void qlow_fix_checksums(unsigned char *d, size_t n)
 {
@@ -46,7 +48,8 @@ static void qlow_check_tensor(const qlow_qfile *f, size_t i, const unsigned char
     int32_t kind = 0, type = 0, bits = 0, ndim = 0;
     int64_t shape[QLOW_VIEW_MAX_DIMS];
     FUZZ_REQUIRE(qlow_qfile_tensor_info(f, i, &name, &kind, &type, &bits, &ndim, shape) == QLOW_OK && name, "info");
-    FUZZ_REQUIRE(kind == QLOW_QFILE_DENSE || kind == QLOW_QFILE_PACKED, "kind %d", (int)kind);
+    /* Kinds >= 3 are reserved for 1.x extensions: listed, but refused as views and matrices. */
+    FUZZ_REQUIRE(kind >= 1, "kind %d", (int)kind);
     FUZZ_REQUIRE(ndim >= 1 && ndim <= QLOW_VIEW_MAX_DIMS, "ndim %d", (int)ndim);
     size_t nl = strlen(name);
     fuzz_touch(name, nl + 1);
@@ -61,6 +64,21 @@ static void qlow_check_tensor(const qlow_qfile *f, size_t i, const unsigned char
     FUZZ_REQUIRE(vs == QLOW_OK || vs == QLOW_E_CHECKSUM, "verify %d", (int)vs);
     qlow_view v;
     qlow_status s = qlow_qfile_tensor_view(f, i, &v);
+    qlow_qmatrix *fq = (qlow_qmatrix *)&fq;
+    qlow_qmatrix *const fq_untouched = fq;
+    qlow_status fs = qlow_qfile_tensor_qmatrix(f, i, ctx, &fq);
+    FUZZ_REQUIRE(fuzz_status_known(fs) && fs != QLOW_E_NO_MEMORY, "tensor_qmatrix %d", (int)fs);
+    if (fs != QLOW_OK) FUZZ_REQUIRE(fq == fq_untouched, "failed tensor_qmatrix wrote its out-pointer");
+    if (kind != QLOW_QFILE_PACKED) FUZZ_REQUIRE(fs != QLOW_OK, "tensor_qmatrix of a kind-%d tensor succeeded", (int)kind);
+    if (fs == QLOW_OK) {
+        int64_t r = 0, c = 0;
+        int32_t fmt = 0;
+        FUZZ_REQUIRE(qlow_qmatrix_shape(fq, &r, &c) == QLOW_OK && qlow_qmatrix_format(fq, &fmt) == QLOW_OK, "shape");
+        FUZZ_REQUIRE(r == shape[0] && c == shape[1] && fmt == type, "tensor_qmatrix %s disagrees with its directory", name);
+        float row[64];
+        if (c <= 64) FUZZ_REQUIRE(qlow_qmatrix_dequantize(fq, r - 1, 1, row, 64) == QLOW_OK, "dequantize last row");
+        qlow_qmatrix_destroy(fq);
+    }
     if (kind == QLOW_QFILE_PACKED) {
         FUZZ_REQUIRE(s == QLOW_E_DTYPE, "view of a packed tensor: %d", (int)s);
         unsigned char *img = fuzz_copy_aligned((const uint8_t *)data, size);
@@ -79,6 +97,10 @@ static void qlow_check_tensor(const qlow_qfile *f, size_t i, const unsigned char
             qlow_qmatrix_destroy(qm);
         }
         free(img);
+        return;
+    }
+    if (kind != QLOW_QFILE_DENSE) {
+        FUZZ_REQUIRE(s != QLOW_OK, "view of a kind-%d tensor succeeded", (int)kind);
         return;
     }
     FUZZ_REQUIRE(s == QLOW_OK || s == QLOW_E_ALIGNMENT, "dense view %d", (int)s);
@@ -141,6 +163,7 @@ static int fuzz_qlow(const uint8_t *data, size_t size)
 {
     qlow_ctx *ctx = NULL;
     if (qlow_ctx_create(NULL, &ctx) != QLOW_OK) return 0;
+    FUZZ_REQUIRE(qlow__fuzz_qfile(data, size) == 0, "io invariant checker qlow__fuzz_qfile failed");
     unsigned char *buf = fuzz_copy_aligned(data, size);
     if (buf) {
         qlow_try(buf, size, 1, ctx);

@@ -6,6 +6,9 @@
  * nothing leaks. */
 #include "fuzz_common.h"
 
+/* The io subsystem's own invariant checker (src/io/fuzz_entry.c), run on every input as well. */
+int qlow__fuzz_tokenizer(const uint8_t *data, size_t size);
+
 static int tok_has_byte_tokens(const qlow_tokenizer *t)
 {
     if (qlow_tokenizer_vocab_size(t) < 259) return 0;
@@ -101,6 +104,7 @@ static void tok_try(const uint8_t *data, size_t size, int32_t vocab, const char 
 static int fuzz_tokenizer(const uint8_t *data, size_t size)
 {
     /* The input is the tokenizer file; its first bytes double as text to encode. */
+    FUZZ_REQUIRE(qlow__fuzz_tokenizer(data, size) == 0, "io invariant checker qlow__fuzz_tokenizer failed");
     size_t text_len = size < 96 ? size : 96;
     tok_try(data, size, 0, (const char *)data, text_len);
     if (size >= 4) {
