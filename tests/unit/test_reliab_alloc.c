@@ -188,6 +188,8 @@ static void models(void)
 
 /* The writer allocates as it grows: the whole sequence open .. finish is swept, and whichever call meets
  * the failing allocation must report QLOW_E_NO_MEMORY. */
+static qlow_qmatrix *sample_qm;
+
 static qlow_status write_sample(const qlow_allocator *a, void *buf, size_t cap, const char *path, uint64_t *bytes)
 {
     qlow_qfile_writer *w = (qlow_qfile_writer *)SENTINEL;
@@ -202,6 +204,7 @@ static qlow_status write_sample(const qlow_allocator *a, void *buf, size_t cap, 
     qlow_view_init_2d(&v, QLOW_DTYPE_F32, 4, 8, dense);
     if (st == QLOW_OK) st = qlow_qfile_writer_add_dense(w, "tok_embeddings", &v);
     if (st == QLOW_OK) st = qlow_qfile_writer_add_dense(w, "blk.0.attn_norm", &v);
+    if (st == QLOW_OK && sample_qm) st = qlow_qfile_writer_add_qmatrix(w, "blk.0.attn_q", sample_qm);
     if (st == QLOW_OK) st = qlow_qfile_writer_set_string(w, "general.name", "alloc sweep");
     if (st == QLOW_OK) st = qlow_qfile_writer_set_int(w, "general.layers", 1);
     if (st == QLOW_OK) st = qlow_qfile_writer_set_float(w, "general.eps", 1e-5);
@@ -215,6 +218,12 @@ static qlow_status write_sample(const qlow_allocator *a, void *buf, size_t cap, 
 static void qfiles(void)
 {
     static unsigned char _Alignas(64) file[1 << 14];
+    qlow_ctx *qctx = NULL;
+    QT_CHECK_OK(qlow_ctx_create(NULL, &qctx));
+    qlow_view wv;
+    QT_CHECK_OK(qlow_view_init_2d(&wv, QLOW_DTYPE_F32, 4, 80, wdata));
+    QT_CHECK_OK(qlow_quantize(qctx, NULL, &wv, NULL, &sample_qm));
+    qlow_ctx_destroy(qctx);
     long pts = 0;
     QT_ALLOC_FAIL_LOOP(&pts, st = write_sample(&qa, file, sizeof file, NULL, NULL), (void)0);
     report("qlow_qfile_writer (buffer) sequence", pts, pts >= 1);
@@ -239,7 +248,18 @@ static void qfiles(void)
         SWEEP_MAKE("qlow_qfile_open_buffer", qlow_qfile, qlow_qfile_open_buffer(file, (size_t)bytes, NULL, &qa, &out),
                    qlow_qfile_close(out));
         SWEEP_MAKE("qlow_qfile_open", qlow_qfile, qlow_qfile_open(path, NULL, &qa, &out), qlow_qfile_close(out));
+        qlow_qfile *qf = NULL;
+        QT_CHECK_OK(qlow_qfile_open_buffer(file, (size_t)bytes, NULL, NULL, &qf));
+        size_t idx = 0;
+        QT_CHECK_OK(qlow_qfile_tensor_find(qf, "blk.0.attn_q", &idx));
+        qlow_ctx *ctx = NULL;
+        qlow_qmatrix *tq = NULL;
+        SWEEP_OBJ("qlow_qfile_tensor_qmatrix", { QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)); tq = (qlow_qmatrix *)SENTINEL; },
+                  st = qlow_qfile_tensor_qmatrix(qf, idx, ctx, &tq), tq == (qlow_qmatrix *)SENTINEL,
+                  qlow_qmatrix_destroy(tq), qlow_ctx_destroy(ctx));
+        qlow_qfile_close(qf);
     }
+    qlow_qmatrix_destroy(sample_qm);
     unlink(path);
 }
 
@@ -319,6 +339,20 @@ static void hessian_and_plan(void)
     QT_CHECK_OK(qlow_view_init_2d(&Wq, QLOW_DTYPE_F32, 4, COLS, wq));
     SWEEP_OBJ("qlow_plan_layer_error", QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)),
               st = qlow_plan_layer_error(ctx, h, &W, &Wq, &err), err == mark, (void)0, qlow_ctx_destroy(ctx));
+
+    qlow_params *gp = NULL;
+    QT_CHECK_OK(qlow_params_create(NULL, &gp));
+    qlow_params_set_int(gp, QLOW_P_BITS, 3);
+    qlow_params_set_int(gp, QLOW_GPTQ_BLOCK, 8);
+    qlow_qmatrix *gq = NULL;
+    SWEEP_OBJ("qlow_gptq_quantize", { QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)); gq = (qlow_qmatrix *)SENTINEL; },
+              st = qlow_gptq_quantize(ctx, gp, &W, h, &gq), gq == (qlow_qmatrix *)SENTINEL, qlow_qmatrix_destroy(gq),
+              qlow_ctx_destroy(ctx));
+    qlow_params_set_int(gp, QLOW_GPTQ_ACT_ORDER, 1);
+    SWEEP_OBJ("qlow_gptq_quantize act-order", { QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)); gq = (qlow_qmatrix *)SENTINEL; },
+              st = qlow_gptq_quantize(ctx, gp, &W, h, &gq), gq == (qlow_qmatrix *)SENTINEL, qlow_qmatrix_destroy(gq),
+              qlow_ctx_destroy(ctx));
+    qlow_params_destroy(gp);
 
     const double size[6] = {4, 2, 1, 4, 2, 1}, cost[6] = {0.1, 0.5, 2.0, 0.2, 0.4, 3.0};
     int32_t choice[2] = {-9, -9};

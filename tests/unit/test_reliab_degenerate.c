@@ -369,6 +369,111 @@ static void hessian_hostile(qlow_ctx *ctx)
     CASE(qlow_hvp_top_eigen(ctx, fail_hvp, NULL, 0, 1e-3, 10, NULL, 0, &lambda, NULL) != QLOW_OK, "n = 0");
 }
 
+/* GPTQ: the same hostile inputs, plus a Hessian that is singular without damping. */
+static void gptq_hostile(qlow_ctx *ctx)
+{
+    enum { R = 6, C = 40, TOK = 64 };
+    static float X[TOK * C], w[R * C], deq[R * C];
+    for (int i = 0; i < TOK * C; i++) X[i] = (float)qt_rand_normal();
+    for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+    qlow_hessian *h = NULL, *hd = NULL, *he = NULL;
+    QT_CHECK_OK(qlow_hessian_create(NULL, C, QLOW_HESSIAN_FULL, &h));
+    QT_CHECK_OK(qlow_hessian_create(NULL, C, QLOW_HESSIAN_DIAG, &hd));
+    QT_CHECK_OK(qlow_hessian_create(NULL, C, QLOW_HESSIAN_FULL, &he));
+    if (!h || !hd || !he) return;
+    /* Columns 3 and 4 are identical and column 7 is never active ("dead"). */
+    for (int t = 0; t < TOK; t++) X[t * C + 4] = X[t * C + 3], X[t * C + 7] = 0.0f;
+    qlow_view xv, W;
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, TOK, C, X);
+    QT_CHECK_OK(qlow_hessian_add(ctx, h, &xv));
+    QT_CHECK_OK(qlow_hessian_add(ctx, hd, &xv));
+    qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, w);
+    qlow_params *p = NULL;
+    QT_CHECK_OK(qlow_params_create(NULL, &p));
+    qlow_params_set_int(p, QLOW_P_BITS, 4);
+    qlow_qmatrix *qm = (qlow_qmatrix *)&qm;
+    qlow_qmatrix *const untouched = qm;
+    CASE(qlow_gptq_quantize(ctx, p, &W, hd, &qm) == QLOW_E_STATE && qm == untouched, "GPTQ with a DIAG Hessian");
+    CASE(qlow_gptq_quantize(ctx, p, &W, he, &qm) == QLOW_E_STATE && qm == untouched, "GPTQ with an empty Hessian");
+    qlow_view W2;
+    qlow_view_init_2d(&W2, QLOW_DTYPE_F32, R, C - 1, w);
+    CASE(qlow_gptq_quantize(ctx, p, &W2, h, &qm) == QLOW_E_SHAPE && qm == untouched, "GPTQ cols mismatch");
+    w[11] = NAN;
+    CASE(qlow_gptq_quantize(ctx, p, &W, h, &qm) == QLOW_E_NONFINITE && qm == untouched, "GPTQ NaN weight");
+    w[11] = 20000.0f;
+    CASE(qlow_gptq_quantize(ctx, p, &W, h, &qm) == QLOW_E_NUMERIC && qm == untouched, "GPTQ |w| > 16384");
+    w[11] = 0.5f;
+    qlow_params_set_int(p, QLOW_P_SCHEME, QLOW_SCHEME_BINARY);
+    CASE(qlow_gptq_quantize(ctx, p, &W, h, &qm) == QLOW_E_UNSUPPORTED && qm == untouched, "GPTQ of a binary scheme");
+    qlow_params_set_int(p, QLOW_P_SCHEME, QLOW_SCHEME_RTN);
+    /* Singular without damping (duplicate columns): QLOW_E_NUMERIC, not garbage. */
+    qlow_params_set_float(p, QLOW_GPTQ_DAMP, 0.0);
+    qlow_status st = qlow_gptq_quantize(ctx, p, &W, h, &qm);
+    CASE(st == QLOW_E_NUMERIC && qm == untouched, "GPTQ, singular H, damp 0 -> %d", (int)st);
+    if (st == QLOW_OK) qlow_qmatrix_destroy(qm), qm = untouched;
+    /* With retries the damping grows until the factorization succeeds. */
+    qlow_params_set_int(p, QLOW_GPTQ_DAMP_RETRIES, 3);
+    qlow_params_set_float(p, QLOW_GPTQ_DAMP, 1e-9);
+    st = qlow_gptq_quantize(ctx, p, &W, h, &qm);
+    CASE(st == QLOW_OK || st == QLOW_E_NUMERIC, "GPTQ singular H with retries -> %d", (int)st);
+    if (st == QLOW_OK) qlow_qmatrix_destroy(qm), qm = untouched;
+    /* Default damping: succeeds; the dead column quantizes to zero; everything finite. */
+    qlow_params_reset(p);
+    qlow_params_set_int(p, QLOW_P_BITS, 4);
+    st = qlow_gptq_quantize(ctx, p, &W, h, &qm);
+    CASE(st == QLOW_OK, "GPTQ with default damping -> %d", (int)st);
+    if (st == QLOW_OK) {
+        CASE(qlow_qmatrix_dequantize(qm, 0, R, deq, R * C) == QLOW_OK && all_finite(deq, R * C), "GPTQ output finite");
+        /* The dead column is quantized as 0: within half a grid step of 0 (step = row range / 15). */
+        int dead_zero = 1;
+        for (int r = 0; r < R; r++) {
+            float lo = 0, hi = 0;
+            for (int j = 0; j < C; j++) lo = fminf(lo, w[r * C + j]), hi = fmaxf(hi, w[r * C + j]);
+            if (!(fabsf(deq[r * C + 7]) <= 0.5f * (hi - lo) / 15.0f + 1e-6f)) {
+                dead_zero = 0;
+                printf("NOTE row %d dead column: w %g -> %g (half step %g)\n", r, (double)w[r * C + 7],
+                       (double)deq[r * C + 7], 0.5 * (hi - lo) / 15.0);
+            }
+        }
+        CASE(dead_zero, "GPTQ dead column becomes 0 up to grid rounding");
+        qlow_qmatrix_destroy(qm);
+    }
+    /* 1 x N and N x 1 layers, and an all-zero layer. */
+    for (int i = 0; i < R * C; i++) w[i] = 0.0f;
+    qm = untouched;
+    st = qlow_gptq_quantize(ctx, p, &W, h, &qm);
+    CASE(st == QLOW_OK, "GPTQ of zeros -> %d", (int)st);
+    if (st == QLOW_OK) {
+        int zeros = qlow_qmatrix_dequantize(qm, 0, R, deq, R * C) == QLOW_OK;
+        for (int i = 0; i < R * C; i++) zeros &= deq[i] == 0.0f;
+        CASE(zeros, "GPTQ of zeros gives zeros");
+        qlow_qmatrix_destroy(qm);
+    }
+    for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+    qlow_view_init_2d(&W2, QLOW_DTYPE_F32, 1, C, w);
+    qm = untouched;
+    st = qlow_gptq_quantize(ctx, p, &W2, h, &qm);
+    CASE(st == QLOW_OK, "GPTQ 1 x %d -> %d", C, (int)st);
+    if (st == QLOW_OK) qlow_qmatrix_destroy(qm);
+    qlow_hessian *h1 = NULL;
+    QT_CHECK_OK(qlow_hessian_create(NULL, 1, QLOW_HESSIAN_FULL, &h1));
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, TOK, 1, X);
+    if (h1) QT_CHECK_OK(qlow_hessian_add(ctx, h1, &xv));
+    qlow_view_init_2d(&W2, QLOW_DTYPE_F32, R, 1, w);
+    qm = untouched;
+    st = qlow_gptq_quantize(ctx, p, &W2, h1, &qm);
+    CASE(st == QLOW_OK, "GPTQ %d x 1 -> %d", R, (int)st);
+    if (st == QLOW_OK) qlow_qmatrix_destroy(qm);
+    size_t wb = 0;
+    CASE(qlow_gptq_workspace_size(p, INT64_MAX, INT64_MAX, &wb) == QLOW_E_OVERFLOW, "GPTQ workspace of INT64_MAX^2");
+    CASE(qlow_gptq_workspace_size(p, (int64_t)1 << 33, (int64_t)1 << 33, &wb) == QLOW_E_OVERFLOW, "GPTQ workspace 2^66");
+    qlow_hessian_destroy(h1);
+    qlow_params_destroy(p);
+    qlow_hessian_destroy(h);
+    qlow_hessian_destroy(hd);
+    qlow_hessian_destroy(he);
+}
+
 static void plan_hostile(void)
 {
     const double size[4] = {2, 1, 2, 1};
@@ -400,6 +505,7 @@ int main(void)
         quantize_hostile(ctx);
         quantize_shapes(ctx);
         hessian_hostile(ctx);
+        gptq_hostile(ctx);
     }
     qlow_ctx_destroy(ctx);
     plan_hostile();
