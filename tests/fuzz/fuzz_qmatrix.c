@@ -2,8 +2,9 @@
  * bytes (a serialized packed matrix, docs/formats.md). Each input is tried as given and once more with
  * both header checksums recomputed, so that mutations reach the geometry and plane validation instead of
  * stopping at QLOW_E_CHECKSUM. Properties: pinned statuses; wrap and wrap_static agree; an accepted image
- * dequantizes to finite values only and re-serializes to exactly the bytes it was opened from; nothing
- * leaks. */
+ * dequantizes to finite values only and re-serializes to exactly the bytes it was opened from; its
+ * GEMV/GEMM results are bit-identical on the generic and SIMD paths and for 1 and 3 threads (as
+ * documented) and finite; nothing leaks. */
 #include "fuzz_common.h"
 
 /* Header offsets (docs/formats.md, "Serialized packed matrix"). */
@@ -22,6 +23,38 @@ static void qmatrix_fix_checksums(unsigned char *img, size_t n)
     if (total < QM_HEADER || total > n) total = n;
     fuzz_put64(img + QM_PAYLOAD_SUM, qlow__checksum64(img + QM_HEADER, (size_t)total - QM_HEADER));
     fuzz_put64(img + QM_HEADER_SUM, qlow__checksum64(img, QM_HEADER_SUM));
+}
+
+/* y = W x on the generic path and on the best ISA, and a 2-token GEMM with 3 threads: all identical. */
+static void qmatrix_products(const qlow_qmatrix *qm, int64_t rows, int64_t cols)
+{
+    if (rows * cols > ((int64_t)1 << 18)) return;
+    float *x = (float *)malloc((size_t)(2 * cols) * sizeof(float));
+    float *y[3];
+    for (int k = 0; k < 3; k++) y[k] = (float *)malloc((size_t)(2 * rows) * sizeof(float));
+    qlow_ctx *ctx[3] = {NULL, NULL, NULL};
+    FUZZ_REQUIRE(x && y[0] && y[1] && y[2], "oom");
+    for (int64_t j = 0; j < 2 * cols; j++) x[j] = (float)((j * 7919) % 61 - 30) / 16.0f;
+    for (int k = 0; k < 3; k++) FUZZ_REQUIRE(qlow_ctx_create(NULL, &ctx[k]) == QLOW_OK, "ctx");
+    qlow_ctx_set_int(ctx[0], QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC);
+    qlow_ctx_set_int(ctx[2], QLOW_CTX_NUM_THREADS, 3);
+    for (int act8 = 0; act8 < 2; act8++) {
+        qlow_status s[3];
+        for (int k = 0; k < 3; k++) {
+            int64_t batch = k == 2 ? 2 : 1;
+            s[k] = act8 ? qlow_gemm_act8(ctx[k], qm, x, batch, y[k]) : qlow_gemm(ctx[k], qm, x, batch, y[k]);
+        }
+        FUZZ_REQUIRE(s[0] == s[1] && s[1] == s[2], "gemm statuses differ: %d %d %d", (int)s[0], (int)s[1], (int)s[2]);
+        FUZZ_REQUIRE(s[0] == QLOW_OK, "gemm of an accepted matrix: %d", (int)s[0]);
+        FUZZ_REQUIRE(memcmp(y[0], y[1], (size_t)rows * sizeof(float)) == 0, "act8=%d: generic and SIMD differ", act8);
+        FUZZ_REQUIRE(memcmp(y[0], y[2], (size_t)rows * sizeof(float)) == 0, "act8=%d: 3-thread GEMM differs", act8);
+        for (int64_t i = 0; i < rows; i++) FUZZ_REQUIRE(y[0][i] - y[0][i] == 0.0f, "non-finite y[%lld]", (long long)i);
+    }
+    for (int k = 0; k < 3; k++) {
+        qlow_ctx_destroy(ctx[k]);
+        free(y[k]);
+    }
+    free(x);
 }
 
 static void qmatrix_use(const qlow_qmatrix *qm, const unsigned char *img, size_t n, const qlow_qmatrix *twin)
@@ -58,6 +91,7 @@ static void qmatrix_use(const qlow_qmatrix *qm, const unsigned char *img, size_t
     FUZZ_REQUIRE(qlow_qmatrix_dequantize(qm, rows, 1, out, count) == QLOW_E_SHAPE, "row range past the end");
     free(out);
     free(out2);
+    qmatrix_products(qm, rows, cols);
 }
 
 static void qmatrix_try(qlow_ctx *ctx, fuzz_alloc_state *as, const unsigned char *img, size_t n)

@@ -143,6 +143,30 @@ static void quant_and_qmatrix(void)
     SWEEP_OBJ("qlow_qmatrix_wrap", { QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)); qm = (qlow_qmatrix *)SENTINEL; },
               st = qlow_qmatrix_wrap(ctx, image, image_bytes, &qm), qm == (qlow_qmatrix *)SENTINEL,
               qlow_qmatrix_destroy(qm), qlow_ctx_destroy(ctx));
+
+    /* The allocating kernel wrappers, with 1 and 2 threads. */
+    qlow_ctx *c0 = NULL;
+    QT_CHECK_OK(qlow_ctx_create(NULL, &c0));
+    QT_CHECK_OK(qlow_qmatrix_wrap(c0, image, image_bytes, &qm));
+    static float x[3 * 80], y[3 * 24];
+    for (int i = 0; i < 3 * 80; i++) x[i] = (float)qt_rand_normal();
+    for (int threads = 1; qm && threads <= 2; threads++) {
+        const char *names[3][2] = {{"qlow_gemv", "qlow_gemv (2 threads)"}, {"qlow_gemm", "qlow_gemm (2 threads)"},
+                                   {"qlow_gemm_act8", "qlow_gemm_act8 (2 threads)"}};
+        for (int mode = 0; mode < 3; mode++) {
+            SWEEP_OBJ(names[mode][threads - 1],
+                      {
+                          QT_CHECK_OK(qlow_ctx_create(&qa, &ctx));
+                          qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, threads);
+                          for (int i = 0; i < 3 * 24; i++) y[i] = -777.0f;
+                      },
+                      st = mode == 0 ? qlow_gemv(ctx, qm, x, y) : mode == 1 ? qlow_gemm(ctx, qm, x, 3, y)
+                                                                         : qlow_gemm_act8(ctx, qm, x, 3, y),
+                      y[0] == -777.0f && y[3 * 24 - 1] == -777.0f, (void)0, qlow_ctx_destroy(ctx));
+        }
+    }
+    qlow_qmatrix_destroy(qm);
+    qlow_ctx_destroy(c0);
     free(image);
 }
 

@@ -295,6 +295,73 @@ static void quantize_shapes(qlow_ctx *ctx)
     qlow_params_destroy(p);
 }
 
+/* GEMV/GEMM: non-finite activations are refused with Y untouched; tiny shapes and K off every block
+ * size match a double-precision product with the dequantized weights within the documented bound. */
+static void kernels_hostile(qlow_ctx *ctx)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {1, 200}, {130, 1}, {3, 33}, {2, 7}, {5, 65}, {4, 97}};
+    static float w[200 * 130], deq[200 * 130], x[2 * 200], y[2 * 200];
+    for (size_t s = 0; s < NSCHEMES; s++) {
+        qlow_params *p = scheme_params(&schemes[s]);
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            int64_t r = shapes[k][0], c = shapes[k][1];
+            for (int64_t i = 0; i < r * c; i++) w[i] = (float)qt_rand_normal();
+            for (int64_t j = 0; j < 2 * c; j++) x[j] = (float)qt_rand_normal();
+            qlow_view W;
+            qlow_qmatrix *qm = NULL;
+            qlow_view_init_2d(&W, QLOW_DTYPE_F32, r, c, w);
+            if (qlow_quantize(ctx, p, &W, NULL, &qm) != QLOW_OK) {
+                CASE(0, "%s %lldx%lld quantize", schemes[s].name, (long long)r, (long long)c);
+                continue;
+            }
+            qlow_qmatrix_dequantize(qm, 0, r, deq, (size_t)(r * c));
+            CASE(qlow_gemm(ctx, qm, x, 2, y) == QLOW_OK, "%s %lldx%lld gemm", schemes[s].name, (long long)r, (long long)c);
+            /* Bound: activations are quantized per block to 8 bits, so |y - W x| <= sum |w| |x|max / 254 + fp32. */
+            double worst = 0;
+            for (int t = 0; t < 2; t++)
+                for (int64_t i = 0; i < r; i++) {
+                    double ref = 0, mag = 0, xmax = 0;
+                    for (int64_t j = 0; j < c; j++) xmax = fmax(xmax, fabs(x[t * c + j]));
+                    for (int64_t j = 0; j < c; j++) ref += (double)deq[i * c + j] * x[t * c + j], mag += fabs(deq[i * c + j]);
+                    double bound = mag * xmax / 254.0 + 1e-5 * (mag * xmax + 1e-30);
+                    worst = fmax(worst, fabs(y[t * r + i] - ref) / (bound + 1e-30));
+                }
+            CASE(worst <= 1.0, "%s %lldx%lld: gemm error %.3g of the bound", schemes[s].name, (long long)r, (long long)c, worst);
+            qlow_qmatrix_destroy(qm);
+        }
+        qlow_params_destroy(p);
+    }
+    qlow_params *p = scheme_params(&schemes[1]);
+    qlow_view W;
+    qlow_qmatrix *qm = NULL;
+    for (int i = 0; i < 8 * 64; i++) w[i] = (float)qt_rand_normal();
+    qlow_view_init_2d(&W, QLOW_DTYPE_F32, 8, 64, w);
+    QT_CHECK_OK(qlow_quantize(ctx, p, &W, NULL, &qm));
+    qlow_params_destroy(p);
+    if (!qm) return;
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int b = 0; b < 3; b++) {
+        for (int j = 0; j < 128; j++) x[j] = 1.0f;
+        x[70] = bad[b];
+        for (int i = 0; i < 16; i++) y[i] = -5.0f;
+        CASE(qlow_gemm(ctx, qm, x, 2, y) == QLOW_E_NONFINITE && y[0] == -5.0f && y[15] == -5.0f, "gemm x=%g", (double)bad[b]);
+        CASE(qlow_gemm_act8(ctx, qm, x, 2, y) == QLOW_E_NONFINITE && y[0] == -5.0f, "gemm_act8 x=%g", (double)bad[b]);
+    }
+    for (int j = 0; j < 64; j++) x[j] = 1e-40f;
+    CASE(qlow_gemv(ctx, qm, x, y) == QLOW_OK && all_finite(y, 8) && fabsf(y[0]) < 1e-30f, "denormal activations");
+    for (int j = 0; j < 64; j++) x[j] = j == 5 ? 3e38f : 0.0f;
+    CASE(qlow_gemv(ctx, qm, x, y) == QLOW_OK, "one activation near FLT_MAX");
+    for (int j = 0; j < 64; j++) x[j] = 0.0f;
+    int zero = qlow_gemv(ctx, qm, x, y) == QLOW_OK;
+    for (int i = 0; i < 8; i++) zero &= y[i] == 0.0f;
+    CASE(zero, "zero activations give exactly zero");
+    size_t wb = 0;
+    CASE(qlow_gemm(ctx, qm, x, 0, y) == QLOW_E_SHAPE, "batch 0");
+    CASE(qlow_gemm_workspace_size(qm, INT64_MAX, 0, &wb) == QLOW_E_OVERFLOW, "workspace of INT64_MAX tokens");
+    CASE(qlow_gemm_workspace_size(qm, 1, 99, &wb) == QLOW_E_INVALID_ARG, "unknown gemm flags");
+    qlow_qmatrix_destroy(qm);
+}
+
 /* ---- Hessian, spectral estimates and planning ---------------------------------------------------- */
 
 static int fail_hvp(void *user, const float *v_in, float *v_out, int64_t n)
@@ -506,6 +573,7 @@ int main(void)
         quantize_shapes(ctx);
         hessian_hostile(ctx);
         gptq_hostile(ctx);
+        kernels_hostile(ctx);
     }
     qlow_ctx_destroy(ctx);
     plan_hostile();

@@ -274,11 +274,62 @@ static void gptq_everywhere(void)
            same_across_isa ? "identical" : "not bit-identical (follows the Hessian, not promised)");
 }
 
+/* Kernels: documented bit-identical on every ISA and for every thread count. */
+static void kernels_everywhere(void)
+{
+    enum { R = 77, C = 200, B = 5 };
+    static float w[R * C], X[B * C], Y[B * R], Yref[B * R];
+    for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+    for (int i = 0; i < B * C; i++) X[i] = (float)qt_rand_normal() * (i % 17 == 0 ? 20.0f : 1.0f);
+    qlow_view W;
+    qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, w);
+    static const int schemes[] = {QLOW_SCHEME_RTN, QLOW_SCHEME_BINARY, QLOW_SCHEME_BINARY_RESIDUAL, QLOW_SCHEME_TERNARY};
+    static const int bits[] = {8, 4, 3, 2};
+    variant vs[8];
+    int nv = variants(vs), compared = 0;
+    qlow_ctx *qctx = make_ctx((variant){1, -1});
+    for (size_t s = 0; s < 4 + 3; s++) {
+        qlow_params *p = NULL;
+        qlow_qmatrix *qm = NULL;
+        qlow_params_create(NULL, &p);
+        if (s < 4) {
+            qlow_params_set_int(p, QLOW_P_BITS, bits[s]);
+            qlow_params_set_int(p, QLOW_P_GROUP_COLS, 64);
+        } else {
+            qlow_params_set_int(p, QLOW_P_SCHEME, schemes[s - 3]);
+        }
+        QT_CHECK_OK(qlow_quantize(qctx, p, &W, NULL, &qm));
+        qlow_params_destroy(p);
+        if (!qm) continue;
+        for (int mode = 0; mode < 3; mode++) { /* gemv, gemm, gemm_act8 */
+            for (int k = 0; k < nv; k++) {
+                qlow_ctx *ctx = make_ctx(vs[k]);
+                float *dst = k == 0 ? Yref : Y;
+                qlow_status st = mode == 0 ? qlow_gemv(ctx, qm, X, dst)
+                                 : mode == 1 ? qlow_gemm(ctx, qm, X, B, dst) : qlow_gemm_act8(ctx, qm, X, B, dst);
+                QT_CHECK_OK(st);
+                size_t n = (mode == 0 ? 1 : B) * R * sizeof(float);
+                if (k > 0) {
+                    QT_CHECK(memcmp(Y, Yref, n) == 0, "kernel mode %d matrix %zu differs at threads %d isa %d", mode, s,
+                             vs[k].threads, vs[k].isa);
+                    compared++;
+                }
+                qlow_ctx_destroy(ctx);
+            }
+        }
+        qlow_qmatrix_destroy(qm);
+    }
+    qlow_ctx_destroy(qctx);
+    printf("INFO determinism: %d GEMV/GEMM/act8 results bit-identical to threads 1 on the best ISA "
+           "(threads 1/2/4, generic path)\n", compared);
+}
+
 int main(void)
 {
     quantize_everywhere();
     qfiles_identical();
     hessian_everywhere();
     gptq_everywhere();
+    kernels_everywhere();
     return qt_finish();
 }

@@ -102,6 +102,20 @@ static uint64_t shared_workload(int *failures)
             h = fold_bytes(h, rows, (size_t)(nr * c) * sizeof(float));
         }
     }
+    /* Products with the shared matrices: own ctx (2 OpenMP threads) and workspace per thread. */
+    static _Thread_local float x[300 * 3], y[64 * 3];
+    for (int j = 0; j < 300 * 3; j++) x[j] = (float)((j * 37) % 101 - 50) / 25.0f;
+    qlow_ctx *kctx = NULL;
+    if (qlow_ctx_create(NULL, &kctx) != QLOW_OK || qlow_ctx_set_int(kctx, QLOW_CTX_NUM_THREADS, 2) != QLOW_OK) (*failures)++;
+    for (int q = 0; kctx && q < n_shared_qm; q++) {
+        if (qlow_gemv(kctx, shared_qm[q], x, y) != QLOW_OK) (*failures)++;
+        h = fold_bytes(h, y, 64 * sizeof(float));
+        if (qlow_gemm(kctx, shared_qm[q], x, 3, y) != QLOW_OK) (*failures)++;
+        h = fold_bytes(h, y, 3 * 64 * sizeof(float));
+        if (qlow_gemm_act8(kctx, shared_qm[q], x, 3, y) != QLOW_OK) (*failures)++;
+        h = fold_bytes(h, y, 3 * 64 * sizeof(float));
+    }
+    qlow_ctx_destroy(kctx);
     if (shared_tok) {
         static const char *texts[] = {"Once upon a time, there was a little girl named Lily.",
                                       "She liked to play outside in the park with her dog.", "\xc3\xa9t\xc3\xa9 \xe2\x82\xac 3"};
