@@ -126,6 +126,27 @@ static void qmatrix_and_qlow_seeds(void)
                                                quant_cases[i].cols, img, n), "add_packed");
         free(img);
     }
+    /* A PTQ1.61 mixed-precision (M161) matrix. */
+    {
+        enum { R = 6, C = 72, TOK = 40 };
+        static float mw[R * C], mx[TOK * C];
+        fill_weights(mw, R, C, 11);
+        fill_weights(mx, TOK, C, 12);
+        qlow_view W, X;
+        qlow_qmatrix *qm = NULL;
+        check(qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, mw), "m161 view");
+        check(qlow_view_init_2d(&X, QLOW_DTYPE_F32, TOK, C, mx), "m161 x");
+        check(qlow_ptq161_quantize(ctx, NULL, &W, &X, NULL, &qm, NULL), "ptq161");
+        size_t n = 0;
+        if (qm && qlow_qmatrix_serialized_size(qm, &n) == QLOW_OK) {
+            unsigned char *img = (unsigned char *)malloc(n);
+            check(qlow_qmatrix_serialize(qm, img, n), "m161 serialize");
+            write_seed("qmatrix", "m161", img, n);
+            if (w) check(qlow_qfile_writer_add_qmatrix(w, "blk.1.ffn_down", qm), "add m161");
+            free(img);
+        }
+        qlow_qmatrix_destroy(qm);
+    }
     float dense[6 * 5];
     uint16_t half[7];
     fill_weights(dense, 6, 5, 7);

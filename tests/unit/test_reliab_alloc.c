@@ -334,10 +334,10 @@ static void hessian_and_plan(void)
               st = qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_HINV, 0.01, factor, COLS * COLS),
               factor[0] == mark && factor[COLS * COLS - 1] == mark, (void)0, qlow_ctx_destroy(ctx));
     SWEEP_OBJ("qlow_hessian_top_eigen", QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)),
-              st = qlow_hessian_top_eigen(ctx, h, 1e-6, 200, &lambda, &iters), lambda == mark && iters == -7,
+              st = qlow_hessian_top_eigen(ctx, h, 1e-6, 200, NULL, 0, &lambda, &iters), lambda == mark && iters == -7,
               (void)0, qlow_ctx_destroy(ctx));
     SWEEP_OBJ("qlow_hessian_lanczos", QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)),
-              st = qlow_hessian_lanczos(ctx, h, 12, 4, eigs), eigs[0] == mark && eigs[3] == mark, (void)0,
+              st = qlow_hessian_lanczos(ctx, h, 12, 4, NULL, 0, eigs), eigs[0] == mark && eigs[3] == mark, (void)0,
               qlow_ctx_destroy(ctx));
     lambda = mark;
     iters = -7;
@@ -362,7 +362,7 @@ static void hessian_and_plan(void)
     QT_CHECK_OK(qlow_view_init_2d(&W, QLOW_DTYPE_F32, 4, COLS, X));
     QT_CHECK_OK(qlow_view_init_2d(&Wq, QLOW_DTYPE_F32, 4, COLS, wq));
     SWEEP_OBJ("qlow_plan_layer_error", QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)),
-              st = qlow_plan_layer_error(ctx, h, &W, &Wq, &err), err == mark, (void)0, qlow_ctx_destroy(ctx));
+              st = qlow_plan_layer_error(ctx, h, &W, &Wq, NULL, 0, &err), err == mark, (void)0, qlow_ctx_destroy(ctx));
 
     qlow_params *gp = NULL;
     QT_CHECK_OK(qlow_params_create(NULL, &gp));
@@ -393,6 +393,31 @@ static void hessian_and_plan(void)
     qlow_ctx_destroy(c0);
 }
 
+/* PTQ1.61: the one-call pipeline (with and without the scale optimizer) and the statistics object. */
+static void ptq161(void)
+{
+    enum { R = 12, C = 64, TOK = 48 };
+    static float w[R * C], x[TOK * C];
+    for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+    for (int i = 0; i < TOK * C; i++) x[i] = (float)qt_rand_normal() * (i % C < 6 ? 8.0f : 1.0f);
+    qlow_view W, X;
+    QT_CHECK_OK(qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, w));
+    QT_CHECK_OK(qlow_view_init_2d(&X, QLOW_DTYPE_F32, TOK, C, x));
+    SWEEP_MAKE("qlow_actstats_create", qlow_actstats, qlow_actstats_create(&qa, C, &out), qlow_actstats_destroy(out));
+    qlow_params *p = NULL;
+    QT_CHECK_OK(qlow_params_create(NULL, &p));
+    for (int optimize = 0; optimize <= 1; optimize++) {
+        qlow_params_set_int(p, QLOW_PTQ161_OPTIMIZE, optimize);
+        qlow_ctx *ctx = NULL;
+        qlow_qmatrix *qm = NULL;
+        SWEEP_OBJ(optimize ? "qlow_ptq161_quantize (optimized)" : "qlow_ptq161_quantize (mask only)",
+                  { QT_CHECK_OK(qlow_ctx_create(&qa, &ctx)); qm = (qlow_qmatrix *)SENTINEL; },
+                  st = qlow_ptq161_quantize(ctx, p, &W, &X, NULL, &qm, NULL), qm == (qlow_qmatrix *)SENTINEL,
+                  qlow_qmatrix_destroy(qm), qlow_ctx_destroy(ctx));
+    }
+    qlow_params_destroy(p);
+}
+
 /* A static context has no allocator: calls that would allocate through it must report
  * QLOW_E_NO_MEMORY rather than fall back to libc. */
 static void static_ctx_never_allocates(void)
@@ -420,6 +445,7 @@ int main(void)
     models();
     qfiles();
     hessian_and_plan();
+    ptq161();
     static_ctx_never_allocates();
     printf("INFO alloc-failure sweeps: %d functions or sequences\n", sweeps);
     printf("INFO alloc-failure points tested: %ld\n", points_total);

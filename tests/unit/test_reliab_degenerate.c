@@ -421,7 +421,7 @@ static void hessian_hostile(qlow_ctx *ctx)
     /* An empty accumulator. */
     qlow_hessian_reset(h);
     double lambda = 0;
-    st = qlow_hessian_top_eigen(ctx, h, 1e-3, 50, &lambda, NULL);
+    st = qlow_hessian_top_eigen(ctx, h, 1e-3, 50, NULL, 0, &lambda, NULL);
     CASE(st == QLOW_E_STATE || (st == QLOW_OK && lambda == 0.0), "top eigenvalue of an empty H -> %d", (int)st);
     qlow_hessian_destroy(h);
     /* Corrupt saved Hessians and hostile callbacks. */
@@ -541,6 +541,73 @@ static void gptq_hostile(qlow_ctx *ctx)
     qlow_hessian_destroy(he);
 }
 
+/* PTQ1.61: mask ratio 0 and 1, non-finite scores and calibration data, tiny layers. */
+static void ptq161_hostile(qlow_ctx *ctx)
+{
+    enum { R = 5, C = 40, TOK = 32 };
+    static float w[R * C], x[TOK * C], score[C], deq[R * C];
+    uint8_t mask[QLOW_MASK_BYTES(C)];
+    int64_t ns = -1;
+    for (int j = 0; j < C; j++) score[j] = (float)qt_rand_normal();
+    CASE(qlow_mask_select(score, C, 0.0, mask, &ns) == QLOW_OK && ns == 0, "mask ratio 0 selects nothing (%lld)", (long long)ns);
+    CASE(qlow_mask_select(score, C, 1.0, mask, &ns) == QLOW_OK && ns == C, "mask ratio 1 selects all (%lld)", (long long)ns);
+    CASE(qlow_mask_select(score, C, 1.5, mask, &ns) == QLOW_E_INVALID_ARG, "mask ratio 1.5");
+    CASE(qlow_mask_select(score, C, NAN, mask, &ns) == QLOW_E_INVALID_ARG, "mask ratio NaN");
+    score[3] = NAN;
+    CASE(qlow_mask_select(score, C, 0.2, mask, &ns) == QLOW_E_NONFINITE, "NaN score");
+    score[3] = 1.0f;
+    for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+    for (int i = 0; i < TOK * C; i++) x[i] = (float)qt_rand_normal();
+    qlow_view W, X;
+    qlow_view_init_2d(&W, QLOW_DTYPE_F32, R, C, w);
+    qlow_view_init_2d(&X, QLOW_DTYPE_F32, TOK, C, x);
+    qlow_params *p = NULL;
+    QT_CHECK_OK(qlow_params_create(NULL, &p));
+    const double ratios[] = {0.0, 1.0, 0.025};
+    for (int k = 0; k < 3; k++) {
+        qlow_params_set_float(p, QLOW_MASK_RATIO, ratios[k]);
+        qlow_qmatrix *qm = NULL;
+        qlow_status st = qlow_ptq161_quantize(ctx, p, &W, &X, NULL, &qm, NULL);
+        CASE(st == QLOW_OK, "ptq161 mask ratio %g -> %d", ratios[k], (int)st);
+        if (st == QLOW_OK)
+            CASE(qlow_qmatrix_dequantize(qm, 0, R, deq, R * C) == QLOW_OK && all_finite(deq, R * C), "ratio %g finite", ratios[k]);
+        qlow_qmatrix_destroy(qm);
+    }
+    qlow_params_reset(p);
+    qlow_qmatrix *qm = (qlow_qmatrix *)&qm;
+    qlow_qmatrix *const untouched = qm;
+    x[17] = NAN;
+    CASE(qlow_ptq161_quantize(ctx, p, &W, &X, NULL, &qm, NULL) == QLOW_E_NONFINITE && qm == untouched, "ptq161 NaN input");
+    x[17] = 0.0f;
+    w[9] = INFINITY;
+    CASE(qlow_ptq161_quantize(ctx, p, &W, &X, NULL, &qm, NULL) == QLOW_E_NONFINITE && qm == untouched, "ptq161 Inf weight");
+    w[9] = 0.0f;
+    memset(w, 0, sizeof w);
+    qlow_status st = qlow_ptq161_quantize(ctx, p, &W, &X, NULL, &qm, NULL);
+    CASE(st == QLOW_OK || st == QLOW_E_NUMERIC, "ptq161 all-zero layer -> %d", (int)st);
+    if (st == QLOW_OK) {
+        int zero = qlow_qmatrix_dequantize(qm, 0, R, deq, R * C) == QLOW_OK;
+        for (int i = 0; i < R * C; i++) zero &= deq[i] == 0.0f;
+        CASE(zero, "ptq161 of zeros gives zeros");
+        qlow_qmatrix_destroy(qm);
+    }
+    qlow_view W1;
+    for (int i = 0; i < R * C; i++) w[i] = (float)qt_rand_normal();
+    qlow_view_init_2d(&W1, QLOW_DTYPE_F32, 1, C, w);
+    qm = untouched;
+    st = qlow_ptq161_quantize(ctx, p, &W1, &X, NULL, &qm, NULL);
+    CASE(st == QLOW_OK, "ptq161 1 x %d -> %d", C, (int)st);
+    if (st == QLOW_OK) qlow_qmatrix_destroy(qm);
+    qlow_view_init_2d(&W1, QLOW_DTYPE_F32, R, 1, w);
+    qlow_view X1;
+    qlow_view_init_2d(&X1, QLOW_DTYPE_F32, TOK, 1, x);
+    qm = untouched;
+    st = qlow_ptq161_quantize(ctx, p, &W1, &X1, NULL, &qm, NULL);
+    CASE(st == QLOW_OK || st == QLOW_E_SHAPE, "ptq161 %d x 1 -> %d", R, (int)st);
+    if (st == QLOW_OK) qlow_qmatrix_destroy(qm);
+    qlow_params_destroy(p);
+}
+
 static void plan_hostile(void)
 {
     const double size[4] = {2, 1, 2, 1};
@@ -574,6 +641,7 @@ int main(void)
         hessian_hostile(ctx);
         gptq_hostile(ctx);
         kernels_hostile(ctx);
+        ptq161_hostile(ctx);
     }
     qlow_ctx_destroy(ctx);
     plan_hostile();

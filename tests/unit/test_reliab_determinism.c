@@ -170,8 +170,8 @@ static hess_result hessian_run(variant v, const qlow_view *xv, const qlow_view *
         r.saved = (unsigned char *)malloc(r.saved_n);
         QT_CHECK_OK(qlow_hessian_save(h, r.saved, r.saved_n, NULL));
         QT_CHECK_OK(qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_HINV, 0.01, factor, HCOLS * HCOLS));
-        QT_CHECK_OK(qlow_plan_layer_error(ctx, h, wv, wqv, &r.err));
-        QT_CHECK_OK(qlow_hessian_top_eigen(ctx, h, 1e-9, 100, &r.eig, NULL));
+        QT_CHECK_OK(qlow_plan_layer_error(ctx, h, wv, wqv, NULL, 0, &r.err));
+        QT_CHECK_OK(qlow_hessian_top_eigen(ctx, h, 1e-9, 100, NULL, 0, &r.eig, NULL));
     }
     qlow_hessian_destroy(h);
     qlow_ctx_destroy(ctx);
