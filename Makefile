@@ -27,7 +27,7 @@ OPT     ?= -O2
 CPPFLAGS_LIB := -Iinclude -Isrc $(if $(NO_MALLOC),-DQLOW_NO_MALLOC) $(if $(FORCE_GENERIC),-DQLOW_FORCE_GENERIC)
 SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
 OMPFLAGS := $(if $(filter 1,$(OPENMP)),-fopenmp)
-CFLAGS_LIB := -std=c11 $(OPT) -g -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) $(OMPFLAGS) $(EXTRA_CFLAGS)
+CFLAGS_LIB := -std=c11 $(OPT) -g -ffp-contract=off -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) $(OMPFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_LIB := -lm $(OMPFLAGS)
 
 SRCS    := $(sort $(wildcard src/*/*.c))

@@ -11,7 +11,9 @@
 #define SYRK_X86 1
 #include <immintrin.h>
 /* GCC 12 flags the deliberately undefined pass-through operand inside its own intrinsics. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define AVX512_FN __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
 #endif
 

@@ -16,6 +16,13 @@
 #ifndef QLOW_KERNELS_KERNELS_H
 #define QLOW_KERNELS_KERNELS_H
 
+/* "Never fused" must hold whatever flags a vendoring build uses: clang contracts a*b+c into an FMA by
+ * default, which made B1/B2/M161 results differ between ISAs and thread counts. Both builds also pass
+ * -ffp-contract=off for GCC, whose gnu11 mode contracts too. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include "formats/layout.h"
 
 #define QLOW__LANES 16

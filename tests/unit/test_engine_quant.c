@@ -2,6 +2,8 @@
  * naive baselines of docs/reference_numbers.md (computed here on the same windows), the method ordering,
  * and the round trip quantize -> save .qlow -> load -> identical logits. Calibration text and evaluation
  * windows are disjoint parts of the bundled TinyStories file. */
+/* The engine sources included below use clock_gettime; the feature macro must precede every header. */
+#define _POSIX_C_SOURCE 200809L
 #include "qtest.h"
 
 #include <unistd.h>
