@@ -1,6 +1,7 @@
 """Numeric constants mirrored from include/qlow.h (tests compare them with the header)."""
 
 QLOW_VIEW_MAX_DIMS = 4
+QLOW_PARAMS_MAX_ENTRIES = 64
 
 # status codes
 QLOW_OK = 0
