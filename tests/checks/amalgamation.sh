@@ -5,7 +5,8 @@ set -u
 cc=${CC:-cc}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 libout=${QLOW_LIBOUT:-lib}
-omp=""; [ "${OPENMP:-0}" = 1 ] && omp=-fopenmp
+# Link OpenMP only when the library was built with it.
+omp=""; nm "$libout/libqlow.a" 2>/dev/null | grep -qE ' U (GOMP_|omp_)' && omp=-fopenmp
 if python3 tools/amalgamate.py . "$tmp/dist" >/dev/null; then echo "PASS amalgamate"; else echo "FAIL amalgamate"; exit 1; fi
 if cmp -s include/qlow.h "$tmp/dist/qlow.h"; then echo "PASS dist/qlow.h is the public header"; else echo "FAIL dist/qlow.h differs"; fi
 n=$(ls src/*/*.c | wc -l)

@@ -7,7 +7,8 @@ libout=${QLOW_LIBOUT:-lib}
 mkdir -p "$build"
 so=$(cd "$libout" && pwd)/libqlow.so.1
 if [ ! -e "$so" ]; then echo "FAIL no shared library at $so"; exit 1; fi
-omp=""; [ "${OPENMP:-0}" = 1 ] && omp=-fopenmp
+# Link OpenMP only when the library was built with it.
+omp=""; nm "$libout/libqlow.a" 2>/dev/null | grep -qE ' U (GOMP_|omp_)' && omp=-fopenmp
 san=""; [ -n "${SAN:-}" ] && san="-fsanitize=${SAN}"
 if $cc -std=c11 -O1 -Iinclude tests/python/cref.c -o "$build/cref" "$libout/libqlow.a" -lm $omp $san; then
     echo "PASS build C reference program"; else echo "FAIL build C reference program"; exit 1; fi
