@@ -6,6 +6,7 @@ cc=${CC:-cc}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 libout=${QLOW_LIBOUT:-lib}
 # Link OpenMP only when the library was built with it.
+san=""; [ -n "${SAN:-}" ] && san="-fsanitize=${SAN}"
 omp=""; nm "$libout/libqlow.a" 2>/dev/null | grep -qE ' U (GOMP_|omp_)' && omp=-fopenmp
 if python3 tools/amalgamate.py . "$tmp/dist" >/dev/null; then echo "PASS amalgamate"; else echo "FAIL amalgamate"; exit 1; fi
 if cmp -s include/qlow.h "$tmp/dist/qlow.h"; then echo "PASS dist/qlow.h is the public header"; else echo "FAIL dist/qlow.h differs"; fi
@@ -27,8 +28,8 @@ leak=$(readelf -sW "$tmp/qlow.o" | awk '$5 == "GLOBAL" && $6 == "DEFAULT" && $7 
 if [ -z "$leak" ]; then echo "PASS qlow__ internals are hidden"; else echo "FAIL visible internals: $leak"; fi
 
 if $cc -std=c11 -O2 -I"$tmp/dist" tests/amalgamation/smoke.c "$tmp/qlow.o" -o "$tmp/smoke_amalg" -lm $omp &&
-   $cc -std=c11 -O2 -Iinclude tests/amalgamation/smoke.c "$libout/libqlow.a" -o "$tmp/smoke_lib" -lm $omp; then
-    echo "PASS smoke program builds both ways"; else echo "FAIL smoke program build"; exit 1; fi
+   $cc -std=c11 -O2 -Iinclude tests/amalgamation/smoke.c "$libout/libqlow.a" -o "$tmp/smoke_lib" -lm $omp $san 2> "$tmp/link.txt"; then
+    echo "PASS smoke program builds both ways"; else echo "FAIL smoke program build"; head -n 5 "$tmp/link.txt"; exit 1; fi
 "$tmp/smoke_amalg" > "$tmp/a.txt"; ra=$?
 "$tmp/smoke_lib" > "$tmp/l.txt"; rl=$?
 if [ $ra -eq 0 ] && [ $rl -eq 0 ]; then echo "PASS smoke program runs (amalgamation and library)"; else echo "FAIL smoke run: $(cat "$tmp/a.txt")"; fi
