@@ -309,7 +309,86 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
 
 /* ============================================================================================
  * Quantization primitives (src/quant)
- * ============================================================================================ */
+ * ============================================================================================
+ * qlow_quantize() turns a row-major [rows x cols] float matrix W (f32, f16 or bf16 view, any strides;
+ * cols is the input dimension) into a packed qlow_qmatrix. The scheme and its options come from a
+ * qlow_params set (keys below; NULL = all defaults):
+ *   - QLOW_SCHEME_RTN: uniform round-to-nearest, k bits (k = 2, 3, 4, 8 -> QLOW_FORMAT_Q2/Q3/Q4/Q8),
+ *     asymmetric (w = scale*q + zero, q in 0..2^k-1) or symmetric (w = scale*(q - 2^(k-1)), levels
+ *     +-(2^(k-1)-1), scale = absmax/(2^(k-1)-1)). One fp16 scale (and zero) per group; a group is
+ *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
+ *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
+ *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
+ *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
+ *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
+ *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu
+ *     (QLOW_FORMAT_B2), refined by weighted least squares.
+ *   - QLOW_SCHEME_TERNARY: w = alpha_i*t, t in {-1,0,1}, threshold exactly optimal per row;
+ *     packed as QLOW_FORMAT_T158 (5 trits per byte) or QLOW_FORMAT_T2 (QLOW_P_TERNARY_PACKING).
+ * `importance` (cols floats, finite, >= 0; NULL = uniform) weighs the error of each input column: pass
+ * the diagonal of the layer Hessian, i.e. the mean of x_j^2 over calibration inputs.
+ * Weights must be finite and |w| <= 16384 (so that every fp16 scale stays finite).
+ * Results are deterministic and identical for every thread count (QLOW_CTX_NUM_THREADS).
+ */
+struct qlow_qmatrix; /* typedef'd as qlow_qmatrix in the packed-matrix section below */
+
+typedef enum qlow_scheme {
+    QLOW_SCHEME_RTN = 1,
+    QLOW_SCHEME_BINARY = 2,
+    QLOW_SCHEME_BINARY_RESIDUAL = 3,
+    QLOW_SCHEME_TERNARY = 4
+} qlow_scheme;
+
+typedef enum qlow_quant_key {
+    QLOW_P_SCHEME = 100,          /* int, a qlow_scheme, default QLOW_SCHEME_RTN */
+    QLOW_P_BITS = 101,            /* int, RTN bits 2..8, default 4 (qlow_quantize packs 2, 3, 4, 8) */
+    QLOW_P_GROUP_COLS = 102,      /* int, RTN columns per group: 0 = whole rows (default), else k*32 */
+    QLOW_P_GROUP_ROWS = 103,      /* int, RTN consecutive rows sharing a group, >= 1, default 1 */
+    QLOW_P_SYMMETRIC = 104,       /* int 0/1, RTN symmetric grid, default 0 */
+    QLOW_P_RANGE_SEARCH = 105,    /* int 0/1, RTN weighted clip search (1, default) or min/max (0) */
+    QLOW_P_RANGE_STEPS = 106,     /* int 1..1000, clip ratios tried after 1.0, default 100 */
+    QLOW_P_RANGE_MIN_RATIO = 107, /* float 0.05..1, smallest clip ratio tried, default 0.3 */
+    QLOW_P_TERNARY_PACKING = 108, /* int, QLOW_FORMAT_T158 (default) or QLOW_FORMAT_T2 */
+    QLOW_P_ROW_GROUPS = 109,      /* int, RTN: if > 0, number of row groups per matrix (Q-BERT uses
+                                     128); overrides QLOW_P_GROUP_ROWS with ceil(rows / value) */
+    QLOW_P_BINARY_OPTIMAL = 110,  /* int 0/1, BINARY: also try the exact optimal split (default 1) */
+    QLOW_P_RANGE_REFINE = 111     /* int 0..16, RTN weighted least-squares refits after the search,
+                                     default 4 (used only with QLOW_P_RANGE_SEARCH) */
+} qlow_quant_key;
+
+/*! qlow_quantize() : quantize W [rows x cols] into a new packed matrix *out.
+ *  @param ctx        context (allocator, threads); required.
+ *  @param params     scheme and options, NULL = defaults.
+ *  @param W          2-D f32/f16/bf16 view, rows, cols >= 1, any strides.
+ *  @param importance cols nonnegative finite floats, or NULL (uniform).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_STRUCT_SIZE / QLOW_E_DTYPE / QLOW_E_SHAPE / QLOW_E_ALIGNMENT (bad
+ *  view), QLOW_E_NONFINITE (NaN/Inf in W or importance), QLOW_E_INVALID_ARG (negative importance),
+ *  QLOW_E_NUMERIC (|w| > 16384), QLOW_E_PARAM (inconsistent parameters), QLOW_E_UNSUPPORTED (RTN with
+ *  5..7 bits has no packed format), QLOW_E_OVERFLOW, QLOW_E_NO_MEMORY. On failure *out is untouched.
+ *  Allocates through the ctx allocator (a workspace, freed before returning, and the matrix: one block
+ *  for all planes plus a small handle; release with qlow_qmatrix_destroy). The ctx is used by one thread
+ *  at a time; W is only read. */
+QLOW_API qlow_status qlow_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                   const float *importance, struct qlow_qmatrix **out);
+
+/*! qlow_quantize_workspace_size() : sizes for qlow_quantize_to_buffer(): the workspace (depends on the
+ *  ctx thread count) and the serialized output of a [rows x cols] matrix.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM, QLOW_E_UNSUPPORTED, QLOW_E_OVERFLOW.
+ *  Never allocates. */
+QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlow_params *params,
+                                                  int64_t rows, int64_t cols, size_t *workspace_bytes,
+                                                  size_t *output_bytes);
+
+/*! qlow_quantize_to_buffer() : qlow_quantize() without allocation. The workspace (64-byte aligned) is
+ *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
+ *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
+ *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
+ *  checks (none are: every failure is found before writing). Never allocates. */
+QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                             const float *importance, void *workspace,
+                                             size_t workspace_bytes, void *dst, size_t dst_bytes);
 
 /* ---- end of quant section ---- */
 
@@ -335,12 +414,252 @@ typedef enum qlow_format {
     QLOW_FORMAT_B2 = 9    /* BiLLM-style residual binary: two sign planes, w = a1 s1 + a2 s2 + mu */
 } qlow_format;
 
+/* Flags of qlow_format_bits_per_weight(). */
+#define QLOW_FORMAT_FLAG_SYMMETRIC 1u /* Q formats: no stored zero */
+#define QLOW_FORMAT_FLAG_COL_SCALE 2u /* B1 / M161: a stored fp16 per-column scale r2 */
+
+/*! qlow_format_name() : static name of a format ("Q4", "M161", ...), "unknown" for others.
+ *  Never allocates; thread-safe. */
+QLOW_API const char *qlow_format_name(int32_t format);
+
+/*! qlow_format_bits_per_weight() : exact storage of a [rows x cols] matrix in `format`, in bits per
+ *  weight: 8 * (bytes of every stored plane: codes including the row padding to 32 columns, fp16 scales,
+ *  zeros, alphas, mus, column scales, the M161 column mask) / (rows * cols). The fixed 128-byte header
+ *  is not counted. group_cols (0 = whole rows, else a multiple of 32) and group_rows (0 or 1 = per row)
+ *  apply to Q formats and must be 0 otherwise; n_salient is the M161 salient column count (0 else).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED (unknown format), QLOW_E_SHAPE, QLOW_E_INVALID_ARG,
+ *  QLOW_E_OVERFLOW. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_format_bits_per_weight(int32_t format, int64_t rows, int64_t cols, int64_t group_cols,
+                                                 int64_t group_rows, uint32_t flags, int64_t n_salient,
+                                                 double *bits);
+
+/*! qlow_qmatrix_destroy() : release a matrix (its planes if owned, and its handle). NULL is a no-op.
+ *  A handle from qlow_qmatrix_wrap_static() is only invalidated; wrapped caller memory is never freed. */
+QLOW_API void qlow_qmatrix_destroy(qlow_qmatrix *qm);
+
+/*! qlow_qmatrix_format() / qlow_qmatrix_shape() / qlow_qmatrix_bytes() : the qlow_format, the shape
+ *  [rows x cols], and the bytes of its serialized image (header + planes; what qlow_qmatrix_serialize
+ *  writes). @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (not a matrix). Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_format(const qlow_qmatrix *qm, int32_t *format);
+QLOW_API qlow_status qlow_qmatrix_shape(const qlow_qmatrix *qm, int64_t *rows, int64_t *cols);
+QLOW_API qlow_status qlow_qmatrix_bytes(const qlow_qmatrix *qm, size_t *bytes);
+
+/*! qlow_qmatrix_bits_per_weight() : exact bits per weight of the stored planes, as defined by
+ *  qlow_format_bits_per_weight(). Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_bits_per_weight(const qlow_qmatrix *qm, double *bits);
+
+/*! qlow_qmatrix_dequantize() : rows [row_begin, row_begin + row_count) as fp32 into out (row-major,
+ *  out_count >= row_count * cols floats). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (row range),
+ *  QLOW_E_BUFFER_TOO_SMALL, QLOW_E_OVERFLOW. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_dequantize(const qlow_qmatrix *qm, int64_t row_begin, int64_t row_count,
+                                             float *out, size_t out_count);
+
+/*! qlow_qmatrix_serialized_size() / qlow_qmatrix_serialize() : copy the matrix's self-contained image
+ *  (little-endian 128-byte header with checksums, then 64-byte aligned planes; docs/formats.md) into
+ *  buf. @return QLOW_E_NULL_POINTER, QLOW_E_BUFFER_TOO_SMALL. Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_qmatrix_serialized_size(const qlow_qmatrix *qm, size_t *bytes);
+QLOW_API qlow_status qlow_qmatrix_serialize(const qlow_qmatrix *qm, void *buf, size_t bytes);
+
+/*! qlow_qmatrix_wrap() : open a serialized image in place, without copying (mmap'ed file, flash,
+ *  workspace). Validates everything before use and never reads outside buf[bytes]: header, format and
+ *  geometry, sizes, both checksums, every fp16 value finite, ternary codes in range, the M161 mask.
+ *  buf must be 8-byte aligned and stay valid and unchanged while the matrix is used.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_ALIGNMENT, QLOW_E_TRUNCATED, QLOW_E_FORMAT, QLOW_E_CHECKSUM,
+ *  QLOW_E_VERSION_MISMATCH, QLOW_E_OVERFLOW, QLOW_E_UNSUPPORTED (big-endian host), QLOW_E_NO_MEMORY.
+ *  Allocates only the small handle through the ctx allocator. */
+QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t bytes, qlow_qmatrix **out);
+
+/*! qlow_qmatrix_wrap_size() / qlow_qmatrix_wrap_static() : qlow_qmatrix_wrap() with the handle placed
+ *  in caller memory (64-byte aligned, at least *handle_bytes; M161 needs 4 bytes per column more), for
+ *  builds without malloc. @return as qlow_qmatrix_wrap() plus QLOW_E_WORKSPACE_TOO_SMALL; never
+ *  QLOW_E_NO_MEMORY. Never allocate. */
+QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);
+QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
+                                              qlow_qmatrix **out);
+
 /* ---- end of formats/kernels section ---- */
 
 
 /* ============================================================================================
  * Hessian estimation (src/hessian)
  * ============================================================================================ */
+
+/* Two sources of curvature:
+ *   (a) calibration activations: the layer-wise proxy H = 2/N sum_t x_t x_t^T of GPTQ/OBQ, accumulated
+ *       from batches X [tokens x cols] (cols = the layer's input dimension). Its diagonal is llama.cpp's
+ *       importance vector ("imatrix" = diag(H)/2).
+ *   (b) a caller's model: any Hessian-vector product callback over a flat parameter block (Q-BERT's
+ *       full-loss block Hessian), for top eigenvalues and Hutchinson traces.
+ * Randomized routines draw only from the ctx seed (QLOW_CTX_SEED). */
+
+/*! qlow_hessian : opaque streaming accumulator of sum x x^T (double precision), the column sums and the
+ *  token count. Mutable: one thread at a time; distinct accumulators are independent. */
+typedef struct qlow_hessian qlow_hessian;
+
+typedef enum qlow_hessian_mode {
+    QLOW_HESSIAN_FULL = 0, /* the full cols x cols matrix: 8*cols^2 bytes plus packing scratch */
+    QLOW_HESSIAN_DIAG = 1  /* diagonal only (importance vector): O(cols) memory */
+} qlow_hessian_mode;
+
+typedef enum qlow_hessian_factor {
+    QLOW_HESSIAN_FACTOR_H = 0,   /* upper R with H_damped = R^T R */
+    QLOW_HESSIAN_FACTOR_HINV = 1 /* upper U with H_damped^-1 = U^T U (the factor GPTQ sweeps) */
+} qlow_hessian_factor;
+
+/*! qlow_hessian_estimate_size() : bytes qlow_hessian_init_static() needs for `cols` columns in `mode`.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols <= 0), QLOW_E_INVALID_ARG (mode), QLOW_E_OVERFLOW.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_hessian_estimate_size(int64_t cols, int32_t mode, size_t *bytes);
+
+/*! qlow_hessian_create() : an empty accumulator. Allocates one block through `alloc` (NULL = libc).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_INVALID_ARG, QLOW_E_OVERFLOW, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_create(const qlow_allocator *alloc, int64_t cols, int32_t mode,
+                                         qlow_hessian **out);
+
+/*! qlow_hessian_init_static() : an empty accumulator in caller memory (64-byte aligned, at least
+ *  qlow_hessian_estimate_size() bytes). No destroy needed. Never allocates.
+ *  @return as qlow_hessian_estimate_size(), plus QLOW_E_ALIGNMENT, QLOW_E_WORKSPACE_TOO_SMALL. */
+QLOW_API qlow_status qlow_hessian_init_static(void *mem, size_t mem_bytes, int64_t cols, int32_t mode,
+                                              qlow_hessian **out);
+
+/*! qlow_hessian_destroy() : frees an accumulator from create/load; NULL and static ones are no-ops. */
+QLOW_API void qlow_hessian_destroy(qlow_hessian *h);
+
+/*! qlow_hessian_reset() : forget everything added. Never allocates. @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_INVALID_ARG (not an accumulator). */
+QLOW_API qlow_status qlow_hessian_reset(qlow_hessian *h);
+
+/*! qlow_hessian_info() : columns, mode and tokens added so far (each out-pointer may be NULL).
+ *  Never allocates. */
+QLOW_API qlow_status qlow_hessian_info(const qlow_hessian *h, int64_t *cols, int32_t *mode, int64_t *tokens);
+
+/*! qlow_hessian_add() : accumulate a batch X [tokens x cols] (2-D view, f32, f16 or bf16, any strides).
+ *  FULL mode runs a blocked symmetric rank-k update: fp32 products over chunks of 256 tokens, flushed
+ *  into the double accumulator; threads from the ctx (bit-identical for any thread count).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols mismatch), QLOW_E_DTYPE, QLOW_E_NONFINITE (the
+ *  accumulator is then unchanged), QLOW_E_OVERFLOW (token count). Never allocates. */
+QLOW_API qlow_status qlow_hessian_add(qlow_ctx *ctx, qlow_hessian *h, const qlow_view *X);
+
+/*! qlow_hessian_merge() : dst += src (matrix, sums, tokens), for sharded or resumed calibration. A DIAG
+ *  dst takes the diagonal of a FULL src; a FULL dst needs a FULL src (else QLOW_E_STATE).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_STATE, QLOW_E_INVALID_ARG (dst == src). Never
+ *  allocates. */
+QLOW_API qlow_status qlow_hessian_merge(qlow_hessian *dst, const qlow_hessian *src);
+
+/*! qlow_hessian_diag() : out[j] = H_jj = 2/N sum x_j^2 for j < cols (count >= cols). The imatrix is
+ *  out[j] / 2. @return QLOW_E_STATE when no token was added, QLOW_E_BUFFER_TOO_SMALL. Never allocates. */
+QLOW_API qlow_status qlow_hessian_diag(const qlow_hessian *h, float *out, int64_t count);
+
+/*! qlow_hessian_col_mean() : out[j] = mean of x_j over the tokens. @return as qlow_hessian_diag(). */
+QLOW_API qlow_status qlow_hessian_col_mean(const qlow_hessian *h, float *out, int64_t count);
+
+/*! qlow_hessian_trace() : tr H = 2/N sum_j sum x_j^2 (exact). @return QLOW_E_STATE when empty. */
+QLOW_API qlow_status qlow_hessian_trace(const qlow_hessian *h, double *trace);
+
+/*! qlow_hessian_matrix() : the dense symmetric H + lambda I into out[cols*cols] (count elements), with
+ *  columns whose diagonal is 0 ("dead") given H_jj = 1 first, as GPTQ does, and lambda = damp *
+ *  mean(diag) (damp = 0.01 is GPTQ's default). FULL mode only (else QLOW_E_STATE).
+ *  @return QLOW_E_STATE, QLOW_E_BUFFER_TOO_SMALL, QLOW_E_INVALID_ARG (damp < 0 or NaN). Never allocates. */
+QLOW_API qlow_status qlow_hessian_matrix(const qlow_hessian *h, double damp, double *out, int64_t count);
+
+/*! qlow_hessian_cholesky_workspace_size() : workspace bytes of qlow_hessian_cholesky_ws(). */
+QLOW_API qlow_status qlow_hessian_cholesky_workspace_size(int64_t cols, size_t *bytes);
+
+/*! qlow_hessian_cholesky_ws() : the upper Cholesky factor (qlow_hessian_factor `which`) of the damped
+ *  matrix of qlow_hessian_matrix(), in double, into out[cols*cols] (lower triangle zero). Blocked and
+ *  threaded by the ctx. Workspace: 8-byte aligned caller memory. Never allocates.
+ *  @return QLOW_E_NUMERIC when the damped matrix is not positive definite (out untouched),
+ *  QLOW_E_WORKSPACE_TOO_SMALL, and the errors of qlow_hessian_matrix(). */
+QLOW_API qlow_status qlow_hessian_cholesky_ws(qlow_ctx *ctx, const qlow_hessian *h, int32_t which, double damp,
+                                              double *out, int64_t count, void *workspace,
+                                              size_t workspace_bytes);
+/*! qlow_hessian_cholesky() : qlow_hessian_cholesky_ws() with workspace from the ctx allocator
+ *  (allocates; QLOW_E_NO_MEMORY). */
+QLOW_API qlow_status qlow_hessian_cholesky(qlow_ctx *ctx, const qlow_hessian *h, int32_t which, double damp,
+                                           double *out, int64_t count);
+
+/*! qlow_hessian_top_eigen() : the largest eigenvalue of H by power iteration (seeded Gaussian start from
+ *  the ctx seed), stopping when |lambda_k - lambda_k-1| <= tol * |lambda_k| or after max_iter products
+ *  (*iters, may be NULL, tells which). Layer-wise, every output row of W has this same Hessian, so this
+ *  is also the top eigenvalue of the layer's full Hessian. FULL mode. Allocates O(cols) scratch through
+ *  the ctx allocator. @return QLOW_E_STATE, QLOW_E_INVALID_ARG (tol outside [0,1], max_iter < 1),
+ *  QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_top_eigen(qlow_ctx *ctx, const qlow_hessian *h, double tol, int32_t max_iter,
+                                            double *lambda, int32_t *iters);
+
+/*! qlow_hessian_lanczos() : the k largest eigenvalues of H (descending) from `steps` Lanczos steps with
+ *  full reorthogonalization (1 <= k <= steps; steps above cols are clamped). Extreme eigenvalues converge
+ *  first; use steps >= 3k. FULL mode. Allocates (steps+1)*cols doubles through the ctx allocator.
+ *  @return QLOW_E_STATE, QLOW_E_INVALID_ARG, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_lanczos(qlow_ctx *ctx, const qlow_hessian *h, int32_t steps, int32_t k,
+                                          double *eigs);
+
+/*! qlow_hessian_save_size() / qlow_hessian_save() : serialize into caller memory (versioned, host byte
+ *  order with a byte-order mark, FNV-1a checksum); the scratch is not saved. *written may be NULL.
+ *  @return QLOW_E_BUFFER_TOO_SMALL. Never allocate. */
+QLOW_API qlow_status qlow_hessian_save_size(const qlow_hessian *h, size_t *bytes);
+QLOW_API qlow_status qlow_hessian_save(const qlow_hessian *h, void *buffer, size_t buffer_bytes, size_t *written);
+
+/*! qlow_hessian_load() : a new accumulator from qlow_hessian_save() bytes; every length is checked
+ *  against buffer_bytes before it is read. Allocates through `alloc`.
+ *  @return QLOW_E_TRUNCATED, QLOW_E_FORMAT (bad magic, mode, byte order, sizes or non-finite data),
+ *  QLOW_E_VERSION_MISMATCH, QLOW_E_CHECKSUM, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hessian_load(const qlow_allocator *alloc, const void *buffer, size_t buffer_bytes,
+                                       qlow_hessian **out);
+
+/* ---- Hessian-vector products from the caller (full-model path) ---- */
+
+/*! qlow_hvp_fn : v_out = H v_in for the caller's parameter block of n floats. Return 0 on success;
+ *  any other value aborts the computation with QLOW_E_CALLBACK. Called from the calling thread only. */
+typedef int (*qlow_hvp_fn)(void *user, const float *v_in, float *v_out, int64_t n);
+/*! qlow_grad_fn : grad = dL/dtheta at theta (n floats). Nonzero return = failure. */
+typedef int (*qlow_grad_fn)(void *user, const float *theta, float *grad, int64_t n);
+
+/*! qlow_spectral_workspace_size() : workspace bytes for the qlow_hvp_* calls on n parameters (pass the
+ *  Lanczos step count, or 0 for power iteration / Hutchinson only). */
+QLOW_API qlow_status qlow_spectral_workspace_size(int64_t n, int32_t lanczos_steps, size_t *bytes);
+
+/*! qlow_hvp_top_eigen() : the largest-magnitude eigenvalue of the caller's Hessian (sign kept: negative
+ *  curvature shows up as a negative value) by power iteration from a Gaussian start seeded by the ctx;
+ *  stops when the relative change is <= tol (Q-BERT uses 1e-2, PyHessian 1e-3) or after max_iter HVPs.
+ *  workspace NULL = allocate through the ctx allocator, else 8-byte aligned caller memory of
+ *  qlow_spectral_workspace_size(n, 0) bytes. @return QLOW_E_CALLBACK, QLOW_E_NONFINITE (the callback
+ *  produced NaN/Inf), QLOW_E_INVALID_ARG, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_hvp_top_eigen(qlow_ctx *ctx, qlow_hvp_fn hvp, void *user, int64_t n, double tol,
+                                        int32_t max_iter, void *workspace, size_t workspace_bytes,
+                                        double *lambda, int32_t *iters);
+
+/*! qlow_hvp_lanczos() : the k largest eigenvalues (descending) of the caller's Hessian from `steps`
+ *  Lanczos steps (one HVP each) with full reorthogonalization. Workspace as qlow_hvp_top_eigen() with
+ *  qlow_spectral_workspace_size(n, steps). @return as qlow_hvp_top_eigen(). */
+QLOW_API qlow_status qlow_hvp_lanczos(qlow_ctx *ctx, qlow_hvp_fn hvp, void *user, int64_t n, int32_t steps,
+                                      int32_t k, void *workspace, size_t workspace_bytes, double *eigs);
+
+/*! qlow_hvp_trace() : Hutchinson's estimate of tr H = E[z^T H z] with Rademacher probes z drawn from the
+ *  ctx seed. Runs max_probes probes, or stops early once the standard error of the mean is <= rel_tol *
+ *  |estimate| (rel_tol = 0: never early; at least 4 probes). *std_error = sample std / sqrt(probes),
+ *  *probes_used may be NULL. Workspace as qlow_hvp_top_eigen(). @return as qlow_hvp_top_eigen(). */
+QLOW_API qlow_status qlow_hvp_trace(qlow_ctx *ctx, qlow_hvp_fn hvp, void *user, int64_t n, int32_t max_probes,
+                                    double rel_tol, void *workspace, size_t workspace_bytes, double *trace,
+                                    double *std_error, int32_t *probes_used);
+
+/*! qlow_fd_hvp : an HVP built from a gradient callback by central differences,
+ *  H v ~ (g(theta + e v) - g(theta - e v)) / (2 e), two gradients per product. The step is
+ *  e = s * (1 + max|theta|) / ||v||, with s = `step` or, when step = 0, s = (2^-23)^(1/3) ~ 4.9e-3,
+ *  which balances the O(e^2) truncation error against fp32 rounding of the gradients, O(2^-23 |g| / e).
+ *  Pass qlow_fd_hvp_apply as the qlow_hvp_fn and the object as its `user`. `theta` (n floats) is not
+ *  copied and must outlive the object. One thread at a time. */
+typedef struct qlow_fd_hvp qlow_fd_hvp;
+
+/*! qlow_fd_hvp_create() : allocates (3 n floats) through `alloc`. @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_SHAPE, QLOW_E_INVALID_ARG (step outside [0, 1]), QLOW_E_NONFINITE (theta), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_fd_hvp_create(const qlow_allocator *alloc, qlow_grad_fn grad, void *user,
+                                        const float *theta, int64_t n, double step, qlow_fd_hvp **out);
+/*! qlow_fd_hvp_destroy() : NULL is a no-op. */
+QLOW_API void qlow_fd_hvp_destroy(qlow_fd_hvp *fd);
+/*! qlow_fd_hvp_apply() : the qlow_hvp_fn of a qlow_fd_hvp (user = the object). Returns nonzero if the
+ *  gradient callback fails or the arguments do not match the object. Never allocates. */
+QLOW_API int qlow_fd_hvp_apply(void *fd_hvp, const float *v_in, float *v_out, int64_t n);
 
 /* ---- end of hessian section ---- */
 
@@ -356,6 +675,69 @@ typedef enum qlow_format {
  * Sensitivity and bit allocation (src/plan)
  * ============================================================================================ */
 
+/* Per-layer sensitivities and an exact bit-allocation planner. Sizes and costs are caller numbers: e.g.
+ * size = bits/weight x weights (or bytes, including group metadata) and cost = a sensitivity of the
+ * layer quantized at that width (qlow_plan_layer_error(), qlow_plan_hawq_v2(), ...). */
+typedef enum qlow_plan_key {
+    QLOW_PLAN_BUDGET_UNITS = 700 /* int, 1..10^7, default 100000: budget discretization of the planner's
+                                    dynamic program (time and memory grow linearly with it) */
+} qlow_plan_key;
+
+/*! qlow_plan_qbert_omega() : Q-BERT's sensitivity Omega = |mean(lambda)| + std(lambda) over the top
+ *  eigenvalues of n_runs calibration subsets (population std, ddof = 0). Never allocates.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (n_runs < 1), QLOW_E_NONFINITE. */
+QLOW_API qlow_status qlow_plan_qbert_omega(const double *lambdas, int32_t n_runs, double *omega);
+
+/*! qlow_plan_hawq_v2() : HAWQ-V2's perturbation (trace / n_params) * ||Wq - W||_F^2 for a layer with
+ *  Hessian trace `trace` over n_params parameters; W and Wq are same-shape 2-D float views (original
+ *  and quantize-dequantized). Never allocates. @return QLOW_E_SHAPE, QLOW_E_NONFINITE, view errors. */
+QLOW_API qlow_status qlow_plan_hawq_v2(double trace, int64_t n_params, const qlow_view *W, const qlow_view *Wq,
+                                       double *omega);
+
+/*! qlow_plan_diag_weighted() : sum_j hdiag[j] * sum_r (Wq - W)_rj^2 (count = cols), the separable proxy
+ *  of the layer error that needs only the importance vector (qlow_hessian_diag()). Never allocates. */
+QLOW_API qlow_status qlow_plan_diag_weighted(const float *hdiag, int64_t count, const qlow_view *W,
+                                             const qlow_view *Wq, double *cost);
+
+/*! qlow_plan_layer_error() : the exact layer-wise quadratic form tr(dW H dW^T) with dW = Wq - W and the
+ *  accumulator's H = 2/N sum x x^T, i.e. 2/N ||dW X^T||_F^2 over the calibration tokens. O(rows cols^2),
+ *  threaded by the ctx (bit-identical for any thread count). Allocates O(threads * cols + rows) doubles
+ *  through the ctx allocator. @return QLOW_E_STATE (empty or DIAG accumulator), QLOW_E_SHAPE,
+ *  QLOW_E_NONFINITE, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_plan_layer_error(qlow_ctx *ctx, const qlow_hessian *h, const qlow_view *W,
+                                           const qlow_view *Wq, double *error);
+
+/*! qlow_plan_solve_workspace_size() : workspace bytes of qlow_plan_solve_ws() (about n_layers x
+ *  (QLOW_PLAN_BUDGET_UNITS + 1) bytes plus two rows of doubles). */
+QLOW_API qlow_status qlow_plan_solve_workspace_size(int32_t n_layers, int32_t n_choices, const qlow_params *params,
+                                                    size_t *bytes);
+
+/*! qlow_plan_solve_ws() : the assignment choice[l] in [0, n_choices) minimizing sum_l cost[l][choice] subject
+ *  to sum_l size[l][choice] <= budget, an exact multiple-choice knapsack by dynamic programming.
+ *  size and cost are [n_layers x n_choices] row-major; cost +INFINITY marks a choice unavailable.
+ *  tie (may be NULL): tie[l] >= 0 puts layer l in a group whose layers must take the same choice index
+ *  (-1 = untied). The budget is cut into QLOW_PLAN_BUDGET_UNITS units and every size is rounded UP to
+ *  whole units, so the returned plan never exceeds the budget; when all sizes are multiples of
+ *  budget / units the result is the exact optimum. Ties between equal costs go to the lower choice
+ *  index. total_cost / total_size (may be NULL) get the plan's sums. Never allocates.
+ *  @return QLOW_E_NOT_FOUND (no plan fits; choice untouched), QLOW_E_SHAPE (n_choices outside 1..255),
+ *  QLOW_E_INVALID_ARG (budget <= 0, negative or infinite size, tie < -1), QLOW_E_NONFINITE,
+ *  QLOW_E_WORKSPACE_TOO_SMALL. */
+QLOW_API qlow_status qlow_plan_solve_ws(const qlow_params *params, int32_t n_layers, int32_t n_choices,
+                                        const double *size, const double *cost, const int32_t *tie, double budget,
+                                        int32_t *choice, double *total_cost, double *total_size, void *workspace,
+                                        size_t workspace_bytes);
+/*! qlow_plan_solve() : qlow_plan_solve_ws() with its workspace allocated through `alloc` (NULL = libc). */
+QLOW_API qlow_status qlow_plan_solve(const qlow_allocator *alloc, const qlow_params *params, int32_t n_layers,
+                                     int32_t n_choices, const double *size, const double *cost, const int32_t *tie,
+                                     double budget, int32_t *choice, double *total_cost, double *total_size);
+
+/*! qlow_plan_qbert_rule() : Q-BERT's hand rule: the floor(fraction_high * n_layers) layers with the largest
+ *  Omega get bits_high, the rest bits_low (ties by index). Never allocates. @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_SHAPE, QLOW_E_INVALID_ARG (fraction outside [0,1]), QLOW_E_NONFINITE. */
+QLOW_API qlow_status qlow_plan_qbert_rule(int32_t n_layers, const double *omega, double fraction_high,
+                                          int32_t bits_low, int32_t bits_high, int32_t *bits);
+
 /* ---- end of plan section ---- */
 
 
@@ -369,6 +751,349 @@ typedef enum qlow_format {
 /* ============================================================================================
  * Files and models (src/io)
  * ============================================================================================ */
+
+/* Everything here reads untrusted bytes: every reader is bounds-checked and reports a malformed input with
+ * a clear status (QLOW_E_TRUNCATED, QLOW_E_FORMAT, QLOW_E_VERSION_MISMATCH, QLOW_E_CHECKSUM,
+ * QLOW_E_OVERFLOW, QLOW_E_DTYPE, QLOW_E_UNSUPPORTED, QLOW_E_IO) and never reads outside its input.
+ * Files opened by path are mapped with mmap on POSIX systems (pages load lazily, so a model larger than
+ * memory can be processed one tensor at a time) or, elsewhere or with QLOW_PARAM_IO_USE_MMAP = 0, read
+ * into allocator memory. Every object here is immutable after open unless a function says otherwise, so
+ * one handle may be read from any number of threads at once.
+ *
+ * Parameter keys (qlow_params, block 800-899), all optional (NULL params = defaults): */
+typedef enum qlow_io_param_key {
+    QLOW_PARAM_IO_USE_MMAP = 800,     /* int 0..1, default 1: map files with mmap where available */
+    QLOW_PARAM_IO_MODEL_FORMAT = 801, /* int 0..2, default 0: 0 = detect, else a qlow_model_source */
+    QLOW_PARAM_IO_VERIFY = 802,       /* int 0..1, default 1: .qlow open checks every tensor checksum
+                                         (0 = only the header; call qlow_qfile_tensor_verify yourself) */
+    QLOW_PARAM_IO_ALIGNMENT = 803     /* int 64..65536, default 64: .qlow writer tensor data alignment (a
+                                         power of two; use 4096 or more to map tensors page-aligned) */
+} qlow_io_param_key;
+
+/* ---- Model input: llama2.c checkpoints and safetensors -------------------------------------------
+ * A qlow_model gives fp32/fp16/bf16 weights under one canonical naming (the llama2.c / Meta names):
+ *   tok_embeddings                  [vocab_size, dim]
+ *   layers.{i}.attention_norm       [dim]
+ *   layers.{i}.attention.wq         [n_heads*head_dim, dim]     (rows = outputs, cols = inputs)
+ *   layers.{i}.attention.wk / .wv   [n_kv_heads*head_dim, dim]
+ *   layers.{i}.attention.wo         [dim, n_heads*head_dim]
+ *   layers.{i}.ffn_norm             [dim]
+ *   layers.{i}.feed_forward.w1 / .w3 [hidden_dim, dim]          (gate / up)
+ *   layers.{i}.feed_forward.w2      [dim, hidden_dim]           (down)
+ *   norm                            [dim]
+ *   output                          [vocab_size, dim]  (absent when QLOW_MODEL_SHARED_CLASSIFIER is 1:
+ *                                                       then the classifier is tok_embeddings)
+ *   freq_cis_real / freq_cis_imag   [seq_len, head_dim/2]       (llama2.c files only; unused RoPE tables)
+ * safetensors names are mapped from the Hugging Face LLaMA names (model.embed_tokens.weight,
+ * model.layers.{i}.self_attn.{q,k,v,o}_proj.weight, model.layers.{i}.mlp.{gate,down,up}_proj.weight,
+ * model.layers.{i}.input_layernorm.weight, model.layers.{i}.post_attention_layernorm.weight,
+ * model.norm.weight, lm_head.weight) and from the Meta names (the canonical name plus ".weight").
+ * Names that match neither stay as they are. Two source names mapping to one canonical name make the
+ * file malformed (QLOW_E_FORMAT). Tensor indices run 0..count-1 in file order. */
+typedef struct qlow_model qlow_model;
+
+typedef enum qlow_model_source {
+    QLOW_MODEL_SOURCE_LLAMA2C = 1,    /* llama2.c legacy checkpoint (.bin) */
+    QLOW_MODEL_SOURCE_SAFETENSORS = 2 /* safetensors */
+} qlow_model_source;
+
+typedef enum qlow_model_key {
+    QLOW_MODEL_DIM = 1,               /* int */
+    QLOW_MODEL_HIDDEN_DIM = 2,        /* int, the feed-forward width */
+    QLOW_MODEL_N_LAYERS = 3,          /* int */
+    QLOW_MODEL_N_HEADS = 4,           /* int */
+    QLOW_MODEL_N_KV_HEADS = 5,        /* int */
+    QLOW_MODEL_VOCAB_SIZE = 6,        /* int */
+    QLOW_MODEL_SEQ_LEN = 7,           /* int, the maximum context */
+    QLOW_MODEL_SHARED_CLASSIFIER = 8, /* int 0/1: the output layer reuses tok_embeddings */
+    QLOW_MODEL_NORM_EPS = 9,          /* float, RMSNorm epsilon (llama2.c: 1e-5) */
+    QLOW_MODEL_ROPE_THETA = 10,       /* float (llama2.c: 10000) */
+    QLOW_MODEL_SOURCE = 11,           /* int, a qlow_model_source (read-only) */
+    QLOW_MODEL_HEAD_DIM = 12,         /* int, dim / n_heads (read-only, known once n_heads is) */
+    QLOW_MODEL_QK_HF_ORDER = 13       /* int 0/1: 1 when wq/wk rows are in Hugging Face rotate-half order
+                                         (each head's first half holds the real parts); 0 for llama2.c
+                                         and Meta interleaved pairs */
+} qlow_model_key;
+
+/*! qlow_model_open() : open a llama2.c checkpoint or a safetensors file (detected from its bytes unless
+ *  QLOW_PARAM_IO_MODEL_FORMAT says which). The whole file is validated at open: header values, sizes,
+ *  every tensor's offset and extent, overlaps, names. Tensor bytes are only touched when read.
+ *  llama2.c: 7 int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; a positive
+ *  vocab_size means a shared classifier), then fp32 tensors in llama2.c order; the file size must match.
+ *  safetensors: dtypes F32/F16/BF16 (also F64/I8/U8/I32 as raw tensors); config values come from tensor
+ *  shapes and from __metadata__ keys (n_heads / num_attention_heads, n_kv_heads / num_key_value_heads,
+ *  seq_len / max_position_embeddings, norm_eps / rms_norm_eps, rope_theta) when present.
+ *  Allocates through `alloc` (NULL = libc); the model keeps the file mapped until qlow_model_close().
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_IO, QLOW_E_NO_MEMORY, QLOW_E_TRUNCATED, QLOW_E_FORMAT,
+ *  QLOW_E_OVERFLOW, QLOW_E_DTYPE, QLOW_E_UNSUPPORTED, QLOW_E_PARAM. Thread-safe (no shared state). */
+QLOW_API qlow_status qlow_model_open(const char *path, const qlow_params *params, const qlow_allocator *alloc,
+                                     qlow_model **out);
+
+/*! qlow_model_open_buffer() : qlow_model_open() on `size` bytes at `data`, which the caller owns and
+ *  must keep unchanged until qlow_model_close() (tensors point into it; nothing is copied). Any alignment
+ *  is accepted (views of misaligned tensors then fail with QLOW_E_ALIGNMENT; qlow_model_tensor_read_f32
+ *  always works). Allocates through `alloc`. @return as qlow_model_open() without QLOW_E_IO. */
+QLOW_API qlow_status qlow_model_open_buffer(const void *data, size_t size, const qlow_params *params,
+                                            const qlow_allocator *alloc, qlow_model **out);
+
+/*! qlow_model_close() : unmap and free; NULL is a no-op. Views obtained from the model become invalid. */
+QLOW_API void qlow_model_close(qlow_model *model);
+
+/*! qlow_model_get_int() / qlow_model_get_float() : a configuration value by qlow_model_key.
+ *  @return QLOW_E_PARAM for an unknown key or one of the other type, QLOW_E_NOT_FOUND when the file does
+ *  not say (e.g. n_heads of a safetensors file without metadata). Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_model_get_int(const qlow_model *model, int32_t key, int64_t *value);
+QLOW_API qlow_status qlow_model_get_float(const qlow_model *model, int32_t key, double *value);
+
+/*! qlow_model_set_int() / qlow_model_set_float() : supply or override a configuration value (e.g. from a
+ *  Hugging Face config.json). Setting n_heads also derives n_kv_heads from the wk shape if unknown.
+ *  Values must be positive (SHARED_CLASSIFIER, QK_HF_ORDER: 0 or 1); SOURCE and HEAD_DIM are read-only.
+ *  @return QLOW_E_PARAM. Never allocate. Not thread-safe against concurrent readers of the same model. */
+QLOW_API qlow_status qlow_model_set_int(qlow_model *model, int32_t key, int64_t value);
+QLOW_API qlow_status qlow_model_set_float(qlow_model *model, int32_t key, double value);
+
+/*! qlow_model_tensor_count() : number of tensors. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_model_tensor_count(const qlow_model *model, size_t *count);
+
+/*! qlow_model_tensor_find() : index of the tensor with canonical `name`. O(log n).
+ *  @return QLOW_E_NOT_FOUND. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_model_tensor_find(const qlow_model *model, const char *name, size_t *index);
+
+/*! qlow_model_tensor_info() : canonical name (NUL-terminated, owned by the model), dtype (qlow_dtype),
+ *  ndim and shape (unused dims 1) of tensor `index`. Any out-pointer may be NULL; `shape` holds
+ *  QLOW_VIEW_MAX_DIMS entries. @return QLOW_E_INVALID_ARG for a bad index. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_model_tensor_info(const qlow_model *model, size_t index, const char **name,
+                                            int32_t *dtype, int32_t *ndim, int64_t *shape);
+
+/*! qlow_model_tensor_view() : a zero-copy view of tensor `index` in its stored dtype, pointing into the
+ *  mapping (read-only memory: never write through it). Valid until qlow_model_close().
+ *  @return QLOW_E_INVALID_ARG, QLOW_E_ALIGNMENT (data not aligned to its element size, possible in
+ *  safetensors or caller buffers), QLOW_E_UNSUPPORTED on a big-endian host. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_model_tensor_view(const qlow_model *model, size_t index, qlow_view *view);
+
+/*! qlow_model_tensor_read_f32() : convert tensor `index` (F32, F16 or BF16) to fp32 into dst[0..count),
+ *  count >= the element count. Works for any alignment and host byte order. Never allocates; thread-safe.
+ *  @return QLOW_E_INVALID_ARG, QLOW_E_NULL_POINTER, QLOW_E_DTYPE, QLOW_E_BUFFER_TOO_SMALL. */
+QLOW_API qlow_status qlow_model_tensor_read_f32(const qlow_model *model, size_t index, float *dst,
+                                                size_t count);
+
+/*! qlow_model_sha256() : SHA-256 of the whole source file (reads every byte once; for a mapped file this
+ *  pages it in). Never allocates; thread-safe. @return QLOW_E_NULL_POINTER. */
+QLOW_API qlow_status qlow_model_sha256(const qlow_model *model, uint8_t digest[32]);
+
+/*! qlow_model_meta_count() / qlow_model_meta_get() : the safetensors __metadata__ entries with string or
+ *  number values, in file order (keys and values unescaped, NUL-terminated, owned by the model).
+ *  @return QLOW_E_INVALID_ARG for a bad index. Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_model_meta_count(const qlow_model *model, size_t *count);
+QLOW_API qlow_status qlow_model_meta_get(const qlow_model *model, size_t index, const char **key,
+                                         const char **value);
+
+/* ---- Tokenizer: llama2.c tokenizer files (tok512.bin) ---------------------------------------------
+ * File: int32 max_token_length, then per token: float32 score, int32 length, `length` bytes. Token 0 is
+ * <unk>, 1 BOS, 2 EOS, 3..258 the byte tokens <0x00>..<0xFF>. Encoding is the llama2.c BPE: one leading
+ * space, each UTF-8 character to its token (or its bytes to byte tokens, byte + 3), then repeatedly merge
+ * the adjacent pair whose concatenation is a token with the highest score (leftmost on ties; only scores
+ * above -1e10 merge), in O(n log n) with a heap. Strings compare as bytes; when two tokens share a string
+ * the lower id wins. */
+typedef struct qlow_tokenizer qlow_tokenizer;
+
+#define QLOW_TOKEN_UNK 0
+#define QLOW_TOKEN_BOS 1
+#define QLOW_TOKEN_EOS 2
+
+/*! qlow_tokenizer_open() / qlow_tokenizer_open_buffer() : load a tokenizer with `vocab_size` tokens
+ *  (0 = as many as the data holds; it must then end exactly after the last token). The buffer variant
+ *  copies what it needs, so `data` may be freed afterwards. Allocates through `alloc`.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (vocab_size < 0), QLOW_E_IO, QLOW_E_NO_MEMORY,
+ *  QLOW_E_TRUNCATED, QLOW_E_FORMAT (negative length, length above max_token_length, non-finite score,
+ *  trailing bytes), QLOW_E_OVERFLOW. Thread-safe. */
+QLOW_API qlow_status qlow_tokenizer_open(const char *path, int32_t vocab_size, const qlow_allocator *alloc,
+                                         qlow_tokenizer **out);
+QLOW_API qlow_status qlow_tokenizer_open_buffer(const void *data, size_t size, int32_t vocab_size,
+                                                const qlow_allocator *alloc, qlow_tokenizer **out);
+/*! qlow_tokenizer_close() : NULL is a no-op. */
+QLOW_API void qlow_tokenizer_close(qlow_tokenizer *tok);
+
+/*! qlow_tokenizer_vocab_size() : number of tokens (0 for NULL). Never allocates; thread-safe. */
+QLOW_API int32_t qlow_tokenizer_vocab_size(const qlow_tokenizer *tok);
+
+/*! qlow_tokenizer_token() : the bytes (not NUL-terminated inside the vocabulary; a NUL follows them),
+ *  length and score of token `id`. Any out-pointer may be NULL. @return QLOW_E_INVALID_ARG.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_tokenizer_token(const qlow_tokenizer *tok, int32_t id, const char **bytes,
+                                          size_t *length, float *score);
+
+/*! qlow_tokenizer_lookup() : the id of the token whose bytes are exactly text[0..len) (lowest id on
+ *  duplicates). @return QLOW_E_NOT_FOUND. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_tokenizer_lookup(const qlow_tokenizer *tok, const char *text, size_t len,
+                                           int32_t *id);
+
+/*! qlow_tokenizer_encode_workspace_size() : bytes of workspace qlow_tokenizer_encode_wksp() needs for a
+ *  text of `text_len` bytes. @return QLOW_E_NULL_POINTER, QLOW_E_OVERFLOW. Never allocates. */
+QLOW_API qlow_status qlow_tokenizer_encode_workspace_size(const qlow_tokenizer *tok, size_t text_len,
+                                                          size_t *bytes);
+
+/*! qlow_tokenizer_encode_wksp() : BPE-encode text[0..text_len) (any bytes, NUL included) into
+ *  tokens[0..capacity), adding BOS first when `bos` and EOS last when `eos`; *n_tokens gets the count.
+ *  capacity >= text_len + 3 always suffices. An empty text gives only BOS/EOS (no leading space).
+ *  `workspace` (any alignment) holds at least qlow_tokenizer_encode_workspace_size() bytes.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL (nothing written),
+ *  QLOW_E_OVERFLOW. Never allocates; thread-safe (distinct workspaces). */
+QLOW_API qlow_status qlow_tokenizer_encode_wksp(const qlow_tokenizer *tok, const char *text, size_t text_len,
+                                                int bos, int eos, int32_t *tokens, size_t capacity,
+                                                size_t *n_tokens, void *workspace, size_t workspace_bytes);
+
+/*! qlow_tokenizer_encode() : qlow_tokenizer_encode_wksp() with a workspace allocated through the
+ *  tokenizer's allocator and freed before returning. Also QLOW_E_NO_MEMORY. Thread-safe. */
+QLOW_API qlow_status qlow_tokenizer_encode(const qlow_tokenizer *tok, const char *text, size_t text_len,
+                                           int bos, int eos, int32_t *tokens, size_t capacity,
+                                           size_t *n_tokens);
+
+/*! qlow_tokenizer_decode_piece() : the bytes token `token` stands for after token `prev` (llama2.c
+ *  decode): byte tokens <0xXX> give the raw byte, and the leading space of a piece right after BOS is
+ *  dropped. *piece points into the tokenizer or a static table (not NUL-terminated); *length may be 0.
+ *  @return QLOW_E_INVALID_ARG for an id out of range. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_tokenizer_decode_piece(const qlow_tokenizer *tok, int32_t prev, int32_t token,
+                                                 const char **piece, size_t *length);
+
+/*! qlow_tokenizer_decode() : concatenate the pieces of tokens[0..n) into out[0..capacity) (BOS and EOS
+ *  give no bytes); *length gets the byte count and out[*length] is set to NUL, so capacity must exceed
+ *  the text length. decode(encode(text, bos = 1)) == text for every text.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG, QLOW_E_BUFFER_TOO_SMALL (nothing written).
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_tokenizer_decode(const qlow_tokenizer *tok, const int32_t *tokens, size_t n,
+                                           char *out, size_t capacity, size_t *length);
+
+/* ---- The .qlow container ----------------------------------------------------------------------
+ * A versioned little-endian file of named tensors: packed quantized matrices (kind PACKED: the bytes
+ * of a serialized qlow_qmatrix plus its format, code bits and shape in the directory) and dense tensors
+ * (kind DENSE: norms, embeddings kept in fp32, any qlow_dtype), plus typed metadata key/values. Tensor
+ * data is aligned (QLOW_PARAM_IO_ALIGNMENT, default 64 bytes) so a mapped file is used in place, and
+ * every tensor, the preamble, the directory and the footer carry CRC-32C checksums. The byte layout is
+ * specified in docs/format.md. The writer streams: each tensor is written when added, and only the
+ * directory is kept in memory, so a model never has to be in memory at once. */
+typedef struct qlow_qfile qlow_qfile;
+typedef struct qlow_qfile_writer qlow_qfile_writer;
+
+typedef enum qlow_qfile_kind {
+    QLOW_QFILE_DENSE = 1, /* type = qlow_dtype, ndim 1..4 */
+    QLOW_QFILE_PACKED = 2 /* type = qlow_format, ndim 2: [rows, cols] */
+} qlow_qfile_kind;
+
+typedef enum qlow_meta_type {
+    QLOW_META_STRING = 1, /* UTF-8 text without NUL bytes */
+    QLOW_META_INT = 2,    /* int64 */
+    QLOW_META_FLOAT = 3,  /* float64 */
+    QLOW_META_BYTES = 4   /* opaque bytes (e.g. a SHA-256 digest) */
+} qlow_meta_type;
+
+/*! Write callback: consume data[0..size) and return 0, or nonzero to fail the writer (QLOW_E_CALLBACK). */
+typedef int (*qlow_write_fn)(void *user, const void *data, size_t size);
+
+/*! qlow_qfile_writer_open() : start a .qlow file at `path` (created or truncated). If the writer is
+ *  destroyed before qlow_qfile_writer_finish() succeeds, the partial file is removed. `params` may set
+ *  QLOW_PARAM_IO_ALIGNMENT. Allocates through `alloc`. @return QLOW_E_NULL_POINTER, QLOW_E_PARAM (an
+ *  alignment that is not a power of two), QLOW_E_IO, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_qfile_writer_open(const char *path, const qlow_params *params,
+                                            const qlow_allocator *alloc, qlow_qfile_writer **out);
+/*! qlow_qfile_writer_open_callback() : the same, sending the bytes in order to `write` (no seeking).
+ *  Also QLOW_E_CALLBACK when the callback fails (the preamble is written at open). */
+QLOW_API qlow_status qlow_qfile_writer_open_callback(qlow_write_fn write, void *user, const qlow_params *params,
+                                                     const qlow_allocator *alloc, qlow_qfile_writer **out);
+/*! qlow_qfile_writer_open_buffer() : the same into caller memory buffer[0..capacity); running out gives
+ *  QLOW_E_BUFFER_TOO_SMALL. qlow_qfile_writer_bytes() tells how much was written. */
+QLOW_API qlow_status qlow_qfile_writer_open_buffer(void *buffer, size_t capacity, const qlow_params *params,
+                                                   const qlow_allocator *alloc, qlow_qfile_writer **out);
+
+/*! qlow_qfile_writer_add_dense() : append tensor `name` (UTF-8, 1..65535 bytes, no NUL, unique) with the
+ *  dtype, shape and contents of `view` (any strides; stored contiguous row-major little-endian).
+ *  Allocates through the writer's allocator (directory growth).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad or duplicate name), view errors (QLOW_E_STRUCT_SIZE,
+ *  QLOW_E_DTYPE, QLOW_E_SHAPE, QLOW_E_OVERFLOW), QLOW_E_STATE (finished or failed writer), QLOW_E_NO_MEMORY,
+ *  and the sink's errors (QLOW_E_IO, QLOW_E_CALLBACK, QLOW_E_BUFFER_TOO_SMALL), which are sticky: every
+ *  later call then returns QLOW_E_STATE and the file is unusable. Not thread-safe (one writer, one thread). */
+QLOW_API qlow_status qlow_qfile_writer_add_dense(qlow_qfile_writer *w, const char *name, const qlow_view *view);
+
+/*! qlow_qfile_writer_add_packed() : append a packed matrix given as the `size` serialized bytes of a
+ *  qlow_qmatrix (see the packed-matrix section) with its qlow_format, code bits and [rows x cols] shape,
+ *  which the directory repeats so that readers can list tensors without decoding them.
+ *  @return as qlow_qfile_writer_add_dense(), and QLOW_E_SHAPE for rows or cols < 1. */
+QLOW_API qlow_status qlow_qfile_writer_add_packed(qlow_qfile_writer *w, const char *name, int32_t format,
+                                                  int32_t bits, int64_t rows, int64_t cols, const void *data,
+                                                  size_t size);
+
+/*! qlow_qfile_writer_set_string() / _set_int() / _set_float() / _set_bytes() : add metadata `key`
+ *  (same rules as tensor names; unique). Values are kept in memory until finish. Allocates.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad or duplicate key, a string with NUL bytes),
+ *  QLOW_E_STATE, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_qfile_writer_set_string(qlow_qfile_writer *w, const char *key, const char *value);
+QLOW_API qlow_status qlow_qfile_writer_set_int(qlow_qfile_writer *w, const char *key, int64_t value);
+QLOW_API qlow_status qlow_qfile_writer_set_float(qlow_qfile_writer *w, const char *key, double value);
+QLOW_API qlow_status qlow_qfile_writer_set_bytes(qlow_qfile_writer *w, const char *key, const void *value,
+                                                 size_t size);
+
+/*! qlow_qfile_writer_set_model() : record `model`'s configuration (every known qlow_model_key as
+ *  "model.dim", "model.hidden_dim", "model.n_layers", "model.n_heads", "model.n_kv_heads",
+ *  "model.vocab_size", "model.seq_len", "model.shared_classifier", "model.norm_eps", "model.rope_theta",
+ *  "model.qk_hf_order") and its SHA-256 as "source.sha256" (reads the whole model once). Allocates.
+ *  @return as qlow_qfile_writer_set_int(). */
+QLOW_API qlow_status qlow_qfile_writer_set_model(qlow_qfile_writer *w, const qlow_model *model);
+
+/*! qlow_qfile_writer_finish() : write the directory and footer, completing the file (and closing it
+ *  for a path). Afterwards only qlow_qfile_writer_bytes() and destroy are allowed.
+ *  @return QLOW_E_STATE (already finished or failed), QLOW_E_OVERFLOW, sink errors. */
+QLOW_API qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w);
+/*! qlow_qfile_writer_bytes() : bytes written so far (the file size after finish). */
+QLOW_API qlow_status qlow_qfile_writer_bytes(const qlow_qfile_writer *w, uint64_t *bytes);
+/*! qlow_qfile_writer_destroy() : free the writer; an unfinished path writer removes its file. NULL is a
+ *  no-op. */
+QLOW_API void qlow_qfile_writer_destroy(qlow_qfile_writer *w);
+
+/*! qlow_qfile_open() / qlow_qfile_open_buffer() : open a .qlow file (mapped; see QLOW_PARAM_IO_USE_MMAP)
+ *  or caller bytes (kept, not copied: they must stay unchanged until close). Everything is validated at
+ *  open: magic, version (QLOW_E_VERSION_MISMATCH for another major version), the preamble, directory and
+ *  footer checksums, every name, type, shape, size, offset, alignment and overlap, and (unless
+ *  QLOW_PARAM_IO_VERIFY = 0) every tensor checksum. Allocates through `alloc`.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_IO, QLOW_E_NO_MEMORY, QLOW_E_TRUNCATED, QLOW_E_FORMAT,
+ *  QLOW_E_VERSION_MISMATCH, QLOW_E_CHECKSUM, QLOW_E_OVERFLOW. Thread-safe. */
+QLOW_API qlow_status qlow_qfile_open(const char *path, const qlow_params *params, const qlow_allocator *alloc,
+                                     qlow_qfile **out);
+QLOW_API qlow_status qlow_qfile_open_buffer(const void *data, size_t size, const qlow_params *params,
+                                            const qlow_allocator *alloc, qlow_qfile **out);
+/*! qlow_qfile_close() : NULL is a no-op. Pointers and views obtained from the file become invalid. */
+QLOW_API void qlow_qfile_close(qlow_qfile *file);
+
+/*! qlow_qfile_tensor_count() / qlow_qfile_tensor_find() (by exact name, O(log n), QLOW_E_NOT_FOUND) /
+ *  qlow_qfile_tensor_info() (any out-pointer may be NULL; `type` is a qlow_dtype for DENSE and a
+ *  qlow_format for PACKED; `shape` holds QLOW_VIEW_MAX_DIMS entries, unused 1; QLOW_E_INVALID_ARG for a
+ *  bad index). Tensors are indexed in file order. Never allocate; thread-safe. */
+QLOW_API qlow_status qlow_qfile_tensor_count(const qlow_qfile *file, size_t *count);
+QLOW_API qlow_status qlow_qfile_tensor_find(const qlow_qfile *file, const char *name, size_t *index);
+QLOW_API qlow_status qlow_qfile_tensor_info(const qlow_qfile *file, size_t index, const char **name,
+                                            int32_t *kind, int32_t *type, int32_t *bits, int32_t *ndim,
+                                            int64_t *shape);
+/*! qlow_qfile_tensor_data() : the stored bytes of tensor `index` (inside the mapping, aligned as the
+ *  file says relative to the mapping's start). Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_qfile_tensor_data(const qlow_qfile *file, size_t index, const void **data,
+                                            size_t *size);
+/*! qlow_qfile_tensor_view() : zero-copy read-only view of a DENSE tensor. @return QLOW_E_INVALID_ARG,
+ *  QLOW_E_DTYPE (not DENSE), QLOW_E_ALIGNMENT (caller buffer misaligned), QLOW_E_UNSUPPORTED
+ *  (big-endian host). Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_qfile_tensor_view(const qlow_qfile *file, size_t index, qlow_view *view);
+/*! qlow_qfile_tensor_verify() : recompute tensor `index`'s CRC-32C. @return QLOW_E_CHECKSUM. Thread-safe. */
+QLOW_API qlow_status qlow_qfile_tensor_verify(const qlow_qfile *file, size_t index);
+
+/*! qlow_qfile_meta_count() / qlow_qfile_meta_info() (key, qlow_meta_type, value bytes and size; string
+ *  values and keys are NUL-terminated) / qlow_qfile_meta_find() (QLOW_E_NOT_FOUND) and the typed getters
+ *  (QLOW_E_NOT_FOUND, QLOW_E_DTYPE for another type). Pointers stay valid until close. Never allocate;
+ *  thread-safe. */
+QLOW_API qlow_status qlow_qfile_meta_count(const qlow_qfile *file, size_t *count);
+QLOW_API qlow_status qlow_qfile_meta_info(const qlow_qfile *file, size_t index, const char **key, int32_t *type,
+                                          const void **value, size_t *size);
+QLOW_API qlow_status qlow_qfile_meta_find(const qlow_qfile *file, const char *key, size_t *index);
+QLOW_API qlow_status qlow_qfile_meta_get_string(const qlow_qfile *file, const char *key, const char **value);
+QLOW_API qlow_status qlow_qfile_meta_get_int(const qlow_qfile *file, const char *key, int64_t *value);
+QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const char *key, double *value);
 
 /* ---- end of io section ---- */
 

@@ -13,12 +13,12 @@
 typedef struct qlow__packed {
     int32_t format;     /* qlow_format */
     int32_t bits;       /* code bits: 8/4/3/2 for Q formats, 1 for B1/B2, 2 for T2, 0 otherwise */
-    int32_t symmetric;  /* Q formats: 1 = no stored min, w = scale * (q - 2^(bits-1)) */
+    int32_t symmetric;  /* Q formats: 1 = no stored min, w = scale * (q - 2^(bits-1)), q in 1..2^bits-1 */
     int32_t reserved0;
     int64_t rows, cols; /* logical shape: y[rows] = W[rows x cols] x[cols] */
-    int64_t cols_pad;   /* round_up(cols, 32) (for M161: of each part separately, see below) */
-    int64_t group_cols; /* Q formats: columns per group, a multiple of 32, or cols_pad for whole rows */
-    int64_t group_rows; /* Q formats: consecutive rows sharing one group (Q-BERT row groups), >= 1 */
+    int64_t cols_pad;   /* round_up(cols, 32); for M161 round_up(cols - n_salient, 32), the binary part */
+    int64_t group_cols; /* Q formats: columns per group, a multiple of 32, or cols_pad for whole rows; 0 else */
+    int64_t group_rows; /* Q formats: consecutive rows sharing one group (Q-BERT row groups), >= 1; 0 else */
     size_t row_bytes;   /* bytes per row in `codes` */
 
     /* Q formats ----------------------------------------------------------------------------------
@@ -39,7 +39,8 @@ typedef struct qlow__packed {
      *     w_ij = (alpha_i * s_ij + mu_i) * r2_j   (r2 = col_scale, NULL means all ones).
      * B2: codes = first sign plane (alpha), codes2 = second sign plane (alpha2):
      *     w_ij = alpha_i * s1_ij + alpha2_i * s2_ij + mu_i.
-     * T2: codes as Q2 layout with code 0 = -1, 1 = 0, 2 = +1 (3 unused); w = alpha_i * t_ij.
+     * T2: codes as Q2 layout with code 0 = -1, 1 = 0, 2 = +1 (3 invalid); w = alpha_i * t_ij. Padding
+ *     columns of T2/T158 hold t = 0.
      * T158: per row, groups of 5 columns in one byte b = sum_k (t_k + 1) * 3^k, k = 0..4; row_bytes =
      *     ceil(cols_pad / 5); w = alpha_i * t_ij.
      * alpha, alpha2, mu: fp16 per row; col_scale: fp16 per column (cols entries). */
@@ -64,16 +65,25 @@ typedef struct qlow__packed {
     const uint16_t *sal_zero;
 } qlow__packed;
 
-/* The qmatrix object: a packed description plus the memory it owns (NULL when it wraps caller
- * memory). Immutable after construction. */
+/* The qmatrix object: a packed description plus the memory it owns. Every plane lives inside one
+ * serialized image (`blob`, blob_bytes long: a 128-byte header then the planes, docs/formats.md), which is
+ * either owned (`buffer` == blob, allocated through `alloc`) or caller memory (buffer NULL: wrapped
+ * mmap'ed file, flash, workspace). The handle itself comes from `alloc`, or from caller memory when
+ * static_handle is set (qlow_qmatrix_wrap_static). Immutable after construction. */
 struct qlow_qmatrix {
     uint32_t magic;
     int32_t owns_buffer;
     qlow_allocator alloc;
-    void *buffer;          /* the single block holding every plane when owned */
+    void *buffer;          /* the single block holding every plane when owned, else NULL */
     size_t buffer_bytes;
     qlow__packed p;
-    int32_t *perm;         /* M161: salient columns first, then the others (cols entries), in buffer */
+    int32_t *perm;         /* M161: salient columns first, then the others (cols entries); it sits in
+                            * the handle's own allocation right after the struct. NULL otherwise. */
+    const uint8_t *blob;   /* the serialized image the planes of p point into */
+    size_t blob_bytes;
+    size_t payload_bytes;  /* bytes of all planes (what bits per weight counts) */
+    int32_t static_handle; /* 1: the handle lives in caller memory; destroy only releases the buffer */
+    int32_t reserved0;
 };
 #define QLOW__QMATRIX_MAGIC 0x716d6174u /* "qmat" */
 

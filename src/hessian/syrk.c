@@ -1,0 +1,150 @@
+/* syrk.c - the blocked symmetric rank-k update S += X^T X behind qlow_hessian_add.
+ * A chunk of tokens is packed twice: in 12-wide row tiles (broadcast operand) and 32-wide column strips
+ * (vector operand), zero padded. Every 12 x 32 tile of the lower triangle accumulates the whole chunk in
+ * fp32 registers and is then added into the double matrix, so the double traffic is one read-modify-
+ * write per chunk and the rounding of the fp32 partial sums is bounded by the chunk length.
+ * Threads take whole column strips; every element of S has one owner and a fixed summation order. */
+#include "hessian.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(QLOW_FORCE_GENERIC) &&          \
+    !defined(QLOW_FREESTANDING)
+#define SYRK_X86 1
+#include <immintrin.h>
+/* GCC 12 flags the deliberately undefined pass-through operand inside its own intrinsics. */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define AVX512_FN __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+#endif
+
+#define MR QLOW__SYRK_MR
+#define NR QLOW__SYRK_NR
+#define CHUNK QLOW__SYRK_CHUNK
+
+void qlow__syrk_pack(int threads, qlow_hessian *h, const qlow_view *X, int64_t t0, int64_t t)
+{
+    int64_t d = h->cols;
+    int64_t strips = (d + NR - 1) / NR, tiles = (d + MR - 1) / MR;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t s = 0; s < strips; s++) {
+            float *dst = h->pack_b + s * CHUNK * NR;
+            int64_t c0 = s * NR, w = d - c0 < NR ? d - c0 : NR;
+            for (int64_t c = 0; c < w; c++) {
+                double sum = 0.0;
+                for (int64_t p = 0; p < t; p++) {
+                    float x = qlow__view_elem_f32(X, t0 + p, c0 + c);
+                    dst[p * NR + c] = x;
+                    sum += x;
+                }
+                h->colsum[c0 + c] += sum;
+            }
+            for (int64_t p = 0; p < t; p++)
+                for (int64_t c = w; c < NR; c++) dst[p * NR + c] = 0.0f;
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t s = 0; s < tiles; s++) {
+            float *dst = h->pack_a + s * CHUNK * MR;
+            int64_t r0 = s * MR, w = d - r0 < MR ? d - r0 : MR;
+            for (int64_t p = 0; p < t; p++) {
+                int64_t c = 0;
+                for (; c < w; c++) dst[p * MR + c] = qlow__view_elem_f32(X, t0 + p, r0 + c);
+                for (; c < MR; c++) dst[p * MR + c] = 0.0f;
+            }
+        }
+    }
+}
+
+static void tile_generic(int64_t t, const float *pa, const float *pb, double *S, int64_t lds, int64_t rows,
+                         int64_t cols)
+{
+    float acc[MR][NR];
+    memset(acc, 0, sizeof(acc));
+    for (int64_t p = 0; p < t; p++) {
+        const float *a = pa + p * MR, *b = pb + p * NR;
+        for (int r = 0; r < MR; r++) {
+            float ar = a[r];
+            for (int c = 0; c < NR; c++) acc[r][c] += ar * b[c];
+        }
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) S[r * lds + c] += (double)acc[r][c];
+}
+
+#ifdef SYRK_X86
+static __mmask8 mask8(int64_t count)
+{
+    if (count <= 0) return 0;
+    if (count >= 8) return 0xff;
+    return (__mmask8)((1u << count) - 1u);
+}
+
+AVX512_FN static void flush_vec(double *s, __m512 v, __mmask8 mlo, __mmask8 mhi)
+{
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+    _mm512_mask_storeu_pd(s, mlo, _mm512_add_pd(_mm512_maskz_loadu_pd(mlo, s), lo));
+    _mm512_mask_storeu_pd(s + 8, mhi, _mm512_add_pd(_mm512_maskz_loadu_pd(mhi, s + 8), hi));
+}
+
+AVX512_FN static void tile_avx512(int64_t t, const float *pa, const float *pb, double *S, int64_t lds,
+                                  int64_t rows, int64_t cols)
+{
+    __m512 c[MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < t; p++) {
+        const float *a = pa + p * MR;
+        __m512 b0 = _mm512_loadu_ps(pb + p * NR), b1 = _mm512_loadu_ps(pb + p * NR + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512 ar = _mm512_set1_ps(a[r]);
+            c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]);
+        }
+    }
+    __mmask8 m0 = mask8(cols), m1 = mask8(cols - 8), m2 = mask8(cols - 16), m3 = mask8(cols - 24);
+    for (int64_t r = 0; r < rows; r++) {
+        flush_vec(S + r * lds, c[r][0], m0, m1);
+        flush_vec(S + r * lds + 16, c[r][1], m2, m3);
+    }
+}
+#endif
+
+void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
+{
+    int64_t d = h->cols;
+    int64_t strips = (d + NR - 1) / NR, tiles = (d + MR - 1) / MR;
+#ifdef SYRK_X86
+    int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON;
+#else
+    (void)isa;
+#endif
+    (void)threads;
+    /* Strips near column 0 own the most rows of the lower triangle; hand them out first. */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && strips > 1)
+#endif
+    for (int64_t s = 0; s < strips; s++) {
+        int64_t i0 = s * NR, cols = d - i0 < NR ? d - i0 : NR;
+        const float *pb = h->pack_b + s * CHUNK * NR;
+        for (int64_t jt = i0 / MR; jt < tiles; jt++) {
+            int64_t j0 = jt * MR, rows = d - j0 < MR ? d - j0 : MR;
+            const float *pa = h->pack_a + jt * CHUNK * MR;
+            double *S = h->S + j0 * d + i0;
+#ifdef SYRK_X86
+            if (fast) {
+                tile_avx512(t, pa, pb, S, d, rows, cols);
+                continue;
+            }
+#endif
+            tile_generic(t, pa, pb, S, d, rows, cols);
+        }
+    }
+}
