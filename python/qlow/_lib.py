@@ -58,12 +58,14 @@ class Allocator(ctypes.Structure):
     _fields_ = [("alloc", ALLOC_FN), ("free", FREE_FN), ("user", ctypes.c_void_p)]
 
 
-# HVP callback of the Hessian API: status (*)(void *user, const float *v, float *hv, int64 n).
-HVP_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
-                          ctypes.POINTER(ctypes.c_float), ctypes.c_int64)
+# Callbacks. Buffers arrive as raw addresses (c_void_p); the wrappers turn them into arrays.
+HVP_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+GRAD_FN = HVP_FN  # same shape: (user, theta, grad, n)
+WRITE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
-# Short names for the table.
-_st = ctypes.c_int32          # qlow_status; marks the functions that get the errcheck
+# Short names for the table. STATUS marks a qlow_status result: those functions get the errcheck that
+# raises QlowError instead of returning a failing code.
+STATUS = "qlow_status"
 _i32 = ctypes.c_int32
 _i64 = ctypes.c_int64
 _u16 = ctypes.c_uint16
@@ -73,30 +75,32 @@ _int = ctypes.c_int
 _f32 = ctypes.c_float
 _f64 = ctypes.c_double
 _sz = ctypes.c_size_t
-_vp = ctypes.c_void_p
+_vp = ctypes.c_void_p        # handles and data buffers (addresses)
 _str = ctypes.c_char_p
 _pvp = ctypes.POINTER(ctypes.c_void_p)
+_pstr = ctypes.POINTER(ctypes.c_char_p)
+_pi32 = ctypes.POINTER(ctypes.c_int32)
 _pi64 = ctypes.POINTER(ctypes.c_int64)
-_pf32 = ctypes.POINTER(ctypes.c_float)
+_pu64 = ctypes.POINTER(ctypes.c_uint64)
 _pf64 = ctypes.POINTER(ctypes.c_double)
 _psz = ctypes.POINTER(ctypes.c_size_t)
 _pint = ctypes.POINTER(ctypes.c_int)
+_pf32 = ctypes.POINTER(ctypes.c_float)
 _view = ctypes.POINTER(View)
 _alloc = ctypes.POINTER(Allocator)
 
-# The one declaration table: (name, argtypes, restype). A restype of _st means "returns qlow_status":
-# those functions raise QlowError instead of returning a failing code. Handles are plain void pointers
-# (opaque structs are never mirrored).
+# The one declaration table: (name, argtypes, restype). Handles are plain void pointers (opaque structs
+# are never mirrored); float/double/byte arrays are passed as addresses.
 FUNCTIONS = [
     # versions and ABI
     ("qlow_version_number", [], _uns),
     ("qlow_version_string", [], _str),
     ("qlow_abi_version", [], _uns),
-    ("qlow_abi_check", [_uns, _sz], _st),
-    ("qlow_status_string", [_st], _str),
+    ("qlow_abi_check", [_uns, _sz], STATUS),
+    ("qlow_status_string", [_i32], _str),
     ("qlow_sizeof_view", [], _sz),
-    ("qlow_view_init", [_view, _i32, _i32, _pi64, _vp], _st),
-    ("qlow_view_init_2d", [_view, _i32, _i64, _i64, _vp], _st),
+    ("qlow_view_init", [_view, _i32, _i32, _pi64, _vp], STATUS),
+    ("qlow_view_init_2d", [_view, _i32, _i64, _i64, _vp], STATUS),
     ("qlow_has_feature", [_int], _int),
     # fp16 / bf16
     ("qlow_fp32_to_fp16", [_f32], _u16),
@@ -104,21 +108,134 @@ FUNCTIONS = [
     ("qlow_fp32_to_bf16", [_f32], _u16),
     ("qlow_bf16_to_fp32", [_u16], _f32),
     # context
-    ("qlow_ctx_create", [_alloc, _pvp], _st),
+    ("qlow_ctx_create", [_alloc, _pvp], STATUS),
     ("qlow_ctx_destroy", [_vp], None),
     ("qlow_ctx_estimate_size", [], _sz),
-    ("qlow_ctx_init_static", [_vp, _sz, _pvp], _st),
-    ("qlow_ctx_set_int", [_vp, _i32, _i64], _st),
-    ("qlow_ctx_get_int", [_vp, _i32, _pi64], _st),
+    ("qlow_ctx_init_static", [_vp, _sz, _pvp], STATUS),
+    ("qlow_ctx_set_int", [_vp, _i32, _i64], STATUS),
+    ("qlow_ctx_get_int", [_vp, _i32, _pi64], STATUS),
     # parameters
-    ("qlow_params_create", [_alloc, _pvp], _st),
+    ("qlow_params_create", [_alloc, _pvp], STATUS),
     ("qlow_params_destroy", [_vp], None),
     ("qlow_params_reset", [_vp], None),
-    ("qlow_params_set_int", [_vp, _i32, _i64], _st),
-    ("qlow_params_set_float", [_vp, _i32, _f64], _st),
-    ("qlow_params_get_int", [_vp, _i32, _pi64], _st),
-    ("qlow_params_get_float", [_vp, _i32, _pf64], _st),
-    ("qlow_param_bounds", [_i32, _pf64, _pf64, _pf64, _pint], _st),
+    ("qlow_params_set_int", [_vp, _i32, _i64], STATUS),
+    ("qlow_params_set_float", [_vp, _i32, _f64], STATUS),
+    ("qlow_params_get_int", [_vp, _i32, _pi64], STATUS),
+    ("qlow_params_get_float", [_vp, _i32, _pf64], STATUS),
+    ("qlow_param_bounds", [_i32, _pf64, _pf64, _pf64, _pint], STATUS),
+    # quantization
+    ("qlow_quantize", [_vp, _vp, _view, _vp, _pvp], STATUS),
+    ("qlow_quantize_workspace_size", [_vp, _vp, _i64, _i64, _psz, _psz], STATUS),
+    ("qlow_quantize_to_buffer", [_vp, _vp, _view, _vp, _vp, _sz, _vp, _sz], STATUS),
+    # packed matrices
+    ("qlow_format_name", [_i32], _str),
+    ("qlow_format_bits_per_weight", [_i32, _i64, _i64, _i64, _i64, _u32, _i64, _pf64], STATUS),
+    ("qlow_qmatrix_destroy", [_vp], None),
+    ("qlow_qmatrix_format", [_vp, _pi32], STATUS),
+    ("qlow_qmatrix_shape", [_vp, _pi64, _pi64], STATUS),
+    ("qlow_qmatrix_bytes", [_vp, _psz], STATUS),
+    ("qlow_qmatrix_bits_per_weight", [_vp, _pf64], STATUS),
+    ("qlow_qmatrix_dequantize", [_vp, _i64, _i64, _vp, _sz], STATUS),
+    ("qlow_qmatrix_serialized_size", [_vp, _psz], STATUS),
+    ("qlow_qmatrix_serialize", [_vp, _vp, _sz], STATUS),
+    ("qlow_qmatrix_wrap", [_vp, _vp, _sz, _pvp], STATUS),
+    ("qlow_qmatrix_wrap_size", [_vp, _sz, _psz], STATUS),
+    ("qlow_qmatrix_wrap_static", [_vp, _sz, _vp, _sz, _pvp], STATUS),
+    # Hessian accumulator
+    ("qlow_hessian_estimate_size", [_i64, _i32, _psz], STATUS),
+    ("qlow_hessian_create", [_alloc, _i64, _i32, _pvp], STATUS),
+    ("qlow_hessian_init_static", [_vp, _sz, _i64, _i32, _pvp], STATUS),
+    ("qlow_hessian_destroy", [_vp], None),
+    ("qlow_hessian_reset", [_vp], STATUS),
+    ("qlow_hessian_info", [_vp, _pi64, _pi32, _pi64], STATUS),
+    ("qlow_hessian_add", [_vp, _vp, _view], STATUS),
+    ("qlow_hessian_merge", [_vp, _vp], STATUS),
+    ("qlow_hessian_diag", [_vp, _vp, _i64], STATUS),
+    ("qlow_hessian_col_mean", [_vp, _vp, _i64], STATUS),
+    ("qlow_hessian_trace", [_vp, _pf64], STATUS),
+    ("qlow_hessian_matrix", [_vp, _f64, _vp, _i64], STATUS),
+    ("qlow_hessian_cholesky_workspace_size", [_i64, _psz], STATUS),
+    ("qlow_hessian_cholesky_ws", [_vp, _vp, _i32, _f64, _vp, _i64, _vp, _sz], STATUS),
+    ("qlow_hessian_cholesky", [_vp, _vp, _i32, _f64, _vp, _i64], STATUS),
+    ("qlow_hessian_top_eigen", [_vp, _vp, _f64, _i32, _pf64, _pi32], STATUS),
+    ("qlow_hessian_lanczos", [_vp, _vp, _i32, _i32, _vp], STATUS),
+    ("qlow_hessian_save_size", [_vp, _psz], STATUS),
+    ("qlow_hessian_save", [_vp, _vp, _sz, _psz], STATUS),
+    ("qlow_hessian_load", [_alloc, _vp, _sz, _pvp], STATUS),
+    # Hessian-vector products from a caller callback
+    ("qlow_spectral_workspace_size", [_i64, _i32, _psz], STATUS),
+    ("qlow_hvp_top_eigen", [_vp, HVP_FN, _vp, _i64, _f64, _i32, _vp, _sz, _pf64, _pi32], STATUS),
+    ("qlow_hvp_lanczos", [_vp, HVP_FN, _vp, _i64, _i32, _i32, _vp, _sz, _vp], STATUS),
+    ("qlow_hvp_trace", [_vp, HVP_FN, _vp, _i64, _i32, _f64, _vp, _sz, _pf64, _pf64, _pi32], STATUS),
+    ("qlow_fd_hvp_create", [_alloc, GRAD_FN, _vp, _vp, _i64, _f64, _pvp], STATUS),
+    ("qlow_fd_hvp_destroy", [_vp], None),
+    ("qlow_fd_hvp_apply", [_vp, _vp, _vp, _i64], _int),
+    # sensitivity and bit allocation
+    ("qlow_plan_qbert_omega", [_vp, _i32, _pf64], STATUS),
+    ("qlow_plan_hawq_v2", [_f64, _i64, _view, _view, _pf64], STATUS),
+    ("qlow_plan_diag_weighted", [_vp, _i64, _view, _view, _pf64], STATUS),
+    ("qlow_plan_layer_error", [_vp, _vp, _view, _view, _pf64], STATUS),
+    ("qlow_plan_solve_workspace_size", [_i32, _i32, _vp, _psz], STATUS),
+    ("qlow_plan_solve_ws", [_vp, _i32, _i32, _vp, _vp, _vp, _f64, _vp, _pf64, _pf64, _vp, _sz], STATUS),
+    ("qlow_plan_solve", [_alloc, _vp, _i32, _i32, _vp, _vp, _vp, _f64, _vp, _pf64, _pf64], STATUS),
+    ("qlow_plan_qbert_rule", [_i32, _vp, _f64, _i32, _i32, _vp], STATUS),
+    # models (llama2.c, safetensors)
+    ("qlow_model_open", [_str, _vp, _alloc, _pvp], STATUS),
+    ("qlow_model_open_buffer", [_vp, _sz, _vp, _alloc, _pvp], STATUS),
+    ("qlow_model_close", [_vp], None),
+    ("qlow_model_get_int", [_vp, _i32, _pi64], STATUS),
+    ("qlow_model_get_float", [_vp, _i32, _pf64], STATUS),
+    ("qlow_model_set_int", [_vp, _i32, _i64], STATUS),
+    ("qlow_model_set_float", [_vp, _i32, _f64], STATUS),
+    ("qlow_model_tensor_count", [_vp, _psz], STATUS),
+    ("qlow_model_tensor_find", [_vp, _str, _psz], STATUS),
+    ("qlow_model_tensor_info", [_vp, _sz, _pstr, _pi32, _pi32, _pi64], STATUS),
+    ("qlow_model_tensor_view", [_vp, _sz, _view], STATUS),
+    ("qlow_model_tensor_read_f32", [_vp, _sz, _vp, _sz], STATUS),
+    ("qlow_model_sha256", [_vp, _vp], STATUS),
+    ("qlow_model_meta_count", [_vp, _psz], STATUS),
+    ("qlow_model_meta_get", [_vp, _sz, _pstr, _pstr], STATUS),
+    # tokenizer
+    ("qlow_tokenizer_open", [_str, _i32, _alloc, _pvp], STATUS),
+    ("qlow_tokenizer_open_buffer", [_vp, _sz, _i32, _alloc, _pvp], STATUS),
+    ("qlow_tokenizer_close", [_vp], None),
+    ("qlow_tokenizer_vocab_size", [_vp], _i32),
+    ("qlow_tokenizer_token", [_vp, _i32, _pstr, _psz, _pf32], STATUS),
+    ("qlow_tokenizer_lookup", [_vp, _vp, _sz, _pi32], STATUS),
+    ("qlow_tokenizer_encode_workspace_size", [_vp, _sz, _psz], STATUS),
+    ("qlow_tokenizer_encode_wksp", [_vp, _vp, _sz, _int, _int, _vp, _sz, _psz, _vp, _sz], STATUS),
+    ("qlow_tokenizer_encode", [_vp, _vp, _sz, _int, _int, _vp, _sz, _psz], STATUS),
+    ("qlow_tokenizer_decode_piece", [_vp, _i32, _i32, _pvp, _psz], STATUS),
+    ("qlow_tokenizer_decode", [_vp, _vp, _sz, _vp, _sz, _psz], STATUS),
+    # .qlow files
+    ("qlow_qfile_writer_open", [_str, _vp, _alloc, _pvp], STATUS),
+    ("qlow_qfile_writer_open_callback", [WRITE_FN, _vp, _vp, _alloc, _pvp], STATUS),
+    ("qlow_qfile_writer_open_buffer", [_vp, _sz, _vp, _alloc, _pvp], STATUS),
+    ("qlow_qfile_writer_add_dense", [_vp, _str, _view], STATUS),
+    ("qlow_qfile_writer_add_packed", [_vp, _str, _i32, _i32, _i64, _i64, _vp, _sz], STATUS),
+    ("qlow_qfile_writer_set_string", [_vp, _str, _str], STATUS),
+    ("qlow_qfile_writer_set_int", [_vp, _str, _i64], STATUS),
+    ("qlow_qfile_writer_set_float", [_vp, _str, _f64], STATUS),
+    ("qlow_qfile_writer_set_bytes", [_vp, _str, _vp, _sz], STATUS),
+    ("qlow_qfile_writer_set_model", [_vp, _vp], STATUS),
+    ("qlow_qfile_writer_finish", [_vp], STATUS),
+    ("qlow_qfile_writer_bytes", [_vp, _pu64], STATUS),
+    ("qlow_qfile_writer_destroy", [_vp], None),
+    ("qlow_qfile_open", [_str, _vp, _alloc, _pvp], STATUS),
+    ("qlow_qfile_open_buffer", [_vp, _sz, _vp, _alloc, _pvp], STATUS),
+    ("qlow_qfile_close", [_vp], None),
+    ("qlow_qfile_tensor_count", [_vp, _psz], STATUS),
+    ("qlow_qfile_tensor_find", [_vp, _str, _psz], STATUS),
+    ("qlow_qfile_tensor_info", [_vp, _sz, _pstr, _pi32, _pi32, _pi32, _pi32, _pi64], STATUS),
+    ("qlow_qfile_tensor_data", [_vp, _sz, _pvp, _psz], STATUS),
+    ("qlow_qfile_tensor_view", [_vp, _sz, _view], STATUS),
+    ("qlow_qfile_tensor_verify", [_vp, _sz], STATUS),
+    ("qlow_qfile_meta_count", [_vp, _psz], STATUS),
+    ("qlow_qfile_meta_info", [_vp, _sz, _pstr, _pi32, _pvp, _psz], STATUS),
+    ("qlow_qfile_meta_find", [_vp, _str, _psz], STATUS),
+    ("qlow_qfile_meta_get_string", [_vp, _str, _pstr], STATUS),
+    ("qlow_qfile_meta_get_int", [_vp, _str, _pi64], STATUS),
+    ("qlow_qfile_meta_get_float", [_vp, _str, _pf64], STATUS),
 ]
 
 _SONAMES = {
@@ -180,10 +297,10 @@ def declare(lib, table=FUNCTIONS):
     for name, argtypes, restype in table:
         fn = getattr(lib, name)
         fn.argtypes = argtypes
-        fn.restype = restype
+        fn.restype = ctypes.c_int32 if restype == STATUS else restype
     errcheck = _make_errcheck(lib)
     for name, _, restype in table:
-        if restype is _st and name != "qlow_status_string":
+        if restype == STATUS:
             getattr(lib, name).errcheck = errcheck
     return lib
 
