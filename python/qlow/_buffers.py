@@ -155,7 +155,7 @@ def _describe_buffer(mv, ndim, shape, writable, dtypes, keep):
         raw = (ctypes.c_char * mv.nbytes).from_buffer_copy(mv)
         keep = raw
     else:
-        raw = (ctypes.c_char * mv.nbytes).from_buffer(mv.cast("B") if mv.ndim != 1 or mv.format != "B" else mv)
+        raw = (ctypes.c_char * mv.nbytes).from_buffer(mv.cast("B"))
         keep = (keep, raw)
     address = ctypes.addressof(raw) if mv.nbytes else None
     v = _fill_view(_FORMAT_DTYPE[fmt], dims, _contig_strides(dims, mv.itemsize), address)
@@ -185,10 +185,14 @@ def new_bytes(n, numpy):
 
 
 def byte_pointer(buf):
-    """(address, keepalive) of a writable or read-only bytes-like object (read-only ones are copied)."""
+    """(address, keepalive) of a bytes-like object without copying where possible: bytes objects and
+    writable buffers are used in place; other read-only buffers are copied."""
     if is_ndarray(buf):
         return ctypes.c_void_p(buf.ctypes.data), buf
-    mv = memoryview(buf).cast("B")
+    if isinstance(buf, bytes):
+        return ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p), buf
+    mv = memoryview(buf)
+    mv = mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv
     if mv.readonly:
         raw = (ctypes.c_char * mv.nbytes).from_buffer_copy(mv)
     else:
@@ -206,3 +210,66 @@ def init_view_c(dtype, shape, address):
     dims = (ctypes.c_int64 * len(shape))(*shape)
     lib.qlow_view_init(ctypes.byref(v), dtype, len(shape), dims, address)
     return v
+
+
+def float_array(obj, count=None, writable=False):
+    """(address, keepalive, numpy_input, count) of a contiguous float32 vector: numpy float32 C-contiguous
+    arrays and writable 'f' buffers in place, anything else converted (inputs only)."""
+    if is_ndarray(obj):
+        a = obj
+        if a.dtype != _np.float32 or not a.flags.c_contiguous:
+            if writable:
+                raise TypeError("output must be a C-contiguous float32 array")
+            a = _np.ascontiguousarray(a, dtype=_np.float32)
+        if writable and not a.flags.writeable:
+            raise TypeError("output array is read-only")
+        n = a.size
+        addr, keep, isnp = a.ctypes.data, a, True
+    else:
+        if isinstance(obj, (list, tuple)):
+            if writable:
+                raise TypeError("output must be a writable float32 buffer")
+            obj = array.array("f", _flatten(obj, len(_nest_shape(obj))) if _nest_shape(obj) else [])
+        mv = memoryview(obj)
+        if mv.format.lstrip("@=<") != "f" or not mv.c_contiguous:
+            if writable:
+                raise TypeError("output must be a writable float32 buffer")
+            mv = memoryview(array.array("f", list(_flat_list(mv.tolist())) if mv.ndim else [mv.tolist()]))
+        n = mv.nbytes // 4
+        if mv.readonly:
+            if writable:
+                raise TypeError("output buffer is read-only")
+            raw = (ctypes.c_char * mv.nbytes).from_buffer_copy(mv)
+        else:
+            raw = (ctypes.c_char * mv.nbytes).from_buffer(mv.cast("B"))
+        addr, keep, isnp = (ctypes.addressof(raw) if n else None), (obj, raw), False
+    if count is not None and n != count:
+        raise ValueError("expected %d floats, got %d" % (count, n))
+    return ctypes.c_void_p(addr), keep, isnp, n
+
+
+def _flat_list(items):
+    for item in items:
+        if isinstance(item, list):
+            yield from _flat_list(item)
+        else:
+            yield item
+
+
+def typed_array(code, values):
+    """(address, keepalive) of a fresh contiguous array.array of `code` ('d', 'i', 'f', 'B') holding
+    `values` (any iterable or buffer), or of a matching contiguous numpy array in place."""
+    np_code = {"d": "float64", "i": "int32", "f": "float32", "B": "uint8"}[code]
+    if is_ndarray(values) and values.dtype == _np.dtype(np_code) and values.flags.c_contiguous:
+        return ctypes.c_void_p(values.ctypes.data or None), values
+    arr = array.array(code, values.tolist() if is_ndarray(values) else values)
+    return ctypes.c_void_p(arr.buffer_info()[0] if len(arr) else None), arr
+
+
+def address_of(buf):
+    """Address of a writable buffer made by new_float/new_bytes (or a numpy array)."""
+    if is_ndarray(buf):
+        return ctypes.c_void_p(buf.ctypes.data)
+    mv = memoryview(buf)
+    raw = (ctypes.c_char * mv.nbytes).from_buffer(mv.cast("B"))
+    return ctypes.c_void_p(ctypes.addressof(raw) if mv.nbytes else None)
