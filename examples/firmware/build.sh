@@ -36,7 +36,9 @@ for s in $srcs; do
 done
 rm -f "$out/libqlow_fw.a"
 $ar rcs "$out/libqlow_fw.a" $objs
-$cc $flags -nostdlib -r $objs -o "$out/libqlow_fw.o"
+# One relocatable object holding what the public functions can reach (the nm -u check and the sizes).
+roots=$($nm -g --defined-only $objs | awk '$3 ~ /^qlow_[a-z]/ {print "-Wl,-u," $3}' | sort -u)
+$cc $flags -nostdlib -r -Wl,--gc-sections $roots $objs -o "$out/libqlow_fw.o"
 echo "PASS $target: $(echo $srcs | wc -w) library sources compile with -ffreestanding -DQLOW_NO_MALLOC"
 sh $here/check_undefined.sh "$nm" "$out/libqlow_fw.o" "$target"
 
