@@ -18,7 +18,7 @@ case $target in
   cm4)  cc=${ARM_CC:-arm-none-eabi-gcc}; flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -nostdlib";;
   cm7)  cc=${ARM_CC:-arm-none-eabi-gcc}; flags="-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -nostdlib";;
   rv32) cc=${RV_CC:-riscv64-unknown-elf-gcc}; flags="-march=rv32imafc -mabi=ilp32f -mcmodel=medany -nostdlib";;
-  host) cc=${CC:-cc}; flags="-fno-pic";;
+  host) cc=${CC:-cc}; flags="";;
   *) echo "FAIL unknown firmware target $target"; exit 1;;
 esac
 tool() { echo "$cc" | sed "s/gcc\$/$1/; s/^cc\$/$1/; s/clang\$/$1/"; }
@@ -31,7 +31,8 @@ rm -rf "$out/obj"; mkdir -p "$out/obj"
 objs=""
 for s in $srcs; do
   o="$out/obj/$(echo "$s" | sed 's|^src/||; s|/|_|g; s|\.c$|.o|')"
-  $cc $flags $common -c "$s" -o "$o" || { echo "FAIL $target: $s does not compile freestanding"; exit 1; }
+  $cc $flags $common -c "$s" -o "$o" 2> "$out/cc.log" || {
+    head -n 20 "$out/cc.log"; echo "FAIL $target: $s does not compile freestanding"; exit 1; }
   objs="$objs $o"
 done
 rm -f "$out/libqlow_fw.a"
@@ -52,13 +53,14 @@ case $target in
   rv32)
     $cc $flags $common $app -c $here/fw_app.c -o "$out/fw_app.o"
     $cc $flags $common $app -c "$model" -o "$out/fw_model.o"
-    $cc $flags -nostdlib -r "$out/fw_app.o" "$out/fw_model.o" "$out/libqlow_fw.a" -o "$out/fw_linked.o"
+    $cc $flags -nostdlib -r -Wl,--gc-sections -Wl,-u,fw_app_run "$out/fw_app.o" "$out/fw_model.o" "$out/libqlow_fw.a" \
+        -o "$out/fw_linked.o"
     sh $here/check_undefined.sh "$nm" "$out/fw_linked.o" "$target example"
     echo "PASS $target: example compiles and links against the library (no RISC-V system emulator run)";;
   host)
     ${CC:-cc} -std=c11 -O2 -I$here -Iinclude $here/host_main.c -c -o "$out/host_main.o"
     $cc $flags $common $app -c $here/fw_app.c -o "$out/fw_app.o"
     $cc $flags $common $app -c "$model" -o "$out/fw_model.o"
-    ${CC:-cc} "$out/host_main.o" "$out/fw_app.o" "$out/fw_model.o" "$out/libqlow_fw.a" -o "$out/fw_host"
+    ${CC:-cc} -Wl,--gc-sections "$out/host_main.o" "$out/fw_app.o" "$out/fw_model.o" "$out/libqlow_fw.a" -o "$out/fw_host"
     echo "PASS host: freestanding example links";;
 esac
