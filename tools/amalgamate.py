@@ -38,11 +38,20 @@ def resolve(root, including, name):
     return None
 
 
+LEXEME_RE = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+
+
+def blank_lexemes(text):
+    """Comments, string and character literals replaced by blanks (newlines kept), so that braces and
+    declarations are only seen in code."""
+    return LEXEME_RE.sub(lambda m: "".join(c if c == "\n" else " " for c in m.group(0)), text)
+
+
 def local_names(text):
     """Names a .c file defines at file scope that would clash if another file defined them too."""
     names = set()
     depth = 0
-    for line in text.splitlines():
+    for line in blank_lexemes(text).splitlines():
         if depth == 0:
             for rx in (STATIC_RE, TYPEDEF_ONE_RE, TAG_RE):
                 m = rx.match(line)

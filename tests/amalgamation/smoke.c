@@ -36,9 +36,70 @@ static void core(void)
            qlow_status_string(QLOW_E_WORKSPACE_TOO_SMALL));
 }
 
+static unsigned long hash_bytes(const void *p, size_t n, unsigned long h)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ul;
+    return h;
+}
+
+/* Quantize one matrix per scheme, print a hash of the serialized bytes and of the dequantized (and,
+ * when the kernels are present, GEMV) results, so the two builds can be compared line by line. */
+static void quantize_all(void)
+{
+    enum { R = 16, C = 96 };
+    static float w[R * C], x[C], y[R], dq[R * C];
+    static unsigned char img[65536];
+    for (int i = 0; i < R * C; i++) w[i] = (float)((i * 37 % 101) - 50) / 64.0f;
+    for (int j = 0; j < C; j++) x[j] = (float)((j * 13 % 29) - 14) / 16.0f;
+    static const int schemes[][3] = {{QLOW_SCHEME_RTN, 8, 32}, {QLOW_SCHEME_RTN, 4, 32}, {QLOW_SCHEME_RTN, 3, 0},
+                                     {QLOW_SCHEME_RTN, 2, 32}, {QLOW_SCHEME_BINARY, 0, 0},
+                                     {QLOW_SCHEME_BINARY_RESIDUAL, 0, 0}, {QLOW_SCHEME_TERNARY, 0, 0}};
+    qlow_ctx *ctx = NULL;
+    EXPECT(qlow_ctx_create(NULL, &ctx) == QLOW_OK);
+    qlow_view v;
+    EXPECT(qlow_view_init_2d(&v, QLOW_DTYPE_F32, R, C, w) == QLOW_OK);
+    for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++) {
+        qlow_params *p = NULL;
+        qlow_qmatrix *qm = NULL;
+        size_t n = 0;
+        EXPECT(qlow_params_create(NULL, &p) == QLOW_OK);
+        EXPECT(qlow_params_set_int(p, QLOW_P_SCHEME, schemes[k][0]) == QLOW_OK);
+        if (schemes[k][1]) {
+            EXPECT(qlow_params_set_int(p, QLOW_P_BITS, schemes[k][1]) == QLOW_OK);
+            EXPECT(qlow_params_set_int(p, QLOW_P_GROUP_COLS, schemes[k][2]) == QLOW_OK);
+        }
+        if (qlow_quantize(ctx, p, &v, NULL, &qm) != QLOW_OK) {
+            EXPECT(0);
+            qlow_params_destroy(p);
+            continue;
+        }
+        EXPECT(qlow_qmatrix_serialized_size(qm, &n) == QLOW_OK && n <= sizeof(img));
+        EXPECT(qlow_qmatrix_serialize(qm, img, n) == QLOW_OK);
+        EXPECT(qlow_qmatrix_dequantize(qm, 0, R, dq, R * C) == QLOW_OK);
+        double err = 0;
+        for (int i = 0; i < R * C; i++) err += (double)(dq[i] - w[i]) * (double)(dq[i] - w[i]);
+        EXPECT(err / (R * C) < 0.25);
+        unsigned long h = hash_bytes(dq, sizeof(dq), hash_bytes(img, n, 1469598103934665603ul));
+#ifdef QLOW_GEMM_ACT8
+        EXPECT(qlow_gemv(ctx, qm, x, y) == QLOW_OK);
+        h = hash_bytes(y, sizeof(y), h);
+#endif
+        int32_t fmt = 0;
+        qlow_qmatrix_format(qm, &fmt);
+        printf("%s: %zu bytes, mse %.6g, hash %lx\n", qlow_format_name(fmt), n, err / (R * C), h);
+        qlow_qmatrix_destroy(qm);
+        qlow_params_destroy(p);
+    }
+    qlow_ctx_destroy(ctx);
+    (void)x;
+    (void)y;
+}
+
 int main(void)
 {
     core();
+    quantize_all();
     printf("%s\n", failures ? "SMOKE FAILED" : "smoke ok");
     return failures != 0;
 }
