@@ -52,12 +52,19 @@ $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_LIB) $(CFLAGS_LIB) -MMD -MP -c $< -o $@
 
-$(STATIC): $(OBJS)
+# lib/ is shared by every variant: a stamp that changes with the variant forces the archive and the
+# shared library to be relinked when, say, a SAN=... build ran in between.
+VARIANT_STAMP := $(LIBOUT)/.variant
+$(VARIANT_STAMP): FORCE
+	@mkdir -p $(LIBOUT)
+	@echo '$(VARIANT) $(CC) $(EXTRA_CFLAGS)' > $@.tmp && (cmp -s $@.tmp $@ || mv $@.tmp $@); rm -f $@.tmp
+
+$(STATIC): $(OBJS) $(VARIANT_STAMP)
 	@mkdir -p $(LIBOUT)
 	rm -f $@
 	ar rcs $@ $(OBJS)
 
-$(SHARED): $(OBJS) src/libqlow.map
+$(SHARED): $(OBJS) src/libqlow.map $(VARIANT_STAMP)
 	@mkdir -p $(LIBOUT)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libqlow.map -Wl,--no-undefined \
 	    $(SANFLAGS) -o $@ $(OBJS) $(LDLIBS_LIB)

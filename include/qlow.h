@@ -304,7 +304,7 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
                                        double *default_value, int *is_float);
 
 /* Parameter keys, one block per subsystem. Ranges: quant 100-199, formats/kernels 200-299,
- * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899,
+ * hessian 300-399, gptq 400-499, mask 500-599, scale 600-699, plan 700-799, io 800-899, export 900-999,
  * experimental 10000 and up. Each subsystem section below lists its keys. */
 
 /* ============================================================================================
@@ -319,7 +319,8 @@ QLOW_API qlow_status qlow_param_bounds(int32_t key, double *min_value, double *m
  *     QLOW_P_GROUP_ROWS consecutive rows (Q-BERT row groups) x QLOW_P_GROUP_COLS consecutive columns
  *     (0 = whole rows; else a multiple of 32, the last group may be shorter). With QLOW_P_RANGE_SEARCH
  *     the clip ratio of each group minimizes the importance-weighted squared error (fp16 rounding
- *     included), followed by weighted least-squares refits; it is never worse than min/max.
+ *     included; asymmetric grids then also clip each end on its own), followed by weighted
+ *     least-squares refits of scale and zero; the result is never worse than min/max.
  *   - QLOW_SCHEME_BINARY: w = alpha_i*s + mu_i per row (QLOW_FORMAT_B1); closed-form weighted mean and
  *     mean absolute deviation, or (QLOW_P_BINARY_OPTIMAL) the exact best split of the sorted row.
  *   - QLOW_SCHEME_BINARY_RESIDUAL: BiLLM order-2 residual binarization, w = a1*s1 + a2*s2 + mu
@@ -384,8 +385,8 @@ QLOW_API qlow_status qlow_quantize_workspace_size(const qlow_ctx *ctx, const qlo
  *  scratch; dst (8-byte aligned, 64 recommended) receives the serialized matrix, which
  *  qlow_qmatrix_wrap() / qlow_qmatrix_wrap_static() open in place and which can be written to a file.
  *  @return as qlow_quantize() plus QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_BUFFER_TOO_SMALL,
- *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. dst may be partly written on failures detected after the
- *  checks (none are: every failure is found before writing). Never allocates. */
+ *  QLOW_E_ALIGNMENT; never QLOW_E_NO_MEMORY. Every failure is detected before dst is written. Never
+ *  allocates; the ctx is used by one thread at a time. */
 QLOW_API qlow_status qlow_quantize_to_buffer(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                              const float *importance, void *workspace,
                                              size_t workspace_bytes, void *dst, size_t dst_bytes);
@@ -668,6 +669,46 @@ QLOW_API int qlow_fd_hvp_apply(void *fd_hvp, const float *v_in, float *v_out, in
  * GPTQ error compensation (src/gptq)
  * ============================================================================================ */
 
+/* GPTQ (Frantar et al. 2022): quantize W column by column and push each column's rounding error onto
+ * the not-yet-quantized columns through the upper Cholesky factor of the damped H^-1, so that the layer
+ * output error ||W X^T - Wq X^T||^2 over the calibration inputs (not the weight error) is minimized.
+ * The quantizer is the foundation's RTN (keys QLOW_P_BITS, QLOW_P_SYMMETRIC, QLOW_P_GROUP_COLS,
+ * QLOW_P_GROUP_ROWS / QLOW_P_ROW_GROUPS, QLOW_P_RANGE_SEARCH and its options); the result is the same
+ * packed qmatrix qlow_quantize would build, so every kernel runs it. */
+typedef enum qlow_gptq_key {
+    QLOW_GPTQ_BLOCK = 400,        /* int 1..65536, default 128: columns per lazy batch update */
+    QLOW_GPTQ_ACT_ORDER = 401,    /* int 0/1, default 0: sweep columns by descending diag(H); group
+                                     grids then come from the original weights (static groups) */
+    QLOW_GPTQ_DAMP = 402,         /* float 0..10, default 0.01: lambda = damp * mean(diag H) */
+    QLOW_GPTQ_DAMP_RETRIES = 403  /* int 0..10, default 0: on a failed factorization retry with the
+                                     damping multiplied by 10, this many times */
+} qlow_gptq_key;
+
+/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() for a [rows x cols] matrix
+ *  (about 8 cols^2 + 8 rows cols bytes). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM,
+ *  QLOW_E_UNSUPPORTED (a scheme other than RTN, or RTN bits without a packed format), QLOW_E_OVERFLOW.
+ *  Never allocates. */
+QLOW_API qlow_status qlow_gptq_workspace_size(const qlow_params *params, int64_t rows, int64_t cols,
+                                              size_t *bytes);
+
+/*! qlow_gptq_quantize_ws() : GPTQ-quantize W [rows x cols] (2-D f32/f16/bf16 view, any strides) with the
+ *  layer Hessian accumulated from its inputs (H: FULL mode, cols columns). Columns whose diagonal is 0
+ *  are dead: their weights become 0 (H_jj = 1, as GPTQ). Workspace: 64-byte aligned caller memory;
+ *  the result *out is allocated through the ctx allocator (release with qlow_qmatrix_destroy).
+ *  Deterministic and identical for every thread count.
+ *  @return QLOW_E_NULL_POINTER, view errors, QLOW_E_SHAPE (cols != H's), QLOW_E_STATE (H empty or DIAG),
+ *  QLOW_E_NONFINITE, QLOW_E_NUMERIC (|w| > 16384, or H + damping not positive definite),
+ *  QLOW_E_PARAM, QLOW_E_UNSUPPORTED, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_ALIGNMENT, QLOW_E_NO_MEMORY.
+ *  *out is untouched on failure. */
+QLOW_API qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                           const qlow_hessian *H, void *workspace, size_t workspace_bytes,
+                                           qlow_qmatrix **out);
+
+/*! qlow_gptq_quantize() : qlow_gptq_quantize_ws() with the workspace allocated through the ctx
+ *  allocator (and freed before returning). */
+QLOW_API qlow_status qlow_gptq_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                        const qlow_hessian *H, qlow_qmatrix **out);
+
 /* ---- end of gptq section ---- */
 
 
@@ -877,6 +918,13 @@ QLOW_API qlow_status qlow_model_tensor_view(const qlow_model *model, size_t inde
 QLOW_API qlow_status qlow_model_tensor_read_f32(const qlow_model *model, size_t index, float *dst,
                                                 size_t count);
 
+/*! qlow_model_tensor_release() : after processing tensor `index`, let the OS drop its resident pages
+ *  (madvise on a mapped file; no effect for the read path or caller buffers). The data stays valid and is
+ *  read from the file again if touched, so this only bounds resident memory when a model larger than
+ *  memory is processed one tensor at a time. Never allocates; thread-safe.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG. */
+QLOW_API qlow_status qlow_model_tensor_release(const qlow_model *model, size_t index);
+
 /*! qlow_model_sha256() : SHA-256 of the whole source file (reads every byte once; for a mapped file this
  *  pages it in). Never allocates; thread-safe. @return QLOW_E_NULL_POINTER. */
 QLOW_API qlow_status qlow_model_sha256(const qlow_model *model, uint8_t digest[32]);
@@ -902,7 +950,8 @@ typedef struct qlow_tokenizer qlow_tokenizer;
 #define QLOW_TOKEN_EOS 2
 
 /*! qlow_tokenizer_open() / qlow_tokenizer_open_buffer() : load a tokenizer with `vocab_size` tokens
- *  (0 = as many as the data holds; it must then end exactly after the last token). The buffer variant
+ *  (0 = as many as the data holds; it must then end exactly after the last token; extra tokens after an
+ *  explicit vocab_size are ignored). At least 259 tokens (<unk>, BOS, EOS, 256 byte tokens) are required. The buffer variant
  *  copies what it needs, so `data` may be freed afterwards. Allocates through `alloc`.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (vocab_size < 0), QLOW_E_IO, QLOW_E_NO_MEMORY,
  *  QLOW_E_TRUNCATED, QLOW_E_FORMAT (negative length, length above max_token_length, non-finite score,
@@ -950,7 +999,7 @@ QLOW_API qlow_status qlow_tokenizer_encode(const qlow_tokenizer *tok, const char
                                            size_t *n_tokens);
 
 /*! qlow_tokenizer_decode_piece() : the bytes token `token` stands for after token `prev` (llama2.c
- *  decode): byte tokens <0xXX> give the raw byte, and the leading space of a piece right after BOS is
+ *  decode): byte tokens <0xHH> give the raw byte, and the leading space of a piece right after BOS is
  *  dropped. *piece points into the tokenizer or a static table (not NUL-terminated); *length may be 0.
  *  @return QLOW_E_INVALID_ARG for an id out of range. Never allocates; thread-safe. */
 QLOW_API qlow_status qlow_tokenizer_decode_piece(const qlow_tokenizer *tok, int32_t prev, int32_t token,
@@ -1016,11 +1065,19 @@ QLOW_API qlow_status qlow_qfile_writer_add_dense(qlow_qfile_writer *w, const cha
 
 /*! qlow_qfile_writer_add_packed() : append a packed matrix given as the `size` serialized bytes of a
  *  qlow_qmatrix (see the packed-matrix section) with its qlow_format, code bits and [rows x cols] shape,
- *  which the directory repeats so that readers can list tensors without decoding them.
- *  @return as qlow_qfile_writer_add_dense(), and QLOW_E_SHAPE for rows or cols < 1. */
+ *  which the directory repeats so that readers can list tensors without decoding them. The image is
+ *  validated (qlow_qmatrix_wrap_size) and must match format and shape; `data` must be 8-byte aligned.
+ *  Allocates a temporary handle. @return as qlow_qfile_writer_add_dense(), QLOW_E_SHAPE for rows or
+ *  cols < 1, QLOW_E_ALIGNMENT, and the image's errors (QLOW_E_FORMAT, QLOW_E_CHECKSUM, QLOW_E_TRUNCATED,
+ *  ...). */
 QLOW_API qlow_status qlow_qfile_writer_add_packed(qlow_qfile_writer *w, const char *name, int32_t format,
                                                   int32_t bits, int64_t rows, int64_t cols, const void *data,
                                                   size_t size);
+
+/*! qlow_qfile_writer_add_qmatrix() : append `qm` as a PACKED tensor: its serialized image
+ *  (qlow_qmatrix_serialize), format, code bits and shape. Allocates a temporary copy of the image through
+ *  the writer's allocator. @return as qlow_qfile_writer_add_packed(), and the qmatrix's own errors. */
+QLOW_API qlow_status qlow_qfile_writer_add_qmatrix(qlow_qfile_writer *w, const char *name, const qlow_qmatrix *qm);
 
 /*! qlow_qfile_writer_set_string() / _set_int() / _set_float() / _set_bytes() : add metadata `key`
  *  (same rules as tensor names; unique). Values are kept in memory until finish. Allocates.
@@ -1080,6 +1137,14 @@ QLOW_API qlow_status qlow_qfile_tensor_data(const qlow_qfile *file, size_t index
  *  QLOW_E_DTYPE (not DENSE), QLOW_E_ALIGNMENT (caller buffer misaligned), QLOW_E_UNSUPPORTED
  *  (big-endian host). Never allocates; thread-safe. */
 QLOW_API qlow_status qlow_qfile_tensor_view(const qlow_qfile *file, size_t index, qlow_view *view);
+/*! qlow_qfile_tensor_qmatrix() : open PACKED tensor `index` as a qlow_qmatrix in place (zero-copy over
+ *  the mapping, qlow_qmatrix_wrap: only the small handle is allocated, through the ctx allocator). The
+ *  matrix borrows the file's memory: destroy it before qlow_qfile_close(). @return QLOW_E_INVALID_ARG,
+ *  QLOW_E_DTYPE (not PACKED), QLOW_E_FORMAT (image disagrees with the directory), and
+ *  qlow_qmatrix_wrap()'s errors (QLOW_E_ALIGNMENT for a misaligned caller buffer). Thread-safe.
+ *  Without an allocator (static ctx, firmware), use qlow_qfile_tensor_data() + qlow_qmatrix_wrap_static(). */
+QLOW_API qlow_status qlow_qfile_tensor_qmatrix(const qlow_qfile *file, size_t index, qlow_ctx *ctx,
+                                               qlow_qmatrix **out);
 /*! qlow_qfile_tensor_verify() : recompute tensor `index`'s CRC-32C. @return QLOW_E_CHECKSUM. Thread-safe. */
 QLOW_API qlow_status qlow_qfile_tensor_verify(const qlow_qfile *file, size_t index);
 
@@ -1096,6 +1161,13 @@ QLOW_API qlow_status qlow_qfile_meta_get_int(const qlow_qfile *file, const char 
 QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const char *key, double *value);
 
 /* ---- end of io section ---- */
+
+
+/* ============================================================================================
+ * Export to other tools' formats: fake-quant checkpoints, GGUF (src/export)
+ * ============================================================================================ */
+
+/* ---- end of export section ---- */
 
 
 #ifdef __cplusplus

@@ -174,8 +174,9 @@ static int use_avx512(int isa)
  * narrow enough that its B slice stays in L1 for k up to a few hundred. */
 #define COL_PANEL 96
 
-void qlow__dgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, const double *A, int64_t a_row,
-                     int64_t a_col, const double *B, int64_t ldb, double *C, int64_t ldc)
+void qlow__dgemm_sub_tri(int isa, int threads, int64_t m, int64_t n, int64_t k, const double *A, int64_t a_row,
+                         int64_t a_col, const double *B, int64_t ldb, double *C, int64_t ldc, int c_lower,
+                         int64_t c_row0, int b_lower)
 {
     if (m <= 0 || n <= 0 || k <= 0) return;
     int64_t rb = (m + ROW_BLOCK - 1) / ROW_BLOCK, cb = (n + COL_PANEL - 1) / COL_PANEL;
@@ -183,22 +184,58 @@ void qlow__dgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, cons
     int fast = use_avx512(isa);
     (void)threads;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && items > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && items > 1)
 #endif
     for (int64_t it = 0; it < items; it++) {
         int64_t i0 = (it % rb) * ROW_BLOCK, j0 = (it / rb) * COL_PANEL;
         int64_t mm = m - i0 < ROW_BLOCK ? m - i0 : ROW_BLOCK, nn = n - j0 < COL_PANEL ? n - j0 : COL_PANEL;
-        const double *a = A + i0 * a_row;
+        if (c_lower && j0 > i0 + mm - 1 + c_row0) continue;
+        int64_t p0 = b_lower ? (j0 < k ? j0 : k) : 0;
+        if (p0 >= k) continue;
+        const double *a = A + i0 * a_row + p0 * a_col;
+        const double *b = B + p0 * ldb + j0;
         double *c = C + i0 * ldc + j0;
 #ifdef DENSE_X86
         if (fast) {
-            dgemm_block_avx512(mm, nn, k, a, a_row, a_col, B + j0, ldb, c, ldc);
+            dgemm_block_avx512(mm, nn, k - p0, a, a_row, a_col, b, ldb, c, ldc);
             continue;
         }
 #endif
         (void)fast;
-        dgemm_block_generic(mm, nn, k, a, a_row, a_col, B + j0, ldb, c, ldc);
+        dgemm_block_generic(mm, nn, k - p0, a, a_row, a_col, b, ldb, c, ldc);
     }
+}
+
+void qlow__dgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, const double *A, int64_t a_row,
+                     int64_t a_col, const double *B, int64_t ldb, double *C, int64_t ldc)
+{
+    qlow__dgemm_sub_tri(isa, threads, m, n, k, A, a_row, a_col, B, ldb, C, ldc, 0, 0, 0);
+}
+
+#ifdef DENSE_X86
+AVX512_FN static void saxpy_avx512(int64_t n, float a, const float *x, float *y)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fnmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fnmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+#endif
+
+void qlow__saxpy_sub(int isa, int64_t n, float a, const float *x, float *y)
+{
+#ifdef DENSE_X86
+    if (use_avx512(isa)) {
+        saxpy_avx512(n, a, x, y);
+        return;
+    }
+#endif
+    (void)isa;
+    for (int64_t i = 0; i < n; i++) y[i] -= a * x[i];
 }
 
 void qlow__sgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,
@@ -276,13 +313,10 @@ qlow_status qlow__cholesky_lower(int isa, int threads, double *A, int64_t n, dou
             /* Keep L21^T in the upper block row so the trailing update reads it row-major. */
             for (int64_t c = 0; c < b; c++) A[(k0 + c) * n + i] = ri[c];
         }
-        /* Trailing lower trapezoid, one row block at a time: A22 -= L21 L21^T. */
-        for (int64_t i0 = r0; i0 < n; i0 += 4 * NB) {
-            int64_t mm = n - i0 < 4 * NB ? n - i0 : 4 * NB;
-            int64_t ncols = i0 + mm - r0;
-            qlow__dgemm_sub(isa, threads, mm, ncols, b, A + i0 * n + k0, n, 1, A + k0 * n + r0, n,
-                            A + i0 * n + r0, n);
-        }
+        /* Trailing lower triangle in one parallel pass: A22 -= L21 L21^T. */
+        if (r0 < n)
+            qlow__dgemm_sub_tri(isa, threads, n - r0, n - r0, b, A + r0 * n + k0, n, 1, A + k0 * n + r0, n,
+                                A + r0 * n + r0, n, 1, 0, 0);
     }
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = i + 1; j < n; j++) A[i * n + j] = 0.0;
@@ -300,11 +334,8 @@ void qlow__trinv_lower(int isa, int threads, double *L, int64_t n, double *scrat
             memcpy(ldiag + r * NB, L + (i0 + r) * n + i0, (size_t)b * sizeof(double));
             memset(L + (i0 + r) * n, 0, (size_t)(i0 + b) * sizeof(double));
         }
-        /* T = -L[I, 0:i0] Y[0:i0, 0:i0]; Y is lower triangular, so column block c only needs rows >= c. */
-        for (int64_t c0 = 0; c0 < i0; c0 += 4 * NB) {
-            int64_t w = i0 - c0 < 4 * NB ? i0 - c0 : 4 * NB;
-            qlow__dgemm_sub(isa, threads, b, w, i0 - c0, lrow + c0, n, 1, L + c0 * n + c0, n, L + i0 * n + c0, n);
-        }
+        /* T = -L[I, 0:i0] Y[0:i0, 0:i0]; Y is lower triangular, so column panel j only needs rows >= j. */
+        if (i0 > 0) qlow__dgemm_sub_tri(isa, threads, b, i0, i0, lrow, n, 1, L, n, L + i0 * n, n, 0, 0, 1);
         /* Y[I, 0:i0+b] = L_II^-1 [T | I]: forward substitution on whole rows. */
         for (int64_t r = 0; r < b; r++) {
             double *yr = L + (i0 + r) * n;
@@ -312,7 +343,14 @@ void qlow__trinv_lower(int isa, int threads, double *L, int64_t n, double *scrat
             for (int64_t q = 0; q < r; q++) {
                 double f = ldiag[r * NB + q];
                 const double *yq = L + (i0 + q) * n;
-                for (int64_t c = 0; c <= i0 + q; c++) yr[c] -= f * yq[c];
+                int64_t len = i0 + q + 1, c = 0;
+                for (; c + 4 <= len; c += 4) {
+                    yr[c] -= f * yq[c];
+                    yr[c + 1] -= f * yq[c + 1];
+                    yr[c + 2] -= f * yq[c + 2];
+                    yr[c + 3] -= f * yq[c + 3];
+                }
+                for (; c < len; c++) yr[c] -= f * yq[c];
             }
             double inv = 1.0 / ldiag[r * NB + r];
             for (int64_t c = 0; c <= i0 + r; c++) yr[c] *= inv;

@@ -12,6 +12,16 @@
 QLOW_HIDDEN void qlow__dgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, const double *A,
                                  int64_t a_row, int64_t a_col, const double *B, int64_t ldb, double *C,
                                  int64_t ldc);
+/* Structured variant: with c_lower, only column panels that reach the lower triangle of C are computed,
+ * where C's row i is matrix row i + c_row0 and column j is matrix column j (so entries with j <= i + c_row0
+ * are updated; a few above the diagonal inside a panel are updated too and must be don't-care). With
+ * b_lower, B is lower triangular (B[p][j] = 0 for j > p) and each column panel starting at j0 skips
+ * p < j0. */
+QLOW_HIDDEN void qlow__dgemm_sub_tri(int isa, int threads, int64_t m, int64_t n, int64_t k, const double *A,
+                                     int64_t a_row, int64_t a_col, const double *B, int64_t ldb, double *C,
+                                     int64_t ldc, int c_lower, int64_t c_row0, int b_lower);
+/* y[i] -= a * x[i], i < n. */
+QLOW_HIDDEN void qlow__saxpy_sub(int isa, int64_t n, float a, const float *x, float *y);
 QLOW_HIDDEN void qlow__sgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, const float *A,
                                  int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc);
 

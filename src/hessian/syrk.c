@@ -19,6 +19,15 @@
 #define NR QLOW__SYRK_NR
 #define CHUNK QLOW__SYRK_CHUNK
 
+/* Row p of the chunk as fp32: direct for contiguous f32 rows, else converted into `tmp`. */
+static const float *chunk_row(const qlow_view *X, int64_t r, int64_t c0, int64_t w, float *tmp)
+{
+    const unsigned char *base = (const unsigned char *)X->data + r * X->stride_bytes[0] + c0 * X->stride_bytes[1];
+    if (X->dtype == QLOW_DTYPE_F32 && X->stride_bytes[1] == 4) return (const float *)(const void *)base;
+    for (int64_t c = 0; c < w; c++) tmp[c] = qlow__view_elem_f32(X, r, c0 + c);
+    return tmp;
+}
+
 void qlow__syrk_pack(int threads, qlow_hessian *h, const qlow_view *X, int64_t t0, int64_t t)
 {
     int64_t d = h->cols;
@@ -28,23 +37,26 @@ void qlow__syrk_pack(int threads, qlow_hessian *h, const qlow_view *X, int64_t t
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
     {
+        float tmp[NR];
+        double sum[NR];
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
         for (int64_t s = 0; s < strips; s++) {
             float *dst = h->pack_b + s * CHUNK * NR;
             int64_t c0 = s * NR, w = d - c0 < NR ? d - c0 : NR;
-            for (int64_t c = 0; c < w; c++) {
-                double sum = 0.0;
-                for (int64_t p = 0; p < t; p++) {
-                    float x = qlow__view_elem_f32(X, t0 + p, c0 + c);
-                    dst[p * NR + c] = x;
-                    sum += x;
+            for (int64_t c = 0; c < NR; c++) sum[c] = 0.0;
+            for (int64_t p = 0; p < t; p++) {
+                const float *x = chunk_row(X, t0 + p, c0, w, tmp);
+                float *o = dst + p * NR;
+                int64_t c = 0;
+                for (; c < w; c++) {
+                    o[c] = x[c];
+                    sum[c] += x[c];
                 }
-                h->colsum[c0 + c] += sum;
+                for (; c < NR; c++) o[c] = 0.0f;
             }
-            for (int64_t p = 0; p < t; p++)
-                for (int64_t c = w; c < NR; c++) dst[p * NR + c] = 0.0f;
+            for (int64_t c = 0; c < w; c++) h->colsum[c0 + c] += sum[c];
         }
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -53,8 +65,9 @@ void qlow__syrk_pack(int threads, qlow_hessian *h, const qlow_view *X, int64_t t
             float *dst = h->pack_a + s * CHUNK * MR;
             int64_t r0 = s * MR, w = d - r0 < MR ? d - r0 : MR;
             for (int64_t p = 0; p < t; p++) {
+                const float *x = chunk_row(X, t0 + p, r0, w, tmp);
                 int64_t c = 0;
-                for (; c < w; c++) dst[p * MR + c] = qlow__view_elem_f32(X, t0 + p, r0 + c);
+                for (; c < w; c++) dst[p * MR + c] = x[c];
                 for (; c < MR; c++) dst[p * MR + c] = 0.0f;
             }
         }
@@ -117,34 +130,44 @@ AVX512_FN static void tile_avx512(int64_t t, const float *pa, const float *pb, d
 }
 #endif
 
+/* Column strips are taken SUPER at a time: each row tile of the broadcast operand is loaded once for
+ * all of them (their vector operands stay in L2), which divides the traffic of the packed row tiles by
+ * SUPER. */
+#define SUPER 4
+
 void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
 {
     int64_t d = h->cols;
-    int64_t strips = (d + NR - 1) / NR, tiles = (d + MR - 1) / MR;
+    int64_t strips = (d + NR - 1) / NR, tiles = (d + MR - 1) / MR, groups = (strips + SUPER - 1) / SUPER;
 #ifdef SYRK_X86
     int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON;
 #else
     (void)isa;
 #endif
     (void)threads;
-    /* Strips near column 0 own the most rows of the lower triangle; hand them out first. */
+    /* Groups near column 0 own the most rows of the lower triangle; dynamic scheduling hands them out
+     * first. Every tile of S has one owner, so the sums do not depend on the thread count. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && strips > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && groups > 1)
 #endif
-    for (int64_t s = 0; s < strips; s++) {
-        int64_t i0 = s * NR, cols = d - i0 < NR ? d - i0 : NR;
-        const float *pb = h->pack_b + s * CHUNK * NR;
-        for (int64_t jt = i0 / MR; jt < tiles; jt++) {
+    for (int64_t g = 0; g < groups; g++) {
+        int64_t s0 = g * SUPER, s1 = s0 + SUPER < strips ? s0 + SUPER : strips;
+        for (int64_t jt = (s0 * NR) / MR; jt < tiles; jt++) {
             int64_t j0 = jt * MR, rows = d - j0 < MR ? d - j0 : MR;
             const float *pa = h->pack_a + jt * CHUNK * MR;
-            double *S = h->S + j0 * d + i0;
+            for (int64_t s = s0; s < s1; s++) {
+                int64_t i0 = s * NR, cols = d - i0 < NR ? d - i0 : NR;
+                if (j0 + MR <= i0) continue; /* tile entirely above the diagonal */
+                const float *pb = h->pack_b + s * CHUNK * NR;
+                double *S = h->S + j0 * d + i0;
 #ifdef SYRK_X86
-            if (fast) {
-                tile_avx512(t, pa, pb, S, d, rows, cols);
-                continue;
-            }
+                if (fast) {
+                    tile_avx512(t, pa, pb, S, d, rows, cols);
+                    continue;
+                }
 #endif
-            tile_generic(t, pa, pb, S, d, rows, cols);
+                tile_generic(t, pa, pb, S, d, rows, cols);
+            }
         }
     }
 }

@@ -4,6 +4,9 @@
 #if !defined(_WIN32) && !defined(QLOW_FREESTANDING) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
+#if !defined(_WIN32) && !defined(QLOW_FREESTANDING) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE 1 /* madvise */
+#endif
 #include "io/io_internal.h"
 
 #if !defined(QLOW_FREESTANDING)
@@ -119,6 +122,24 @@ void qlow__file_map_close(qlow__file_map *map, const qlow_allocator *alloc)
     map->base = NULL;
     map->data = NULL;
     map->size = 0;
+}
+
+void qlow__file_map_release(const qlow__file_map *map, size_t offset, size_t bytes)
+{
+#if defined(QLOW_HAVE_MMAP) && defined(MADV_DONTNEED)
+    if (map->kind != 1 || bytes == 0 || offset > map->size || bytes > map->size - offset) return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    /* Only whole pages inside the range: neighbours may still be in use. */
+    uintptr_t lo = (uintptr_t)(map->data + offset), hi = lo + bytes;
+    lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    hi &= ~((uintptr_t)page - 1);
+    if (hi > lo) madvise((void *)lo, (size_t)(hi - lo), MADV_DONTNEED);
+#else
+    (void)map;
+    (void)offset;
+    (void)bytes;
+#endif
 }
 
 /* ---- sequential output ---- */

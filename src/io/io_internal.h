@@ -75,6 +75,9 @@ typedef struct qlow__file_map {
 QLOW_HIDDEN qlow_status qlow__file_map_open(const char *path, int use_mmap, const qlow_allocator *alloc,
                                             qlow__file_map *map);
 QLOW_HIDDEN void qlow__file_map_close(qlow__file_map *map, const qlow_allocator *alloc);
+/* Let the OS drop the resident pages wholly inside [offset, offset + bytes) of a mapped file (they are
+ * read again from the file on the next access). No effect for other kinds of maps. */
+QLOW_HIDDEN void qlow__file_map_release(const qlow__file_map *map, size_t offset, size_t bytes);
 
 /* Sequential writer to a file (stdio); used by the .qlow writer. */
 typedef struct qlow__out_file qlow__out_file;

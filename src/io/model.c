@@ -298,6 +298,14 @@ qlow_status qlow_model_tensor_read_f32(const qlow_model *model, size_t index, fl
     return QLOW_OK;
 }
 
+qlow_status qlow_model_tensor_release(const qlow_model *model, size_t index)
+{
+    if (!model) return QLOW_E_NULL_POINTER;
+    if (index >= model->n_tensors) return QLOW_E_INVALID_ARG;
+    qlow__file_map_release(&model->map, model->tensors[index].offset, model->tensors[index].bytes);
+    return QLOW_OK;
+}
+
 qlow_status qlow_model_sha256(const qlow_model *model, uint8_t digest[32])
 {
     if (!model || !digest) return QLOW_E_NULL_POINTER;

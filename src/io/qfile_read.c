@@ -1,6 +1,6 @@
 /* qfile_read.c - the .qlow reader. open() validates the whole structure once (the file is then
  * immutable and shareable); lookups afterwards are plain index arithmetic on the mapped bytes. */
-#include "io/qfile_format.h"
+#include "io/qfile_internal.h"
 
 #define QFILE_MAGIC 0x71666c65u /* "qfle" */
 
@@ -119,7 +119,8 @@ static qlow_status parse_tensor(const unsigned char *e, const unsigned char *tab
     return QLOW_OK;
 }
 
-static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, size_t tab_len, qf_meta *m)
+static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, size_t tab_len, int minor,
+                              qf_meta *m)
 {
     const unsigned char *key, *val;
     uint64_t key_off = qlow__ld64(e + QF_M_KEYOFF), val_off = qlow__ld64(e + QF_M_VALOFF);
@@ -128,7 +129,8 @@ static qlow_status parse_meta(const unsigned char *e, const unsigned char *tab, 
     if (key_len == 0 || key_len > 65535) return QLOW_E_FORMAT;
     QLOW_TRY(table_string(tab, tab_len, key_off, key_len, 1, &key));
     m->type = (int32_t)qlow__ld32(e + QF_M_TYPE);
-    if (m->type < QLOW_META_STRING || m->type > QLOW_META_BYTES) return QLOW_E_FORMAT;
+    /* Later minor versions may add types, which this reader lists as opaque bytes. */
+    if (m->type < QLOW_META_STRING || (m->type > QLOW_META_BYTES && minor <= QF_VERSION_MINOR)) return QLOW_E_FORMAT;
     QLOW_TRY(table_string(tab, tab_len, val_off, val_len, m->type == QLOW_META_STRING, &val));
     if ((m->type == QLOW_META_INT || m->type == QLOW_META_FLOAT) && val_len != 8) return QLOW_E_FORMAT;
     m->key = (const char *)key;
@@ -193,18 +195,22 @@ static qlow_status parse_file(qlow_qfile *f, int verify)
     }
     for (uint32_t i = 0; i < nm; i++) {
         QLOW_TRY(parse_meta(dir + (size_t)nt * QF_TENSOR_ENTRY + (size_t)i * QF_META_ENTRY, tab, tab_len,
-                            &f->meta[i]));
+                            qlow__ld16(d + QF_P_MINOR), &f->meta[i]));
         f->meta_order[i] = i;
         f->n_meta = i + 1;
     }
-    /* Tensor data may not overlap. */
+    /* Tensor data may not overlap. With verification on, the bytes no tensor covers (padding) must be
+     * zero, so that every byte of a verified file is checked by something. */
     qlow__sort_indices(f->tensor_order, nt, cmp_offsets, f->tensors);
-    size_t end = 0;
+    size_t end = QF_PREAMBLE_BYTES;
     for (uint32_t i = 0; i < nt; i++) {
         const qf_tensor *t = &f->tensors[f->tensor_order[i]];
-        if (t->bytes && t->offset < end) return QLOW_E_FORMAT;
-        if (t->bytes) end = t->offset + t->bytes;
+        if (!t->bytes) continue;
+        if (t->offset < end) return QLOW_E_FORMAT;
+        if (verify && !all_zero(d + end, t->offset - end)) return QLOW_E_CHECKSUM;
+        end = t->offset + t->bytes;
     }
+    if (verify && !all_zero(d + end, (size_t)dir_off - end)) return QLOW_E_CHECKSUM;
     qlow__sort_indices(f->tensor_order, nt, cmp_names, f->tensors);
     for (uint32_t i = 1; i < nt; i++)
         if (qlow__bytes_cmp(f->tensors[f->tensor_order[i - 1]].name, f->tensors[f->tensor_order[i - 1]].name_len,
@@ -216,7 +222,14 @@ static qlow_status parse_file(qlow_qfile *f, int verify)
                             f->meta[f->meta_order[i]].key, f->meta[f->meta_order[i]].key_len) == 0)
             return QLOW_E_FORMAT;
     if (verify)
-        for (size_t i = 0; i < f->n_tensors; i++) QLOW_TRY(qlow_qfile_tensor_verify(f, i));
+        for (size_t i = 0; i < f->n_tensors; i++) {
+            const qf_tensor *t = &f->tensors[i];
+            QLOW_TRY(qlow_qfile_tensor_verify(f, i));
+            /* Images in misaligned caller buffers are checked when wrapped (QLOW_E_ALIGNMENT then). */
+            if (t->kind == QLOW_QFILE_PACKED && (uintptr_t)(d + t->offset) % 8 == 0)
+                QLOW_TRY(qlow__qfile_check_image(&f->alloc, d + t->offset, t->bytes, t->type, t->shape[0],
+                                                 t->shape[1]));
+        }
     return QLOW_OK;
 }
 

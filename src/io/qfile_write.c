@@ -1,7 +1,7 @@
 /* qfile_write.c - the streaming .qlow writer. Tensor bytes go to the sink as they are added; the
  * directory (fixed-size entries plus a string table) grows in allocator memory and is written, with the
  * footer, by finish. Sink failures are sticky so a half-written file can never be finished. */
-#include "io/qfile_format.h"
+#include "io/qfile_internal.h"
 
 #define WRITER_MAGIC 0x71777274u /* "qwrt" */
 
@@ -251,6 +251,9 @@ qlow_status qlow_qfile_writer_add_packed(qlow_qfile_writer *w, const char *name,
     if (!data && size) return QLOW_E_NULL_POINTER;
     if (rows < 1 || cols < 1) return QLOW_E_SHAPE;
     if (format < 1 || bits < 0 || bits > 32) return QLOW_E_INVALID_ARG;
+    /* The image must be a valid qlow_qmatrix of this format and shape: readers rely on it. */
+    if ((uintptr_t)data % 8) return QLOW_E_ALIGNMENT;
+    QLOW_TRY(qlow__qfile_check_image(&w->alloc, data, size, format, rows, cols));
     size_t nl;
     QLOW_TRY(begin_tensor(w, name, &nl));
     uint64_t off = w->pos;
@@ -389,13 +392,17 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
 {
     QLOW_TRY(check_usable(w));
     QLOW_TRY(sink_pad(w, 8));
-    uint64_t dir_off = w->pos, dir_bytes = (uint64_t)w->tensors.n + w->meta.n + w->strings.n;
+    static const unsigned char zeros[8];
+    size_t pad = (8 - (w->strings.n % 8)) % 8; /* keeps the footer, and so the file size, 8-aligned */
+    uint64_t dir_off = w->pos, dir_bytes = (uint64_t)w->tensors.n + w->meta.n + w->strings.n + pad;
     uint32_t crc = qlow__crc32c_update(0, w->tensors.p, w->tensors.n);
     crc = qlow__crc32c_update(crc, w->meta.p, w->meta.n);
     crc = qlow__crc32c_update(crc, w->strings.p, w->strings.n);
+    crc = qlow__crc32c_update(crc, zeros, pad);
     QLOW_TRY(sink_write(w, w->tensors.p, w->tensors.n));
     QLOW_TRY(sink_write(w, w->meta.p, w->meta.n));
     QLOW_TRY(sink_write(w, w->strings.p, w->strings.n));
+    QLOW_TRY(sink_write(w, zeros, pad));
     unsigned char f[QF_FOOTER_BYTES];
     memset(f, 0, sizeof f);
     memcpy(f, qf_magic_foot, 8);
@@ -406,7 +413,7 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
     qlow__st32(f + QF_F_DIRCRC, crc);
     qlow__st64(f + QF_F_DIROFF, dir_off);
     qlow__st64(f + QF_F_DIRBYTES, dir_bytes);
-    qlow__st64(f + QF_F_FILEBYTES, w->pos + dir_bytes + QF_FOOTER_BYTES);
+    qlow__st64(f + QF_F_FILEBYTES, dir_off + dir_bytes + QF_FOOTER_BYTES);
     qlow__st32(f + QF_F_CRC, qlow__crc32c_update(0, f, QF_F_CRC));
     QLOW_TRY(sink_write(w, f, sizeof f));
     if (w->sink == 1) {
@@ -420,6 +427,8 @@ qlow_status qlow_qfile_writer_finish(qlow_qfile_writer *w)
     w->finished = 1;
     return QLOW_OK;
 }
+
+const qlow_allocator *qlow__qfile_writer_allocator(const qlow_qfile_writer *w) { return &w->alloc; }
 
 qlow_status qlow_qfile_writer_bytes(const qlow_qfile_writer *w, uint64_t *bytes)
 {

@@ -11,9 +11,14 @@
 
 #include "core/internal.h"
 
+/* Build grids only through qlow__rtn_grid_from_range / _from_fp16 / _minmax / _search: the derived
+ * fields (inv_scale, tmin, tmax, center) must match scale and bits. */
 typedef struct qlow__qgrid {
     float scale;      /* fp32 value of scale_h */
     float zero;       /* fp32 value of zero_h (asymmetric); 0 when symmetric */
+    float inv_scale;  /* 1 / scale, or 0 when scale is 0 */
+    float tmin, tmax; /* code range relative to `center`: asym 0..2^bits-1, sym -(2^(bits-1)-1)..+ */
+    int32_t center;   /* 2^(bits-1) when symmetric, else 0 */
     uint16_t scale_h; /* fp16 bits as stored */
     uint16_t zero_h;
     int32_t bits;     /* 2..8 */
@@ -26,24 +31,29 @@ static inline float qlow__rtn_value(float scale, float zero, int32_t symmetric, 
     return symmetric ? scale * (float)(q - (1 << (bits - 1))) : scale * (float)q + zero;
 }
 
+/* Round to nearest even for |t| <= 2^22 (t is clamped to a code range first); branch-free and
+ * vectorizable without SSE4.1. The add/subtract pair must not be reassociated: never build with
+ * -ffast-math (-std=c11 also keeps floating-point contraction off). */
+static inline float qlow__round_small(float t)
+{
+    const float magic = 12582912.0f; /* 1.5 * 2^23 */
+    return (t + magic) - magic;
+}
+
+/* Code of w relative to the grid center, as a float in [tmin, tmax]: round((w - zero) / scale), clamped.
+ * Division is replaced by the stored reciprocal; this is the definition (tests allow for it near ties). */
+static inline float qlow__rtn_level(const qlow__qgrid *g, float w)
+{
+    float t = (w - g->zero) * g->inv_scale;
+    t = t < g->tmin ? g->tmin : t;
+    t = t > g->tmax ? g->tmax : t;
+    return qlow__round_small(t);
+}
+
 /* Nearest code of w on grid g (clamped to the grid's code range). */
 static inline int32_t qlow__rtn_code(const qlow__qgrid *g, float w)
 {
-    if (g->symmetric) {
-        const int32_t center = 1 << (g->bits - 1);
-        const float half = (float)(center - 1);
-        if (!(g->scale > 0.0f)) return center;
-        float t = rintf(w / g->scale);
-        if (t > half) t = half;
-        if (t < -half) t = -half;
-        return center + (int32_t)t;
-    }
-    const float qmax = (float)((1 << g->bits) - 1);
-    if (!(g->scale > 0.0f)) return 0;
-    float t = rintf((w - g->zero) / g->scale);
-    if (t > qmax) t = qmax;
-    if (t < 0.0f) t = 0.0f;
-    return (int32_t)t;
+    return g->center + (int32_t)qlow__rtn_level(g, w);
 }
 
 static inline float qlow__rtn_dequant(const qlow__qgrid *g, int32_t q)
@@ -79,7 +89,8 @@ typedef struct qlow__range_opts {
 QLOW_HIDDEN void qlow__rtn_grid_minmax(const float *w, int64_t nrows, int64_t ncols, int64_t ld, int32_t bits,
                                        int32_t symmetric, qlow__qgrid *g);
 
-/* The grid minimizing the weighted error over the clip ratios of `o` (then refined). Ratio 1 is always a
+/* The grid minimizing the weighted error over the clip ratios of `o`; asymmetric grids then move each end
+ * alone around the best common ratio (17 ratios per side); then least-squares refits. Ratio 1 is always a
  * candidate and a refit is kept only when it lowers the error, so the result is never worse than
  * qlow__rtn_grid_minmax on the weighted error (fp16 rounding included). Returns that error in *err when
  * err is non-NULL. */

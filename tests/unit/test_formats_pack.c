@@ -190,7 +190,26 @@ static void test_every_format(void)
             check_packing(qr, what);
             qlow__qresult_destroy(qr);
         }
-        /* B1 with a column scale, and M161 with several masks (none, some, all salient), with/without r2 */
+        /* B1 with a column scale (r2) */
+        {
+            qlow__qresult g, *qr = NULL;
+            QT_CHECK_OK(qlow__qresult_init_rows(&g, QLOW__QK_BINARY, rows, cols));
+            g.has_col_scale = 1;
+            QT_CHECK_OK(qlow__qresult_create(NULL, &g, &qr));
+            if (qr) {
+                QT_CHECK(qr->col_scale != NULL, "col_scale plane");
+                for (int64_t i = 0; i < rows; i++) {
+                    qr->alpha[i] = qlow_fp32_to_fp16((float)qt_rand_uniform());
+                    qr->mu[i] = qlow_fp32_to_fp16((float)qt_rand_normal() * 0.1f);
+                    for (int64_t j = 0; j < cols; j++) qr->codes[i * cols + j] = (uint8_t)(qt_rand_u64() & 1);
+                }
+                for (int64_t j = 0; j < cols; j++) qr->col_scale[j] = qlow_fp32_to_fp16((float)(0.5 + qt_rand_uniform()));
+                snprintf(what, sizeof what, "B1+r2 %lldx%lld", (long long)rows, (long long)cols);
+                check_packing(qr, what);
+                qlow__qresult_destroy(qr);
+            }
+        }
+        /* M161 with several masks (none, some, all salient), with/without r2 */
         for (int variant = 0; variant < 6; variant++) {
             uint8_t *mask = (uint8_t *)calloc((size_t)cols, 1);
             float *r2 = (float *)malloc((size_t)cols * sizeof(float));

@@ -2,24 +2,7 @@
  * from data/README.md, the exact size, tensor contents read straight from the file bytes, the shared
  * classifier, SHA-256 of the file, every truncation length and allocation failure. */
 #include "qtest.h"
-
-static unsigned char *read_file(const char *rel, size_t *size)
-{
-    char path[512];
-    FILE *f = fopen(qt_path(rel, path, sizeof path), "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = (unsigned char *)malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
+#include "io_testutil.h"
 
 static float file_float(const unsigned char *bytes, size_t float_index)
 {
@@ -101,6 +84,10 @@ static void check_tensors(const qlow_model *m, const unsigned char *bytes)
         QT_CHECK(v.dtype == QLOW_DTYPE_F32 && ((const float *)v.data)[n - 1] == file_float(bytes, cases[c].first + n - 1),
                  "%s view", cases[c].name);
         QT_CHECK_STATUS(qlow_model_tensor_read_f32(m, idx, buf, n - 1), QLOW_E_BUFFER_TOO_SMALL);
+        /* Released pages come back from the file unchanged. */
+        QT_CHECK_OK(qlow_model_tensor_release(m, idx));
+        QT_CHECK_OK(qlow_model_tensor_read_f32(m, idx, buf, n));
+        QT_CHECK(memcmp(buf, bytes + 28 + 4 * cases[c].first, 4 * n) == 0, "%s after release", cases[c].name);
     }
     free(buf);
     size_t idx;
@@ -116,7 +103,7 @@ static void test_open_paths(void)
 {
     char path[512];
     size_t size = 0;
-    unsigned char *bytes = read_file("data/stories260K.bin", &size);
+    unsigned char *bytes = io_read_data("data/stories260K.bin", &size);
     QT_CHECK(bytes && size == 1056540, "stories260K.bin size %zu", size);
     if (!bytes) return;
     qlow_model *m = NULL;

@@ -3,25 +3,7 @@
  * search, rescan every pair each step) on random slices, decode(encode(text)) == text on the bundled
  * TinyStories text, and the token counts of reference_numbers.md. */
 #include "qtest.h"
-
-static unsigned char *read_file(const char *rel, size_t *size)
-{
-    char path[512];
-    FILE *f = fopen(qt_path(rel, path, sizeof path), "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = (unsigned char *)malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b) b[n] = 0;
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
+#include "io_testutil.h"
 
 /* ---- the reference: a direct transcription of the llama2.c algorithm ---- */
 typedef struct ref_vocab {
@@ -223,6 +205,19 @@ static void test_file(const unsigned char *bytes, size_t size)
     long points = 0;
     QT_ALLOC_FAIL_LOOP(&points, { st = qlow_tokenizer_open(path, 0, &qa, &t); }, { qlow_tokenizer_close(t); });
     QT_CHECK(points >= 1, "alloc points %ld", points);
+    /* encode allocates its workspace through the tokenizer's allocator. */
+    qt_alloc_state as = {0, 0, 0, 0};
+    qlow_allocator counting = qt_allocator(&as);
+    QT_CHECK_OK(qlow_tokenizer_open_buffer(bytes, size, 0, &counting, &t));
+    int32_t out[32];
+    size_t n = 0;
+    as.fail_at = as.total + 1;
+    QT_CHECK_STATUS(qlow_tokenizer_encode(t, "Once upon a time", 16, 1, 0, out, 32, &n), QLOW_E_NO_MEMORY);
+    QT_CHECK(n == 0, "no output on failure");
+    as.fail_at = 0;
+    QT_CHECK_OK(qlow_tokenizer_encode(t, "Once upon a time", 16, 1, 0, out, 32, &n));
+    qlow_tokenizer_close(t);
+    QT_CHECK(as.live == 0, "tokenizer leaks %ld", as.live);
 }
 
 static void test_encode(const qlow_tokenizer *t, const char *text, size_t text_len)
@@ -274,6 +269,15 @@ static void test_encode(const qlow_tokenizer *t, const char *text, size_t text_l
     QT_CHECK_STATUS(qlow_tokenizer_encode_wksp(t, "Once", 4, 1, 0, out, 16, &n, small, sizeof small),
                     QLOW_E_WORKSPACE_TOO_SMALL);
     QT_CHECK_STATUS(qlow_tokenizer_encode_workspace_size(t, SIZE_MAX, &need), QLOW_E_OVERFLOW);
+    /* The workspace variant needs no alignment and gives the allocating variant's result. */
+    QT_CHECK_OK(qlow_tokenizer_encode_workspace_size(t, 16, &need));
+    char *ws = (char *)malloc(need + 1);
+    int32_t out2[16];
+    size_t n2 = 0;
+    QT_CHECK_OK(qlow_tokenizer_encode_wksp(t, "Once upon a time", 16, 1, 1, out2, 16, &n2, ws + 1, need));
+    QT_CHECK_OK(qlow_tokenizer_encode(t, "Once upon a time", 16, 1, 1, out, 16, &n));
+    QT_CHECK(n == n2 && memcmp(out, out2, n * sizeof(int32_t)) == 0, "workspace variant agrees");
+    free(ws);
     const char *piece;
     size_t pl;
     QT_CHECK_OK(qlow_tokenizer_decode_piece(t, 5, 13, &piece, &pl));
@@ -340,8 +344,8 @@ static void test_corpus(const qlow_tokenizer *t, const char *text, size_t len)
 int main(void)
 {
     size_t tsize = 0, xsize = 0;
-    unsigned char *tb = read_file("data/tok512.bin", &tsize);
-    unsigned char *text = read_file("data/tinystories_validation_head.txt", &xsize);
+    unsigned char *tb = io_read_data("data/tok512.bin", &tsize);
+    unsigned char *text = io_read_data("data/tinystories_validation_head.txt", &xsize);
     QT_CHECK(tb && text, "data files");
     if (!tb || !text) return qt_finish();
     test_file(tb, tsize);

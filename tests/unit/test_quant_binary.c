@@ -205,11 +205,60 @@ static void test_stories(void)
     free(m.data);
 }
 
+/* M161 reference construction against a double reference: per-row 4-bit min/max over the salient columns,
+ * closed-form binary of w / r2 with weights r2^2 over the others. */
+static void test_m161(void)
+{
+    const int64_t rows = 6, cols = 90;
+    float w[6 * 90], r2[90];
+    uint8_t mask[90];
+    for (int64_t k = 0; k < rows * cols; k++) w[k] = (float)(0.1 * qt_rand_normal());
+    for (int64_t j = 0; j < cols; j++) {
+        mask[j] = (uint8_t)(qt_rand_u64() % 4 == 0);
+        r2[j] = (float)(0.5 + qt_rand_uniform());
+    }
+    qlow__qresult *qr = NULL;
+    QT_CHECK_OK(qlow__qresult_create_m161(NULL, rows, cols, mask, 1, &qr));
+    if (!qr) return;
+    float scratch[4 * 90];
+    qlow_view v;
+    qlow_view_init_2d(&v, QLOW_DTYPE_F32, rows, cols, w);
+    qlow__quantize_m161(&v, NULL, r2, NULL, 0, qr, scratch);
+    int ok = 1;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *x = w + i * cols;
+        double lo = INFINITY, hi = -INFINITY, sc = 0, sv = 0, sa = 0;
+        for (int64_t j = 0; j < cols; j++)
+            if (mask[j]) { lo = fmin(lo, x[j]); hi = fmax(hi, x[j]); }
+        ok &= qr->sal_scale[i] == qlow_fp32_to_fp16((float)((hi - lo) / 15)) || fabs(qlow_fp16_to_fp32(qr->sal_scale[i]) - (hi - lo) / 15) < 1e-3 * (hi - lo) / 15;
+        ok &= qr->sal_zero[i] == qlow_fp32_to_fp16((float)lo);
+        for (int64_t j = 0, u = 0; j < cols; j++) {
+            if (mask[j]) continue;
+            const double r = qlow_fp16_to_fp32(qr->col_scale[u++]);
+            ok &= r == qlow_fp16_to_fp32(qlow_fp32_to_fp16(r2[j]));
+            sc += r * r;
+            sv += r * r * (x[j] / r);
+        }
+        const double mu = sv / sc;
+        for (int64_t j = 0, u = 0; j < cols; j++) {
+            if (mask[j]) continue;
+            const double r = qlow_fp16_to_fp32(qr->col_scale[u++]);
+            sa += r * r * fabs(x[j] / r - mu);
+        }
+        ok &= fabs(qlow_fp16_to_fp32(qr->mu[i]) - mu) <= 1e-3 * fabs(mu) + 1e-7;
+        ok &= fabs(qlow_fp16_to_fp32(qr->alpha[i]) - sa / sc) <= 1e-3 * (sa / sc) + 1e-7;
+    }
+    QT_CHECK(ok, "M161 salient min/max and weighted binary of w/r2 match the double reference");
+    QT_CHECK(qr->n_salient > 0 && qr->code_cols == cols - qr->n_salient, "M161 geometry");
+    qlow__qresult_destroy(qr);
+}
+
 int main(void)
 {
     test_binary();
     test_ternary();
     test_binary_residual();
+    test_m161();
     test_stories();
     return qt_finish();
 }
