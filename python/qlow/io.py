@@ -1,6 +1,7 @@
 """Model checkpoints (llama2.c, safetensors), the llama2.c tokenizer, and .qlow files (src/io)."""
 import array
 import ctypes
+import weakref
 
 from . import _buffers as B
 from . import constants as C
@@ -131,6 +132,10 @@ class Model(Handle):
         lib.qlow_model_tensor_view(self.handle, idx, ctypes.byref(v))
         shape = tuple(v.shape[:v.ndim])
         return _array_at(v.data, _DTYPE_FORMAT[v.dtype], shape, self.numpy)
+
+    def release(self, name):
+        """Let the OS drop the resident pages of a processed tensor (mapped files)."""
+        lib.qlow_model_tensor_release(self.handle, self.index(name))
 
     def sha256(self):
         d = (ctypes.c_uint8 * 32)()
@@ -270,7 +275,12 @@ class QFileWriter(Handle):
         d = B.describe(data, ndim=0, dtypes=("f", "e", "d", "b", "B", "i"))
         self._call(lib.qlow_qfile_writer_add_dense, name.encode(), d.ptr)
 
+    def add_qmatrix(self, name, qmatrix):
+        """Append a packed matrix (qlow_qfile_writer_add_qmatrix)."""
+        self._call(lib.qlow_qfile_writer_add_qmatrix, name.encode(), qmatrix.handle)
+
     def add_packed(self, name, qmatrix):
+        """Append a packed matrix from its serialized bytes (qlow_qfile_writer_add_packed)."""
         raw = qmatrix.serialize()
         addr, keep = B.byte_pointer(raw)
         rows, cols = qmatrix.shape
@@ -334,6 +344,18 @@ class QFile(Handle):
             lib.qlow_qfile_open(str(path).encode(), ph, aptr, ctypes.byref(out))
         super().__init__(out, keep)
         self.numpy = numpy
+        self._borrowers = weakref.WeakSet()
+
+    def close(self):
+        """Close the file, first closing every QMatrix that still borrows its memory."""
+        for qm in list(getattr(self, "_borrowers", ())):
+            qm.close()
+        super().close()
+
+    def _borrowed(self, out):
+        qm = QMatrix(out, [self], numpy=self.numpy)
+        self._borrowers.add(qm)
+        return qm
 
     def __len__(self):
         n = ctypes.c_size_t()
@@ -366,11 +388,18 @@ class QFile(Handle):
         return p.value, n.value
 
     def packed(self, name, ctx=None):
-        """A QMatrix over the packed tensor's bytes in the file (no copy); it keeps the file open."""
+        """A QMatrix over the packed tensor's bytes in the file (qlow_qfile_tensor_qmatrix, no copy). It
+        keeps this QFile open while it lives."""
+        out = ctypes.c_void_p()
+        lib.qlow_qfile_tensor_qmatrix(self.handle, self.index(name), ctx_handle(ctx), ctypes.byref(out))
+        return self._borrowed(out)
+
+    def packed_wrapped(self, name, ctx=None):
+        """The same through qlow_qfile_tensor_data + qlow_qmatrix_wrap (the firmware path)."""
         addr, size = self.data(name)
         out = ctypes.c_void_p()
         lib.qlow_qmatrix_wrap(ctx_handle(ctx), ctypes.c_void_p(addr), size, ctypes.byref(out))
-        return QMatrix(out, [self], numpy=self.numpy)
+        return self._borrowed(out)
 
     def dense(self, name):
         """Zero-copy read-only array of a dense tensor (valid while this QFile is open)."""

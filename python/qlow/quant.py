@@ -91,6 +91,28 @@ def quantize(W, params=None, importance=None, ctx=None, **options):
     return QMatrix(out, numpy=d.numpy)
 
 
+GPTQ_KEYS = dict(OPTION_KEYS, block=C.QLOW_GPTQ_BLOCK, act_order=C.QLOW_GPTQ_ACT_ORDER, damp=C.QLOW_GPTQ_DAMP,
+                 damp_retries=C.QLOW_GPTQ_DAMP_RETRIES)
+
+
+def gptq_quantize(W, hessian, params=None, ctx=None, workspace=False, **options):
+    """GPTQ: quantize W [rows x cols] with the layer Hessian (a FULL qlow.Hessian of its inputs), pushing
+    each column's rounding error onto the remaining columns. RTN options plus block, act_order, damp,
+    damp_retries. `workspace=True` runs qlow_gptq_quantize_ws with Python-owned scratch."""
+    d = B.describe(W, ndim=2)
+    out = ctypes.c_void_p()
+    with _ParamsScope(params, options, GPTQ_KEYS) as ps:
+        if workspace:
+            need = ctypes.c_size_t()
+            lib.qlow_gptq_workspace_size(ps.handle, d.shape[0], d.shape[1], ctypes.byref(need))
+            mem, addr = aligned_buffer(need.value)
+            lib.qlow_gptq_quantize_ws(ctx_handle(ctx), ps.handle, d.ptr, hessian.handle, addr, need.value,
+                                      ctypes.byref(out))
+        else:
+            lib.qlow_gptq_quantize(ctx_handle(ctx), ps.handle, d.ptr, hessian.handle, ctypes.byref(out))
+    return QMatrix(out, numpy=d.numpy)
+
+
 def quantize_serialized(W, params=None, importance=None, ctx=None, **options):
     """qlow_quantize_to_buffer: the serialized matrix as a bytearray (no allocation inside libqlow;
     Python provides the workspace and the output)."""

@@ -104,6 +104,39 @@ static int mode_quantize(char **a)
     return rc;
 }
 
+/* gptq SEED ROWS COLS TOKENS BITS GROUP ACT_ORDER: GPTQ with the Hessian of stream activations;
+ * serialized matrix, then the dequantized matrix. */
+static int mode_gptq(char **a)
+{
+    uint64_t seed = strtoull(a[0], NULL, 0);
+    int64_t rows = atoll(a[1]), cols = atoll(a[2]), tokens = atoll(a[3]);
+    float *W = stream_floats(seed, (size_t)(rows * cols)), *X = stream_floats(seed + 2, (size_t)(tokens * cols));
+    qlow_ctx *ctx = NULL;
+    qlow_params *p = NULL;
+    qlow_hessian *h = NULL;
+    qlow_qmatrix *qm = NULL;
+    qlow_view wv, xv;
+    qlow_status s;
+    qlow_view_init_2d(&wv, QLOW_DTYPE_F32, rows, cols, W);
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, tokens, cols, X);
+    if ((s = qlow_ctx_create(NULL, &ctx)) || (s = qlow_params_create(NULL, &p)) ||
+        (s = qlow_hessian_create(NULL, cols, QLOW_HESSIAN_FULL, &h)) || (s = qlow_hessian_add(ctx, h, &xv)))
+        return fail("setup", s);
+    if ((s = qlow_params_set_int(p, QLOW_P_BITS, atoi(a[4]))) || (s = qlow_params_set_int(p, QLOW_P_GROUP_COLS, atoi(a[5]))) ||
+        (s = qlow_params_set_int(p, QLOW_GPTQ_ACT_ORDER, atoi(a[6]))) || (s = qlow_gptq_quantize(ctx, p, &wv, h, &qm)))
+        return fail("gptq", s);
+    size_t n = 0;
+    qlow_qmatrix_serialized_size(qm, &n);
+    unsigned char *buf = malloc(n);
+    float *dq = malloc((size_t)(rows * cols) * 4);
+    if ((s = qlow_qmatrix_serialize(qm, buf, n)) || (s = qlow_qmatrix_dequantize(qm, 0, rows, dq, (size_t)(rows * cols))))
+        return fail("serialize", s);
+    int rc = emit(buf, n) || emit(dq, (size_t)(rows * cols) * 4);
+    qlow_qmatrix_destroy(qm), qlow_hessian_destroy(h), qlow_params_destroy(p), qlow_ctx_destroy(ctx);
+    free(W), free(X), free(buf), free(dq);
+    return rc;
+}
+
 /* hessian SEED TOKENS COLS SPLIT: activations added in two batches; diag, col_mean, trace, damped matrix,
  * HINV Cholesky, top eigenvalue (+iterations), 3 Lanczos eigenvalues, saved bytes. */
 static int mode_hessian(char **a)
@@ -299,6 +332,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "fp16") && argc == 4) return mode_fp16(seed, strtoull(argv[3], NULL, 0));
     if (!strcmp(mode, "bounds") && argc == 3) return mode_bounds((int32_t)strtol(argv[2], NULL, 0));
     if (!strcmp(mode, "quantize") && argc == 11) return mode_quantize(argv + 2);
+    if (!strcmp(mode, "gptq") && argc == 9) return mode_gptq(argv + 2);
     if (!strcmp(mode, "hessian") && argc == 6) return mode_hessian(argv + 2);
     if (!strcmp(mode, "hvp") && argc == 4) return mode_hvp(argv + 2);
     if (!strcmp(mode, "plan") && argc == 5) return mode_plan(argv + 2);

@@ -124,6 +124,37 @@ class TestQuantize(unittest.TestCase):
         self.assertIn(cm.exception.code, (qlow.QLOW_E_TRUNCATED, qlow.QLOW_E_FORMAT))
 
 
+class TestGptq(unittest.TestCase):
+    def test_matches_c(self):
+        rows, cols, tokens = 16, 64, 96
+        results = []
+        for act_order in (0, 1):
+            raw = run_cref("gptq", 21, rows, cols, tokens, 3, 32, act_order)
+            W = memoryview(Stream(21).floats(rows * cols)).cast("B").cast("f", [rows, cols])
+            X = memoryview(Stream(23).floats(tokens * cols)).cast("B").cast("f", [tokens, cols])
+            with qlow.Hessian(cols) as h:
+                h.add(X)
+                for ws in (False, True):
+                    qm = qlow.gptq_quantize(W, h, bits=3, group_cols=32, act_order=act_order, workspace=ws)
+                    ser = bytes(qm.serialize())
+                    self.assertEqual(ser, raw[:len(ser)], "act_order %d workspace %d" % (act_order, ws))
+                    self.assertEqual(f32_bytes(qm.dequantize()), raw[len(ser):])
+                    qm.close()
+                # GPTQ minimizes the output error on the calibration inputs: compare with RTN.
+                g = qlow.gptq_quantize(W, h, bits=3, group_cols=32, act_order=act_order)
+                r = qlow.quantize(W, bits=3, group_cols=32)
+                eg = qlow.plan.layer_error(h, W, g.dequantize())
+                er = qlow.plan.layer_error(h, W, r.dequantize())
+                results.append("act_order=%d: gptq %.5f vs rtn %.5f" % (act_order, eg, er))
+                self.assertLess(eg, er)
+        info("GPTQ 3-bit layer error tr(dW H dW^T), 16x64 on 96 tokens: %s", "; ".join(results))
+        with qlow.Hessian(cols, mode="diag") as hd:
+            hd.add(X)
+            with self.assertRaises(qlow.QlowError) as cm:
+                qlow.gptq_quantize(W, hd, bits=3)
+            self.assertEqual(cm.exception.code, qlow.QLOW_E_STATE)
+
+
 class TestHessian(unittest.TestCase):
     TOKENS, HCOLS, SPLIT = 50, 24, 30
 
@@ -358,7 +389,7 @@ class TestModelFiles(unittest.TestCase):
         h.add(X)
         qm = qlow.quantize(W, bits=4, group_cols=32, importance=h.diag())
         w = qlow.QFileWriter(capacity=1 << 20)
-        w.add_packed("layers.0.attention.wq", qm)
+        w.add_qmatrix("layers.0.attention.wq", qm)
         w.add_dense("norm", m.read("norm"))
         w.set_meta("general.name", "stories260K")
         w.set_meta("quant.bits", 4)
@@ -385,8 +416,14 @@ class TestModelFiles(unittest.TestCase):
             self.assertEqual(meta["model.dim"], 64)
             self.assertEqual(f32_bytes(f.dense("norm")), f32_bytes(m.read("norm")))
             q2 = f.packed("layers.0.attention.wq")
-        self.assertEqual(f32_bytes(q2.dequantize()), f32_bytes(qm.dequantize()))  # q2 keeps the file open
-        q2.close(), qm.close(), m.close()
+            q3 = f.packed_wrapped("layers.0.attention.wq")
+            self.assertEqual(f32_bytes(q3.dequantize()), f32_bytes(qm.dequantize()))
+        self.assertTrue(q2.closed, "closing the file closes the matrices borrowing it")
+        f2 = qlow.QFile(data=data)
+        q4 = f2.packed("layers.0.attention.wq")
+        del f2  # q4 keeps the file open
+        self.assertEqual(f32_bytes(q4.dequantize()), f32_bytes(qm.dequantize()))
+        q4.close(), qm.close(), m.close()
         return len(data)
 
     def test_journey_matches_c(self):

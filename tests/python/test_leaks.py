@@ -58,13 +58,21 @@ def qfile_with(alloc):
         raise
 
 
+def gptq_with(alloc):
+    with qlow.Ctx(allocator=alloc) as ctx, qlow.Hessian(64, allocator=alloc) as h:
+        h.add(W)
+        qm = qlow.gptq_quantize(W, h, ctx=ctx, bits=4, group_cols=32)
+        qm.close()
+    return None
+
+
 def plan_with(alloc):
     qlow.plan.solve([[1, 2], [1, 2]], [[3, 1], [3, 1]], 3.5, allocator=alloc)
     return None
 
 
 CASES = [("quantize+wrap", quantize_with), ("hessian", hessian_with), ("model", model_with),
-         ("tokenizer", tokenizer_with), ("qfile writer", qfile_with), ("plan", plan_with)]
+         ("tokenizer", tokenizer_with), ("qfile writer", qfile_with), ("plan", plan_with), ("gptq", gptq_with)]
 
 
 class TestLeaks(unittest.TestCase):
