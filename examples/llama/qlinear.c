@@ -1,0 +1,82 @@
+/* qlinear.c - the packed-matrix path of the engine's linear layers, through libqlow's kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "llama.h"
+
+void llm_wksp_free(llm_wksp *w)
+{
+    free(w->p);
+    w->p = NULL;
+    w->bytes = 0;
+}
+
+static qlow_status wksp_reserve(llm_wksp *w, size_t bytes)
+{
+    if (bytes <= w->bytes) return QLOW_OK;
+    size_t n = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n);
+    if (!p) return QLOW_E_NO_MEMORY;
+    free(w->p);
+    w->p = p;
+    w->bytes = n;
+    return QLOW_OK;
+}
+
+#if defined(QLOW_GEMM_ACT8)
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
+{
+    int32_t flags = l->act_bits == 8 ? QLOW_GEMM_ACT8 : 0;
+    size_t need;
+    qlow_status st = qlow_gemm_workspace_size(l->q, n, flags, &need);
+    if (st || (st = wksp_reserve(w, need))) return st;
+    if (l->act_bits == 8) return qlow_gemm_act8_ws(ctx, l->q, x, n, y, w->p, w->bytes);
+    return qlow_gemm_ws(ctx, l->q, x, n, y, w->p, w->bytes);
+}
+#else
+/* Until the kernels are in: dequantize and multiply (slow, exact weights). */
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
+{
+    (void)ctx;
+    size_t need = (size_t)(l->rows * l->cols) * sizeof(float);
+    qlow_status st = wksp_reserve(w, need);
+    if (st || (st = qlow_qmatrix_dequantize(l->q, 0, l->rows, w->p, (size_t)(l->rows * l->cols)))) return st;
+    const float *W = w->p;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t r = 0; r < l->rows; r++) {
+            float acc = 0.0f;
+            for (int64_t c = 0; c < l->cols; c++) acc += x[t * l->cols + c] * W[r * l->cols + c];
+            y[t * l->rows + r] = acc;
+        }
+    return QLOW_OK;
+}
+#endif
+
+qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out)
+{
+    return qlow_qmatrix_dequantize(l->q, row, 1, out, (size_t)l->cols);
+}
+
+void llm_qlinear_release(llm_linear *l)
+{
+    if (l->owns_q) qlow_qmatrix_destroy((qlow_qmatrix *)(uintptr_t)l->q);
+    l->q = NULL;
+    l->owns_q = 0;
+}
+
+double llm_qlinear_bits(const llm_linear *l)
+{
+    double bpw = 0.0;
+    if (!l->q || qlow_qmatrix_bits_per_weight(l->q, &bpw)) return 0.0;
+    return bpw * (double)l->rows * (double)l->cols;
+}
+
+void llm_qlinear_describe(const llm_linear *l, char *buf, size_t n)
+{
+    int32_t f;
+    if (!l->q || qlow_qmatrix_format(l->q, &f)) {
+        snprintf(buf, n, "fp32");
+        return;
+    }
+    snprintf(buf, n, "%s%s", qlow_format_name(f), l->act_bits == 8 ? "+a8" : "");
+}
