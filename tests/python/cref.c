@@ -70,6 +70,23 @@ static float *stream_abs(uint64_t seed, size_t n)
     return v;
 }
 
+/* The serialized matrix, then its dequantized rows (fp32). */
+static int emit_qmatrix(const qlow_qmatrix *qm, int64_t rows, int64_t cols)
+{
+    size_t n = 0;
+    qlow_qmatrix_serialized_size(qm, &n);
+    unsigned char *buf = malloc(n);
+    float *dq = malloc((size_t)(rows * cols) * 4);
+    qlow_status s;
+    int rc = !buf || !dq;
+    if (!rc && ((s = qlow_qmatrix_serialize(qm, buf, n)) ||
+                (s = qlow_qmatrix_dequantize(qm, 0, rows, dq, (size_t)(rows * cols)))))
+        rc = fail("serialize", s);
+    if (!rc) rc = emit(buf, n) || emit(dq, (size_t)(rows * cols) * 4);
+    free(buf), free(dq);
+    return rc;
+}
+
 /* quantize SEED ROWS COLS SCHEME BITS GROUP_COLS SYMMETRIC PACKING WITH_IMPORTANCE:
  * serialized matrix, then the dequantized matrix (fp32). */
 static int mode_quantize(char **a)
@@ -92,15 +109,9 @@ static int mode_quantize(char **a)
     if (atoi(a[7]) && (s = qlow_params_set_int(p, QLOW_P_TERNARY_PACKING, atoi(a[7])))) return fail("packing", s);
     qlow_view_init_2d(&v, QLOW_DTYPE_F32, rows, cols, W);
     if ((s = qlow_quantize(ctx, p, &v, imp, &qm))) return fail("quantize", s);
-    size_t n = 0;
-    qlow_qmatrix_serialized_size(qm, &n);
-    unsigned char *buf = malloc(n);
-    float *dq = malloc((size_t)(rows * cols) * 4);
-    if ((s = qlow_qmatrix_serialize(qm, buf, n)) || (s = qlow_qmatrix_dequantize(qm, 0, rows, dq, (size_t)(rows * cols))))
-        return fail("serialize", s);
-    int rc = emit(buf, n) || emit(dq, (size_t)(rows * cols) * 4);
+    int rc = emit_qmatrix(qm, rows, cols);
     qlow_qmatrix_destroy(qm), qlow_params_destroy(p), qlow_ctx_destroy(ctx);
-    free(buf), free(dq), free(W), free(imp);
+    free(W), free(imp);
     return rc;
 }
 
@@ -125,15 +136,9 @@ static int mode_gptq(char **a)
     if ((s = qlow_params_set_int(p, QLOW_P_BITS, atoi(a[4]))) || (s = qlow_params_set_int(p, QLOW_P_GROUP_COLS, atoi(a[5]))) ||
         (s = qlow_params_set_int(p, QLOW_GPTQ_ACT_ORDER, atoi(a[6]))) || (s = qlow_gptq_quantize(ctx, p, &wv, h, &qm)))
         return fail("gptq", s);
-    size_t n = 0;
-    qlow_qmatrix_serialized_size(qm, &n);
-    unsigned char *buf = malloc(n);
-    float *dq = malloc((size_t)(rows * cols) * 4);
-    if ((s = qlow_qmatrix_serialize(qm, buf, n)) || (s = qlow_qmatrix_dequantize(qm, 0, rows, dq, (size_t)(rows * cols))))
-        return fail("serialize", s);
-    int rc = emit(buf, n) || emit(dq, (size_t)(rows * cols) * 4);
+    int rc = emit_qmatrix(qm, rows, cols);
     qlow_qmatrix_destroy(qm), qlow_hessian_destroy(h), qlow_params_destroy(p), qlow_ctx_destroy(ctx);
-    free(W), free(X), free(buf), free(dq);
+    free(W), free(X);
     return rc;
 }
 

@@ -1,9 +1,11 @@
 """Shared test helpers: the deterministic data stream both the C reference program and the Python tests
 draw from, and access to that program."""
 import array
+import gc
 import os
 import struct
 import subprocess
+import tracemalloc
 import unittest
 
 import qlow
@@ -60,3 +62,19 @@ def info(fmt, *args):
 
 def unpack_f32(raw):
     return struct.unpack("<%df" % (len(raw) // 4), raw)
+
+
+def tracemalloc_growth(cycle, repeats):
+    """Bytes Python-side memory grew over `repeats` calls of cycle(), after two warm-up calls."""
+    cycle()
+    gc.collect()
+    tracemalloc.start()
+    cycle()
+    gc.collect()
+    base = tracemalloc.take_snapshot()
+    for _ in range(repeats):
+        cycle()
+    gc.collect()
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename"))
+    tracemalloc.stop()
+    return grown

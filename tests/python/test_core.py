@@ -8,12 +8,11 @@ import re
 import struct
 import subprocess
 import sys
-import tracemalloc
 import unittest
 
 import qlow
 from qlow import _lib, _buffers
-from helpers import HAVE_NUMPY, ROOT, Stream, info, needs_numpy, run_cref
+from helpers import tracemalloc_growth, HAVE_NUMPY, ROOT, Stream, info, needs_numpy, run_cref
 
 if HAVE_NUMPY:
     import numpy as np
@@ -329,17 +328,7 @@ class TestLeaks(unittest.TestCase):
                     qlow.Ctx(allocator=qlow.CountingAllocator(fail_at=1))
                 except qlow.QlowError:
                     pass
-        cycle()
-        gc.collect()
-        tracemalloc.start()
-        cycle()
-        gc.collect()
-        base = tracemalloc.take_snapshot()
-        for _ in range(10):
-            cycle()
-        gc.collect()
-        grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename"))
-        tracemalloc.stop()
+        grown = tracemalloc_growth(cycle, 10)
         info("tracemalloc growth over 10x20 create/destroy cycles: %d bytes", grown)
         self.assertLess(grown, 64 * 1024)
 

@@ -389,16 +389,20 @@ class TestModelFiles(unittest.TestCase):
         h.add(X)
         qm = qlow.quantize(W, bits=4, group_cols=32, importance=h.diag())
         w = qlow.QFileWriter(capacity=1 << 20)
-        w.add_qmatrix("layers.0.attention.wq", qm)
+        self.write_file(w, m, qm, w.add_qmatrix)
+        data = w.getvalue()
+        w.close()
+        return m, qm, data
+
+    @staticmethod
+    def write_file(w, m, qm, add):
+        add("layers.0.attention.wq", qm)
         w.add_dense("norm", m.read("norm"))
         w.set_meta("general.name", "stories260K")
         w.set_meta("quant.bits", 4)
         w.set_meta("quant.damp", 0.01)
         w.set_model(m)
         w.finish()
-        data = w.getvalue()
-        w.close()
-        return m, qm, data
 
     def check_journey(self, numpy):
         want = run_cref("journey", 128)
@@ -439,13 +443,7 @@ class TestModelFiles(unittest.TestCase):
         m, qm, data = self.journey(False)
         chunks = []
         w = qlow.QFileWriter(callback=chunks.append)
-        w.add_packed("layers.0.attention.wq", qm)
-        w.add_dense("norm", m.read("norm"))
-        w.set_meta("general.name", "stories260K")
-        w.set_meta("quant.bits", 4)
-        w.set_meta("quant.damp", 0.01)
-        w.set_model(m)
-        w.finish()
+        self.write_file(w, m, qm, w.add_packed)
         w.close()
         self.assertEqual(b"".join(chunks), data)
         with tempfile.TemporaryDirectory() as d:

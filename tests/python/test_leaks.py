@@ -3,11 +3,10 @@ callbacks) is freed by close()/with/__del__; every allocation failure raises Qlo
 leaves nothing allocated; repeated journeys do not grow Python memory (tracemalloc)."""
 import gc
 import os
-import tracemalloc
 import unittest
 
 import qlow
-from helpers import ROOT, Stream, info
+from helpers import tracemalloc_growth, ROOT, Stream, info
 
 MODEL = os.path.join(ROOT, "data", "stories260K.bin")
 TOKENIZER = os.path.join(ROOT, "data", "tok512.bin")
@@ -135,17 +134,7 @@ class TestLeaks(unittest.TestCase):
                 qlow.hvp_top_eigen(lambda v, o: 1 / 0, 4)
             except ZeroDivisionError:
                 pass
-        cycle()
-        gc.collect()
-        tracemalloc.start()
-        cycle()
-        gc.collect()
-        base = tracemalloc.take_snapshot()
-        for _ in range(5):
-            cycle()
-        gc.collect()
-        grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(base, "filename"))
-        tracemalloc.stop()
+        grown = tracemalloc_growth(cycle, 5)
         info("tracemalloc growth over 5 full create/use/destroy journeys: %d bytes", grown)
         self.assertLess(grown, 64 * 1024)
 
