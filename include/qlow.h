@@ -477,6 +477,64 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);
 QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
                                               qlow_qmatrix **out);
+/* ---- Products with packed matrices: y = W x (GEMV) and Y = W X (GEMM) ---------------------------
+ * X is [batch x cols] row-major fp32 (one token per row), Y is [batch x rows] row-major fp32; Y must
+ * not overlap X, the workspace or the matrix. Any batch >= 1 is accepted (batch 1 is the GEMV).
+ *
+ * How the product is computed (identical on every ISA): each token's activations are quantized to
+ * int8 in blocks along the columns (32 columns for Q8/Q4/Q3/Q2 and M161's salient part, 256 for
+ * B1/B2/T2 and M161's binary part, 320 for T158), x8 = round(x * 127 / absmax_block), scale
+ * absmax_block / 127; the weight codes are multiplied with x8 in exact integer arithmetic (AVX512-VNNI
+ * vpdpbusd, AVX2 vpmaddubsw, NEON widening multiplies, or plain C); the per-block integer sums are
+ * scaled and added in fp32 in one fixed order. Formats with a column scale (B1 with r2, M161) scale x
+ * by it before quantizing; M161 gathers x into its salient and binary parts once per call.
+ *
+ * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
+ * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count.
+ * Accuracy: Y equals W x_hat computed with fp32 rounding, where x_hat is the dequantized activation
+ * (|x - x_hat| <= scale_block / 2 per element). Hence |Y - W x| <= sum_j |w_j| * scale_block(j) / 2
+ * plus fp32 rounding (relative 2^-24 per operation over about cols/ablock + 16 additions).
+ *
+ * Workspace: size from qlow_gemm_workspace_size() for that matrix, batch and flags; 64-byte aligned
+ * (QLOW_E_ALIGNMENT otherwise). Its contents on entry do not matter; it may be reused across calls but
+ * not shared by concurrent calls. Threads: rows are split over QLOW_CTX_NUM_THREADS OpenMP threads.
+ * Non-finite input: if X (after a column scale) holds NaN or infinity the call returns
+ * QLOW_E_NONFINITE and leaves Y untouched. Non-finite weights propagate into Y as IEEE arithmetic does.
+ * On any error Y is left untouched. */
+
+/* Flags of qlow_gemm_workspace_size(). */
+#define QLOW_GEMM_ACT8 1 /* size the workspace for the act8 entry points (same size today) */
+
+/*! qlow_gemm_workspace_size() : bytes of workspace that qlow_gemm_ws()/qlow_gemm_act8_ws() (flags
+ *  QLOW_GEMM_ACT8) need for `qm` and `batch` tokens (batch 1 for qlow_gemv_ws()).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (unknown flags or not a qmatrix), QLOW_E_SHAPE
+ *  (batch < 1), QLOW_E_FORMAT (inconsistent packed description), QLOW_E_OVERFLOW.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int32_t flags, size_t *bytes);
+
+/*! qlow_gemm_ws() : Y[t] = W X[t] for t < batch, activations quantized per block (see above).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad ctx or qmatrix), QLOW_E_SHAPE, QLOW_E_FORMAT,
+ *  QLOW_E_ALIGNMENT (workspace not 64-byte aligned), QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NONFINITE.
+ *  Never allocates. Thread-safe for distinct ctx and workspace (the qmatrix may be shared). */
+QLOW_API qlow_status qlow_gemm_ws(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y,
+                                  void *wksp, size_t wksp_bytes);
+
+/*! qlow_gemm_act8_ws() : as qlow_gemm_ws(), but with Q-BERT 8-bit activations: each token (each part
+ *  of an M161 matrix, after its column scale) is quantized with ONE absmax scale, so an engine running
+ *  int8 activations gets exactly its numbers. Same statuses; never allocates. */
+QLOW_API qlow_status qlow_gemm_act8_ws(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch,
+                                       float *Y, void *wksp, size_t wksp_bytes);
+
+/*! qlow_gemv_ws() : qlow_gemm_ws() with batch 1: y[rows] = W x[cols]. */
+QLOW_API qlow_status qlow_gemv_ws(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y, void *wksp,
+                                  size_t wksp_bytes);
+
+/*! qlow_gemm() / qlow_gemm_act8() / qlow_gemv() : the same products with a workspace allocated and
+ *  freed through the ctx allocator on each call. Additionally @return QLOW_E_NO_MEMORY (e.g. a static
+ *  context). Allocates (one block through the ctx allocator). */
+QLOW_API qlow_status qlow_gemm(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y);
+QLOW_API qlow_status qlow_gemm_act8(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y);
+QLOW_API qlow_status qlow_gemv(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y);
 
 /* ---- end of formats/kernels section ---- */
 

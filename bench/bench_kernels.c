@@ -1,0 +1,394 @@
+/* bench_kernels.c - GEMV/GEMM speed of every packed format against fp32 and the machine's read
+ * bandwidth, hot and cold, at 1 and 2 threads (`make bench`; BENCH_QUICK=1 for a short run).
+ *
+ * Matrices come from the kernel tests' packer (random codes, tests/kernels_testpack.h). "cold"
+ * rotates enough copies of the weights that the working set exceeds 3x the 32 MiB L3; "hot" repeats
+ * one copy (in cache when it fits). Times are medians of repetitions. The ggml column quotes
+ * ../shared/docs/ggml_anchor.md (measured there on this machine kind), it is not measured here. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "qlow.h"
+#include "kernels_testpack.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int g_quick;
+static const double COLD_BYTES = 100.0 * 1024 * 1024; /* > 3x L3 */
+
+/* ---- fp32 reference GEMV / GEMM and the read-bandwidth kernel ---------------------------------- */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define X86 1
+__attribute__((target("avx512f"))) static float dot_avx512(const float *a, const float *b, int64_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 64 <= n; j += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(b + j + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 32), _mm512_loadu_ps(b + j + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 48), _mm512_loadu_ps(b + j + 48), s3);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+__attribute__((target("avx512f"))) static double read_avx512(const float *a, int64_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (int64_t j = 0; j + 64 <= n; j += 64) {
+        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a + j));
+        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(a + j + 16));
+        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(a + j + 32));
+        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(a + j + 48));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+#endif
+static int g_avx512;
+
+static float dot_f32(const float *a, const float *b, int64_t n)
+{
+#ifdef X86
+    if (g_avx512) return dot_avx512(a, b, n);
+#endif
+    float s = 0;
+    for (int64_t j = 0; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+static void gemm_f32(const float *W, int64_t R, int64_t C, const float *X, int64_t nb, float *Y, int threads)
+{
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t t = 0; t < nb; t++) Y[t * R + r] = dot_f32(W + r * C, X + t * C, C);
+}
+
+/* Best-of read bandwidth (GB/s) over a 128 MiB array at `threads`. */
+static double read_bandwidth(int threads, double *median_out)
+{
+    const int64_t n = 32ll * 1024 * 1024;
+    float *a = (float *)aligned_alloc(64, (size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) a[i] = (float)(i & 7);
+    int reps = g_quick ? 5 : 10;
+    double best = 0, v[16], sink = 0;
+    for (int k = 0; k < reps; k++) {
+        double t0 = now_s(), s = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : s)
+        {
+            int nt = omp_get_num_threads(), id = omp_get_thread_num();
+#else
+        {
+            int nt = 1, id = 0;
+#endif
+            int64_t lo = n * id / nt / 64 * 64, hi = n * (id + 1) / nt / 64 * 64;
+#ifdef X86
+            if (g_avx512) s += read_avx512(a + lo, hi - lo);
+            else
+#endif
+                for (int64_t j = lo; j < hi; j++) s += a[j];
+        }
+        double dt = now_s() - t0;
+        sink += s;
+        v[k] = (double)n * 4 / dt / 1e9;
+        if (v[k] > best) best = v[k];
+    }
+    if (sink == 1.2345) printf(" ");
+    *median_out = median(v, reps);
+    free(a);
+    return best;
+}
+
+/* ---- formats ---------------------------------------------------------------------------------- */
+
+typedef struct bfmt {
+    const char *name;
+    int format, symmetric;
+    int64_t group_cols;
+    int col_scale;
+    double salient;
+    /* ggml anchor (ggml_anchor.md), cold, us: [shape][threads] for batch 1 and [shape 0..1][threads] for 32 */
+    const char *ggml_name;
+    double g1[3][2], g32[2][2];
+} bfmt;
+
+static const bfmt FMTS[] = {
+    {"Q8 g32 sym", QLOW_FORMAT_Q8, 1, 32, 0, 0, "q8_0",
+     {{626, 423}, {1625, 1093}, {1802, 1038}}, {{7910, 4052}, {20869, 10605}}},
+    {"Q4 g32 sym", QLOW_FORMAT_Q4, 1, 32, 0, 0, "best q4 (q4_0/q4_K +rp)",
+     {{349, 186}, {912, 530}, {993, 542}}, {{3565, 1906}, {9688, 4862}}},
+    {"Q4 g128 asym", QLOW_FORMAT_Q4, 0, 128, 0, 0, "best q4 (q4_0/q4_K +rp)",
+     {{349, 186}, {912, 530}, {993, 542}}, {{3565, 1906}, {9688, 4862}}},
+    {"Q3 g128 asym", QLOW_FORMAT_Q3, 0, 128, 0, 0, "q3_K",
+     {{474, 313}, {1296, 842}, {1360, 798}}, {{14663, 7748}, {40870, 20775}}},
+    {"Q2 g128 asym", QLOW_FORMAT_Q2, 0, 128, 0, 0, "best q2_K (+rp)",
+     {{306, 172}, {819, 501}, {875, 467}}, {{5796, 2942}, {17422, 8741}}},
+    {"T2", QLOW_FORMAT_T2, 0, 0, 0, 0, "tq2_0", {{239, 179}, {598, 441}, {630, 383}}, {{7451, 3713}, {19179, 9777}}},
+    {"T158", QLOW_FORMAT_T158, 0, 0, 0, 0, "tq1_0", {{453, 305}, {1214, 789}, {1213, 692}}, {{14215, 7205}, {38237, 19506}}},
+    {"B2", QLOW_FORMAT_B2, 0, 0, 0, 0, "iq2_xxs", {{827, 577}, {2219, 1749}, {2241, 1408}}, {{26446, 13183}, {70402, 35090}}},
+    {"B1 r2", QLOW_FORMAT_B1, 0, 0, 1, 0, "iq1_s", {{725, 428}, {2016, 1108}, {2152, 1120}}, {{24468, 12524}, {64090, 32791}}},
+    {"M161 10% r2", QLOW_FORMAT_M161, 0, 0, 1, 0.10, "iq1_s", {{725, 428}, {2016, 1108}, {2152, 1120}}, {{24468, 12524}, {64090, 32791}}},
+};
+static const double G_F32_1[3][2] = {{1693, 874}, {4729, 3977}, {4378, 3361}};
+static const double G_F32_32[2][2] = {{9561, 4991}, {25835, 13132}};
+
+static const int64_t SHAPES[3][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
+
+/* A deep copy of a test matrix's planes, so cold runs stream distinct memory. */
+static void clone(const tp_matrix *src, tp_matrix *dst)
+{
+    *dst = *src;
+    dst->nblk = 0;
+    dst->W = NULL;
+    dst->part = NULL;
+    dst->pos = NULL;
+    dst->r2 = NULL;
+    dst->bytes = 0;
+    qlow__packed *p = &dst->qm.p;
+    const qlow__packed *q = &src->qm.p;
+    const size_t R = (size_t)q->rows;
+#define DUP(field, n)                                                                                  \
+    if (q->field) {                                                                                    \
+        void *m_ = tp_zalloc(dst, (n));                                                                \
+        memcpy(m_, q->field, (n));                                                                     \
+        p->field = m_;                                                                                 \
+    }
+    size_t ng = q->group_cols ? (size_t)((q->cols_pad + q->group_cols - 1) / q->group_cols) : 0;
+    size_t nrg = q->group_rows ? (R + (size_t)q->group_rows - 1) / (size_t)q->group_rows : 0;
+    DUP(codes, R * q->row_bytes)
+    DUP(codes2, R * q->row_bytes)
+    DUP(codes_hi, R * (size_t)q->cols_pad / 8)
+    DUP(scale, nrg * ng * 2)
+    DUP(zero, nrg * ng * 2)
+    DUP(alpha, R * 2)
+    DUP(alpha2, R * 2)
+    DUP(mu, R * 2)
+    DUP(col_scale, (size_t)(q->cols - q->n_salient) * 2)
+    DUP(col_mask, (size_t)(q->cols + 7) / 8)
+    DUP(sal_codes, R * q->sal_row_bytes)
+    DUP(sal_scale, R * 2)
+    DUP(sal_zero, R * 2)
+#undef DUP
+    if (src->qm.perm) {
+        int32_t *pp = (int32_t *)tp_zalloc(dst, (size_t)q->cols * 4);
+        memcpy(pp, src->qm.perm, (size_t)q->cols * 4);
+        dst->qm.perm = pp;
+    }
+}
+
+typedef struct result {
+    double us, gbs;
+} result;
+
+static result time_q(qlow_ctx *ctx, tp_matrix *mats, int ncopy, const float *X, int64_t nb, float *Y, void *ws,
+                     size_t wsb, size_t wbytes)
+{
+    double v[64];
+    int reps = g_quick ? 7 : 15;
+    double budget = g_quick ? 0.15 : 0.4, t_start = now_s();
+    int n = 0, k = 0;
+    qlow_gemm_ws(ctx, &mats[0].qm, X, nb, Y, ws, wsb); /* warm-up */
+    while (n < 64 && (n < reps || (now_s() - t_start < budget && n < 31))) {
+        tp_matrix *m = &mats[k];
+        k = (k + 1) % ncopy;
+        double t0 = now_s();
+        qlow_status s = qlow_gemm_ws(ctx, &m->qm, X, nb, Y, ws, wsb);
+        v[n++] = now_s() - t0;
+        if (s != QLOW_OK) {
+            fprintf(stderr, "gemm failed: %s\n", qlow_status_string(s));
+            exit(1);
+        }
+    }
+    result r;
+    r.us = median(v, n) * 1e6;
+    r.gbs = (double)wbytes / (r.us * 1e-6) / 1e9;
+    return r;
+}
+
+static result time_f32(float **W, int ncopy, int64_t R, int64_t C, const float *X, int64_t nb, float *Y, int threads)
+{
+    double v[64];
+    int reps = g_quick ? 5 : 11, n = 0, k = 0;
+    gemm_f32(W[0], R, C, X, nb, Y, threads);
+    while (n < reps) {
+        double t0 = now_s();
+        gemm_f32(W[k], R, C, X, nb, Y, threads);
+        v[n++] = now_s() - t0;
+        k = (k + 1) % ncopy;
+    }
+    result r;
+    r.us = median(v, n) * 1e6;
+    r.gbs = (double)(R * C * 4) / (r.us * 1e-6) / 1e9;
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    const char *q = getenv("BENCH_QUICK");
+    g_quick = (q && *q && *q != '0') || (argc > 1 && strcmp(argv[1], "--quick") == 0);
+    g_avx512 = qlow_has_feature(QLOW_FEATURE_AVX512);
+    qlow_ctx *ctx = NULL;
+    if (qlow_ctx_create(NULL, &ctx) != QLOW_OK) return 1;
+    int64_t isa = 0;
+    qlow_ctx_get_int(ctx, QLOW_CTX_ISA_MAX, &isa);
+    const char *isa_env = getenv("BENCH_ISA");
+    if (isa_env && *isa_env) {
+        qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, atoi(isa_env));
+        qlow_ctx_get_int(ctx, QLOW_CTX_ISA_MAX, &isa);
+    }
+    printf("# libqlow kernel bench (%s mode), kernels: isa %lld, OpenMP %s\n\n", g_quick ? "quick" : "full",
+           (long long)isa, qlow_has_feature(QLOW_FEATURE_OPENMP) ? "on" : "off");
+
+    const int max_threads = qlow_has_feature(QLOW_FEATURE_OPENMP) ? 2 : 1;
+    double bw[3] = {0, 0, 0}, bw_med[3];
+    for (int th = 1; th <= max_threads; th++) bw[th] = read_bandwidth(th, &bw_med[th]);
+    printf("Read bandwidth (128 MiB array, best / median): 1 thread %.1f / %.1f GB/s", bw[1], bw_med[1]);
+    if (max_threads > 1) printf("; 2 threads %.1f / %.1f GB/s", bw[2], bw_med[2]);
+    printf("\n\n");
+
+    const int nshapes = g_quick ? 1 : 3;
+    const int64_t batches_full[3] = {1, 8, 32}, batches_quick[2] = {1, 8};
+    const int64_t *batches = g_quick ? batches_quick : batches_full;
+    const int nbatch = g_quick ? 2 : 3;
+    const int nfmt = (int)(sizeof(FMTS) / sizeof(FMTS[0]));
+    double summary[16][3]; /* cold, batch 1, 4096^2: % of bandwidth at 1 and 2 threads */
+    double summary_us[16][3];
+    memset(summary, 0, sizeof(summary));
+    memset(summary_us, 0, sizeof(summary_us));
+
+    printf("| format | bpw | M x K | batch | thr | temp | us/call | weight GB/s | %% of read BW | vs fp32 | GFLOP/s | "
+           "ggml ref (ggml_anchor.md, cold) | speedup vs ggml |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int si = 0; si < nshapes; si++) {
+        const int64_t R = SHAPES[si][0], C = SHAPES[si][1];
+        const int64_t maxb = batches[nbatch - 1];
+        float *X = (float *)malloc((size_t)(maxb * C) * sizeof(float));
+        float *Y = (float *)malloc((size_t)(maxb * R) * sizeof(float));
+        uint64_t s = 99;
+        for (int64_t i = 0; i < maxb * C; i++) X[i] = (float)(tp_unif(&s) * 2 - 1);
+
+        /* fp32 baseline: copies so that cold streams from DRAM */
+        size_t fbytes = (size_t)(R * C) * 4;
+        int fcopies = fbytes >= 96.0 * 1024 * 1024 ? 1 : 2;
+        float *FW[2] = {NULL, NULL};
+        for (int k = 0; k < fcopies; k++) {
+            FW[k] = (float *)aligned_alloc(64, fbytes);
+            for (int64_t i = 0; i < R * C; i++) FW[k][i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
+        }
+        result f32r[3][3][2]; /* [batch][thr][hot/cold] */
+        for (int bi = 0; bi < nbatch; bi++)
+            for (int th = 1; th <= max_threads; th++)
+                for (int cold = 0; cold < 2; cold++) {
+                    if (g_quick && !cold) continue;
+                    result r = time_f32(FW, cold ? fcopies : 1, R, C, X, batches[bi], Y, th);
+                    f32r[bi][th][cold] = r;
+                    int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
+                    double g = !have_g ? 0 : batches[bi] == 1 ? G_F32_1[si][th - 1] : G_F32_32[si][th - 1];
+                    printf("| fp32 | 32 | %lldx%lld | %lld | %d | %s | %.0f | %.1f | %.0f%% | 1.00 | %.1f | ", (long long)R,
+                           (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us, r.gbs,
+                           100.0 * r.gbs / bw[th], 2.0 * (double)(R * C * batches[bi]) / r.us * 1e-3);
+                    if (g > 0) printf("f32 %.0f | %.2fx |\n", g, g / r.us);
+                    else printf("- | - |\n");
+                }
+        for (int k = 0; k < fcopies; k++) free(FW[k]);
+
+        for (int fi = 0; fi < nfmt; fi++) {
+            const bfmt *f = &FMTS[fi];
+            tp_opts o;
+            memset(&o, 0, sizeof(o));
+            o.format = f->format;
+            o.rows = R;
+            o.cols = C;
+            o.symmetric = f->symmetric;
+            o.group_cols = f->group_cols;
+            o.group_rows = 1;
+            o.col_scale = f->col_scale;
+            o.n_salient = (int64_t)(f->salient * (double)C);
+            o.store_perm = 1;
+            o.no_dequant = 1;
+            o.seed = 1234 + (uint64_t)fi;
+            tp_matrix base;
+            tp_make(&base, &o);
+            size_t wbytes = base.bytes;
+            double bpw = 8.0 * (double)wbytes / (double)(R * C);
+            int ncopy = (int)ceil(COLD_BYTES / (double)wbytes);
+            if (ncopy < 2) ncopy = 2;
+            if (ncopy > 64) ncopy = 64;
+            tp_matrix *mats = (tp_matrix *)calloc((size_t)ncopy, sizeof(tp_matrix));
+            mats[0] = base;
+            for (int k = 1; k < ncopy; k++) clone(&base, &mats[k]);
+            for (int bi = 0; bi < nbatch; bi++) {
+                size_t wsb = 0;
+                qlow_gemm_workspace_size(&base.qm, batches[bi], 0, &wsb);
+                void *ws = aligned_alloc(64, (wsb + 63) / 64 * 64);
+                for (int th = 1; th <= max_threads; th++) {
+                    qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th);
+                    for (int cold = 0; cold < 2; cold++) {
+                        if (g_quick && !cold) continue;
+                        result r = time_q(ctx, mats, cold ? ncopy : 1, X, batches[bi], Y, ws, wsb, wbytes);
+                        double gflops = 2.0 * (double)(R * C * batches[bi]) / r.us * 1e-3;
+                        int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
+                        double g = !have_g ? 0 : batches[bi] == 1 ? f->g1[si][th - 1] : f->g32[si][th - 1];
+                        printf("| %s | %.2f | %lldx%lld | %lld | %d | %s | %.0f | %.1f | %.0f%% | %.2f | %.1f | ", f->name, bpw,
+                               (long long)R, (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us, r.gbs,
+                               100.0 * r.gbs / bw[th], f32r[bi][th][cold].us / r.us, gflops);
+                        if (g > 0) printf("%s %.0f | %.2fx |\n", f->ggml_name, g, g / r.us);
+                        else printf("- | - |\n");
+                        if (si == 0 && bi == 0 && cold) {
+                            summary[fi][th] = 100.0 * r.gbs / bw[th];
+                            summary_us[fi][th] = r.us;
+                        }
+                    }
+                }
+                free(ws);
+            }
+            for (int k = 0; k < ncopy; k++) tp_free(&mats[k]);
+            free(mats);
+            fflush(stdout);
+        }
+        free(X);
+        free(Y);
+    }
+
+    printf("\n## Summary: cold, batch 1, 4096x4096 (read bandwidth 1T %.1f GB/s", bw[1]);
+    if (max_threads > 1) printf(", 2T %.1f GB/s", bw[2]);
+    printf(")\n\n");
+    for (int fi = 0; fi < nfmt; fi++) {
+        const bfmt *f = &FMTS[fi];
+        printf("- %s: cold batch-1, 2 threads: %.0f%% of bandwidth (%.0f us); 1 thread: %.0f%% (%.0f us); "
+               "1T speedup vs ggml %s %.0f us (ggml_anchor.md): %.2fx\n",
+               f->name, summary[fi][max_threads], summary_us[fi][max_threads], summary[fi][1], summary_us[fi][1],
+               f->ggml_name, f->g1[0][0], summary_us[fi][1] > 0 ? f->g1[0][0] / summary_us[fi][1] : 0);
+    }
+    qlow_ctx_destroy(ctx);
+    return 0;
+}

@@ -1,0 +1,134 @@
+/* act.c - int8 activation quantization and the kernel-order permutations. Done once per call and per
+ * token; the per-block steps may run on SIMD (kernel set) but must match the portable ones here. */
+#include "kernels/act.h"
+
+float qlow__absmax_generic(const float *v, int64_t n)
+{
+    float amax = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        float a = v[j] < 0.0f ? -v[j] : v[j];
+        if (!(a <= 3.402823466e38f)) return -1.0f;
+        amax = a > amax ? a : amax;
+    }
+    return amax;
+}
+
+int32_t qlow__quantize_generic(const float *v, int64_t n, float inv, int8_t *q)
+{
+    int32_t s = 0;
+    for (int64_t j = 0; j < n; j++) {
+        float t = v[j] * inv;
+        int r = (int)(t + (t < 0.0f ? -0.5f : 0.5f));
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        q[j] = (int8_t)r;
+        s += r;
+    }
+    return s;
+}
+
+/* Kernel order from block-major order. Q4 and Q2 orders move 16- and 8-byte runs; interleaved
+ * parts and T158 go byte by byte (4-byte runs stay together in the interleave, but not in T158). */
+static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p, size_t n)
+{
+    if (!kp->interleave) {
+        size_t run = kp->xord == QLOW__XORD_Q4 ? 16 : 8;
+        for (size_t p = 0; p < n; p += run) memcpy(x8p + p, x8 + qlow__xord_source(kp->xord, p), run);
+    } else {
+        for (size_t p = 0; p < n; p += 4) memcpy(x8p + p, x8 + qlow__block_major(kp, p), 4);
+    }
+}
+
+/* Block-major copy of the activations of an interleaved part: the 4-byte run at kernel position p
+ * holds natural columns xord_source(p) + {0, 1, 2, 3} * step (step 5 for T158, else 1). */
+static void gather_block_major(const qlow__kpart *kp, const float *v, int64_t n, float *g, size_t nx)
+{
+    const size_t A = (size_t)kp->ablock, step = kp->xord == QLOW__XORD_T158 ? 5 : 1;
+    for (size_t base = 0; base < nx; base += 16 * A)
+        for (size_t s = 0; s < A / 4; s++)
+            for (size_t d = 0; d < 16; d++) {
+                size_t j = qlow__xord_source(kp->xord, base + s * 64 + 4 * d);
+                float *o = g + base + d * A + s * 4;
+                if ((int64_t)(j + 3 * step) < n) {
+                    o[0] = v[j];
+                    o[1] = v[j + step];
+                    o[2] = v[j + 2 * step];
+                    o[3] = v[j + 3 * step];
+                } else {
+                    for (size_t i = 0; i < 4; i++) o[i] = (int64_t)(j + i * step) < n ? v[j + i * step] : 0.0f;
+                }
+            }
+}
+
+qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__xsrc *src,
+                               const float *x, int per_token, const qlow__xbuf *buf, qlow__xq *xq)
+{
+    const int64_t n = kp->cols, ab = kp->ablock;
+    const size_t nx = qlow__act_x8_bytes(kp);
+    qlow__absmax_fn absmax = ks->absmax ? ks->absmax : qlow__absmax_generic;
+    qlow__quantize_fn quantize = ks->quantize ? ks->quantize : qlow__quantize_generic;
+    const float *v = x;
+    int64_t nv = n; /* values of v that exist; the rest of each block is zero */
+    if (src->perm || src->colscale_f32) {
+        float *g = buf->v;
+        if (src->perm && src->colscale_f32)
+            for (int64_t j = 0; j < n; j++) g[j] = x[src->perm[j]] * src->colscale_f32[j];
+        else if (src->perm)
+            for (int64_t j = 0; j < n; j++) g[j] = x[src->perm[j]];
+        else
+            for (int64_t j = 0; j < n; j++) g[j] = x[j] * src->colscale_f32[j];
+        v = g;
+    }
+    if (kp->interleave) {
+        gather_block_major(kp, v, n, buf->vb, nx);
+        v = buf->vb;
+        nv = (int64_t)nx;
+    }
+    float tok_inv = 0.0f, tok_scale = 0.0f;
+    if (per_token) {
+        float amax = absmax(v, nv);
+        if (amax < 0.0f) return QLOW_E_NONFINITE;
+        if (amax > 0.0f) {
+            tok_scale = amax / 127.0f;
+            tok_inv = 127.0f / amax;
+        }
+    }
+    memset(buf->x8 + nv, 0, nx - (size_t)nv);
+    float tot = 0.0f;
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        int64_t j0 = b * ab, len = j0 < nv ? (j0 + ab < nv ? ab : nv - j0) : 0;
+        float scale = tok_scale, inv = tok_inv;
+        if (!per_token && len > 0) {
+            float amax = absmax(v + j0, len);
+            if (amax < 0.0f) return QLOW_E_NONFINITE;
+            scale = amax > 0.0f ? amax / 127.0f : 0.0f;
+            inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        }
+        int32_t s = len > 0 ? quantize(v + j0, len, inv, buf->x8 + j0) : 0;
+        buf->xs[b] = len > 0 ? scale : 0.0f;
+        buf->xsum[b] = buf->xs[b] * (float)s;
+        tot = tot + buf->xsum[b];
+    }
+    const int reorder = kp->xord != QLOW__XORD_NAT || kp->interleave;
+    if (reorder) to_kernel_order(kp, buf->x8, buf->x8p, nx);
+    xq->x8 = buf->x8;
+    xq->x8p = reorder ? buf->x8p : buf->x8;
+    xq->xs = buf->xs;
+    xq->xsum = buf->xsum;
+    xq->xtot = tot;
+    return QLOW_OK;
+}
+
+void qlow__q_group_maps(int64_t nblk, int64_t nblk_pad, int64_t group_cols, int64_t ngroups, uint16_t *grel,
+                        int32_t *g0)
+{
+    for (int64_t c = 0; c < nblk_pad / QLOW__LANES; c++) {
+        int64_t first = (c * QLOW__LANES * QLOW__BLOCK) / group_cols;
+        if (first > ngroups - 1) first = ngroups - 1;
+        g0[c] = (int32_t)first;
+        for (int64_t i = 0; i < QLOW__LANES; i++) {
+            int64_t b = c * QLOW__LANES + i;
+            int64_t g = b < nblk ? (b * QLOW__BLOCK) / group_cols : first;
+            grel[b] = (uint16_t)(g - first);
+        }
+    }
+}

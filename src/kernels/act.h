@@ -1,0 +1,43 @@
+/* act.h - per-call preparation shared by every ISA: int8 activation quantization, kernel-order
+ * permutations and the Q group maps. */
+#ifndef QLOW_KERNELS_ACT_H
+#define QLOW_KERNELS_ACT_H
+
+#include "kernels/kernels.h"
+
+/* Source of a part's activation column j: x[perm ? perm[j] : j] * (colscale ? colscale[j] : 1).
+ * colscale_f32 holds the column scales converted once per call. */
+typedef struct qlow__xsrc {
+    const int32_t *perm;
+    const uint16_t *colscale;
+    const float *colscale_f32;
+} qlow__xsrc;
+
+/* Buffers of one token's quantized activations for part kp. v (nblk_pad * ablock floats) holds the
+ * gathered, column-scaled activations and is only needed when the part has a perm or colscale. */
+typedef struct qlow__xbuf {
+    int8_t *x8, *x8p;
+    float *xs, *xsum;
+    float *v;
+    float *vb; /* interleaved parts: the activations in block-major order (nblk_pad * ablock floats) */
+} qlow__xbuf;
+
+/* Bytes of each buffer: x8 (and x8p) hold nblk_pad * ablock bytes, xs and xsum nblk_pad floats. */
+static inline size_t qlow__act_x8_bytes(const qlow__kpart *kp) { return (size_t)kp->nblk_pad * (size_t)kp->ablock; }
+static inline size_t qlow__act_f_bytes(const qlow__kpart *kp) { return (size_t)kp->nblk_pad * sizeof(float); }
+
+/* Quantize one token (x has the matrix's logical columns) for part kp into buf and describe it in
+ * *xq. per_token != 0 uses one scale for the whole part (act8 mode). QLOW_E_NONFINITE if a value
+ * (after the column scale) is NaN or infinite. */
+QLOW_HIDDEN qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__xsrc *src,
+                                           const float *x, int per_token, const qlow__xbuf *buf, qlow__xq *xq);
+
+/* The portable activation steps (the reference for every ISA). */
+QLOW_HIDDEN float qlow__absmax_generic(const float *v, int64_t n);
+QLOW_HIDDEN int32_t qlow__quantize_generic(const float *v, int64_t n, float inv, int8_t *q);
+
+/* Fill the Q group maps kp->grel (nblk_pad entries) and kp->g0 (nblk_pad / 16 entries). */
+QLOW_HIDDEN void qlow__q_group_maps(int64_t nblk, int64_t nblk_pad, int64_t group_cols, int64_t ngroups,
+                                    uint16_t *grel, int32_t *g0);
+
+#endif

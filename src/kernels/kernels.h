@@ -1,0 +1,178 @@
+/* kernels.h - internal contract between the GEMV/GEMM driver (dispatch.c), activation preparation
+ * (act.c) and the per-ISA row kernels (gemv_generic.c, x86_avx2.c, x86_avx512.c, arm_neon.c).
+ *
+ * Every product is computed the same way on every ISA, so that all paths give identical bytes:
+ *   1. Each token's activations are quantized to int8 per "activation block" (ablock) of columns:
+ *      xs_b = absmax_b / 127, x8 = round(x / xs_b) (or one scale per token in the act8 mode).
+ *      Q kinds use blocks of 32 consecutive columns. The binary and ternary kinds use interleaved
+ *      blocks: in the kernel-order stream of activations, chunks of 16 * ablock bytes are split so that
+ *      byte p of a chunk belongs to block (p / 4) % 16. Those are exactly the bytes a vpdpbusd lane
+ *      accumulates, so a whole chunk needs no horizontal reduction.
+ *   2. A row kernel computes, per ablock b, the exact integer sum isum_b = sum_j code_j * x8_j.
+ *   3. Those are folded into 16 fp32 lanes, block b into lane b % 16, in block order, using separate
+ *      multiplies and adds (never fused), then the lanes are summed by a fixed tree (qlow__lanes_sum).
+ * Integer sums are exact and the fp32 sequence is fixed, so SIMD and generic kernels agree bit for bit.
+ */
+#ifndef QLOW_KERNELS_KERNELS_H
+#define QLOW_KERNELS_KERNELS_H
+
+#include "formats/layout.h"
+
+#define QLOW__LANES 16
+
+/* Kernel-order layouts of the int8 activations (the natural order is always kept as well). */
+enum {
+    QLOW__XORD_NAT = 0,  /* natural column order */
+    QLOW__XORD_Q4 = 1,   /* per 128 columns: the low 16 columns of blocks 0..3, then their high 16 */
+    QLOW__XORD_Q2 = 2,   /* per 256 columns: plane k (k = 0..3) of blocks 0..7, 8 columns each */
+    QLOW__XORD_T158 = 3  /* per 320 columns: digit k (k = 0..4) of the 64 bytes, 64 columns each */
+};
+
+/* Quantized activations of one token for one part of a matrix. Arrays are padded with zeros to
+ * nblk_pad ablocks (nblk_pad = round_up(nblk, 16)). */
+typedef struct qlow__xq {
+    const int8_t *x8;   /* block-major: block b is x8[b * ablock ... (b + 1) * ablock) */
+    const int8_t *x8p;  /* kernel order (see xord); equals x8 when both orders coincide */
+    const float *xs;    /* per ablock scale */
+    const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
+    float xtot;         /* sum of xsum in block order */
+} qlow__xq;
+
+/* One part of a packed matrix as the row kernels see it. A plain matrix has one part; M161 has a
+ * 4-bit salient part (kind Q) and a binary part (kind B1). */
+typedef struct qlow__kpart {
+    int32_t format;          /* kernel kind: QLOW_FORMAT_Q8/Q4/Q3/Q2/B1/B2/T2/T158 */
+    int32_t ablock;          /* activation block in columns */
+    int32_t xord;
+    int32_t interleave;      /* blocks interleaved by vpdpbusd lane (binary and ternary kinds) */
+    int64_t rows;
+    int64_t cols;            /* logical columns of this part */
+    int64_t cols_pad;        /* round_up(cols, 32) */
+    int64_t nblk, nblk_pad;  /* ablocks, and padded to a multiple of 16 */
+    size_t row_bytes;        /* stride of codes (and codes2) */
+    const uint8_t *codes;
+    const uint8_t *codes2;   /* B2 second plane */
+    const uint8_t *codes_hi; /* Q3 high plane, stride cols_pad / 8 */
+    /* Q kinds */
+    const uint16_t *scale, *zero; /* zero NULL when symmetric */
+    int64_t ngroups;         /* scale groups per row group */
+    int64_t group_rows;
+    float sym_offset;        /* 2^(bits-1) when symmetric, else 0 */
+    const uint16_t *grel;    /* per 16-block chunk: group index of each block minus g0 */
+    const int32_t *g0;       /* per 16-block chunk: first group index */
+    /* B1 / B2 / T kinds: per-row fp16 parameters */
+    const uint16_t *alpha, *alpha2, *mu;
+} qlow__kpart;
+
+/* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).
+ * add != 0 adds to y (second part of M161). The result must equal the generic kernel bit for bit. */
+typedef void (*qlow__rows_fn)(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                              float *y, int64_t ldy, int add);
+
+/* Activation quantization steps (see act.c); every ISA must give the generic results exactly.
+ * absmax: max |v_j| over n values, or -1 if any is NaN or infinite.
+ * quantize: q_j = v_j * inv rounded half away from zero (add +-0.5, truncate), clamped to +-127;
+ * returns the sum of the q_j. */
+typedef float (*qlow__absmax_fn)(const float *v, int64_t n);
+typedef int32_t (*qlow__quantize_fn)(const float *v, int64_t n, float inv, int8_t *q);
+
+/* Kernels of one ISA; rows are indexed by kernel kind (a qlow_format value). NULL = use generic. */
+typedef struct qlow__kernel_set {
+    const char *name;
+    qlow__rows_fn rows[10];
+    qlow__absmax_fn absmax;
+    qlow__quantize_fn quantize;
+} qlow__kernel_set;
+
+QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(QLOW_FORCE_GENERIC)
+#define QLOW__HAVE_X86_KERNELS 1
+QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx2;
+QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx512;
+#endif
+#if defined(__ARM_NEON) && !defined(QLOW_FORCE_GENERIC)
+#define QLOW__HAVE_NEON_KERNELS 1
+QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
+#endif
+
+/* The kernel set for an ISA level (a qlow_isa value). */
+QLOW_HIDDEN const qlow__kernel_set *qlow__kernels_for_isa(int isa);
+
+/* ---- shared fp32 folding, used identically by every ISA ---- */
+static inline float qlow__h2f(uint16_t h) { return qlow_fp16_to_fp32(h); }
+
+/* Sum 16 lanes by the fixed tree (i, i+8), (i, i+4), (i, i+2), (i, i+1). */
+static inline float qlow__lanes_sum(const float *a)
+{
+    float t[8];
+    for (int i = 0; i < 8; i++) t[i] = a[i] + a[i + 8];
+    for (int i = 0; i < 4; i++) t[i] = t[i] + t[i + 4];
+    for (int i = 0; i < 2; i++) t[i] = t[i] + t[i + 2];
+    return t[0] + t[1];
+}
+
+/* Per-row epilogues of the binary and ternary kinds (T = lane sum, X = xtot). */
+static inline float qlow__b1_finish(float T, float X, float alpha, float mu)
+{
+    float u = (T + T) - X;
+    float y = alpha * u;
+    return y + mu * X;
+}
+static inline float qlow__b2_finish(float T1, float T2, float X, float a1, float a2, float mu)
+{
+    float u1 = (T1 + T1) - X;
+    float u2 = (T2 + T2) - X;
+    float y = a1 * u1;
+    y = y + a2 * u2;
+    return y + mu * X;
+}
+static inline float qlow__t_finish(float T, float X, float alpha) { return alpha * (T - X); }
+
+/* Q kinds: the scale and zero term of (row r, 32-column block b) as the kernels fold them:
+ *   d = scale * xs_b, z = zero (asymmetric) or -scale * 2^(bits-1) (symmetric). */
+static inline const uint16_t *qlow__q_scale_row(const qlow__kpart *kp, int64_t r)
+{
+    return kp->scale + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups;
+}
+static inline const uint16_t *qlow__q_zero_row(const qlow__kpart *kp, int64_t r)
+{
+    return kp->zero ? kp->zero + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups : NULL;
+}
+
+/* Natural column (within the part) of kernel-order position p. */
+static inline size_t qlow__xord_source(int xord, size_t p)
+{
+    switch (xord) {
+    case QLOW__XORD_Q4: {
+        size_t c = p / 128, q = p % 128, h = q / 64, b = (q % 64) / 16, i = q % 16;
+        return c * 128 + b * 32 + h * 16 + i;
+    }
+    case QLOW__XORD_Q2: {
+        size_t c = p / 256, q = p % 256, k = q / 64, b = (q % 64) / 8, i = q % 8;
+        return c * 256 + b * 32 + k * 8 + i;
+    }
+    case QLOW__XORD_T158: {
+        size_t c = p / 320, q = p % 320, k = q / 64, i = q % 64;
+        return c * 320 + 5 * i + k;
+    }
+    default: return p;
+    }
+}
+
+/* Block-major index of kernel-order position p (identity unless the part interleaves). */
+static inline size_t qlow__block_major(const qlow__kpart *kp, size_t p)
+{
+    if (!kp->interleave) return p;
+    size_t A = (size_t)kp->ablock, chunk = p / (16 * A), q = p % (16 * A);
+    size_t s = q / 64, d = (q % 64) / 4, i = q % 4;
+    return chunk * 16 * A + d * A + s * 4 + i;
+}
+
+/* T158 digit k of a code byte, defined for all 256 byte values. */
+static inline int qlow__t158_digit(unsigned b, int k)
+{
+    static const unsigned pow3[5] = {1, 3, 9, 27, 81};
+    return (int)((b / pow3[k]) % 3u);
+}
+
+#endif

@@ -1,0 +1,418 @@
+/* x86_avx2.c - AVX2 row kernels, compiled per function with target attributes (no -march flag).
+ * Used at QLOW_ISA_AVX2 and QLOW_ISA_AVX512 (the AVX-512 kernels need VNNI and VBMI).
+ * Integer dot products use vpmaddubsw (unsigned codes x signed int8 activations, pairs summed in
+ * int16: every code here is at most 15, so 2 * 15 * 127 cannot saturate; Q8 codes are split into
+ * nibbles) followed by vpmaddwd into int32. The fp32 folding follows kernels.h, so results equal the
+ * generic kernels bit for bit. */
+#include "kernels/kernels.h"
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define TGT __attribute__((target("avx2,fma,f16c,bmi2")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define TILE 4
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+/* 32 bytes at p of which only the first rem exist (zeros beyond). */
+INL __m256i ld(const uint8_t *p, int64_t rem)
+{
+    if (rem >= 32) return _mm256_loadu_si256((const __m256i *)p);
+    uint8_t tmp[32] = {0};
+    if (rem > 0) memcpy(tmp, p, (size_t)rem);
+    return _mm256_loadu_si256((const __m256i *)tmp);
+}
+INL __m256i ldx(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Exact int32 sums of u8 * s8 over each 4-byte group (codes <= 15). */
+INL __m256i dot4(__m256i u, __m256i s)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+INL float lanes_sum(__m256 lo, __m256 hi)
+{
+    __m256 s8 = _mm256_add_ps(lo, hi);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
+INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* Eight accumulators, one block each -> 8 block sums in order. */
+INL __m256i red8(const __m256i *a)
+{
+    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+/* Four accumulators of two blocks each (one per 128-bit lane): a_q holds blocks 2q and 2q + 1. */
+INL __m256i red_q4(const __m256i *a)
+{
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+/* Two accumulators of four blocks each (two dwords per block). */
+INL __m256i red_q2(__m256i a0, __m256i a1)
+{
+    __m256i h = _mm256_hadd_epi32(a0, a1);
+    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+}
+
+/* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
+
+/* Exact sums of 8 blocks (half h of 16-block chunk c) for nt tokens. */
+INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int h, int64_t data_bytes,
+                  const qlow__xq *xq, int nt, __m256i *isum)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    if (kind == QLOW_FORMAT_Q8) {
+        __m256i a[TILE][8];
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            int64_t off = c * 512 + h * 256 + k * 32;
+            __m256i v = ld(row + off, data_bytes - off);
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                __m256i x = ldx(xq[t].x8p + off);
+                __m256i l = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), _mm256_set1_epi16(1));
+                __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), _mm256_set1_epi16(16));
+                a[t][k] = _mm256_add_epi32(l, u);
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[t] = red8(a[t]);
+    } else if (kind == QLOW_FORMAT_Q4) {
+        __m256i a[TILE][4];
+        UNROLL
+        for (int q = 0; q < 4; q++) {
+            int64_t off = c * 256 + h * 128 + q * 32; /* blocks 8h + 2q, 8h + 2q + 1 */
+            __m256i v = ld(row + off, data_bytes - off);
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const int8_t *x = xq[t].x8p + c * 512 + h * 256 + (q / 2) * 128 + (q % 2) * 32;
+                a[t][q] = _mm256_add_epi32(dot4(lo, ldx(x)), dot4(hi, ldx(x + 64)));
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[t] = red_q4(a[t]);
+    } else { /* Q2, Q3: 8 bytes per block, four blocks per load */
+        const __m256i m2 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+        const __m256i bitpat = _mm256_set1_epi64x(0x8040201008040201ll);
+        __m256i a[TILE][2];
+        UNROLL
+        for (int q = 0; q < 2; q++) {
+            int64_t off = c * 128 + h * 64 + q * 32;
+            __m256i v = ld(row + off, data_bytes - off);
+            __m256i hv = _mm256_setzero_si256();
+            if (kind == QLOW_FORMAT_Q3) {
+                int64_t hoff = c * 64 + h * 32 + q * 16, hrem = data_bytes / 2 - hoff;
+                uint8_t tmp[16] = {0};
+                if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)(hrem < 16 ? hrem : 16));
+                hv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tmp));
+            }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][q] = _mm256_setzero_si256();
+            UNROLL
+            for (int k = 0; k < 4; k++) {
+                __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
+                if (kind == QLOW_FORMAT_Q3) {
+                    /* byte b*8+i <- byte k of block b's high word; bit i of it is column 8k + i */
+                    const __m256i sel = _mm256_add_epi8(
+                        _mm256_setr_epi64x(0, 0x0404040404040404ll, 0x0808080808080808ll, 0x0c0c0c0c0c0c0c0cll),
+                        _mm256_set1_epi8((char)k));
+                    __m256i bits = _mm256_and_si256(_mm256_shuffle_epi8(hv, sel), bitpat);
+                    p = _mm256_add_epi8(p, _mm256_and_si256(_mm256_cmpeq_epi8(bits, bitpat), four));
+                }
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    a[t][q] = _mm256_add_epi32(
+                        a[t][q], dot4(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
+    }
+}
+
+/* Scale or zero of the 8 blocks starting at block b0 of a row, as fp32. */
+INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t b0)
+{
+    uint16_t tmp[8];
+    const int32_t g0 = kp->g0[b0 / 16];
+    UNROLL
+    for (int i = 0; i < 8; i++) tmp[i] = row_params[g0 + kp->grel[b0 + i]];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
+}
+
+INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                int64_t ldy, int add)
+{
+    const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
+    const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
+    const int64_t nchunk = kp->nblk_pad / 16;
+    const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+        const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
+        const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
+        __m256 acc[TILE][2];
+        UNROLL
+        for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        for (int64_t c = 0; c < nchunk; c++) {
+            UNROLL
+            for (int h = 0; h < 2; h++) {
+                __m256i isum[TILE];
+                q_isums8(kind, row, hi_row, c, h, data_bytes, xq, nt, isum);
+                __m256 ws = q_params8(sr, kp, c * 16 + h * 8);
+                __m256 z = zr ? q_params8(zr, kp, c * 16 + h * 8) : _mm256_mul_ps(ws, neg_off);
+                UNROLL
+                for (int t = 0; t < nt; t++) {
+                    __m256 d = _mm256_mul_ps(ws, _mm256_loadu_ps(xq[t].xs + c * 16 + h * 8));
+                    acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t])));
+                    acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z, _mm256_loadu_ps(xq[t].xsum + c * 16 + h * 8)));
+                }
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
+    }
+}
+
+#define TILED(tile_fn, ...)                                                                            \
+    for (int t0 = 0; t0 < nt; t0 += TILE) {                                                             \
+        int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                       \
+        float *yt = y + (int64_t)t0 * ldy;                                                              \
+        switch (tn) {                                                                                   \
+        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, r0, r1, yt, ldy, add); break;                          \
+        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, r0, r1, yt, ldy, add); break;                          \
+        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, r0, r1, yt, ldy, add); break;                          \
+        default: tile_fn(__VA_ARGS__, xq + t0, 4, r0, r1, yt, ldy, add); break;                         \
+        }                                                                                               \
+    }
+
+#define ROWS_FN(name, tile_fn, KIND)                                                                   \
+    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
+                         int64_t ldy, int add)                                                          \
+    {                                                                                                   \
+        TILED(tile_fn, KIND, kp)                                                                        \
+    }
+ROWS_FN(q8_rows, q_tile, QLOW_FORMAT_Q8)
+ROWS_FN(q4_rows, q_tile, QLOW_FORMAT_Q4)
+ROWS_FN(q3_rows, q_tile, QLOW_FORMAT_Q3)
+ROWS_FN(q2_rows, q_tile, QLOW_FORMAT_Q2)
+
+/* ---- B1 / B2 / T2 / T158: interleaved activation blocks (kernels.h) ---------------------------- */
+
+/* 0xff where bit i of the 4 bytes at p (column i of 32) is set. */
+INL __m256i bits_to_bytes(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    const __m256i sel = _mm256_setr_epi64x(0, 0x0101010101010101ll, 0x0202020202020202ll, 0x0303030303030303ll);
+    const __m256i bitpat = _mm256_set1_epi64x(0x8040201008040201ll);
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), sel);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(b, bitpat), bitpat);
+}
+
+/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. */
+INL void t158_digits(__m256i v, __m256i *d)
+{
+    const __m256i third = _mm256_set1_epi16(21846), three = _mm256_set1_epi16(3);
+    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8);
+    UNROLL
+    for (int k = 0; k < 5; k++) {
+        __m256i qe = _mm256_mulhi_epu16(e, third), qo = _mm256_mulhi_epu16(o, third);
+        __m256i de = _mm256_sub_epi16(e, _mm256_mullo_epi16(qe, three));
+        __m256i dq = _mm256_sub_epi16(o, _mm256_mullo_epi16(qo, three));
+        d[k] = _mm256_or_si256(de, _mm256_slli_epi16(dq, 8));
+        e = qe;
+        o = qo;
+    }
+}
+
+/* Step b of a row into the lane sums: a[t][0] holds blocks 0-7 of the chunk, a[t][1] blocks 8-15. */
+INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const qlow__xq *xq, int nt,
+                 __m256i (*a)[2])
+{
+    if (kind == QLOW_FORMAT_B1) {
+        const __m256i ones = _mm256_set1_epi8(1);
+        UNROLL
+        for (int m = 0; m < 8; m++) { /* 32 columns each */
+            size_t off = (size_t)b * 32 + (size_t)m * 4;
+            if (off + 4 > rb) break;
+            __m256i mask = bits_to_bytes(row + off);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                __m256i xm = _mm256_and_si256(ldx(xq[t].x8p + off * 8), mask);
+                a[t][m & 1] = _mm256_add_epi32(a[t][m & 1], dot4(ones, xm));
+            }
+        }
+    } else if (kind == QLOW_FORMAT_T2) {
+        const __m256i m2 = _mm256_set1_epi8(3);
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            int64_t off = b * 64 + hf * 32;
+            __m256i v = ld(row + off, (int64_t)rb - off);
+            UNROLL
+            for (int k = 0; k < 4; k++) {
+                __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    a[t][hf] = _mm256_add_epi32(a[t][hf], dot4(p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32)));
+            }
+        }
+    } else { /* T158 */
+        UNROLL
+        for (int hf = 0; hf < 2; hf++) {
+            int64_t off = b * 64 + hf * 32;
+            __m256i d[5];
+            t158_digits(ld(row + off, (int64_t)rb - off), d);
+            UNROLL
+            for (int k = 0; k < 5; k++) {
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    a[t][hf] = _mm256_add_epi32(a[t][hf], dot4(d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32)));
+            }
+        }
+    }
+}
+
+INL float bt_finish(int32_t kind, const qlow__kpart *kp, int64_t r, const __m256 *a1, const __m256 *a2, float X)
+{
+    float T = lanes_sum(a1[0], a1[1]);
+    if (kind == QLOW_FORMAT_B1) return qlow__b1_finish(T, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
+    if (kind == QLOW_FORMAT_B2)
+        return qlow__b2_finish(T, lanes_sum(a2[0], a2[1]), X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
+    return qlow__t_finish(T, X, h2f(kp->alpha[r]));
+}
+
+INL void bt_fold(const qlow__xq *xq, int nt, int64_t c, __m256i (*isum)[2], __m256 (*acc)[2])
+{
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        UNROLL
+        for (int h = 0; h < 2; h++) {
+            __m256 xs = _mm256_loadu_ps(xq[t].xs + c * 16 + h * 8);
+            acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(xs, _mm256_cvtepi32_ps(isum[t][h])));
+        }
+    }
+}
+
+INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                 int64_t ldy, int add)
+{
+    const int64_t nchunk = kp->nblk_pad / 16;
+    const size_t rb = kp->row_bytes;
+    const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
+    for (int64_t r = r0; r < r1; r++) {
+        __m256 acc[TILE][2], acc2[TILE][2];
+        UNROLL
+        for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = acc2[t][0] = acc2[t][1] = _mm256_setzero_ps();
+        for (int64_t c = 0; c < nchunk; c++) {
+            __m256i is[TILE][2];
+            UNROLL
+            for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
+            for (int64_t s = 0; s < 16; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+            bt_fold(xq, nt, c, is, acc);
+            if (kind == QLOW_FORMAT_B2) {
+                UNROLL
+                for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
+                for (int64_t s = 0; s < 16; s++)
+                    bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+                bt_fold(xq, nt, c, is, acc2);
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) store(&y[t * ldy + r], bt_finish(kind, kp, r, acc[t], acc2[t], xq[t].xtot), add);
+    }
+}
+
+ROWS_FN(b1_rows, bt_tile, QLOW_FORMAT_B1)
+ROWS_FN(b2_rows, bt_tile, QLOW_FORMAT_B2)
+ROWS_FN(t2_rows, bt_tile, QLOW_FORMAT_T2)
+ROWS_FN(t158_rows, bt_tile, QLOW_FORMAT_T158)
+
+/* ---- activation quantization (same rounding as qlow__quantize_generic) -------------------------- */
+
+static TGT float absmax_avx2(const float *v, int64_t n)
+{
+    const __m256 lim = _mm256_set1_ps(3.402823466e38f), absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(v + j), absm);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, lim, _CMP_NLE_UQ));
+        m = _mm256_max_ps(m, a);
+    }
+    float r[8];
+    _mm256_storeu_ps(r, m);
+    float amax = 0.0f;
+    for (int i = 0; i < 8; i++) amax = r[i] > amax ? r[i] : amax;
+    if (_mm256_movemask_ps(bad)) return -1.0f;
+    for (; j < n; j++) {
+        float a = v[j] < 0.0f ? -v[j] : v[j];
+        if (!(a <= 3.402823466e38f)) return -1.0f;
+        amax = a > amax ? a : amax;
+    }
+    return amax;
+}
+
+static TGT int32_t quantize_avx2(const float *v, int64_t n, float inv, int8_t *q)
+{
+    const __m256 vinv = _mm256_set1_ps(inv), half = _mm256_set1_ps(0.5f);
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
+    __m256i sum = _mm256_setzero_si256();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_loadu_ps(v + j), vinv);
+        __m256 h = _mm256_or_ps(_mm256_and_ps(t, sign), half);
+        __m256i r = _mm256_cvttps_epi32(_mm256_add_ps(t, h));
+        r = _mm256_max_epi32(_mm256_min_epi32(r, hi), lo);
+        sum = _mm256_add_epi32(sum, r);
+        int32_t tmp[8];
+        _mm256_storeu_si256((__m256i *)tmp, r);
+        for (int i = 0; i < 8; i++) q[j + i] = (int8_t)tmp[i];
+    }
+    int32_t tmp[8], s = 0;
+    _mm256_storeu_si256((__m256i *)tmp, sum);
+    for (int i = 0; i < 8; i++) s += tmp[i];
+    for (; j < n; j++) {
+        float t = v[j] * inv;
+        int r = (int)(t + (t < 0.0f ? -0.5f : 0.5f));
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        q[j] = (int8_t)r;
+        s += r;
+    }
+    return s;
+}
+
+const qlow__kernel_set qlow__kernels_avx2 = {
+    .name = "avx2",
+    .rows =
+        {
+            [QLOW_FORMAT_Q8] = q8_rows,
+            [QLOW_FORMAT_Q4] = q4_rows,
+            [QLOW_FORMAT_Q3] = q3_rows,
+            [QLOW_FORMAT_Q2] = q2_rows,
+            [QLOW_FORMAT_B1] = b1_rows,
+            [QLOW_FORMAT_B2] = b2_rows,
+            [QLOW_FORMAT_T2] = t2_rows,
+            [QLOW_FORMAT_T158] = t158_rows,
+        },
+    .absmax = absmax_avx2,
+    .quantize = quantize_avx2,
+};
+
+#endif

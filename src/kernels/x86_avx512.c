@@ -1,0 +1,497 @@
+/* x86_avx512.c - AVX-512 row kernels (F/BW/VL/DQ + VNNI + VBMI), compiled per function with target
+ * attributes so the library itself needs no -march flag. Used at QLOW_ISA_AVX512_VNNI.
+ * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
+ *   Q8 bytes as they are; Q4/Q2/T2 nibbles and bit pairs split by shift+and (activations are stored in
+ *   the matching kernel order); Q3's third bit expanded by vpermb + vptestmb; B1/B2 sign bits used as
+ *   load masks (sum of x over the +1 columns); T158 base-3 digits decoded by vpermt2b table lookups.
+ * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
+#include "kernels/kernels.h"
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+/* GCC 12's intrinsic headers start some results from an undefined vector. */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c,bmi2")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define TILE 4 /* tokens sharing one pass over the weights */
+/* Small fixed loops must be fully unrolled so that accumulator arrays live in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+/* 64 bytes at p, of which only the first `rem` exist (zeros beyond). */
+INL __m512i ld(const uint8_t *p, int64_t rem)
+{
+    if (rem >= 64) return _mm512_loadu_si512((const void *)p);
+    if (rem <= 0) return _mm512_setzero_si512();
+    return _mm512_maskz_loadu_epi8(_cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)rem)), p);
+}
+INL __m512i ldx(const int8_t *p) { return _mm512_loadu_si512((const void *)p); }
+
+/* The fixed lane tree of qlow__lanes_sum. */
+INL float lanes_sum(__m512 a)
+{
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
+INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* Four accumulators whose 128-bit lane l holds block 4q + l -> 16 block sums in block order. */
+INL __m512i red_q4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    __m512i r01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    __m512i r23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(r01, r23), _mm512_unpackhi_epi64(r01, r23));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(idx, s);
+}
+/* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
+INL __m512i red_q8(const __m512i *a)
+{
+    __m512i r[4];
+    UNROLL
+    for (int k = 0; k < 4; k++)
+        r[k] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2 * k], a[2 * k + 1]),
+                                _mm512_unpackhi_epi32(a[2 * k], a[2 * k + 1]));
+    __m512i s0 = _mm512_add_epi32(_mm512_unpacklo_epi64(r[0], r[1]), _mm512_unpackhi_epi64(r[0], r[1]));
+    __m512i s1 = _mm512_add_epi32(_mm512_unpacklo_epi64(r[2], r[3]), _mm512_unpackhi_epi64(r[2], r[3]));
+    __m512i v0 = _mm512_add_epi32(s0, _mm512_shuffle_i32x4(s0, s0, _MM_SHUFFLE(2, 3, 0, 1)));
+    __m512i v1 = _mm512_add_epi32(s1, _mm512_shuffle_i32x4(s1, s1, _MM_SHUFFLE(2, 3, 0, 1)));
+    __m512i w = _mm512_shuffle_i32x4(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+    return _mm512_permutexvar_epi32(idx, w);
+}
+/* Two accumulators of 8 blocks each, two dwords per block -> 16 block sums. */
+INL __m512i red_q2(__m512i a0, __m512i a1)
+{
+    __m512i t0 = _mm512_add_epi32(a0, _mm512_srli_epi64(a0, 32));
+    __m512i t1 = _mm512_add_epi32(a1, _mm512_srli_epi64(a1, 32));
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_epi32(t0, idx, t1);
+}
+
+/* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
+
+/* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. */
+INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int per_block)
+{
+    if (per_block) { /* group_cols == 32: one parameter per block, in order */
+        int64_t n = kp->ngroups - c * 16;
+        __mmask16 m = _cvtu32_mask16(n >= 16 ? 0xffffu : (1u << n) - 1u);
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row_params + c * 16));
+    }
+    int64_t g0 = kp->g0[c], n = kp->ngroups - g0;
+    __mmask32 m = _cvtu32_mask32(n >= 32 ? 0xffffffffu : (1u << n) - 1u);
+    __m512i raw = _mm512_maskz_loadu_epi16(m, row_params + g0);
+    __m512i idx = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(kp->grel + c * 16)));
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, raw)));
+}
+
+/* Exact per-block integer sums of chunk c (16 blocks, 512 columns) for nt tokens. */
+INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
+                 const qlow__xq *xq, int nt, __m512i *isum)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    if (kind == QLOW_FORMAT_Q8) {
+        __m512i a[TILE][8];
+        UNROLL
+        for (int k = 0; k < 8; k++) {
+            int64_t off = c * 512 + k * 64;
+            __m512i v = ld(row + off, data_bytes - off);
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(zero, v, ldx(xq[t].x8p + off));
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[t] = red_q8(a[t]);
+    } else if (kind == QLOW_FORMAT_Q4) {
+        const __m512i m4 = _mm512_set1_epi8(15);
+        __m512i a[TILE][4];
+        UNROLL
+        for (int q = 0; q < 4; q++) {
+            int64_t off = c * 256 + q * 64;
+            __m512i v = ld(row + off, data_bytes - off);
+            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                const int8_t *x = xq[t].x8p + c * 512 + q * 128;
+                a[t][q] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, ldx(x)), hi, ldx(x + 64));
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[t] = red_q4(a[t][0], a[t][1], a[t][2], a[t][3]);
+    } else { /* Q2, Q3 */
+        const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+        const __m512i bitpat = _mm512_set1_epi64(0x8040201008040201ll);
+        __m512i a[TILE][2];
+        UNROLL
+        for (int h = 0; h < 2; h++) {
+            int64_t off = c * 128 + h * 64;
+            __m512i v = ld(row + off, data_bytes - off);
+            __m512i hv = _mm512_setzero_si512();
+            if (kind == QLOW_FORMAT_Q3) {
+                int64_t hoff = c * 64 + h * 32;
+                int64_t hrem = data_bytes / 2 - hoff;
+                hv = ld(hi_row + hoff, hrem < 32 ? hrem : 32);
+            }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][h] = zero;
+            UNROLL
+            for (int k = 0; k < 4; k++) {
+                __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
+                if (kind == QLOW_FORMAT_Q3) {
+                    /* byte b*8+i <- byte k of block b's 32-bit high word; its bit i is column 8k+i */
+                    const __m512i sel = _mm512_add_epi8(
+                        _mm512_setr_epi64(0, 0x0404040404040404ll, 0x0808080808080808ll, 0x0c0c0c0c0c0c0c0cll,
+                                          0x1010101010101010ll, 0x1414141414141414ll, 0x1818181818181818ll,
+                                          0x1c1c1c1c1c1c1c1cll),
+                        _mm512_set1_epi8((char)k));
+                    __mmask64 hb = _mm512_test_epi8_mask(_mm512_permutexvar_epi8(sel, hv), bitpat);
+                    p = _mm512_mask_add_epi8(p, hb, p, four);
+                }
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    a[t][h] = _mm512_dpbusd_epi32(a[t][h], p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64));
+            }
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
+    }
+}
+
+/* nr rows (1 or 2, interleaved so that their dependency chains overlap) x nt tokens. */
+INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
+                   int64_t ldy, int add)
+{
+    const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
+    const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
+    const int64_t nchunk = kp->nblk_pad / 16;
+    const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
+    const int per_block = kp->ngroups == kp->nblk;
+    const uint8_t *row[2], *hi_row[2];
+    const uint16_t *sr[2], *zr[2];
+    __m512 acc[2][TILE];
+    UNROLL
+    for (int i = 0; i < nr; i++) {
+        row[i] = kp->codes + (size_t)(r + i) * kp->row_bytes;
+        hi_row[i] = kp->codes_hi ? kp->codes_hi + (size_t)(r + i) * ((size_t)kp->cols_pad / 8) : NULL;
+        sr[i] = qlow__q_scale_row(kp, r + i);
+        zr[i] = qlow__q_zero_row(kp, r + i);
+        UNROLL
+        for (int t = 0; t < nt; t++) acc[i][t] = _mm512_setzero_ps();
+    }
+    for (int64_t c = 0; c < nchunk; c++) {
+        UNROLL
+        for (int i = 0; i < nr; i++) {
+            __m512i isum[TILE];
+            q_isums(kind, row[i], hi_row[i], c, data_bytes, xq, nt, isum);
+            __m512 ws = q_params(sr[i], kp, c, per_block);
+            __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + c * 16));
+                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
+                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + c * 16)));
+            }
+        }
+    }
+    UNROLL
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) store(&y[t * ldy + r + i], lanes_sum(acc[i][t]), add);
+    }
+}
+
+INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                int64_t ldy, int add)
+{
+    int64_t r = r0;
+    if (nt <= 2)
+        for (; r + 2 <= r1; r += 2) q_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
+    for (; r < r1; r++) q_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
+}
+
+/* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
+#define TILED(tile_fn, ...)                                                                            \
+    for (int t0 = 0; t0 < nt; t0 += TILE) {                                                             \
+        int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                       \
+        float *yt = y + (int64_t)t0 * ldy;                                                              \
+        switch (tn) {                                                                                   \
+        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, r0, r1, yt, ldy, add); break;                          \
+        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, r0, r1, yt, ldy, add); break;                          \
+        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, r0, r1, yt, ldy, add); break;                          \
+        default: tile_fn(__VA_ARGS__, xq + t0, 4, r0, r1, yt, ldy, add); break;                         \
+        }                                                                                               \
+    }
+
+#define Q_ROWS(name, KIND)                                                                             \
+    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
+                         int64_t ldy, int add)                                                          \
+    {                                                                                                   \
+        TILED(q_tile, KIND, kp)                                                                         \
+    }
+Q_ROWS(q8_rows, QLOW_FORMAT_Q8)
+Q_ROWS(q4_rows, QLOW_FORMAT_Q4)
+Q_ROWS(q3_rows, QLOW_FORMAT_Q3)
+Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
+
+/* ---- B1 / B2 / T2 / T158: one 256- or 320-column activation block per step ---------------------- */
+
+static const uint8_t T158_DIGITS[5][256] __attribute__((aligned(64))) = {
+    {
+        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
+        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
+        1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
+        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
+        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
+        1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
+        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
+        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
+    },
+    {
+        0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1,
+        1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0,
+        0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1,
+        2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0,
+        0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2,
+        2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0,
+        1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2,
+        2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1,
+    },
+    {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1,
+    },
+    {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+};
+
+/* 8 bytes of a sign plane at byte offset off of a row of rb bytes (rb is a multiple of 4). */
+INL __mmask64 bits64(const uint8_t *row, size_t off, size_t rb)
+{
+    uint64_t v = 0;
+    if (off + 8 <= rb) memcpy(&v, row + off, 8);
+    else if (off + 4 <= rb) {
+        uint32_t w;
+        memcpy(&w, row + off, 4);
+        v = w;
+    }
+    return _cvtu64_mask64(v);
+}
+
+/* Step b of a row: 256 (B1, T2) or 320 (T158) columns, added to the lane sums a[t][0..3] (four
+ * accumulators per token so that the vpdpbusd chains overlap). `whole`: the step lies inside the row. */
+INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt,
+                 __m512i (*a)[4])
+{
+    if (kind == QLOW_FORMAT_B1) {
+        const __m512i ones = _mm512_set1_epi8(1);
+        UNROLL
+        for (int m = 0; m < 4; m++) {
+            size_t off = (size_t)b * 32 + (size_t)m * 8;
+            __mmask64 k = whole ? _load_mask64((__mmask64 *)(uintptr_t)(row + off)) : bits64(row, off, rb);
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_loadu_epi8(k, xq[t].x8p + off * 8));
+        }
+    } else if (kind == QLOW_FORMAT_T2) {
+        const __m512i m2 = _mm512_set1_epi8(3);
+        __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], p, ldx(xq[t].x8p + b * 256 + k * 64));
+        }
+    } else { /* T158 */
+        __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
+        __mmask64 high = _mm512_movepi8_mask(v);
+        UNROLL
+        for (int k = 0; k < 5; k++) {
+            const __m512i *tab = (const __m512i *)T158_DIGITS[k];
+            __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(tab), v, _mm512_load_si512(tab + 1));
+            __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(tab + 2), v, _mm512_load_si512(tab + 3));
+            __m512i d = _mm512_mask_blend_epi8(high, lo, hi);
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                a[t][k & 3] = _mm512_dpbusd_epi32(a[t][k & 3], d, ldx(xq[t].x8p + b * 320 + k * 64));
+        }
+    }
+}
+
+/* Per-block sums of the 16 interleaved activation blocks of chunk c: lane d of each vpdpbusd
+ * accumulates block 16c + d, so the accumulators are the result. */
+INL void bt_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const qlow__xq *xq, int nt, __m512i *isum)
+{
+    const size_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64;
+    __m512i a[TILE][4];
+    UNROLL
+    for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = _mm512_setzero_si512();
+    if ((size_t)(c + 1) * 16 * step_bytes <= rb) {
+        for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 1, xq, nt, a);
+    } else {
+        for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 0, xq, nt, a);
+    }
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        isum[t] = _mm512_add_epi32(_mm512_add_epi32(a[t][0], a[t][1]), _mm512_add_epi32(a[t][2], a[t][3]));
+}
+
+INL float bt_finish(int32_t kind, const qlow__kpart *kp, int64_t r, __m512 a1, __m512 a2, float X)
+{
+    float T = lanes_sum(a1);
+    if (kind == QLOW_FORMAT_B1) return qlow__b1_finish(T, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
+    if (kind == QLOW_FORMAT_B2)
+        return qlow__b2_finish(T, lanes_sum(a2), X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
+    return qlow__t_finish(T, X, h2f(kp->alpha[r]));
+}
+
+INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
+                    int64_t ldy, int add)
+{
+    const int64_t nchunk = kp->nblk_pad / 16;
+    const size_t rb = kp->row_bytes;
+    const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
+    __m512 acc[2][TILE], acc2[2][TILE];
+    UNROLL
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) acc[i][t] = acc2[i][t] = _mm512_setzero_ps();
+    }
+    for (int64_t c = 0; c < nchunk; c++) {
+        UNROLL
+        for (int i = 0; i < nr; i++) {
+            __m512i isum[TILE];
+            bt_isums(k1, kp->codes + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
+            UNROLL
+            for (int t = 0; t < nt; t++) {
+                __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
+                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[t])));
+            }
+            if (kind == QLOW_FORMAT_B2) {
+                bt_isums(QLOW_FORMAT_B1, kp->codes2 + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
+                UNROLL
+                for (int t = 0; t < nt; t++) {
+                    __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
+                    acc2[i][t] = _mm512_add_ps(acc2[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[t])));
+                }
+            }
+        }
+    }
+    UNROLL
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            store(&y[t * ldy + r + i], bt_finish(kind, kp, r + i, acc[i][t], acc2[i][t], xq[t].xtot), add);
+    }
+}
+
+INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                 int64_t ldy, int add)
+{
+    int64_t r = r0;
+    if (nt <= 2)
+        for (; r + 2 <= r1; r += 2) bt_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
+    for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
+}
+
+#define BT_ROWS(name, KIND)                                                                            \
+    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
+                         int64_t ldy, int add)                                                          \
+    {                                                                                                   \
+        TILED(bt_tile, KIND, kp)                                                                        \
+    }
+BT_ROWS(b1_rows, QLOW_FORMAT_B1)
+BT_ROWS(b2_rows, QLOW_FORMAT_B2)
+BT_ROWS(t2_rows, QLOW_FORMAT_T2)
+BT_ROWS(t158_rows, QLOW_FORMAT_T158)
+
+/* ---- activation quantization (same rounding as qlow__quantize_generic) -------------------------- */
+
+static TGT float absmax_avx512(const float *v, int64_t n)
+{
+    const __m512 lim = _mm512_set1_ps(3.402823466e38f);
+    __m512 m = _mm512_setzero_ps();
+    __mmask16 bad = 0;
+    for (int64_t j = 0; j < n; j += 16) {
+        __mmask16 k = _cvtu32_mask16(n - j >= 16 ? 0xffffu : (1u << (n - j)) - 1u);
+        __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(k, v + j));
+        bad |= _mm512_cmp_ps_mask(a, lim, _CMP_NLE_UQ);
+        m = _mm512_max_ps(m, a);
+    }
+    return bad ? -1.0f : _mm512_reduce_max_ps(m);
+}
+
+static TGT int32_t quantize_avx512(const float *v, int64_t n, float inv, int8_t *q)
+{
+    const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(0.5f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i hi = _mm512_set1_epi32(127), lo = _mm512_set1_epi32(-127);
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t j = 0; j < n; j += 16) {
+        __mmask16 k = _cvtu32_mask16(n - j >= 16 ? 0xffffu : (1u << (n - j)) - 1u);
+        __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, v + j), vinv);
+        __m512 h = _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(t), sign),
+                                                       _mm512_castps_si512(half)));
+        /* t < 0 takes -0.5; -0.0 takes +0.5 in the generic code: both truncate to 0. */
+        __m512i r = _mm512_cvttps_epi32(_mm512_add_ps(t, h));
+        r = _mm512_max_epi32(_mm512_min_epi32(r, hi), lo);
+        r = _mm512_maskz_mov_epi32(k, r);
+        sum = _mm512_add_epi32(sum, r);
+        _mm_mask_storeu_epi8(q + j, k, _mm512_cvtepi32_epi8(r));
+    }
+    return _mm512_reduce_add_epi32(sum);
+}
+
+const qlow__kernel_set qlow__kernels_avx512 = {
+    .name = "avx512-vnni",
+    .rows =
+        {
+            [QLOW_FORMAT_Q8] = q8_rows,
+            [QLOW_FORMAT_Q4] = q4_rows,
+            [QLOW_FORMAT_Q3] = q3_rows,
+            [QLOW_FORMAT_Q2] = q2_rows,
+            [QLOW_FORMAT_B1] = b1_rows,
+            [QLOW_FORMAT_B2] = b2_rows,
+            [QLOW_FORMAT_T2] = t2_rows,
+            [QLOW_FORMAT_T158] = t158_rows,
+        },
+    .absmax = absmax_avx512,
+    .quantize = quantize_avx512,
+};
+
+#endif
