@@ -13,8 +13,10 @@ import sys
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 DEFINE_RE = re.compile(r"^\s*#\s*define\s+(\w+)")
-# File-scope declarations that are private to a translation unit.
-STATIC_RE = re.compile(r"^static\s+(?:[\w\s\*]|\([^)]*\))*?\b(\w+)\s*(?:\(|\[|=|;)")
+# File-scope declarations that are private to a translation unit: `static ...` or a macro whose
+# expansion starts with static (e.g. `#define INL static inline ...`), found per source tree.
+STATIC_DECL = r"^(?:%s)\s+(?:[\w\s\*]|\([^)]*\))*?\b(\w+)\s*(?:\(|\[|=|;)"
+STATIC_MACRO_RE = re.compile(r"^\s*#\s*define\s+(\w+)\s+static\b", re.M)
 TYPEDEF_END_RE = re.compile(r"^\}\s*(\w+)\s*;")
 TYPEDEF_ONE_RE = re.compile(r"^typedef\s+[^;{]*?\b(\w+)\s*;")
 TAG_RE = re.compile(r"^(?:typedef\s+)?(?:struct|union|enum)\s+(\w+)\s*\{")
@@ -47,16 +49,41 @@ def blank_lexemes(text):
     return LEXEME_RE.sub(lambda m: "".join(c if c == "\n" else " " for c in m.group(0)), text)
 
 
-def local_names(text):
+FN_MACRO_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)((?:[^\n]*\\\n)*[^\n]*)", re.M)
+
+
+def defining_macros(text):
+    """Function-like macros that define a static function named by one of their parameters, e.g.
+    `#define ROWS_FN(name, KIND) static TGT void name(...)`: {macro: index of that parameter}."""
+    out = {}
+    for m in FN_MACRO_RE.finditer(text):
+        params = [p.strip() for p in m.group(2).split(",")]
+        body = m.group(3).replace("\\\n", " ")
+        for i, p in enumerate(params):
+            if p and re.search(r"\bstatic\b[^;{]*\b%s\s*\(" % re.escape(p), body):
+                out[m.group(1)] = i
+                break
+    return out
+
+
+def local_names(text, static_re):
     """Names a .c file defines at file scope that would clash if another file defined them too."""
     names = set()
     depth = 0
+    makers = defining_macros(text)
+    maker_re = re.compile(r"^(%s)\s*\(([^)]*)\)" % "|".join(map(re.escape, makers))) if makers else None
     for line in blank_lexemes(text).splitlines():
         if depth == 0:
-            for rx in (STATIC_RE, TYPEDEF_ONE_RE, TAG_RE):
+            for rx in (static_re, TYPEDEF_ONE_RE, TAG_RE):
                 m = rx.match(line)
                 if m:
                     names.add(m.group(1))
+            m = maker_re.match(line) if maker_re else None
+            if m:
+                args = [a.strip() for a in m.group(2).split(",")]
+                idx = makers[m.group(1)]
+                if idx < len(args) and re.match(r"^\w+$", args[idx]):
+                    names.add(args[idx])
         if depth == 1 and line.startswith("}"):
             m = TYPEDEF_END_RE.match(line)
             if m:
@@ -103,9 +130,13 @@ class Amalgamator:
     def build(self):
         files = source_files(self.root)
         texts = dict((f, self.read(f)) for f in files)
+        macros = set()
+        for f in files:
+            macros.update(STATIC_MACRO_RE.findall(texts[f]))
+        static_re = re.compile(STATIC_DECL % "|".join(["static"] + sorted(macros)))
         owners = {}
         for f in files:
-            for n in local_names(texts[f]):
+            for n in local_names(texts[f], static_re):
                 owners.setdefault(n, []).append(f)
         clashes = dict((n, fs) for n, fs in owners.items() if len(fs) > 1)
         self.out.append(

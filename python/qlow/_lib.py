@@ -141,6 +141,14 @@ FUNCTIONS = [
     ("qlow_qmatrix_wrap", [_vp, _vp, _sz, _pvp], STATUS),
     ("qlow_qmatrix_wrap_size", [_vp, _sz, _psz], STATUS),
     ("qlow_qmatrix_wrap_static", [_vp, _sz, _vp, _sz, _pvp], STATUS),
+    # kernels
+    ("qlow_gemm_workspace_size", [_vp, _i64, _i32, _psz], STATUS),
+    ("qlow_gemm_ws", [_vp, _vp, _vp, _i64, _vp, _vp, _sz], STATUS),
+    ("qlow_gemm_act8_ws", [_vp, _vp, _vp, _i64, _vp, _vp, _sz], STATUS),
+    ("qlow_gemv_ws", [_vp, _vp, _vp, _vp, _vp, _sz], STATUS),
+    ("qlow_gemm", [_vp, _vp, _vp, _i64, _vp], STATUS),
+    ("qlow_gemm_act8", [_vp, _vp, _vp, _i64, _vp], STATUS),
+    ("qlow_gemv", [_vp, _vp, _vp, _vp], STATUS),
     # GPTQ
     ("qlow_gptq_workspace_size", [_vp, _i64, _i64, _psz], STATUS),
     ("qlow_gptq_quantize_ws", [_vp, _vp, _view, _vp, _vp, _sz, _pvp], STATUS),

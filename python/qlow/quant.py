@@ -219,6 +219,48 @@ class QMatrix(Handle):
         lib.qlow_qmatrix_dequantize(self.handle, row_begin, row_count, addr, row_count * cols)
         return out
 
+    def workspace_size(self, batch=1, act8=False):
+        """Bytes of scratch the workspace GEMV/GEMM variants need for `batch` tokens."""
+        n = ctypes.c_size_t()
+        lib.qlow_gemm_workspace_size(self.handle, batch, C.QLOW_GEMM_ACT8 if act8 else 0, ctypes.byref(n))
+        return n.value
+
+    def _product(self, X, batch, out, shape, act8, ctx, workspace):
+        rows, cols = self.shape
+        xaddr, xkeep, isnp, n = B.float_array(X)
+        if n != batch * cols:
+            raise ValueError("expected %d x %d input values, got %d" % (batch, cols, n))
+        if out is None:
+            out = B.new_float(shape, isnp or self.numpy)
+        yaddr, ykeep, _, _ = B.float_array(out, batch * rows, writable=True)
+        h = ctx_handle(ctx)
+        if workspace:
+            need = self.workspace_size(batch, act8)
+            mem, maddr = aligned_buffer(need)
+            if batch == 1 and not act8:
+                lib.qlow_gemv_ws(h, self.handle, xaddr, yaddr, maddr, need)
+            else:
+                fn = lib.qlow_gemm_act8_ws if act8 else lib.qlow_gemm_ws
+                fn(h, self.handle, xaddr, batch, yaddr, maddr, need)
+        elif batch == 1 and not act8:
+            lib.qlow_gemv(h, self.handle, xaddr, yaddr)
+        else:
+            (lib.qlow_gemm_act8 if act8 else lib.qlow_gemm)(h, self.handle, xaddr, batch, yaddr)
+        return out
+
+    def gemv(self, x, out=None, ctx=None, workspace=False):
+        """y[rows] = W x[cols] with the packed kernels (activations quantized per block inside)."""
+        return self._product(x, 1, out, (self.shape[0],), False, ctx, workspace)
+
+    def gemm(self, X, out=None, act8=False, ctx=None, workspace=False):
+        """Y[t] = W X[t] for every row t of X [batch x cols]; act8 = Q-BERT per-token 8-bit activations."""
+        if B.is_ndarray(X):
+            batch = X.shape[0] if X.ndim == 2 else 1
+        else:
+            d = B.describe(X, ndim=0)
+            batch = d.shape[0] if len(d.shape) == 2 else 1
+        return self._product(X, batch, out, (batch, self.shape[0]), act8, ctx, workspace)
+
     def serialize(self):
         n = ctypes.c_size_t()
         lib.qlow_qmatrix_serialized_size(self.handle, ctypes.byref(n))

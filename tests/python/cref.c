@@ -115,6 +115,50 @@ static int mode_quantize(char **a)
     return rc;
 }
 
+#ifdef QLOW_GEMM_ACT8
+/* gemm SEED ROWS COLS BATCH THREADS: for every scheme of the quantize list, quantize stream W and emit
+ * gemv(X[0]), gemm(X), gemm_act8(X) (fp32) for stream X [BATCH x COLS], with THREADS threads. */
+static int mode_gemm(char **a)
+{
+    uint64_t seed = strtoull(a[0], NULL, 0);
+    int64_t rows = atoll(a[1]), cols = atoll(a[2]), batch = atoll(a[3]);
+    float *W = stream_floats(seed, (size_t)(rows * cols)), *X = stream_floats(seed + 3, (size_t)(batch * cols));
+    float *Y = malloc((size_t)(batch * rows) * 4);
+    static const int schemes[][4] = {{QLOW_SCHEME_RTN, 8, 32, 0}, {QLOW_SCHEME_RTN, 4, 32, 0}, {QLOW_SCHEME_RTN, 3, 32, 0},
+                                     {QLOW_SCHEME_RTN, 2, 64, 0}, {QLOW_SCHEME_BINARY, 0, 0, 0},
+                                     {QLOW_SCHEME_BINARY_RESIDUAL, 0, 0, 0}, {QLOW_SCHEME_TERNARY, 0, 0, QLOW_FORMAT_T158},
+                                     {QLOW_SCHEME_TERNARY, 0, 0, QLOW_FORMAT_T2}};
+    qlow_ctx *ctx = NULL;
+    qlow_status s;
+    qlow_view v;
+    if ((s = qlow_ctx_create(NULL, &ctx)) || (s = qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, atoi(a[4]))))
+        return fail("ctx", s);
+    qlow_view_init_2d(&v, QLOW_DTYPE_F32, rows, cols, W);
+    int rc = 0;
+    for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]) && !rc; k++) {
+        qlow_params *p = NULL;
+        qlow_qmatrix *qm = NULL;
+        if ((s = qlow_params_create(NULL, &p)) || (s = qlow_params_set_int(p, QLOW_P_SCHEME, schemes[k][0])))
+            return fail("params", s);
+        if (schemes[k][1] && ((s = qlow_params_set_int(p, QLOW_P_BITS, schemes[k][1])) ||
+                              (s = qlow_params_set_int(p, QLOW_P_GROUP_COLS, schemes[k][2]))))
+            return fail("params", s);
+        if (schemes[k][3] && (s = qlow_params_set_int(p, QLOW_P_TERNARY_PACKING, schemes[k][3]))) return fail("params", s);
+        if ((s = qlow_quantize(ctx, p, &v, NULL, &qm))) return fail("quantize", s);
+        if ((s = qlow_gemv(ctx, qm, X, Y))) return fail("gemv", s);
+        rc = emit(Y, (size_t)rows * 4);
+        if (!rc && (s = qlow_gemm(ctx, qm, X, batch, Y))) return fail("gemm", s);
+        if (!rc) rc = emit(Y, (size_t)(batch * rows) * 4);
+        if (!rc && (s = qlow_gemm_act8(ctx, qm, X, batch, Y))) return fail("gemm_act8", s);
+        if (!rc) rc = emit(Y, (size_t)(batch * rows) * 4);
+        qlow_qmatrix_destroy(qm), qlow_params_destroy(p);
+    }
+    qlow_ctx_destroy(ctx);
+    free(W), free(X), free(Y);
+    return rc;
+}
+#endif
+
 /* gptq SEED ROWS COLS TOKENS BITS GROUP ACT_ORDER: GPTQ with the Hessian of stream activations;
  * serialized matrix, then the dequantized matrix. */
 static int mode_gptq(char **a)
@@ -337,6 +381,9 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "fp16") && argc == 4) return mode_fp16(seed, strtoull(argv[3], NULL, 0));
     if (!strcmp(mode, "bounds") && argc == 3) return mode_bounds((int32_t)strtol(argv[2], NULL, 0));
     if (!strcmp(mode, "quantize") && argc == 11) return mode_quantize(argv + 2);
+#ifdef QLOW_GEMM_ACT8
+    if (!strcmp(mode, "gemm") && argc == 7) return mode_gemm(argv + 2);
+#endif
     if (!strcmp(mode, "gptq") && argc == 9) return mode_gptq(argv + 2);
     if (!strcmp(mode, "hessian") && argc == 6) return mode_hessian(argv + 2);
     if (!strcmp(mode, "hvp") && argc == 4) return mode_hvp(argv + 2);

@@ -124,6 +124,86 @@ class TestQuantize(unittest.TestCase):
         self.assertIn(cm.exception.code, (qlow.QLOW_E_TRUNCATED, qlow.QLOW_E_FORMAT))
 
 
+GEMM_CONFIGS = [c for c in CONFIGS if c[0] != "Q4 sym rows"]
+
+
+class TestKernels(unittest.TestCase):
+    R, C, BATCH = 40, 96, 5
+
+    def expected(self, threads=1):
+        raw = run_cref("gemm", 31, self.R, self.C, self.BATCH, threads)
+        step = 4 * self.R * (1 + 2 * self.BATCH)
+        self.assertEqual(len(raw), step * len(GEMM_CONFIGS))
+        return [raw[i * step:(i + 1) * step] for i in range(len(GEMM_CONFIGS))]
+
+    def run_all(self, make_x, **kw):
+        W = memoryview(Stream(31).floats(self.R * self.C)).cast("B").cast("f", [self.R, self.C])
+        X = Stream(34).floats(self.BATCH * self.C)
+        got = []
+        for cfg in GEMM_CONFIGS:
+            opts = options(*cfg[1:])
+            if cfg[1] == qlow.QLOW_SCHEME_RTN:
+                opts.pop("symmetric")
+            with qlow.quantize(W, **opts) as qm:
+                y = qm.gemv(make_x(X[:self.C], 1), **kw)
+                Y = qm.gemm(make_x(X, self.BATCH), **kw)
+                Y8 = qm.gemm(make_x(X, self.BATCH), act8=True, **kw)
+                got.append(f32_bytes(y) + f32_bytes(Y) + f32_bytes(Y8))
+        return got
+
+    def test_every_format_matches_c(self):
+        want = self.expected()
+        flat = lambda X, b: X if b == 1 else memoryview(X).cast("B").cast("f", [b, self.C])
+        for label, kw in (("allocating", {}), ("workspace", {"workspace": True})):
+            got = self.run_all(flat, **kw)
+            for cfg, g, w in zip(GEMM_CONFIGS, got, want):
+                self.assertEqual(g, w, "%s %s" % (cfg[0], label))
+        with qlow.Ctx(threads=2) as ctx:
+            got = self.run_all(flat, ctx=ctx)
+        self.assertEqual(got, self.expected(threads=2))
+        self.assertEqual(got, want, "results identical for any thread count")
+
+    def test_accuracy_against_dequantized(self):
+        W = memoryview(Stream(31).floats(self.R * self.C)).cast("B").cast("f", [self.R, self.C])
+        x = Stream(34).floats(self.C)
+        worst = []
+        for cfg in GEMM_CONFIGS:
+            opts = options(*cfg[1:])
+            with qlow.quantize(W, **opts) as qm:
+                y = memoryview(bytearray(f32_bytes(qm.gemv(x)))).cast("f")
+                dq = memoryview(bytearray(f32_bytes(qm.dequantize()))).cast("f")
+                ref = [sum(float(dq[r * self.C + c]) * x[c] for c in range(self.C)) for r in range(self.R)]
+                scale = max(abs(v) for v in ref) or 1.0
+                err = max(abs(y[r] - ref[r]) for r in range(self.R)) / scale
+                worst.append("%s %.2e" % (cfg[0], err))
+                self.assertLess(err, 0.05, cfg[0])
+        info("packed GEMV vs dequantized W x (max rel. error, 8-bit block activations): %s", ", ".join(worst))
+
+    @needs_numpy
+    def test_numpy(self):
+        want = self.expected()
+        got = self.run_all(lambda X, b: np.asarray(X, dtype=np.float32).reshape((b, self.C) if b > 1 else (self.C,)))
+        self.assertEqual(got, want)
+        with qlow.quantize(np.ones((8, 64), dtype=np.float32), bits=4, group_cols=32) as qm:
+            y = qm.gemv(np.ones(64, dtype=np.float64))
+            self.assertIsInstance(y, np.ndarray)
+            out = np.zeros(8, dtype=np.float32)
+            self.assertIs(qm.gemv(np.ones(64, dtype=np.float32), out=out), out)
+            self.assertTrue(np.allclose(out, 64.0, rtol=0.02))
+
+    def test_errors(self):
+        with qlow.quantize([[1.0] * 64] * 4, bits=4, group_cols=32) as qm:
+            with self.assertRaises(ValueError):
+                qm.gemv([1.0] * 63)
+            with self.assertRaises(qlow.QlowError) as cm:
+                qm.gemv([float("nan")] * 64)
+            self.assertEqual(cm.exception.code, qlow.QLOW_E_NONFINITE)
+            with self.assertRaises(qlow.QlowError) as cm:
+                qm.gemv([1.0] * 64, ctx=qlow.Ctx.static())
+            self.assertEqual(cm.exception.code, qlow.QLOW_E_NO_MEMORY)
+            self.assertEqual(len(qm.gemv([1.0] * 64, ctx=qlow.Ctx.static(), workspace=True)), 4)
+
+
 class TestGptq(unittest.TestCase):
     def test_matches_c(self):
         rows, cols, tokens = 16, 64, 96
