@@ -25,8 +25,10 @@ arm=""
 for t in $targets; do case $t in cm*) arm=$t; break;; esac; done
 [ -n "$arm" ] && [ -f "$dir/$arm/fw.elf" ] || exit 0
 echo
-echo "Per format on $arm (kernel code = the format family's own GEMV row kernel and dequantizer; the"
-echo "shared dispatch, activation quantization, validation and wrapping code is in the library total):"
+echo "Per format on $arm: kernel code = the GEMV row kernel of the format's family (Q8/Q4/Q3/Q2 share"
+echo "one, B1/B2/T158/T2 share one, M161 uses both) plus its dequantizer and validator; the shared"
+echo "dispatch, activation quantization and wrapping code is in the library total. Packers are linked"
+echo "only because the format traits table points at them (never called on the device):"
 echo
 echo "| format | kernel code (B) | packer linked (B) | flash, wq 64x64 (B) | flash, w2 64x172 (B) | GEMV workspace (B) |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -44,9 +46,9 @@ Q8 ^(q_rows|q_block_codes|dot32|qlow__dequant_row_q|qlow__validate_q)$ ^qlow__pa
 Q4 ^(q_rows|q_block_codes|dot32|qlow__dequant_row_q|qlow__validate_q)$ ^qlow__pack_q$
 Q3 ^(q_rows|q_block_codes|dot32|qlow__dequant_row_q|qlow__validate_q)$ ^qlow__pack_q$
 Q2 ^(q_rows|q_block_codes|dot32|qlow__dequant_row_q|qlow__validate_q)$ ^qlow__pack_q$
-B1 ^(b_rows|masked_sum|qlow__dequant_row_b1|qlow__validate_b)$ ^qlow__pack_b1$
-B2 ^(b_rows|masked_sum|qlow__dequant_row_b2|qlow__validate_b)$ ^qlow__pack_b2$
-T158 ^(t158_rows|qlow__dequant_row_t158|qlow__validate_t158)$ ^qlow__pack_t158$
-T2 ^(t2_rows|qlow__dequant_row_t2|qlow__validate_t2)$ ^qlow__pack_t2$
-M161 ^(qlow__dequant_row_m161|qlow__validate_m161)$ ^qlow__pack_m161$
+B1 ^(bt_rows|bt_block_sum|bt_code|b_rows|masked_sum|qlow__dequant_row_b1|qlow__validate_b)$ ^qlow__pack_b1$
+B2 ^(bt_rows|bt_block_sum|bt_code|b_rows|masked_sum|qlow__dequant_row_b2|qlow__validate_b)$ ^qlow__pack_b2$
+T158 ^(bt_rows|bt_block_sum|bt_code|t158_rows|qlow__dequant_row_t158|qlow__validate_t158)$ ^qlow__pack_t158$
+T2 ^(bt_rows|bt_block_sum|bt_code|t2_rows|qlow__dequant_row_t2|qlow__validate_t2)$ ^qlow__pack_t2$
+M161 ^(q_rows|q_block_codes|dot32|bt_rows|bt_block_sum|bt_code|qlow__dequant_row_m161|qlow__validate_m161)$ ^qlow__pack_m161$
 MAP
