@@ -26,7 +26,7 @@ summary build/ci_pyfw_python.log
 
 echo "-- amalgamation"
 make -s amalgamate
-sh tests/checks/amalgamation.sh > build/ci_pyfw_amalg.log 2>&1 || true
+AMALG_FULL=1 sh tests/checks/amalgamation.sh > build/ci_pyfw_amalg.log 2>&1 || true
 summary build/ci_pyfw_amalg.log
 
 echo "-- firmware cross builds"

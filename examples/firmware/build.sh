@@ -18,7 +18,7 @@ case $target in
   cm4)  cc=${ARM_CC:-arm-none-eabi-gcc}; flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -nostdlib";;
   cm7)  cc=${ARM_CC:-arm-none-eabi-gcc}; flags="-mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16 -nostdlib";;
   rv32) cc=${RV_CC:-riscv64-unknown-elf-gcc}; flags="-march=rv32imafc -mabi=ilp32f -mcmodel=medany -nostdlib";;
-  host) cc=${CC:-cc}; flags="";;
+  host) cc=${CC:-cc}; flags="-DQLOW_FORCE_GENERIC";; # a firmware build has only the portable kernels
   *) echo "FAIL unknown firmware target $target"; exit 1;;
 esac
 tool() { echo "$cc" | sed "s/gcc\$/$1/; s/^cc\$/$1/; s/clang\$/$1/"; }
