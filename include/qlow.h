@@ -640,18 +640,21 @@ QLOW_API qlow_status qlow_hessian_cholesky(qlow_ctx *ctx, const qlow_hessian *h,
 /*! qlow_hessian_top_eigen() : the largest eigenvalue of H by power iteration (seeded Gaussian start from
  *  the ctx seed), stopping when |lambda_k - lambda_k-1| <= tol * |lambda_k| or after max_iter products
  *  (*iters, may be NULL, tells which). Layer-wise, every output row of W has this same Hessian, so this
- *  is also the top eigenvalue of the layer's full Hessian. FULL mode. Allocates O(cols) scratch through
- *  the ctx allocator. @return QLOW_E_STATE, QLOW_E_INVALID_ARG (tol outside [0,1], max_iter < 1),
- *  QLOW_E_NO_MEMORY. */
+ *  is also the top eigenvalue of the layer's full Hessian. FULL mode. workspace NULL = allocate through
+ *  the ctx allocator, else 8-byte aligned caller memory of qlow_spectral_workspace_size(cols, 0) bytes.
+ *  @return QLOW_E_STATE, QLOW_E_INVALID_ARG (tol outside [0,1], max_iter < 1),
+ *  QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NO_MEMORY. */
 QLOW_API qlow_status qlow_hessian_top_eigen(qlow_ctx *ctx, const qlow_hessian *h, double tol, int32_t max_iter,
-                                            double *lambda, int32_t *iters);
+                                            void *workspace, size_t workspace_bytes, double *lambda,
+                                            int32_t *iters);
 
 /*! qlow_hessian_lanczos() : the k largest eigenvalues of H (descending) from `steps` Lanczos steps with
- *  full reorthogonalization (1 <= k <= steps; steps above cols are clamped). Extreme eigenvalues converge
- *  first; use steps >= 3k. FULL mode. Allocates (steps+1)*cols doubles through the ctx allocator.
- *  @return QLOW_E_STATE, QLOW_E_INVALID_ARG, QLOW_E_NO_MEMORY. */
+ *  full reorthogonalization (1 <= k <= steps, k <= cols; steps above cols are clamped). Extreme
+ *  eigenvalues converge first; use steps >= 3k. FULL mode. Workspace as qlow_hessian_top_eigen() with
+ *  qlow_spectral_workspace_size(cols, steps) bytes (about (steps+1)*cols doubles).
+ *  @return QLOW_E_STATE, QLOW_E_INVALID_ARG, QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NO_MEMORY. */
 QLOW_API qlow_status qlow_hessian_lanczos(qlow_ctx *ctx, const qlow_hessian *h, int32_t steps, int32_t k,
-                                          double *eigs);
+                                          void *workspace, size_t workspace_bytes, double *eigs);
 
 /*! qlow_hessian_save_size() / qlow_hessian_save() : serialize into caller memory (versioned, host byte
  *  order with a byte-order mark, FNV-1a checksum); the scratch is not saved. *written may be NULL.
@@ -742,10 +745,10 @@ typedef enum qlow_gptq_key {
                                      damping multiplied by 10, this many times */
 } qlow_gptq_key;
 
-/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() for a [rows x cols] matrix
- *  (about 8 cols^2 + 8 rows cols bytes). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM,
- *  QLOW_E_UNSUPPORTED (a scheme other than RTN, or RTN bits without a packed format), QLOW_E_OVERFLOW.
- *  Never allocates. */
+/*! qlow_gptq_workspace_size() : workspace bytes of qlow_gptq_quantize_ws() and
+ *  qlow_gptq_fake_quantize_ws() for a [rows x cols] matrix (about 8 cols^2 + 9 rows cols bytes).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_PARAM, QLOW_E_UNSUPPORTED (a scheme other than
+ *  RTN), QLOW_E_OVERFLOW. Never allocates. */
 QLOW_API qlow_status qlow_gptq_workspace_size(const qlow_params *params, int64_t rows, int64_t cols,
                                               size_t *bytes);
 
@@ -766,6 +769,18 @@ QLOW_API qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *par
  *  allocator (and freed before returning). */
 QLOW_API qlow_status qlow_gptq_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
                                         const qlow_hessian *H, qlow_qmatrix **out);
+
+/*! qlow_gptq_fake_quantize_ws() : the same GPTQ pass, returning the dequantized weights in out (row-major
+ *  [rows x cols], out_count >= rows * cols floats) instead of a packed matrix, for evaluation, export and
+ *  bit widths without a packed format (RTN 5..7 bits work here). *loss (may be NULL) gets GPTQ's
+ *  sum (w - q)^2 / [H^-1]_jj / 2 over the sweep. Never allocates.
+ *  @return as qlow_gptq_quantize_ws() plus QLOW_E_BUFFER_TOO_SMALL; out is untouched on failure. */
+QLOW_API qlow_status qlow_gptq_fake_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                                const qlow_hessian *H, void *workspace, size_t workspace_bytes,
+                                                float *out, int64_t out_count, double *loss);
+/*! qlow_gptq_fake_quantize() : qlow_gptq_fake_quantize_ws() with workspace from the ctx allocator. */
+QLOW_API qlow_status qlow_gptq_fake_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                             const qlow_hessian *H, float *out, int64_t out_count, double *loss);
 
 /* ---- end of gptq section ---- */
 
@@ -798,13 +813,20 @@ QLOW_API qlow_status qlow_plan_hawq_v2(double trace, int64_t n_params, const qlo
 QLOW_API qlow_status qlow_plan_diag_weighted(const float *hdiag, int64_t count, const qlow_view *W,
                                              const qlow_view *Wq, double *cost);
 
+/*! qlow_plan_layer_error_workspace_size() : workspace bytes of qlow_plan_layer_error() for a
+ *  [rows x cols] matrix with the ctx's thread count. Never allocates. */
+QLOW_API qlow_status qlow_plan_layer_error_workspace_size(const qlow_ctx *ctx, int64_t rows, int64_t cols,
+                                                          size_t *bytes);
+
 /*! qlow_plan_layer_error() : the exact layer-wise quadratic form tr(dW H dW^T) with dW = Wq - W and the
  *  accumulator's H = 2/N sum x x^T, i.e. 2/N ||dW X^T||_F^2 over the calibration tokens. O(rows cols^2),
- *  threaded by the ctx (bit-identical for any thread count). Allocates O(threads * cols + rows) doubles
- *  through the ctx allocator. @return QLOW_E_STATE (empty or DIAG accumulator), QLOW_E_SHAPE,
- *  QLOW_E_NONFINITE, QLOW_E_NO_MEMORY. */
+ *  threaded by the ctx (bit-identical for any thread count). workspace NULL = allocate through the ctx
+ *  allocator, else 8-byte aligned caller memory of qlow_plan_layer_error_workspace_size() bytes.
+ *  @return QLOW_E_STATE (empty or DIAG accumulator), QLOW_E_SHAPE, QLOW_E_NONFINITE,
+ *  QLOW_E_WORKSPACE_TOO_SMALL, QLOW_E_NO_MEMORY. */
 QLOW_API qlow_status qlow_plan_layer_error(qlow_ctx *ctx, const qlow_hessian *h, const qlow_view *W,
-                                           const qlow_view *Wq, double *error);
+                                           const qlow_view *Wq, void *workspace, size_t workspace_bytes,
+                                           double *error);
 
 /*! qlow_plan_solve_workspace_size() : workspace bytes of qlow_plan_solve_ws() (about n_layers x
  *  (QLOW_PLAN_BUDGET_UNITS + 1) bytes plus two rows of doubles). */

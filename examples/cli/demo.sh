@@ -29,6 +29,8 @@ quantize() { # quantize NAME ARGS...
 echo "== quantizing $MODEL (calibration: 4096 positions of the second half of $TEXT)"
 for b in 4 3 2 1; do quantize "rtn-${b}b" --method rtn --bits $b; done
 for b in 4 3 2; do quantize "gptq-${b}b" --method gptq --bits $b; done
+# Q-BERT's other two knobs: 8-bit embedding / shared classifier and int8 activations in the kernels.
+quantize "gptq-4b-e8a8" --method gptq --bits 4 --embed-bits 8 --act-bits 8
 for b in 4 3 2 1.6; do quantize "qbert-${b}" --method qbert --budget $b; done
 for b in 2 1.6; do quantize "ptq161-${b}" --method ptq161 --budget $b; done
 for b in 2 1.6; do quantize "billm-${b}" --method billm --budget $b; done

@@ -23,7 +23,6 @@ static qlow_status wksp_reserve(llm_wksp *w, size_t bytes)
     return QLOW_OK;
 }
 
-#if defined(QLOW_GEMM_ACT8)
 qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
 {
     int32_t flags = l->act_bits == 8 ? QLOW_GEMM_ACT8 : 0;
@@ -33,24 +32,6 @@ qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, c
     if (l->act_bits == 8) return qlow_gemm_act8_ws(ctx, l->q, x, n, y, w->p, w->bytes);
     return qlow_gemm_ws(ctx, l->q, x, n, y, w->p, w->bytes);
 }
-#else
-/* Until the kernels are in: dequantize and multiply (slow, exact weights). */
-qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
-{
-    (void)ctx;
-    size_t need = (size_t)(l->rows * l->cols) * sizeof(float);
-    qlow_status st = wksp_reserve(w, need);
-    if (st || (st = qlow_qmatrix_dequantize(l->q, 0, l->rows, w->p, (size_t)(l->rows * l->cols)))) return st;
-    const float *W = w->p;
-    for (int64_t t = 0; t < n; t++)
-        for (int64_t r = 0; r < l->rows; r++) {
-            float acc = 0.0f;
-            for (int64_t c = 0; c < l->cols; c++) acc += x[t * l->cols + c] * W[r * l->cols + c];
-            y[t * l->rows + r] = acc;
-        }
-    return QLOW_OK;
-}
-#endif
 
 qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out)
 {

@@ -38,15 +38,15 @@ int qchoice_menu(const llm_quant_opts *o, qchoice *out)
         for (int i = 0; i < 5; i++) out[n++] = (qchoice){"M161", 0, 0, 0, 1, 1, 0, 1, ratios[i]};
         return n;
     }
-    /* Q-BERT: uniform widths with per-row or 4-row group scales (its group-wise quantization), plus
-     * binary for the least sensitive linears at sub-2-bit budgets. */
+    /* Q-BERT: uniform widths with per-row or 4-row group scales (its group-wise quantization), each
+     * with GPTQ error compensation, plus binary for the least sensitive linears at sub-2-bit budgets. */
     out[n++] = (qchoice){"B1", QLOW_SCHEME_BINARY, 1, 0, 1, 1, 0, 0, 0.0};
     static const int widths[3] = {2, 3, 4};
     for (int i = 0; i < 3; i++) {
-        out[n++] = (qchoice){"Q rows4", QLOW_SCHEME_RTN, widths[i], 0, 4, 1, 0, 0, 0.0};
-        out[n++] = (qchoice){"Q row", QLOW_SCHEME_RTN, widths[i], 0, 1, 1, 0, 0, 0.0};
+        out[n++] = (qchoice){"Q rows4", QLOW_SCHEME_RTN, widths[i], 0, 4, 1, 1, 0, 0.0};
+        out[n++] = (qchoice){"Q row", QLOW_SCHEME_RTN, widths[i], 0, 1, 1, 1, 0, 0.0};
     }
-    out[n++] = (qchoice){"Q8 row", QLOW_SCHEME_RTN, 8, 0, 1, 1, 0, 0, 0.0};
+    out[n++] = (qchoice){"Q8 row", QLOW_SCHEME_RTN, 8, 0, 1, 1, 1, 0, 0.0};
     return n;
 }
 
@@ -68,8 +68,8 @@ int qchoice_quantize(qjob *j, const llm_linear *l, int layer, int kind, const qc
     char name[64];
     if (kind == LLM_CLS) snprintf(name, sizeof name, "the classifier");
     else snprintf(name, sizeof name, "layers.%d.%s", layer, llm_kind_names[kind]);
-    if (ch->gptq || ch->ptq161) {
-        snprintf(j->err, j->errn, "%s needs %s, which this build lacks", name, ch->gptq ? "GPTQ" : "PTQ1.61");
+    if (ch->ptq161) {
+        snprintf(j->err, j->errn, "%s needs PTQ1.61, which this build lacks", name);
         return -1;
     }
     float *imp = NULL;
@@ -86,7 +86,12 @@ int qchoice_quantize(qjob *j, const llm_linear *l, int layer, int kind, const qc
     if (!s && ch->scheme == QLOW_SCHEME_BINARY && !ch->importance) s = qlow_params_set_int(p, QLOW_P_BINARY_OPTIMAL, 0);
     qlow_view w;
     if (!s) s = qlow_view_init_2d(&w, QLOW_DTYPE_F32, l->rows, l->cols, (void *)(uintptr_t)l->w);
-    if (!s) s = qlow_quantize(j->ctx, p, &w, imp, out);
+    if (!s && ch->gptq) {
+        const qlow_hessian *h = qjob_hessian(j, layer, kind);
+        s = h ? qlow_gptq_quantize(j->ctx, p, &w, h, out) : QLOW_E_STATE;
+    } else if (!s) {
+        s = qlow_quantize(j->ctx, p, &w, imp, out);
+    }
     free(imp);
     return s ? qjob_fail(j, "quantization", name, s) : 0;
 }

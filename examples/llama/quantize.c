@@ -135,6 +135,7 @@ static int fixed_choice(const qjob *j, qchoice *ch)
     switch (o->method) {
     case LLM_RTN:
     case LLM_GPTQ:
+        if (bits == 1 && o->method == LLM_GPTQ) return -1; /* GPTQ sweeps a uniform grid */
         if (bits == 1) ch->scheme = QLOW_SCHEME_BINARY;
         else if (bits >= 5 && bits <= 7) return -1;
         else ch->scheme = QLOW_SCHEME_RTN, ch->bits = bits;

@@ -86,7 +86,6 @@ static qlow_status plan_gptq(const qlow_params *params, int64_t rows, int64_t co
     QLOW_TRY(qlow__qopts_from_params(params, &L->o));
     if (L->o.kind != QLOW__QK_RTN) return QLOW_E_UNSUPPORTED;
     QLOW_TRY(qlow__qopts_geometry(&L->o, rows, cols, &L->geom));
-    if (!qlow__qresult_format(&L->geom)) return QLOW_E_UNSUPPORTED;
     L->plan.rows = rows;
     L->plan.cols = cols;
     L->plan.block = qlow__param_int(params, QLOW_GPTQ_BLOCK);
@@ -120,19 +119,23 @@ qlow_status qlow_gptq_workspace_size(const qlow_params *params, int64_t rows, in
     return QLOW_OK;
 }
 
-qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_hessian *H,
-                                  void *workspace, size_t workspace_bytes, qlow_qmatrix **out)
+/* The whole GPTQ pass into carved workspace: *qr gets the codes and grids, *deq_out the dequantized
+ * weights (rows x cols, inside the workspace). */
+static qlow_status gptq_run(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_hessian *H,
+                            void *workspace, size_t workspace_bytes, int need_format, qlow__qresult *qr_out,
+                            float **deq_out, double *loss)
 {
     QLOW_TRY(qlow__ctx_check(ctx));
     QLOW_TRY(qlow__hessian_check(H));
-    if (!out || !workspace) return QLOW_E_NULL_POINTER;
+    if (!workspace) return QLOW_E_NULL_POINTER;
     QLOW_TRY(qlow__view_check(W, QLOW__DT_FLOAT, 2));
     const int64_t rows = W->shape[0], cols = W->shape[1];
     if (rows <= 0 || cols <= 0 || cols != H->cols) return QLOW_E_SHAPE;
     if (H->mode != QLOW_HESSIAN_FULL || H->tokens <= 0) return QLOW_E_STATE;
-    QLOW_TRY(qlow__quantize_check_inputs(W, NULL));
     gptq_layout L;
     QLOW_TRY(plan_gptq(params, rows, cols, &L));
+    if (need_format && !qlow__qresult_format(&L.geom)) return QLOW_E_UNSUPPORTED;
+    QLOW_TRY(qlow__quantize_check_inputs(W, NULL));
     if (workspace_bytes < L.total) return QLOW_E_WORKSPACE_TOO_SMALL;
     if (((uintptr_t)workspace & 63u) != 0) return QLOW_E_ALIGNMENT;
     qlow__wksp w;
@@ -165,8 +168,54 @@ qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *params, cons
             fit_group(&rc, cg, width);
         }
     qlow__gptq_quantizer q = {&rc, quantize_column};
-    QLOW_TRY(qlow__gptq_sweep(isa, threads, &st, deq, cols, &q, deq, NULL));
+    QLOW_TRY(qlow__gptq_sweep(isa, threads, &st, deq, cols, &q, deq, loss));
+    *qr_out = qr;
+    *deq_out = deq;
+    return QLOW_OK;
+}
+
+qlow_status qlow_gptq_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_hessian *H,
+                                  void *workspace, size_t workspace_bytes, qlow_qmatrix **out)
+{
+    if (!out) return QLOW_E_NULL_POINTER;
+    qlow__qresult qr;
+    float *deq = NULL;
+    QLOW_TRY(gptq_run(ctx, params, W, H, workspace, workspace_bytes, 1, &qr, &deq, NULL));
     return qlow__qmatrix_from_qresult(qlow__ctx_allocator(ctx), &qr, out);
+}
+
+qlow_status qlow_gptq_fake_quantize_ws(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                       const qlow_hessian *H, void *workspace, size_t workspace_bytes, float *out,
+                                       int64_t out_count, double *loss)
+{
+    if (!out || !W) return QLOW_E_NULL_POINTER;
+    QLOW_TRY(qlow__view_check(W, QLOW__DT_FLOAT, 2));
+    size_t need;
+    QLOW_TRY(qlow__matrix_count(W->shape[0], W->shape[1], &need));
+    if (out_count < 0 || (uint64_t)out_count < (uint64_t)need) return QLOW_E_BUFFER_TOO_SMALL;
+    qlow__qresult qr;
+    float *deq = NULL;
+    double l = 0.0;
+    QLOW_TRY(gptq_run(ctx, params, W, H, workspace, workspace_bytes, 0, &qr, &deq, &l));
+    memcpy(out, deq, need * sizeof(float));
+    if (loss) *loss = l;
+    return QLOW_OK;
+}
+
+qlow_status qlow_gptq_fake_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                    const qlow_hessian *H, float *out, int64_t out_count, double *loss)
+{
+    QLOW_TRY(qlow__ctx_check(ctx));
+    if (!W) return QLOW_E_NULL_POINTER;
+    QLOW_TRY(qlow__view_check(W, QLOW__DT_FLOAT, 2));
+    size_t need;
+    QLOW_TRY(qlow_gptq_workspace_size(params, W->shape[0], W->shape[1], &need));
+    const qlow_allocator *a = qlow__ctx_allocator(ctx);
+    void *ws = qlow__alloc(a, need, 64);
+    if (!ws) return QLOW_E_NO_MEMORY;
+    qlow_status st = qlow_gptq_fake_quantize_ws(ctx, params, W, H, ws, need, out, out_count, loss);
+    qlow__free(a, ws);
+    return st;
 }
 
 qlow_status qlow_gptq_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W, const qlow_hessian *H,

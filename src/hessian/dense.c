@@ -158,7 +158,89 @@ AVX512_FN static void sgemm_block_avx512(int64_t m, int64_t n, int64_t k, const 
         for (; i < m; i++) stile1(k, A + i * lda, lda, B + j, ldb, C + i * ldc + j, ldc, m0, m1, m2);
     }
 }
+
+#define AVX2_FN __attribute__((target("avx2,fma")))
+/* AVX2 has 16 registers: tiles of 4 rows x 3 vectors. Column tails go through the portable path. */
+AVX2_FN static void dgemm_block_avx2(int64_t m, int64_t n, int64_t k, const double *A, int64_t a_row,
+                                     int64_t a_col, const double *B, int64_t ldb, double *C, int64_t ldc)
+{
+    int64_t j = 0;
+    for (; j + 12 <= n; j += 12) {
+        int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            __m256d c[4][3];
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 3; v++) c[r][v] = _mm256_loadu_pd(C + (i + r) * ldc + j + 4 * v);
+            for (int64_t p = 0; p < k; p++) {
+                const double *b = B + p * ldb + j;
+                __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4), b2 = _mm256_loadu_pd(b + 8);
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) {
+                    __m256d a = _mm256_set1_pd(A[(i + r) * a_row + p * a_col]);
+                    c[r][0] = _mm256_fnmadd_pd(a, b0, c[r][0]);
+                    c[r][1] = _mm256_fnmadd_pd(a, b1, c[r][1]);
+                    c[r][2] = _mm256_fnmadd_pd(a, b2, c[r][2]);
+                }
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 3; v++) _mm256_storeu_pd(C + (i + r) * ldc + j + 4 * v, c[r][v]);
+        }
+        if (i < m) dgemm_block_generic(m - i, 12, k, A + i * a_row, a_row, a_col, B + j, ldb, C + i * ldc + j, ldc);
+    }
+    if (j < n) dgemm_block_generic(m, n - j, k, A, a_row, a_col, B + j, ldb, C + j, ldc);
+}
+
+AVX2_FN static void sgemm_block_avx2(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B,
+                                     int64_t ldb, float *C, int64_t ldc)
+{
+    int64_t j = 0;
+    for (; j + 24 <= n; j += 24) {
+        int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            __m256 c[4][3];
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 3; v++) c[r][v] = _mm256_loadu_ps(C + (i + r) * ldc + j + 8 * v);
+            for (int64_t p = 0; p < k; p++) {
+                const float *b = B + p * ldb + j;
+                __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16);
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) {
+                    __m256 a = _mm256_set1_ps(A[(i + r) * lda + p]);
+                    c[r][0] = _mm256_fnmadd_ps(a, b0, c[r][0]);
+                    c[r][1] = _mm256_fnmadd_ps(a, b1, c[r][1]);
+                    c[r][2] = _mm256_fnmadd_ps(a, b2, c[r][2]);
+                }
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 3; v++) _mm256_storeu_ps(C + (i + r) * ldc + j + 8 * v, c[r][v]);
+        }
+        if (i < m) sgemm_block_generic(m - i, 24, k, A + i * lda, lda, B + j, ldb, C + i * ldc + j, ldc);
+    }
+    if (j < n) sgemm_block_generic(m, n - j, k, A, lda, B + j, ldb, C + j, ldc);
+}
+
+AVX2_FN static void saxpy_avx2(int64_t n, float a, const float *x, float *y)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fnmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] -= a * x[i];
+}
 #endif
+
+static int use_avx2(int isa)
+{
+#ifdef DENSE_X86
+    return isa == QLOW_ISA_AVX2;
+#else
+    (void)isa;
+    return 0;
+#endif
+}
 
 static int use_avx512(int isa)
 {
@@ -200,6 +282,10 @@ void qlow__dgemm_sub_tri(int isa, int threads, int64_t m, int64_t n, int64_t k, 
             dgemm_block_avx512(mm, nn, k - p0, a, a_row, a_col, b, ldb, c, ldc);
             continue;
         }
+        if (use_avx2(isa)) {
+            dgemm_block_avx2(mm, nn, k - p0, a, a_row, a_col, b, ldb, c, ldc);
+            continue;
+        }
 #endif
         (void)fast;
         dgemm_block_generic(mm, nn, k - p0, a, a_row, a_col, b, ldb, c, ldc);
@@ -233,6 +319,10 @@ void qlow__saxpy_sub(int isa, int64_t n, float a, const float *x, float *y)
         saxpy_avx512(n, a, x, y);
         return;
     }
+    if (use_avx2(isa)) {
+        saxpy_avx2(n, a, x, y);
+        return;
+    }
 #endif
     (void)isa;
     for (int64_t i = 0; i < n; i++) y[i] -= a * x[i];
@@ -257,6 +347,10 @@ void qlow__sgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, cons
 #ifdef DENSE_X86
         if (fast) {
             sgemm_block_avx512(mm, nn, k, a, lda, B + j0, ldb, c, ldc);
+            continue;
+        }
+        if (use_avx2(isa)) {
+            sgemm_block_avx2(mm, nn, k, a, lda, B + j0, ldb, c, ldc);
             continue;
         }
 #endif

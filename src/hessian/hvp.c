@@ -187,24 +187,25 @@ static qlow_status check_full(const qlow_hessian *h)
 }
 
 qlow_status qlow_hessian_top_eigen(qlow_ctx *ctx, const qlow_hessian *h, double tol, int32_t max_iter,
-                                   double *lambda, int32_t *iters)
+                                   void *workspace, size_t workspace_bytes, double *lambda, int32_t *iters)
 {
     QLOW_TRY(qlow__ctx_check(ctx));
     QLOW_TRY(check_full(h));
     QLOW_TRY(check_power_args(tol, max_iter, lambda));
     acc_matvec m = {h, qlow__ctx_threads(ctx)};
     spec_args a = {SPEC_POWER, tol, max_iter, 0, 0, lambda, NULL, iters};
-    return run_spectral(ctx, acc_apply, &m, NULL, h->cols, &a, NULL, 0);
+    return run_spectral(ctx, acc_apply, &m, NULL, h->cols, &a, workspace, workspace_bytes);
 }
 
-qlow_status qlow_hessian_lanczos(qlow_ctx *ctx, const qlow_hessian *h, int32_t steps, int32_t k, double *eigs)
+qlow_status qlow_hessian_lanczos(qlow_ctx *ctx, const qlow_hessian *h, int32_t steps, int32_t k, void *workspace,
+                                 size_t workspace_bytes, double *eigs)
 {
     QLOW_TRY(qlow__ctx_check(ctx));
     QLOW_TRY(check_full(h));
     QLOW_TRY(check_lanczos_args(h->cols, steps, k, eigs));
     acc_matvec m = {h, qlow__ctx_threads(ctx)};
     spec_args a = {SPEC_LANCZOS, 0.0, 0, steps, k, eigs, NULL, NULL};
-    return run_spectral(ctx, acc_apply, &m, NULL, h->cols, &a, NULL, 0);
+    return run_spectral(ctx, acc_apply, &m, NULL, h->cols, &a, workspace, workspace_bytes);
 }
 
 /* ---- finite-difference HVP from a gradient callback ------------------------------------------- */

@@ -128,31 +128,68 @@ AVX512_FN static void tile_avx512(int64_t t, const float *pa, const float *pb, d
         flush_vec(S + r * lds + 16, c[r][1], m2, m3);
     }
 }
+
+/* AVX2 (16 registers): the 12 x 32 tile as four 6 x 16 passes over the chunk, operands from L1. */
+__attribute__((target("avx2,fma"))) static void tile_avx2(int64_t t, const float *pa, const float *pb, double *S,
+                                                          int64_t lds, int64_t rows, int64_t cols)
+{
+    for (int r0 = 0; r0 < MR; r0 += 6)
+        for (int c0 = 0; c0 < NR; c0 += 16) {
+            __m256 c[6][2];
+#pragma GCC unroll 6
+            for (int r = 0; r < 6; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+            for (int64_t p = 0; p < t; p++) {
+                const float *a = pa + p * MR + r0;
+                __m256 b0 = _mm256_loadu_ps(pb + p * NR + c0), b1 = _mm256_loadu_ps(pb + p * NR + c0 + 8);
+#pragma GCC unroll 6
+                for (int r = 0; r < 6; r++) {
+                    __m256 ar = _mm256_set1_ps(a[r]);
+                    c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]);
+                    c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
+                }
+            }
+            for (int r = 0; r < 6 && r0 + r < rows; r++) {
+                float lanes[16];
+                _mm256_storeu_ps(lanes, c[r][0]);
+                _mm256_storeu_ps(lanes + 8, c[r][1]);
+                double *srow = S + (r0 + r) * lds + c0;
+                for (int q = 0; q < 16 && c0 + q < cols; q++) srow[q] += (double)lanes[q];
+            }
+        }
+}
 #endif
 
 /* Column strips are taken SUPER at a time: each row tile of the broadcast operand is loaded once for
  * all of them (their vector operands stay in L2), which divides the traffic of the packed row tiles by
- * SUPER. */
+ * SUPER. A work item is one strip group over at most ROW_SPAN row tiles, small enough to balance the
+ * triangle over threads that may be descheduled. Every tile of S has one owner, so the sums do not
+ * depend on the thread count. */
 #define SUPER 4
+#define ROW_SPAN 48
+
+static int64_t first_tile(int64_t g) { return (g * SUPER * NR) / MR; }
 
 void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
 {
     int64_t d = h->cols;
     int64_t strips = (d + NR - 1) / NR, tiles = (d + MR - 1) / MR, groups = (strips + SUPER - 1) / SUPER;
+    int64_t items = 0;
+    for (int64_t g = 0; g < groups; g++) items += (tiles - first_tile(g) + ROW_SPAN - 1) / ROW_SPAN;
 #ifdef SYRK_X86
-    int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON;
+    int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON, avx2 = isa == QLOW_ISA_AVX2;
 #else
     (void)isa;
 #endif
     (void)threads;
-    /* Groups near column 0 own the most rows of the lower triangle; dynamic scheduling hands them out
-     * first. Every tile of S has one owner, so the sums do not depend on the thread count. */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && groups > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && items > 1)
 #endif
-    for (int64_t g = 0; g < groups; g++) {
+    for (int64_t it = 0; it < items; it++) {
+        int64_t g = 0, rest = it, span;
+        while (rest >= (span = (tiles - first_tile(g) + ROW_SPAN - 1) / ROW_SPAN)) rest -= span, g++;
         int64_t s0 = g * SUPER, s1 = s0 + SUPER < strips ? s0 + SUPER : strips;
-        for (int64_t jt = (s0 * NR) / MR; jt < tiles; jt++) {
+        int64_t jt0 = first_tile(g) + rest * ROW_SPAN, jt1 = jt0 + ROW_SPAN < tiles ? jt0 + ROW_SPAN : tiles;
+        for (int64_t jt = jt0; jt < jt1; jt++) {
             int64_t j0 = jt * MR, rows = d - j0 < MR ? d - j0 : MR;
             const float *pa = h->pack_a + jt * CHUNK * MR;
             for (int64_t s = s0; s < s1; s++) {
@@ -163,6 +200,10 @@ void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
 #ifdef SYRK_X86
                 if (fast) {
                     tile_avx512(t, pa, pb, S, d, rows, cols);
+                    continue;
+                }
+                if (avx2) {
+                    tile_avx2(t, pa, pb, S, d, rows, cols);
                     continue;
                 }
 #endif

@@ -19,6 +19,7 @@ struct qlow_tokenizer {
     uint32_t *slots; /* open addressing: id + 1, 0 = empty */
     uint32_t mask;
     unsigned char raw[256]; /* raw[b] = b: the pieces of byte tokens point here */
+    uint8_t bigram[8192];   /* bit (a << 8 | b) set when some token contains bytes a, b adjacently */
     void *block;
 };
 
@@ -117,6 +118,11 @@ qlow_status qlow_tokenizer_open_buffer(const void *data, size_t size, int32_t vo
         t->bytes[o + len] = '\0';
         pos += len;
         o += (size_t)len + 1;
+        const unsigned char *tb = (const unsigned char *)t->bytes + t->offs[i];
+        for (uint32_t j = 0; j + 1 < len; j++) {
+            unsigned bit = (unsigned)tb[j] << 8 | tb[j + 1];
+            t->bigram[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+        }
         /* Insert unless an earlier token has the same bytes: lookups return the lowest id. */
         if (lookup2(t, t->bytes + t->offs[i], len, "", 0) >= 0) continue;
         uint32_t h = fnv_step(FNV_SEED, t->bytes + t->offs[i], len);
@@ -180,73 +186,152 @@ typedef struct merge_cand {
     uint32_t vl, vr;
 } merge_cand;
 
+/* One symbol of the text; dead symbols have tok = -1. Kept together so that a merge touches one line. */
+typedef struct sym {
+    int32_t tok, prev, next;
+    uint32_t ver;
+} sym;
+
+/* Memo of pair lookups (token a then b -> merged id or -1): the same few pairs recur all over a text. */
+typedef struct pair_memo {
+    int32_t a, b, id, unused;
+} pair_memo;
+
 typedef struct enc_state {
-    int32_t *tok, *prev, *next;
-    uint32_t *ver;
+    sym *s;
     merge_cand *heap;
     size_t heap_n;
+    pair_memo *memo;
+    uint32_t memo_mask;
 } enc_state;
+
+static size_t memo_entries(size_t n)
+{
+    size_t m = 16;
+    while (m < n && m < 4096) m <<= 1;
+    return m;
+}
+
+static int32_t pair_lookup(const qlow_tokenizer *t, enc_state *e, int32_t a, int32_t b)
+{
+    pair_memo *m = &e->memo[((uint32_t)a * 2654435761u ^ (uint32_t)b * 40503u) & e->memo_mask];
+    if (m->a == a && m->b == b) return m->id;
+    m->a = a;
+    m->b = b;
+    m->id = lookup2(t, t->bytes + t->offs[a], t->lens[a], t->bytes + t->offs[b], t->lens[b]);
+    return m->id;
+}
 
 static int cand_before(const merge_cand *a, const merge_cand *b)
 {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static void heap_push(enc_state *s, merge_cand c)
+static void heap_push(enc_state *e, merge_cand c)
 {
-    size_t i = s->heap_n++;
+    size_t i = e->heap_n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!cand_before(&c, &s->heap[p])) break;
-        s->heap[i] = s->heap[p];
+        if (!cand_before(&c, &e->heap[p])) break;
+        e->heap[i] = e->heap[p];
         i = p;
     }
-    s->heap[i] = c;
+    e->heap[i] = c;
 }
 
-static merge_cand heap_pop(enc_state *s)
+/* Put `c` at slot i and move it down to where it belongs among h[0..n). */
+static void sift_down(merge_cand *h, size_t n, size_t i, merge_cand c)
 {
-    merge_cand top = s->heap[0], last = s->heap[--s->heap_n];
-    size_t i = 0, n = s->heap_n;
     for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && cand_before(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!cand_before(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
+        size_t k = 2 * i + 1;
+        if (k >= n) break;
+        if (k + 1 < n && cand_before(&h[k + 1], &h[k])) k++;
+        if (!cand_before(&h[k], &c)) break;
+        h[i] = h[k];
+        i = k;
     }
-    if (n) s->heap[i] = last;
+    h[i] = c;
+}
+
+static merge_cand heap_pop(enc_state *e)
+{
+    merge_cand top = e->heap[0], last = e->heap[--e->heap_n];
+    if (e->heap_n) sift_down(e->heap, e->heap_n, 0, last);
     return top;
 }
 
-static void try_pair(const qlow_tokenizer *t, enc_state *s, int32_t l, int32_t r)
+/* Queue the pair (l, r) if its concatenation is a token; `bulk` defers ordering to a heap build. */
+static void try_pair(const qlow_tokenizer *t, enc_state *e, int32_t l, int32_t r, int bulk)
 {
-    int32_t a = s->tok[l], b = s->tok[r];
-    int32_t id = lookup2(t, t->bytes + t->offs[a], t->lens[a], t->bytes + t->offs[b], t->lens[b]);
+    int32_t id = pair_lookup(t, e, e->s[l].tok, e->s[r].tok);
     if (id < 0 || !(t->scores[id] > MERGE_FLOOR)) return;
-    merge_cand c = {t->scores[id], l, r, id, s->ver[l], s->ver[r]};
-    heap_push(s, c);
+    merge_cand c = {t->scores[id], l, r, id, e->s[l].ver, e->s[r].ver};
+    if (bulk)
+        e->heap[e->heap_n++] = c;
+    else
+        heap_push(e, c);
 }
 
-static qlow_status enc_layout(size_t text_len, enc_state *s, unsigned char *base, size_t *bytes)
+/* The llama2.c merge loop over symbols [lo, hi): always the best-scoring pair, leftmost on ties. */
+static void merge_segment(const qlow_tokenizer *t, enc_state *e, int32_t lo, int32_t hi)
+{
+    sym *s = e->s;
+    for (int32_t i = lo; i < hi; i++) {
+        s[i].prev = i > lo ? i - 1 : -1;
+        s[i].next = i + 1 < hi ? i + 1 : -1;
+        s[i].ver = 0;
+    }
+    e->heap_n = 0;
+    for (int32_t i = lo; i + 1 < hi; i++) try_pair(t, e, i, i + 1, 1);
+    for (size_t i = e->heap_n / 2; i-- > 0;) sift_down(e->heap, e->heap_n, i, e->heap[i]);
+    while (e->heap_n) {
+        merge_cand c = heap_pop(e);
+        int32_t l = c.left, r = c.right;
+        if (s[l].tok < 0 || s[l].next != r || s[l].ver != c.vl || s[r].ver != c.vr) continue;
+        s[l].tok = c.merged;
+        s[l].ver++;
+        s[l].next = s[r].next;
+        if (s[r].next >= 0) s[s[r].next].prev = l;
+        s[r].tok = -1;
+        s[r].ver++;
+        if (s[l].prev >= 0) try_pair(t, e, s[l].prev, l, 0);
+        if (s[l].next >= 0) try_pair(t, e, l, s[l].next, 0);
+    }
+}
+
+/* A merge can join the symbols on both sides of a boundary only if some token contains the byte pair
+ * (last byte of the left token's string, first byte of the right one's): each merged string is the
+ * concatenation of its parts. Where no token does, the two sides never interact, and merging each
+ * side alone gives exactly the global result while keeping the working set small. */
+static int boundary_is_closed(const qlow_tokenizer *t, int32_t left, int32_t right)
+{
+    uint32_t ll = t->lens[left], rl = t->lens[right];
+    if (!ll || !rl) return 0;
+    unsigned a = (unsigned char)t->bytes[t->offs[left] + ll - 1], b = (unsigned char)t->bytes[t->offs[right]];
+    unsigned bit = a << 8 | b;
+    return !(t->bigram[bit >> 3] & (1u << (bit & 7)));
+}
+
+static qlow_status enc_layout(size_t text_len, enc_state *e, unsigned char *base, size_t *bytes)
 {
     size_t n, heap_cap, per, total, hb;
     QLOW_TRY(qlow__add_size(text_len, 2, &n));
+    if (n > INT32_MAX) return QLOW_E_OVERFLOW;
     QLOW_TRY(qlow__mul_size(n, 3, &heap_cap));
-    QLOW_TRY(qlow__mul_size(n, 4 * sizeof(int32_t), &per));
+    QLOW_TRY(qlow__mul_size(n, sizeof(sym), &per));
     QLOW_TRY(qlow__mul_size(heap_cap, sizeof(merge_cand), &hb));
+    size_t memo = memo_entries(n);
     QLOW_TRY(qlow__add_size(per, hb, &total));
-    QLOW_TRY(qlow__add_size(total, 64, &total));
+    QLOW_TRY(qlow__add_size(total, 64 + memo * sizeof(pair_memo), &total));
     if (base) {
         unsigned char *p = (unsigned char *)qlow__align_up((size_t)(uintptr_t)base, 16);
-        s->heap = (merge_cand *)(void *)p;
-        p += hb;
-        s->tok = (int32_t *)(void *)p;
-        s->prev = s->tok + n;
-        s->next = s->prev + n;
-        s->ver = (uint32_t *)(void *)(s->next + n);
-        s->heap_n = 0;
+        e->memo = (pair_memo *)(void *)p;
+        e->memo_mask = (uint32_t)memo - 1;
+        for (size_t i = 0; i < memo; i++) e->memo[i].a = -1;
+        p += memo * sizeof(pair_memo);
+        e->heap = (merge_cand *)(void *)p;
+        e->s = (sym *)(void *)(p + hb);
+        e->heap_n = 0;
     }
     *bytes = total;
     return QLOW_OK;
@@ -255,8 +340,8 @@ static qlow_status enc_layout(size_t text_len, enc_state *s, unsigned char *base
 qlow_status qlow_tokenizer_encode_workspace_size(const qlow_tokenizer *tok, size_t text_len, size_t *bytes)
 {
     if (!tok || !bytes) return QLOW_E_NULL_POINTER;
-    enc_state s;
-    return enc_layout(text_len, &s, NULL, bytes);
+    enc_state e;
+    return enc_layout(text_len, &e, NULL, bytes);
 }
 
 static int is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
@@ -266,52 +351,42 @@ qlow_status qlow_tokenizer_encode_wksp(const qlow_tokenizer *tok, const char *te
                                        void *workspace, size_t workspace_bytes)
 {
     if (!tok || (!text && text_len) || !tokens || !n_tokens || !workspace) return QLOW_E_NULL_POINTER;
-    enc_state s;
+    enc_state e;
     size_t need;
-    QLOW_TRY(enc_layout(text_len, &s, NULL, &need));
+    QLOW_TRY(enc_layout(text_len, &e, NULL, &need));
     if (workspace_bytes < need) return QLOW_E_WORKSPACE_TOO_SMALL;
-    enc_layout(text_len, &s, (unsigned char *)workspace, &need);
+    enc_layout(text_len, &e, (unsigned char *)workspace, &need);
     const unsigned char *u = (const unsigned char *)text;
+    sym *s = e.s;
     int32_t n = 0;
     /* BOS takes part in the merge loop exactly as in llama2.c (it never merges with real vocabularies). */
-    if (bos) s.tok[n++] = QLOW_TOKEN_BOS;
+    if (bos) s[n++].tok = QLOW_TOKEN_BOS;
     if (text_len) {
         int32_t sp;
-        s.tok[n++] = qlow_tokenizer_lookup(tok, " ", 1, &sp) == QLOW_OK ? sp : ' ' + 3;
+        s[n++].tok = qlow_tokenizer_lookup(tok, " ", 1, &sp) == QLOW_OK ? sp : ' ' + 3;
         for (size_t i = 0; i < text_len;) {
             size_t k = 1;
             while (i + k < text_len && k < 4 && is_cont(u[i + k])) k++;
             int32_t id = lookup2(tok, text + i, k, "", 0);
             if (id >= 0)
-                s.tok[n++] = id;
+                s[n++].tok = id;
             else
-                for (size_t b = 0; b < k; b++) s.tok[n++] = (int32_t)u[i + b] + 3;
+                for (size_t b = 0; b < k; b++) s[n++].tok = (int32_t)u[i + b] + 3;
             i += k;
         }
     }
-    for (int32_t i = 0; i < n; i++) {
-        s.prev[i] = i - 1;
-        s.next[i] = i + 1 < n ? i + 1 : -1;
-        s.ver[i] = 0;
-    }
-    for (int32_t i = 0; i + 1 < n; i++) try_pair(tok, &s, i, i + 1);
-    while (s.heap_n) {
-        merge_cand c = heap_pop(&s);
-        int32_t l = c.left, r = c.right;
-        if (s.tok[l] < 0 || s.tok[r] < 0 || s.next[l] != r || s.ver[l] != c.vl || s.ver[r] != c.vr) continue;
-        s.tok[l] = c.merged;
-        s.ver[l]++;
-        s.next[l] = s.next[r];
-        if (s.next[r] >= 0) s.prev[s.next[r]] = l;
-        s.tok[r] = -1;
-        if (s.prev[l] >= 0) try_pair(tok, &s, s.prev[l], l);
-        if (s.next[l] >= 0) try_pair(tok, &s, l, s.next[l]);
-    }
+    int32_t lo = 0;
+    for (int32_t i = 1; i <= n; i++)
+        if (i == n || boundary_is_closed(tok, s[i - 1].tok, s[i].tok)) {
+            merge_segment(tok, &e, lo, i);
+            lo = i;
+        }
     size_t count = eos ? 1u : 0u;
-    for (int32_t i = 0; i >= 0 && i < n; i = s.next[i]) count++;
+    for (int32_t i = 0; i < n; i++) count += s[i].tok >= 0;
     if (count > capacity) return QLOW_E_BUFFER_TOO_SMALL;
     size_t o = 0;
-    for (int32_t i = 0; i >= 0 && i < n; i = s.next[i]) tokens[o++] = s.tok[i];
+    for (int32_t i = 0; i < n; i++)
+        if (s[i].tok >= 0) tokens[o++] = s[i].tok;
     if (eos) tokens[o++] = QLOW_TOKEN_EOS;
     *n_tokens = o;
     return QLOW_OK;

@@ -78,8 +78,20 @@ qlow_status qlow_plan_diag_weighted(const float *hdiag, int64_t count, const qlo
     return QLOW_OK;
 }
 
+qlow_status qlow_plan_layer_error_workspace_size(const qlow_ctx *ctx, int64_t rows, int64_t cols, size_t *bytes)
+{
+    QLOW_TRY(qlow__ctx_check(ctx));
+    if (!bytes) return QLOW_E_NULL_POINTER;
+    if (rows <= 0 || cols <= 0) return QLOW_E_SHAPE;
+    size_t per, total;
+    QLOW_TRY(qlow__mul_size((size_t)cols, sizeof(double), &per));
+    QLOW_TRY(qlow__mul_size(per, (size_t)qlow__ctx_threads(ctx), &total));
+    QLOW_TRY(qlow__mul_size((size_t)rows, sizeof(double), &per));
+    return qlow__add_size(total, per, bytes);
+}
+
 qlow_status qlow_plan_layer_error(qlow_ctx *ctx, const qlow_hessian *h, const qlow_view *W, const qlow_view *Wq,
-                                  double *error)
+                                  void *workspace, size_t workspace_bytes, double *error)
 {
     QLOW_TRY(qlow__ctx_check(ctx));
     QLOW_TRY(qlow__hessian_check(h));
@@ -90,12 +102,16 @@ qlow_status qlow_plan_layer_error(qlow_ctx *ctx, const qlow_hessian *h, const ql
     if (d != h->cols) return QLOW_E_SHAPE;
     const qlow_allocator *a = qlow__ctx_allocator(ctx);
     int threads = qlow__ctx_threads(ctx);
-    size_t per, total;
-    QLOW_TRY(qlow__mul_size((size_t)d, sizeof(double), &per));
-    QLOW_TRY(qlow__mul_size(per, (size_t)threads, &total));
-    QLOW_TRY(qlow__add_size(total, (size_t)rows * sizeof(double), &total));
-    double *mem = (double *)qlow__alloc(a, total, 64);
-    if (!mem) return QLOW_E_NO_MEMORY;
+    size_t total;
+    QLOW_TRY(qlow_plan_layer_error_workspace_size(ctx, rows, d, &total));
+    double *mem = (double *)workspace;
+    if (!workspace) {
+        mem = (double *)qlow__alloc(a, total, 64);
+        if (!mem) return QLOW_E_NO_MEMORY;
+    } else {
+        if (((uintptr_t)workspace & 7u) != 0) return QLOW_E_ALIGNMENT;
+        if (workspace_bytes < total) return QLOW_E_WORKSPACE_TOO_SMALL;
+    }
     double *row_err = mem + (size_t)d * (size_t)threads;
     const double *S = h->S;
 #ifdef _OPENMP
@@ -126,7 +142,7 @@ qlow_status qlow_plan_layer_error(qlow_ctx *ctx, const qlow_hessian *h, const ql
     }
     double sum = 0.0;
     for (int64_t r = 0; r < rows; r++) sum += row_err[r];
-    qlow__free(a, mem);
+    if (!workspace) qlow__free(a, mem);
     *error = 2.0 * sum / (double)h->tokens;
     return QLOW_OK;
 }

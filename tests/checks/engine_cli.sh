@@ -37,5 +37,20 @@ expect "quantize bad method" 2 1 "$q" quantize --method magic --bits 4 -o "$tmp/
 expect "quantize bad bits" 2 1 "$q" quantize --method rtn --bits 11 -o "$tmp/x.qlow" data/stories260K.bin
 expect "quantize gptq without calib" 2 1 "$q" quantize --method gptq --bits 2 -o "$tmp/x.qlow" data/stories260K.bin
 expect "prompt too long for the context" 1 1 "$q" run data/stories260K.bin "$(head -c 20000 data/tinystories_validation_head.txt)"
+expect "quantize unreadable calib" 1 1 "$q" quantize --method gptq --bits 4 --calib "$tmp/none.txt" -o "$tmp/x.qlow" data/stories260K.bin
+expect "quantize budget too small" 1 1 "$q" quantize --method billm --budget 1.0 --calib data/tinystories_validation_head.txt --calib-tokens 512 -o "$tmp/x.qlow" data/stories260K.bin
+[ ! -e "$tmp/x.qlow" ] && echo "PASS no output file after a failed quantize" || echo "FAIL a failed quantize left $tmp/x.qlow"
+expect "quantize rtn" 0 0 "$q" quantize --method rtn --bits 4 -o "$tmp/r4.qlow" data/stories260K.bin
+expect "inspect .qlow" 0 0 "$q" inspect "$tmp/r4.qlow"
+grep -q "layers.4.w2 *Q4" "$tmp/out" && echo "PASS inspect lists Q4 tensors" || echo "FAIL inspect output"
+size=$(wc -c < "$tmp/r4.qlow")
+cp "$tmp/r4.qlow" "$tmp/bad.qlow"
+printf '\377' | dd of="$tmp/bad.qlow" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+expect "corrupt .qlow" 1 1 "$q" run "$tmp/bad.qlow" "hi"
+grep -qi "checksum" "$tmp/err" && echo "PASS corrupt .qlow reports a checksum error" || { echo "FAIL corrupt .qlow message:"; cat "$tmp/err"; }
+head -c $((size - 100)) "$tmp/r4.qlow" > "$tmp/short.qlow"
+expect "truncated .qlow" 1 1 "$q" eval --no-speed --ref data/stories260K.bin "$tmp/short.qlow"
+expect "eval json" 0 0 "$q" eval --max 1 --gen-tokens 8 --reps 1 --json --ref data/stories260K.bin "$tmp/r4.qlow"
+grep -q '"kld_p99"' "$tmp/out" && echo "PASS eval --json" || echo "FAIL eval --json"
 expect "run" 0 0 "$q" run --steps 20 data/stories260K.bin "Once upon a time"
 grep -q "^Once upon a time, there was a little girl" "$tmp/out" && echo "PASS run output" || { echo "FAIL run output"; cat "$tmp/out"; }

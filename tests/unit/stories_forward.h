@@ -83,8 +83,10 @@ static void st_rmsnorm(float *out, const float *x, const float *w, int n)
 }
 
 /* Run tokens[0..n) as one sequence; rec[l][site] (if non-NULL) receives row `row0 + pos` of the inputs
- * of layer l at that site (widths dim, dim, dim, hidden). */
-static void stories_forward(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES], int64_t row0)
+ * of layer l at that site (widths dim, dim, dim, hidden). With nll non-NULL, adds the negative
+ * log-likelihood of every next token (n - 1 of them) to *nll. */
+static void stories_forward_nll(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES], int64_t row0,
+                                double *nll)
 {
     int d = m->dim, hd = d / m->heads, kvd = m->kv_heads * hd, H = m->hidden, L = m->layers;
     float *x = malloc(sizeof(float) * d), *xb = malloc(sizeof(float) * d), *q = malloc(sizeof(float) * d);
@@ -140,15 +142,36 @@ static void stories_forward(const stories *m, const int32_t *tokens, int n, floa
             st_matvec(m->w2 + (size_t)l * d * H, hb, tmp, d, H);
             for (int i = 0; i < d; i++) x[i] += tmp[i];
         }
+        if (nll && pos + 1 < n) {
+            st_rmsnorm(xb, x, m->rms_final, d);
+            double mx = -1e300, sum = 0.0, target = 0.0;
+            for (int v = 0; v < m->vocab; v++) {
+                double z = 0.0;
+                for (int i = 0; i < d; i++) z += (double)m->emb[(size_t)v * d + i] * xb[i];
+                if (v == tokens[pos + 1]) target = z;
+                if (z > mx) {
+                    sum = sum * exp(mx - z) + 1.0;
+                    mx = z;
+                } else {
+                    sum += exp(z - mx);
+                }
+            }
+            *nll += mx + log(sum) - target;
+        }
     }
     free(x), free(xb), free(q), free(att_out), free(tmp), free(hb), free(hb2), free(att), free(kc), free(vc);
+}
+
+static inline void stories_forward(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES], int64_t row0)
+{
+    stories_forward_nll(m, tokens, n, rec, row0, NULL);
 }
 
 /* Tokenize the first paragraphs of the bundled TinyStories text (BOS + up to max_len tokens each) and
  * record layer inputs for up to max_tokens tokens; returns the number of tokens recorded. rec[l][s] must
  * hold max_tokens rows. */
-static int64_t stories_calibrate(const stories *m, const char *text_path, const char *tok_path, int64_t skip_paragraphs,
-                                 int max_len, int64_t max_tokens, float *(*rec)[ST_SITES])
+static int64_t stories_run(const stories *m, const char *text_path, const char *tok_path, int64_t skip_paragraphs,
+                           int max_len, int64_t max_tokens, float *(*rec)[ST_SITES], double *nll, int64_t *scored)
 {
     FILE *f = fopen(text_path, "rb");
     if (!f) return -1;
@@ -172,7 +195,8 @@ static int64_t stories_calibrate(const stories *m, const char *text_path, const 
             if (qlow_tokenizer_encode(tok, p, len, 1, 0, ids, len + 3, &cnt) == QLOW_OK && cnt > 1) {
                 int use = (int)cnt < max_len ? (int)cnt : max_len;
                 if (rows + use > max_tokens) use = (int)(max_tokens - rows);
-                stories_forward(m, ids, use, rec, rows);
+                stories_forward_nll(m, ids, use, rec, rows, nll);
+                if (scored) *scored += use - 1;
                 rows += use;
             }
         }
@@ -183,5 +207,11 @@ static int64_t stories_calibrate(const stories *m, const char *text_path, const 
     free(text);
     qlow_tokenizer_close(tok);
     return rows;
+}
+
+static int64_t stories_calibrate(const stories *m, const char *text_path, const char *tok_path, int64_t skip_paragraphs,
+                                 int max_len, int64_t max_tokens, float *(*rec)[ST_SITES])
+{
+    return stories_run(m, text_path, tok_path, skip_paragraphs, max_len, max_tokens, rec, NULL, NULL);
 }
 #endif

@@ -109,20 +109,22 @@ int main(void)
     llm_seqs seqs;
     QT_CHECK(llm_seqs_windows(t, text, tlen, 256, 8, 512, &seqs) == 0 && seqs.n == 8, "windows");
 
-    enum { RTN2, RTN1, BILLM16, QBERT242, QBERT16, NAIVE2, NAIVE1, N_MODELS };
+    enum { RTN2, RTN1, BILLM16, QBERT242, QBERT16, GPTQ2, NAIVE2, NAIVE1, N_MODELS };
+    enum { N_Q = NAIVE2 };
     static const char *names[N_MODELS] = {"rtn 2b", "rtn 1b (binary)", "billm 1.6", "qbert 2.42", "qbert 1.6",
-                                          "naive rtn-asym 2b row", "naive sign"};
-    llm_quant_opts opts[5];
+                                          "gptq 2b", "naive rtn-asym 2b row", "naive sign"};
+    llm_quant_opts opts[N_Q];
     memset(opts, 0, sizeof opts);
     opts[RTN2].method = LLM_RTN, opts[RTN2].bits = 2;
     opts[RTN1].method = LLM_RTN, opts[RTN1].bits = 1;
     opts[BILLM16].method = LLM_BILLM, opts[BILLM16].budget = 1.6;
     opts[QBERT242].method = LLM_QBERT, opts[QBERT242].budget = 2.42;
     opts[QBERT16].method = LLM_QBERT, opts[QBERT16].budget = 1.6;
-    llm_model qm[5];
+    opts[GPTQ2].method = LLM_GPTQ, opts[GPTQ2].bits = 2;
+    llm_model qm[N_Q];
     memset(qm, 0, sizeof qm);
     const llm_model *ms[N_MODELS];
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < N_Q; i++) {
         int rc = llm_quantize_model(&m, &opts[i], opts[i].method == LLM_RTN ? NULL : &cal, ctx, &qm[i], NULL, NULL, err,
                                     sizeof err);
         QT_CHECK(rc == 0, "%s: %s", names[i], err);
@@ -139,7 +141,7 @@ int main(void)
     for (int i = 0; i < N_MODELS; i++) {
         llm_size sz;
         llm_model_size(ms[i], &sz);
-        bpw[i] = i < 5 ? sz.bpw_quant : (i == NAIVE2 ? 2.42 : 1.42);
+        bpw[i] = i < N_Q ? sz.bpw_quant : (i == NAIVE2 ? 2.42 : 1.42);
         printf("INFO %-22s bpw %.3f  ppl %9.3f  KLD %.4f  p99 %.3f  top-1 %.2f%%\n", names[i], bpw[i], q[i].ppl,
                q[i].kld_mean, q[i].kld_p99, q[i].top1_pct);
     }
@@ -155,6 +157,9 @@ int main(void)
              q[RTN1].kld_mean, q[NAIVE1].kld_mean);
     QT_CHECK(q[QBERT16].kld_mean < q[RTN1].kld_mean, "qbert 1.6 %.4f vs rtn binary %.4f", q[QBERT16].kld_mean,
              q[RTN1].kld_mean);
+    /* At 2 bits (same format and bits), GPTQ's error compensation beats round-to-nearest. */
+    QT_CHECK(bpw[GPTQ2] == bpw[RTN2] && q[GPTQ2].kld_mean < q[RTN2].kld_mean, "gptq 2b %.4f vs rtn 2b %.4f",
+             q[GPTQ2].kld_mean, q[RTN2].kld_mean);
     /* Sub-2-bit ordering: the BiLLM-style mix beats plain binarization. */
     QT_CHECK(q[BILLM16].kld_mean < q[RTN1].kld_mean, "billm 1.6 %.4f vs rtn binary %.4f", q[BILLM16].kld_mean,
              q[RTN1].kld_mean);
@@ -189,7 +194,7 @@ int main(void)
         remove(path);
     }
 
-    for (int i = 0; i < 5; i++) llm_model_free(&qm[i]);
+    for (int i = 0; i < N_Q; i++) llm_model_free(&qm[i]);
     naive_free(&nv2);
     naive_free(&nv1);
     llm_seqs_free(&seqs);

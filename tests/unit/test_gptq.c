@@ -115,7 +115,13 @@ static void test_against_reference(void)
     double *H = malloc(sizeof(double) * C * C);
     qlow_hessian_matrix(h, 0.0, H, C * C);
     uint8_t codes_ref[R * C];
-    for (int act = 0; act < 2; act++) {
+    int64_t det = 0;
+    qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &det);
+    /* act-order off/on with the best ISA, then the AVX2 and portable kernels without act-order. */
+    for (int run = 0; run < 4; run++) {
+        int act = run == 1;
+        if (run == 2 && !(det >= QLOW_ISA_AVX2 && det < QLOW_ISA_NEON)) continue;
+        if (run >= 2) qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, run == 2 ? QLOW_ISA_AVX2 : QLOW_ISA_GENERIC);
         qlow_params *p = NULL;
         qlow_params_create(NULL, &p);
         qlow_params_set_int(p, QLOW_P_BITS, 3);
@@ -134,8 +140,8 @@ static void test_against_reference(void)
             maxd = fmax(maxd, fabs(Q[i] - Qref[i]));
         }
         double e = out_err(W, Q, R, C, X, N), er = out_err(W, Qref, R, C, X, N);
-        printf("INFO gptq vs double reference (act_order=%d): %d/%d weights identical, output error %.6f vs %.6f\n",
-               act, same, R * C, e, er);
+        printf("INFO gptq vs double reference (act_order=%d, run %d): %d/%d weights identical, output error %.6f vs %.6f\n",
+               act, run, same, R * C, e, er);
         QT_CHECK(same >= R * C * 97 / 100, "act %d: %d/%d identical", act, same, R * C);
         QT_CHECK(fabs(e - er) <= 0.02 * er, "act %d: output error %.6g vs reference %.6g", act, e, er);
         qlow_qmatrix_destroy(qm);
@@ -205,6 +211,16 @@ static void test_threads_and_errors(void)
             qlow_params_set_int(pb, QLOW_P_SCHEME, QLOW_SCHEME_RTN);
             qlow_params_set_int(pb, QLOW_P_BITS, 5);
             QT_CHECK_STATUS(qlow_gptq_quantize(ctx, pb, &vw, h, &x), QLOW_E_UNSUPPORTED);
+            /* 5..7 bits have no packed format but the fake-quantized pass works and improves with bits. */
+            float *F5 = malloc(sizeof(float) * R * C), *F4 = malloc(sizeof(float) * R * C);
+            double loss5 = -1, loss4 = -1;
+            QT_CHECK_OK(qlow_gptq_fake_quantize(ctx, pb, &vw, h, F5, R * C, &loss5));
+            QT_CHECK_OK(qlow_gptq_fake_quantize(ctx, p, &vw, h, F4, R * C, &loss4));
+            QT_CHECK(memcmp(F4, Q, sizeof(float) * R * C) == 0, "fake-quant equals the packed matrix dequantized");
+            double e5 = out_err(W, F5, R, C, X, N), e4 = out_err(W, F4, R, C, X, N);
+            QT_CHECK(e5 < e4 && loss5 > 0 && loss5 < loss4, "5-bit %.5f < 4-bit %.5f (loss %.4g < %.4g)", e5, e4, loss5, loss4);
+            QT_CHECK_STATUS(qlow_gptq_fake_quantize(ctx, pb, &vw, h, F5, R * C - 1, NULL), QLOW_E_BUFFER_TOO_SMALL);
+            free(F5), free(F4);
             size_t need = 0;
             QT_CHECK_OK(qlow_gptq_workspace_size(p, R, C, &need));
             unsigned char *raw = malloc(need + 64);

@@ -4,12 +4,16 @@
 #include "qtest.h"
 #include "hessian_ref.h"
 
-static qlow_ctx *ctx_with(int threads, int generic)
+/* isa_level 0: best available, 1: AVX2 at most, 2: portable C. */
+static qlow_ctx *ctx_with(int threads, int isa_level)
 {
     qlow_ctx *c = NULL;
     qlow_ctx_create(NULL, &c);
     qlow_ctx_set_int(c, QLOW_CTX_NUM_THREADS, threads);
-    if (generic) qlow_ctx_set_int(c, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC);
+    int64_t det = 0;
+    qlow_ctx_get_int(c, QLOW_CTX_ISA_DETECTED, &det);
+    if (isa_level == 1 && det >= QLOW_ISA_AVX2 && det < QLOW_ISA_NEON) qlow_ctx_set_int(c, QLOW_CTX_ISA_MAX, QLOW_ISA_AVX2);
+    if (isa_level == 2) qlow_ctx_set_int(c, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC);
     return c;
 }
 
@@ -34,9 +38,9 @@ static void test_full_matches_reference(void)
     ref_hessian(X, N, d, ref);
     double scale = 0.0;
     for (int64_t i = 0; i < d; i++) scale = fmax(scale, ref[i * d + i]);
-    unsigned char *saved[4] = {0};
-    size_t saved_n[4] = {0};
-    for (int variant = 0; variant < 4; variant++) {
+    unsigned char *saved[6] = {0};
+    size_t saved_n[6] = {0};
+    for (int variant = 0; variant < 6; variant++) {
         qlow_ctx *ctx = ctx_with(1 + (variant & 1), variant >> 1);
         qlow_hessian *h = NULL;
         QT_CHECK_OK(qlow_hessian_create(NULL, d, QLOW_HESSIAN_FULL, &h));
@@ -56,8 +60,9 @@ static void test_full_matches_reference(void)
         qlow_ctx_destroy(ctx);
     }
     QT_CHECK(memcmp(saved[0], saved[1], saved_n[0]) == 0, "1 and 2 threads bit-identical (SIMD)");
-    QT_CHECK(memcmp(saved[2], saved[3], saved_n[2]) == 0, "1 and 2 threads bit-identical (generic)");
-    for (int i = 0; i < 4; i++) free(saved[i]);
+    QT_CHECK(memcmp(saved[2], saved[3], saved_n[2]) == 0, "1 and 2 threads bit-identical (AVX2)");
+    QT_CHECK(memcmp(saved[4], saved[5], saved_n[4]) == 0, "1 and 2 threads bit-identical (generic)");
+    for (int i = 0; i < 6; i++) free(saved[i]);
     free(X), free(ref), free(got);
 }
 
@@ -249,12 +254,14 @@ static void test_factors_and_damping(void)
     QT_CHECK(e1 < 1e-12, "R^T R = H: %.3g", e1);
     QT_CHECK(e2 < 1e-8, "U^T U H = I: %.3g", e2);
     QT_CHECK(low == 0.0, "factors are upper triangular");
-    /* Generic ISA gives the same factor to rounding. */
-    qlow_ctx *g = ctx_with(1, 1);
+    /* AVX2 and portable paths give the same factor to rounding. */
     double *U2 = malloc(sizeof(double) * d * d);
-    QT_CHECK_OK(qlow_hessian_cholesky(g, h, QLOW_HESSIAN_FACTOR_HINV, damp, U2, d * d));
-    QT_CHECK(max_rel_diff(U, U2, d * d, fabs(U[0]) + 1e-300) < 1e-9, "generic vs SIMD factor");
-    qlow_ctx_destroy(g);
+    for (int lvl = 1; lvl <= 2; lvl++) {
+        qlow_ctx *g = ctx_with(2, lvl);
+        QT_CHECK_OK(qlow_hessian_cholesky(g, h, QLOW_HESSIAN_FACTOR_HINV, damp, U2, d * d));
+        QT_CHECK(max_rel_diff(U, U2, d * d, fabs(U[0]) + 1e-300) < 1e-9, "isa level %d vs best factor", lvl);
+        qlow_ctx_destroy(g);
+    }
     free(U2);
     /* Exactly singular and undamped: QLOW_E_NUMERIC, output untouched. */
     qlow_hessian *s = NULL;
@@ -282,13 +289,20 @@ static void test_factors_and_damping(void)
     ref_jacobi_eigs(H, (int)d, eig);
     double lam = 0.0, lz[3];
     int32_t iters = 0;
-    QT_CHECK_OK(qlow_hessian_top_eigen(ctx, h, 1e-10, 2000, &lam, &iters));
+    QT_CHECK_OK(qlow_hessian_top_eigen(ctx, h, 1e-10, 2000, NULL, 0, &lam, &iters));
     QT_CHECK(fabs(lam - eig[0]) < 1e-6 * eig[0], "power %.10g vs %.10g (%d iters)", lam, eig[0], iters);
-    QT_CHECK_OK(qlow_hessian_lanczos(ctx, h, 60, 3, lz));
+    QT_CHECK_OK(qlow_hessian_lanczos(ctx, h, 60, 3, NULL, 0, lz));
     for (int i = 0; i < 3; i++)
         QT_CHECK(fabs(lz[i] - eig[i]) < 1e-8 * eig[0], "lanczos %d: %.10g vs %.10g", i, lz[i], eig[i]);
-    QT_CHECK_STATUS(qlow_hessian_lanczos(ctx, h, 2, 3, lz), QLOW_E_INVALID_ARG);
-    QT_CHECK_STATUS(qlow_hessian_top_eigen(ctx, h, -1.0, 10, &lam, NULL), QLOW_E_INVALID_ARG);
+    QT_CHECK_STATUS(qlow_hessian_lanczos(ctx, h, 2, 3, NULL, 0, lz), QLOW_E_INVALID_ARG);
+    size_t sws = 0;
+    QT_CHECK_OK(qlow_spectral_workspace_size(d, 60, &sws));
+    double *sw = malloc(sws), lz2[3];
+    QT_CHECK_STATUS(qlow_hessian_lanczos(ctx, h, 60, 3, sw, sws / 2, lz2), QLOW_E_WORKSPACE_TOO_SMALL);
+    QT_CHECK_OK(qlow_hessian_lanczos(ctx, h, 60, 3, sw, sws, lz2));
+    QT_CHECK(lz2[0] == lz[0] && lz2[2] == lz[2], "caller workspace gives the same eigenvalues");
+    free(sw);
+    QT_CHECK_STATUS(qlow_hessian_top_eigen(ctx, h, -1.0, 10, NULL, 0, &lam, NULL), QLOW_E_INVALID_ARG);
     free(eig);
     qlow_hessian_destroy(h);
     qlow_ctx_destroy(ctx);

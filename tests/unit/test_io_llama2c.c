@@ -208,8 +208,62 @@ static void test_open_paths(void)
     free(bytes);
 }
 
+/* A tiny checkpoint built here (dim 4, hidden 6, 2 layers, 2 heads / 1 KV head, vocab 5, seq 3,
+ * unshared classifier): every truncation length and every header bit flip. */
+static void test_tiny(void)
+{
+    const int32_t hdr[7] = {4, 6, 2, 2, 1, -5, 3};
+    const size_t floats = 5 * 4 + 2 * (4 + 16 + 8 + 8 + 16 + 4 + 24 + 24 + 24) + 4 + 2 * 3 * 1 + 5 * 4;
+    size_t size = 28 + 4 * floats;
+    unsigned char *f = (unsigned char *)malloc(size);
+    memcpy(f, hdr, 28);
+    for (size_t i = 0; i < floats; i++) {
+        float v = (float)i * 0.25f;
+        memcpy(f + 28 + 4 * i, &v, 4);
+    }
+    qlow_model *m = NULL;
+    QT_CHECK_OK(qlow_model_open_buffer(f, size, NULL, NULL, &m));
+    if (m) {
+        size_t idx, count = 0;
+        float out[20];
+        qlow_model_tensor_count(m, &count);
+        QT_CHECK(count == 1 + 2 * 9 + 1 + 2 + 1, "tiny tensor count %zu", count);
+        QT_CHECK_OK(qlow_model_tensor_find(m, "output", &idx));
+        QT_CHECK_OK(qlow_model_tensor_read_f32(m, idx, out, 20));
+        QT_CHECK(out[0] == (float)(floats - 20) * 0.25f && out[19] == (float)(floats - 1) * 0.25f, "classifier last");
+        QT_CHECK_OK(qlow_model_tensor_find(m, "layers.1.attention.wk", &idx));
+        QT_CHECK_OK(qlow_model_tensor_read_f32(m, idx, out, 8));
+        QT_CHECK(out[0] == (float)(20 + 8 + 32 + 8) * 0.25f, "layer 1 wk first value %g", out[0]);
+        qlow_model_close(m);
+    }
+    long bad = 0;
+    for (size_t n = 0; n < size; n++) {
+        qlow_model *t = NULL;
+        qlow_status st = qlow_model_open_buffer(f, n, NULL, NULL, &t);
+        bad += st != QLOW_E_TRUNCATED || t != NULL;
+    }
+    QT_CHECK(bad == 0, "tiny: %ld of %zu truncations misreported", bad, size);
+    long opened = 0;
+    unsigned char *c = (unsigned char *)malloc(size);
+    for (size_t bit = 0; bit < 28 * 8; bit++) {
+        memcpy(c, f, size);
+        c[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        qlow_model *t = NULL;
+        qlow_status st = qlow_model_open_buffer(c, size, NULL, NULL, &t);
+        QT_CHECK(st == QLOW_OK || st == QLOW_E_FORMAT || st == QLOW_E_TRUNCATED || st == QLOW_E_OVERFLOW,
+                 "header bit %zu -> %d", bit, (int)st);
+        opened += st == QLOW_OK;
+        qlow_model_close(t);
+    }
+    /* Every header field enters the implied file size, so no single flip can leave a valid file. */
+    QT_CHECK(opened == 0, "%ld header bit flips opened", opened);
+    free(c);
+    free(f);
+}
+
 int main(void)
 {
+    test_tiny();
     test_open_paths();
     return qt_finish();
 }

@@ -341,8 +341,81 @@ static void test_corpus(const qlow_tokenizer *t, const char *text, size_t len)
     free(tok);
 }
 
+/* A synthetic vocabulary over a tiny alphabet, with many score ties, duplicate strings and tokens that
+ * end or start with spaces, so that every merge order subtlety and segment boundary case appears. */
+static void test_synthetic(void)
+{
+    static const char alpha[] = "ab c";
+    unsigned char *file = (unsigned char *)malloc(1 << 16);
+    size_t pos = 4;
+    int32_t maxlen = 8;
+    memcpy(file, &maxlen, 4);
+    uint64_t seed = 31337;
+    for (int id = 0; id < 259 + 220; id++) {
+        char str[16];
+        int32_t len;
+        float score;
+        if (id == 0) len = sprintf(str, "<unk>");
+        else if (id == 1) len = sprintf(str, "\n<s>\n");
+        else if (id == 2) len = sprintf(str, "\n</s>\n");
+        else if (id < 259) len = sprintf(str, "<0x%02X>", id - 3);
+        else {
+            uint64_t x = (seed += 0x9e3779b97f4a7c15ull);
+            x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
+            len = id < 263 ? 1 : 2 + (int32_t)(x % 4);
+            for (int k = 0; k < len; k++) str[k] = id < 263 ? alpha[id - 259] : alpha[(x >> (8 + 2 * k)) % 4];
+            str[len] = 0;
+        }
+        uint64_t y = (seed += 0x9e3779b97f4a7c15ull);
+        score = id < 259 ? 0.0f : -(float)((y >> 20) % 4); /* heavy ties */
+        memcpy(file + pos, &score, 4);
+        memcpy(file + pos + 4, &len, 4);
+        memcpy(file + pos + 8, str, (size_t)len);
+        pos += 8 + (size_t)len;
+    }
+    qlow_tokenizer *t = NULL;
+    QT_CHECK_OK(qlow_tokenizer_open_buffer(file, pos, 0, NULL, &t));
+    if (!t) {
+        free(file);
+        return;
+    }
+    ref_vocab v;
+    ref_init(&v, t);
+    long mismatches = 0;
+    for (int r = 0; r < 1500; r++) {
+        char text[128];
+        uint64_t x = (seed += 0x9e3779b97f4a7c15ull);
+        x = (x ^ (x >> 29)) * 0x94d049bb133111ebull;
+        size_t len = (size_t)(x % 90), k = 0;
+        while (k < len) {
+            uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
+            z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+            if (z % 17 == 0 && k + 2 <= len) {
+                text[k++] = (char)0xc3; /* UTF-8 e-acute: not in the vocabulary -> byte tokens */
+                text[k++] = (char)0xa9;
+            } else if (z % 23 == 0) {
+                text[k++] = (char)0xff;
+            } else {
+                text[k++] = alpha[(z >> 8) % 4];
+            }
+        }
+        int32_t got[256];
+        int want[256];
+        size_t n = encode(t, text, len, r % 2, r % 3 == 0, got, 256);
+        size_t m = ref_encode(&v, text, len, r % 2, r % 3 == 0, want);
+        int same = n == m;
+        for (size_t i = 0; same && i < n; i++) same = got[i] == want[i];
+        mismatches += !same;
+    }
+    QT_CHECK(mismatches == 0, "synthetic vocabulary: %ld of 1500 texts differ from the reference", mismatches);
+    ref_free(&v);
+    qlow_tokenizer_close(t);
+    free(file);
+}
+
 int main(void)
 {
+    test_synthetic();
     size_t tsize = 0, xsize = 0;
     unsigned char *tb = io_read_data("data/tok512.bin", &tsize);
     unsigned char *text = io_read_data("data/tinystories_validation_head.txt", &xsize);

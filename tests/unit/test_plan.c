@@ -155,8 +155,16 @@ static void test_sensitivities(void)
     }
     double e = 0.0, dg = 0.0, hw = 0.0;
     float hd[D];
-    QT_CHECK_OK(qlow_plan_layer_error(ctx, h, &vw, &vq, &e));
+    QT_CHECK_OK(qlow_plan_layer_error(ctx, h, &vw, &vq, NULL, 0, &e));
     QT_CHECK(fabs(e - 2.0 * out_err / N) < 1e-5 * e, "layer error %.9g vs %.9g", e, 2.0 * out_err / N);
+    size_t wsn = 0;
+    QT_CHECK_OK(qlow_plan_layer_error_workspace_size(ctx, R, D, &wsn));
+    double *ws = malloc(wsn), e2 = -1.0;
+    QT_CHECK_STATUS(qlow_plan_layer_error(ctx, h, &vw, &vq, ws, wsn - 8, &e2), QLOW_E_WORKSPACE_TOO_SMALL);
+    QT_CHECK(e2 == -1.0, "untouched");
+    QT_CHECK_OK(qlow_plan_layer_error(ctx, h, &vw, &vq, ws, wsn, &e2));
+    QT_CHECK(e2 == e, "caller workspace gives the same error");
+    free(ws);
     qlow_hessian_diag(h, hd, D);
     QT_CHECK_OK(qlow_plan_diag_weighted(hd, D, &vw, &vq, &dg));
     QT_CHECK(fabs(dg - diag_ref) < 1e-5 * dg, "diag weighted %.9g vs %.9g", dg, diag_ref);

@@ -46,7 +46,7 @@ int main(void)
             QT_CHECK_OK(qlow_hessian_add(ctx, hc[l][s], &v));
             qlow_view_init_2d(&v, QLOW_DTYPE_F32, nh, w, hold[l][s]);
             QT_CHECK_OK(qlow_hessian_add(ctx, hh[l][s], &v));
-            QT_CHECK_OK(qlow_hessian_top_eigen(ctx, hc[l][s], 1e-6, 1000, &top[l][s], NULL));
+            QT_CHECK_OK(qlow_hessian_top_eigen(ctx, hc[l][s], 1e-6, 1000, NULL, 0, &top[l][s], NULL));
             QT_CHECK_OK(qlow_hessian_trace(hc[l][s], &trace[l][s]));
             /* Omega over NSUB disjoint calibration subsets (Q-BERT's repeated 10% runs). */
             double lam[NSUB];
@@ -55,7 +55,7 @@ int main(void)
                 qlow_hessian_create(NULL, w, QLOW_HESSIAN_FULL, &sub);
                 qlow_view_init_2d(&v, QLOW_DTYPE_F32, nc / NSUB, w, cal[l][s] + (size_t)k * (nc / NSUB) * w);
                 qlow_hessian_add(ctx, sub, &v);
-                QT_CHECK_OK(qlow_hessian_top_eigen(ctx, sub, 1e-6, 1000, &lam[k], NULL));
+                QT_CHECK_OK(qlow_hessian_top_eigen(ctx, sub, 1e-6, 1000, NULL, 0, &lam[k], NULL));
                 qlow_hessian_destroy(sub);
             }
             QT_CHECK_OK(qlow_plan_qbert_omega(lam, NSUB, &omega[l][s]));
@@ -65,6 +65,7 @@ int main(void)
     double size[NMAT * NB], cost[NMAT * NB], hold_cost[NMAT * NB], weights_total = 0.0;
     int32_t tie[NMAT];
     double mat_omega[NMAT];
+    float *deq[NMAT][NB];
     for (int l = 0; l < m.layers; l++)
         for (int k = 0; k < 7; k++) {
             int idx = l * 7 + k, R, C, site;
@@ -75,8 +76,8 @@ int main(void)
             tie[idx] = k == 4 || k == 6 ? l : -1; /* w1 and w3 of a layer share one width */
             mat_omega[idx] = omega[l][site];
             weights_total += (double)R * C;
-            float *Q = malloc(sizeof(float) * R * C);
             for (int b = 0; b < NB; b++) {
+                float *Q = deq[idx][b] = malloc(sizeof(float) * R * C);
                 qlow_params *p = NULL;
                 qlow_params_create(NULL, &p);
                 qlow_params_set_int(p, QLOW_P_BITS, bit_choices[b]);
@@ -88,12 +89,11 @@ int main(void)
                 qlow_view vq;
                 qlow_view_init_2d(&vq, QLOW_DTYPE_F32, R, C, Q);
                 size[idx * NB + b] = bpw * R * C;
-                QT_CHECK_OK(qlow_plan_layer_error(ctx, hc[l][site], &vw, &vq, &cost[idx * NB + b]));
-                QT_CHECK_OK(qlow_plan_layer_error(ctx, hh[l][site], &vw, &vq, &hold_cost[idx * NB + b]));
+                QT_CHECK_OK(qlow_plan_layer_error(ctx, hc[l][site], &vw, &vq, NULL, 0, &cost[idx * NB + b]));
+                QT_CHECK_OK(qlow_plan_layer_error(ctx, hh[l][site], &vw, &vq, NULL, 0, &hold_cost[idx * NB + b]));
                 qlow_qmatrix_destroy(qm);
                 qlow_params_destroy(p);
             }
-            free(Q);
         }
     double uni2 = 0, uni3 = 0, uni3_cost = 0, uni3_hold = 0;
     for (int i = 0; i < NMAT; i++) {
@@ -151,6 +151,37 @@ int main(void)
     QT_CHECK(plan_cost[1] < uni3_cost, "mixed %.6g beats uniform 3-bit %.6g", plan_cost[1], uni3_cost);
     QT_CHECK(hold_mixed < uni3_hold, "mixed beats uniform 3-bit on held-out tokens too: %.6g vs %.6g", hold_mixed, uni3_hold);
     QT_CHECK(plan_cost[1] <= qb_cost, "planner no worse than Q-BERT's rule");
+    /* End to end: next-token NLL of held-out text with every matrix replaced by its GPTQ version. */
+    {
+        int32_t uni3c[NMAT], qbc[NMAT], bits[NMAT];
+        qlow_plan_qbert_rule(NMAT, mat_omega, qb_frac, 2, 4, bits);
+        for (int i = 0; i < NMAT; i++) uni3c[i] = 1, qbc[i] = bits[i] == 4 ? 2 : 0;
+        const int32_t *configs[4] = {NULL, uni3c, choice[1], qbc};
+        const char *names[4] = {"fp32", "uniform 3-bit", "planned mixed (3.0 budget)", "Q-BERT rule"};
+        size_t blob_bytes = (size_t)((const char *)(m.rms_final + m.dim) - (const char *)m.blob);
+        stories q = m;
+        q.blob = malloc(blob_bytes);
+        for (int cfg = 0; cfg < 4; cfg++) {
+            memcpy(q.blob, m.blob, blob_bytes);
+            ptrdiff_t shift = q.blob - m.blob;
+            q.emb = m.emb + shift, q.rms_att = m.rms_att + shift, q.wq = m.wq + shift, q.wk = m.wk + shift;
+            q.wv = m.wv + shift, q.wo = m.wo + shift, q.rms_ffn = m.rms_ffn + shift, q.w1 = m.w1 + shift;
+            q.w2 = m.w2 + shift, q.w3 = m.w3 + shift, q.rms_final = m.rms_final + shift;
+            if (configs[cfg])
+                for (int l = 0; l < m.layers; l++)
+                    for (int k = 0; k < 7; k++) {
+                        int R, C, site;
+                        float *dst = (float *)(uintptr_t)stories_matrix(&q, l, k, &R, &C, &site);
+                        memcpy(dst, deq[l * 7 + k][configs[cfg][l * 7 + k]], sizeof(float) * R * C);
+                    }
+            double nll = 0.0;
+            int64_t scored = 0;
+            stories_run(&q, tpath, kpath, 300, 128, 2048, NULL, &nll, &scored);
+            printf("INFO held-out next-token NLL (%lld tokens, 1 BOS-led paragraph per sequence): %-28s %.4f nats (ppl %.3f)\n",
+                   (long long)scored, names[cfg], nll / scored, exp(nll / scored));
+        }
+        free(q.blob);
+    }
     for (int l = 0; l < m.layers; l++)
         for (int k = 0; k < 7; k++) {
             int R, C, site, idx = l * 7 + k;
@@ -161,6 +192,8 @@ int main(void)
                    bit_choices[choice[1][idx]]);
         }
     qlow_params_destroy(pp);
+    for (int i = 0; i < NMAT; i++)
+        for (int b = 0; b < NB; b++) free(deq[i][b]);
     for (int l = 0; l < m.layers; l++)
         for (int s = 0; s < ST_SITES; s++) {
             qlow_hessian_destroy(hc[l][s]);
