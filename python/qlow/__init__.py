@@ -19,7 +19,7 @@ from .core import (Ctx, CountingAllocator, Params, abi_version, bf16_to_fp32, fp
                    fp32_to_bf16, fp32_to_fp16, has_feature, library_path, param_bounds, status_string,
                    version, version_number)
 from ._buffers import describe, have_numpy
-from .quant import (QMatrix, default_ctx, format_bits_per_weight, format_name, gptq_quantize, quantize,
+from .quant import (QMatrix, default_ctx, format_bits_per_weight, format_name, gptq_fake_quantize, gptq_quantize, quantize,
                     quantize_serialized)
 from .hessian import FdHvp, Hessian, hvp_lanczos, hvp_top_eigen, hvp_trace
 from . import plan

@@ -132,16 +132,28 @@ class Hessian(Handle):
             lib.qlow_hessian_cholesky(ctx_handle(ctx), self.handle, w, damp, addr, cols * cols)
         return self._square(a)
 
-    def top_eigen(self, tol=1e-6, max_iter=1000, ctx=None):
+    def _spectral_workspace(self, steps, workspace):
+        if not workspace:
+            return None, None, 0
+        need = ctypes.c_size_t()
+        lib.qlow_spectral_workspace_size(self.cols, steps, ctypes.byref(need))
+        mem, addr = aligned_buffer(need.value)
+        return mem, addr, need.value
+
+    def top_eigen(self, tol=1e-6, max_iter=1000, ctx=None, workspace=False):
         """(lambda_max, iterations) by power iteration."""
         lam, it = ctypes.c_double(), ctypes.c_int32()
-        lib.qlow_hessian_top_eigen(ctx_handle(ctx), self.handle, tol, max_iter, ctypes.byref(lam), ctypes.byref(it))
+        mem, addr, size = self._spectral_workspace(0, workspace)
+        lib.qlow_hessian_top_eigen(ctx_handle(ctx), self.handle, tol, max_iter, addr, size, ctypes.byref(lam),
+                                   ctypes.byref(it))
         return lam.value, it.value
 
-    def lanczos(self, k, steps=None, ctx=None):
+    def lanczos(self, k, steps=None, ctx=None, workspace=False):
+        """The k largest eigenvalues (descending) from `steps` Lanczos steps."""
         steps = steps if steps is not None else max(3 * k, k)
-        a, addr = self._doubles(k)
-        lib.qlow_hessian_lanczos(ctx_handle(ctx), self.handle, steps, k, addr)
+        a, eaddr = self._doubles(k)
+        mem, addr, size = self._spectral_workspace(steps, workspace)
+        lib.qlow_hessian_lanczos(ctx_handle(ctx), self.handle, steps, k, addr, size, eaddr)
         return list(a)
 
     def save(self):

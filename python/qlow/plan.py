@@ -34,11 +34,19 @@ def diag_weighted(hdiag, W, Wq):
     return out.value
 
 
-def layer_error(hessian, W, Wq, ctx=None):
-    """Exact tr(dW H dW^T) against a FULL Hessian accumulator."""
+def layer_error(hessian, W, Wq, ctx=None, workspace=False):
+    """Exact tr(dW H dW^T) against a FULL Hessian accumulator. `workspace=True` passes Python-owned
+    scratch (qlow_plan_layer_error_workspace_size) instead of letting the ctx allocator provide it."""
     a, b = B.describe(W), B.describe(Wq)
     out = ctypes.c_double()
-    lib.qlow_plan_layer_error(ctx_handle(ctx), hessian.handle, a.ptr, b.ptr, ctypes.byref(out))
+    h = ctx_handle(ctx)
+    mem, addr, size = None, None, 0
+    if workspace:
+        need = ctypes.c_size_t()
+        lib.qlow_plan_layer_error_workspace_size(h, a.shape[0], a.shape[1], ctypes.byref(need))
+        mem, addr = aligned_buffer(need.value)
+        size = need.value
+    lib.qlow_plan_layer_error(h, hessian.handle, a.ptr, b.ptr, addr, size, ctypes.byref(out))
     return out.value
 
 

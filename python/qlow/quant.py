@@ -113,6 +113,28 @@ def gptq_quantize(W, hessian, params=None, ctx=None, workspace=False, **options)
     return QMatrix(out, numpy=d.numpy)
 
 
+def gptq_fake_quantize(W, hessian, params=None, ctx=None, workspace=False, out=None, **options):
+    """The GPTQ pass returning dequantized weights (any RTN width 2..8, no packed format needed):
+    (W_hat [rows x cols], loss)."""
+    d = B.describe(W, ndim=2)
+    rows, cols = d.shape
+    if out is None:
+        out = B.new_float((rows, cols), d.numpy)
+    oaddr, okeep, _, _ = B.float_array(out, rows * cols, writable=True)
+    loss = ctypes.c_double()
+    with _ParamsScope(params, options, GPTQ_KEYS) as ps:
+        if workspace:
+            need = ctypes.c_size_t()
+            lib.qlow_gptq_workspace_size(ps.handle, rows, cols, ctypes.byref(need))
+            mem, addr = aligned_buffer(need.value)
+            lib.qlow_gptq_fake_quantize_ws(ctx_handle(ctx), ps.handle, d.ptr, hessian.handle, addr, need.value,
+                                           oaddr, rows * cols, ctypes.byref(loss))
+        else:
+            lib.qlow_gptq_fake_quantize(ctx_handle(ctx), ps.handle, d.ptr, hessian.handle, oaddr, rows * cols,
+                                        ctypes.byref(loss))
+    return out, loss.value
+
+
 def quantize_serialized(W, params=None, importance=None, ctx=None, **options):
     """qlow_quantize_to_buffer: the serialized matrix as a bytearray (no allocation inside libqlow;
     Python provides the workspace and the output)."""

@@ -208,7 +208,8 @@ static int mode_hessian(char **a)
     if ((s = qlow_hessian_diag(h, d, cols)) || (s = qlow_hessian_col_mean(h, m, cols)) ||
         (s = qlow_hessian_trace(h, &tr)) || (s = qlow_hessian_matrix(h, 0.01, M, cols * cols)) ||
         (s = qlow_hessian_cholesky(ctx, h, QLOW_HESSIAN_FACTOR_HINV, 0.01, U, cols * cols)) ||
-        (s = qlow_hessian_top_eigen(ctx, h, 1e-6, 500, &lam, &it)) || (s = qlow_hessian_lanczos(ctx, h, 9, 3, eig)))
+        (s = qlow_hessian_top_eigen(ctx, h, 1e-6, 500, NULL, 0, &lam, &it)) ||
+        (s = qlow_hessian_lanczos(ctx, h, 9, 3, NULL, 0, eig)))
         return fail("hessian queries", s);
     size_t n = 0, w = 0;
     qlow_hessian_save_size(h, &n);

@@ -223,6 +223,14 @@ class TestGptq(unittest.TestCase):
                 # GPTQ minimizes the output error on the calibration inputs: compare with RTN.
                 g = qlow.gptq_quantize(W, h, bits=3, group_cols=32, act_order=act_order)
                 r = qlow.quantize(W, bits=3, group_cols=32)
+                fake, loss = qlow.gptq_fake_quantize(W, h, bits=3, group_cols=32, act_order=act_order)
+                self.assertEqual(f32_bytes(fake), f32_bytes(g.dequantize()), "fake quantization = packed")
+                fake_ws, loss_ws = qlow.gptq_fake_quantize(W, h, bits=3, group_cols=32, act_order=act_order,
+                                                           workspace=True)
+                self.assertEqual((f32_bytes(fake_ws), loss_ws), (f32_bytes(fake), loss))
+                self.assertGreater(loss, 0.0)
+                self.assertEqual(qlow.plan.layer_error(h, W, fake, workspace=True),
+                                 qlow.plan.layer_error(h, W, fake))
                 eg = qlow.plan.layer_error(h, W, g.dequantize())
                 er = qlow.plan.layer_error(h, W, r.dequantize())
                 results.append("act_order=%d: gptq %.5f vs rtn %.5f" % (act_order, eg, er))
@@ -280,6 +288,8 @@ class TestHessian(unittest.TestCase):
         self.assertEqual(got["chol"], want["chol"])
         chol_ws = hs.cholesky("hinv", 0.01, workspace=True)
         self.assertEqual(bytes(memoryview(chol_ws).cast("B")), want["chol"])
+        self.assertEqual(struct.pack("<di", *hs.top_eigen(1e-6, 500, workspace=True)), want["lam"] + want["iters"])
+        self.assertEqual(struct.pack("<3d", *hs.lanczos(3, 9, workspace=True)), want["eigs"])
 
     @needs_numpy
     def test_numpy_batches(self):
