@@ -864,7 +864,203 @@ QLOW_API qlow_status qlow_plan_qbert_rule(int32_t n_layers, const double *omega,
 
 /* ============================================================================================
  * PTQ1.61: salient-channel mask and scale optimization (src/mask, src/scale)
- * ============================================================================================ */
+ * ============================================================================================
+ * PTQ1.61 (Zhao et al., ACL 2025) splits the input channels (columns) of a linear layer in two:
+ *   - salient columns (top 20% by max|x| over calibration activations): 4-bit asymmetric, per row;
+ *   - the rest: W^_ij = r1_i r2_j (alpha_i sgn(W_ij - mu_i) + mu_i), mu_i the frozen row mean over the
+ *     non-salient entries, sgn(0) = +1 (the paper's; the authors' code gives 0, which a sign bit cannot
+ *     hold); alpha (per row), r1 (per row), r2 (per column) are optimized so
+ *     that the layer output W^ x matches W x (MSE + lambda * -log mean-token-cosine).
+ * Stages, each usable on its own:
+ *   1. qlow_actstats: streaming per-channel statistics of calibration activations X [tokens x cols];
+ *   2. qlow_mask_*: the top-k salient-column mask (1 bit per column) and its permutation;
+ *   3. qlow_ptq161_quantize_f32(): mask + quantize + optimize one layer (optionally with equalization,
+ *      a low-rank restorative correction and GPTQ-style compensation), fp32 dequantized output;
+ *   4. qlow_scaleopt: the same parameterization driven by an engine that owns the block forward and
+ *      backward (the paper's block-wise variant): the engine hands in dL/dW^ and the library steps.
+ */
+
+/* Parameter keys: mask and pipeline (500-599), scale optimization (600-699). */
+typedef enum qlow_ptq161_key {
+    QLOW_MASK_RATIO = 500,           /* float 0..1, default 0.2: fraction of salient columns. 0 = none,
+                                        1 = all; otherwise the authors' rule: k = floor(ratio*cols)+1
+                                        columns with score >= the k-th largest score (ties included) */
+    QLOW_MASK_STATISTIC = 501,       /* int qlow_actstat, default QLOW_ACTSTAT_ABSMAX (the authors' code) */
+    QLOW_PTQ161_SALIENT_RANGE = 502, /* int 0..1, default 0: 4-bit range over the salient columns of the
+                                        row only; 1 = over the whole row (the authors' code) */
+    QLOW_PTQ161_ALPHA_INIT = 503,    /* int 0..1, default 0: alpha = mean|w - mu|; 1 = mean|w| (code) */
+    QLOW_PTQ161_OPTIMIZE = 504,      /* int 0..1, default 1: run the scale optimizer (0 = "mask only") */
+    QLOW_PTQ161_EQUALIZE = 505,      /* int 0..1, default 0: activation-aware column equalization */
+    QLOW_PTQ161_EQUALIZE_GRID = 506, /* int 1..32, default 5: exponents beta = 0, 1/(2(g-1)), .., 1/2 */
+    QLOW_PTQ161_LOWRANK = 507,       /* int 0..512, default 0: rank of the restorative correction */
+    QLOW_PTQ161_GPTQ = 508,          /* int 0..1, default 0: GPTQ-style compensation of the binary part */
+    QLOW_PTQ161_GPTQ_DAMP = 509,     /* float 0..1, default 0.01: damping as a fraction of mean diag(H) */
+    QLOW_SCALE_LR_ALPHA = 600,       /* float 0..1, default 5e-4: Adam learning rate of alpha */
+    QLOW_SCALE_LR_R = 601,           /* float 0..1, default 1e-3: Adam learning rate of r1 and r2 */
+    QLOW_SCALE_BETA1 = 602,          /* float 0..1, default 0.9 */
+    QLOW_SCALE_BETA2 = 603,          /* float 0..1, default 0.999 */
+    QLOW_SCALE_EPS = 604,            /* float 0..1, default 1e-8 */
+    QLOW_SCALE_WEIGHT_DECAY = 605,   /* float 0..1, default 0 (decoupled, AdamW) */
+    QLOW_SCALE_LAMBDA_COS = 606,     /* float 0..100, default 1: weight of -log(mean cosine) */
+    QLOW_SCALE_ALS_ITERS = 607,      /* int 0..100, default 2: closed-form alternating sweeps */
+    QLOW_SCALE_CG_ITERS = 608,       /* int 1..100, default 2: conjugate-gradient steps for r2 per sweep */
+    QLOW_SCALE_ADAM_STEPS = 609,     /* int 0..1000000, default 16: Adam steps after the sweeps */
+    QLOW_SCALE_BATCH_TOKENS = 610,   /* int 1..1<<30, default 128: tokens per Adam step */
+    QLOW_SCALE_FIT_TOKENS = 611      /* int 1..1<<30, default 512: the optimizer fits on a seeded random
+                                        subset of at most this many calibration tokens (12K scales need
+                                        far fewer than rows * tokens equations; cost is linear in it) */
+} qlow_ptq161_key;
+
+/* ---- activation statistics ---- */
+typedef struct qlow_actstats qlow_actstats;
+
+typedef enum qlow_actstat {
+    QLOW_ACTSTAT_ABSMAX = 0,  /* max over tokens of |x_c| */
+    QLOW_ACTSTAT_ABSMEAN = 1, /* mean over tokens of |x_c| */
+    QLOW_ACTSTAT_SQMEAN = 2   /* mean over tokens of x_c^2 (the diagonal of X^T X / tokens) */
+} qlow_actstat;
+
+/*! qlow_actstats_create() : an empty accumulator of per-input-channel statistics for `cols` channels.
+ *  Allocates through `alloc` (NULL = libc). @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols < 1),
+ *  QLOW_E_OVERFLOW, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_actstats_create(const qlow_allocator *alloc, int64_t cols, qlow_actstats **out);
+/*! qlow_actstats_destroy() : NULL is a no-op. */
+QLOW_API void qlow_actstats_destroy(qlow_actstats *stats);
+/*! qlow_actstats_update() : add the rows of X [tokens x cols] (f32/f16/bf16, any strides). Sums are kept
+ *  in double in token order, so splitting a stream into chunks gives the same result as one call.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (column count differs), QLOW_E_DTYPE, QLOW_E_NONFINITE (then
+ *  the accumulator is unchanged). Never allocates. One thread at a time per accumulator. */
+QLOW_API qlow_status qlow_actstats_update(qlow_actstats *stats, const qlow_view *X);
+/*! qlow_actstats_merge() : dst += src (max of maxima, sums added). @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_SHAPE. Never allocates. */
+QLOW_API qlow_status qlow_actstats_merge(qlow_actstats *dst, const qlow_actstats *src);
+/*! qlow_actstats_get() : statistic `which` (qlow_actstat) into out[cols]; *tokens (may be NULL) gets
+ *  the token count. An empty accumulator gives zeros. @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE (cols
+ *  differs), QLOW_E_INVALID_ARG (unknown statistic). Never allocates. */
+QLOW_API qlow_status qlow_actstats_get(const qlow_actstats *stats, int32_t which, float *out, int64_t cols,
+                                       int64_t *tokens);
+
+/* ---- salient-column mask ---- */
+/* Bytes of a 1-bit-per-column mask: bit (j & 7) of byte j / 8 set = column j is salient. */
+#define QLOW_MASK_BYTES(cols) ((size_t)(((cols) + 7) / 8))
+
+/*! qlow_mask_select() : the salient mask of the top columns by score[cols] (see QLOW_MASK_RATIO for
+ *  the exact rule) into mask[QLOW_MASK_BYTES(cols)]; *n_salient (may be NULL) gets the count.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_INVALID_ARG (ratio outside 0..1), QLOW_E_NONFINITE.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_mask_select(const float *score, int64_t cols, double ratio, uint8_t *mask,
+                                      int64_t *n_salient);
+/*! qlow_actstats_mask() : qlow_mask_select() on the statistic QLOW_MASK_STATISTIC of `stats` with
+ *  QLOW_MASK_RATIO from `params` (NULL = defaults). Allocates a cols-float scratch through the stats'
+ *  allocator. @return as qlow_mask_select(), QLOW_E_STATE (no tokens yet), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_actstats_mask(const qlow_actstats *stats, const qlow_params *params,
+                                        uint8_t *mask, int64_t *n_salient);
+/*! qlow_mask_permutation() : perm[cols] = the salient columns in increasing order, then the others in
+ *  increasing order; *n_salient (may be NULL) gets the count. @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_mask_permutation(const uint8_t *mask, int64_t cols, int32_t *perm,
+                                           int64_t *n_salient);
+
+/* ---- bit accounting ---- */
+typedef enum qlow_ptq161_bits_index {
+    QLOW_BITS_PAPER_WEIGHT = 0, /* paper Eq. 8: (|U| * 1 + |S| * 4) / cols (1.6 at 20%) */
+    QLOW_BITS_PAPER_MASK = 1,   /* cols mask bits / total weight bits (paper's denominator) */
+    QLOW_BITS_PAPER_SCALES = 2, /* ((2 rows + cols) * 16 + (|S|/cols) * rows * 16) / total weight bits */
+    QLOW_BITS_PAPER_TOTAL = 3,  /* sum of the three: ~1.61 for 4096 x 4096 at 20% */
+    QLOW_BITS_STORED_TOTAL = 4, /* qlow_format_bits_per_weight() of our M161 layout with r2 */
+    QLOW_BITS_STORED_BYTES = 5, /* its plane bytes (codes, fp16 scales, mask; header excluded) */
+    QLOW_BITS_COUNT = 6
+} qlow_ptq161_bits_index;
+
+/*! qlow_ptq161_bits() : bit accounting of a rows x cols PTQ1.61 layer with n_salient salient columns
+ *  into out[QLOW_BITS_COUNT], both the paper's way and the exact size of the stored M161 layout.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE. Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ptq161_bits(int64_t rows, int64_t cols, int64_t n_salient, double *out);
+
+/* ---- one-call layer quantization ---- */
+/*! qlow_ptq161_quantize_f32() : PTQ1.61 of one linear layer W [rows x cols] (f32/f16/bf16) with
+ *  calibration inputs X [tokens x cols] (the rows x of y = W x; f32/f16/bf16). The mask comes from
+ *  `stats` when given (e.g. statistics over more data than X), else from X. Writes the dequantized
+ *  result W_hat[rows * cols] (fp32, row-major, exactly the values the stored format holds: scales
+ *  rounded to fp16 with r1 folded in) and, if mask is not NULL, the column mask.
+ *  With QLOW_PTQ161_EQUALIZE the layer is quantized in equalized coordinates W' = W diag(s): W_hat
+ *  approximates W' and the caller must feed x / s instead of x, i.e. divide the preceding RMSNorm weight
+ *  (or the preceding linear's rows) by s. fold_scale[cols] receives s (all ones without equalization);
+ *  it may be NULL only when equalization is off.
+ *  Deterministic; bit-identical for any QLOW_CTX_NUM_THREADS. Allocates through the ctx allocator.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE, QLOW_E_PARAM,
+ *  QLOW_E_NUMERIC, QLOW_E_NO_MEMORY; on failure the outputs are untouched. */
+QLOW_API qlow_status qlow_ptq161_quantize_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                              const qlow_view *X, const qlow_actstats *stats,
+                                              float *W_hat, uint8_t *mask, float *fold_scale);
+
+/*! qlow_ptq161_quantize_gram_f32() : qlow_ptq161_quantize_f32() from the Gram matrix H = X^T X
+ *  [cols x cols] (f32/f16/bf16; any positive multiple, e.g. a qlow_hessian's 2/N X^T X) instead of the
+ *  tokens, so X need not be kept. The output-MSE objective is exact (the optimizer runs on cols
+ *  pseudo-tokens x_t with sum_t x_t x_t^T = H + 1e-6 mean(diag H) I, from a Cholesky factor); the
+ *  cosine term needs real tokens and is off (QLOW_SCALE_LAMBDA_COS is ignored). `stats` is required
+ *  (the mask). Allocates (cols^2 doubles more). @return as qlow_ptq161_quantize_f32(), QLOW_E_NUMERIC
+ *  if H is not positive semi-definite. */
+QLOW_API qlow_status qlow_ptq161_quantize_gram_f32(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                                   const qlow_view *H, const qlow_actstats *stats, float *W_hat,
+                                                   uint8_t *mask, float *fold_scale);
+
+/*! qlow_ptq161_quantize() : the same pipeline as qlow_ptq161_quantize_f32(), packed into a
+ *  QLOW_FORMAT_M161 qlow_qmatrix (4-bit salient columns, sign plane with fp16 alpha' = r1 alpha and
+ *  mu' = r1 mu per row, fp16 r2 per non-salient column, 1-bit column mask) that the kernels run and
+ *  qlow_qmatrix_dequantize() turns back into exactly the W_hat of qlow_ptq161_quantize_f32().
+ *  *out is owned by the caller (qlow_qmatrix_destroy). fold_scale as in qlow_ptq161_quantize_f32().
+ *  Allocates through the ctx allocator. @return as qlow_ptq161_quantize_f32(). */
+QLOW_API qlow_status qlow_ptq161_quantize(qlow_ctx *ctx, const qlow_params *params, const qlow_view *W,
+                                          const qlow_view *X, const qlow_actstats *stats, qlow_qmatrix **out,
+                                          float *fold_scale);
+
+/* ---- engine-driven (block-wise) scale optimization ---- */
+typedef struct qlow_scaleopt qlow_scaleopt;
+
+/*! qlow_scaleopt_create() : an optimizer for the PTQ1.61 scales of any number of linears, configured
+ *  from `params` (QLOW_SCALE_* learning rates, betas, eps, weight decay; PTQ1.61 salient range and alpha
+ *  init). The block-wise loop of the paper, with the engine owning forward and backward:
+ *      for each block: masks from qlow_actstats_mask(); qlow_scaleopt_add_linear() per linear;
+ *        repeat: qlow_scaleopt_weight() -> engine forward with W^ -> loss -> engine backward ->
+ *                qlow_scaleopt_grad() (or _grad_dy()) per linear -> qlow_scaleopt_step();
+ *        then qlow_scaleopt_quantize() per linear.
+ *  Mutable: one thread at a time. Allocates through the ctx allocator.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_create(qlow_ctx *ctx, const qlow_params *params, qlow_scaleopt **out);
+/*! qlow_scaleopt_destroy() : NULL is a no-op. */
+QLOW_API void qlow_scaleopt_destroy(qlow_scaleopt *opt);
+/*! qlow_scaleopt_add_linear() : register W [rows x cols] with its column mask: quantizes the salient
+ *  columns, freezes signs and mu, initializes alpha and r1 = r2 = 1. *linear_id gets its index (0, 1,
+ *  ...). Allocates. @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE,
+ *  QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_view *W, const uint8_t *mask,
+                                              int32_t *linear_id);
+/*! qlow_scaleopt_weight() : the current W^ of a linear into W_hat[rows * cols] (fp32, row-major) for the
+ *  engine's forward pass. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad id). Never allocates. */
+QLOW_API qlow_status qlow_scaleopt_weight(const qlow_scaleopt *opt, int32_t linear_id, float *W_hat);
+/*! qlow_scaleopt_grad() : accumulate dL/dW^ [rows x cols] (f32, unit column stride, any row stride) into the
+ *  gradients of the linear's alpha, r1, r2 (ptq161.md §2.5). @return QLOW_E_NULL_POINTER,
+ *  QLOW_E_INVALID_ARG, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_ALIGNMENT, QLOW_E_NONFINITE. Never allocates. */
+QLOW_API qlow_status qlow_scaleopt_grad(qlow_scaleopt *opt, int32_t linear_id, const qlow_view *dW_hat);
+/*! qlow_scaleopt_grad_dy() : the same from dL/dY [tokens x rows] and the inputs X [tokens x cols] of
+ *  the linear (dL/dW^ = dY^T X, formed internally). Allocates a rows x cols scratch. @return as
+ *  qlow_scaleopt_grad(), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_grad_dy(qlow_scaleopt *opt, int32_t linear_id, const qlow_view *dY,
+                                           const qlow_view *X);
+/*! qlow_scaleopt_step() : one Adam/AdamW step of every linear on the accumulated gradients (alpha at
+ *  QLOW_SCALE_LR_ALPHA, r1 and r2 at QLOW_SCALE_LR_R), then clears them. Never allocates. */
+QLOW_API qlow_status qlow_scaleopt_step(qlow_scaleopt *opt);
+/*! qlow_scaleopt_scales() : copy a linear's alpha[rows], r1[rows], mu[rows], r2[cols] (r2 is 1 on
+ *  salient columns); any pointer may be NULL. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG. */
+QLOW_API qlow_status qlow_scaleopt_scales(const qlow_scaleopt *opt, int32_t linear_id, float *alpha,
+                                          float *r1, float *mu, float *r2);
+
+/*! qlow_scaleopt_quantize() : the current state of a linear packed as an M161 qlow_qmatrix (scales
+ *  rounded to fp16 with r1 folded in); the optimizer itself is unchanged. Allocates through the ctx
+ *  allocator given at creation. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG, QLOW_E_NUMERIC (a scale
+ *  does not fit fp16), QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_quantize(const qlow_scaleopt *opt, int32_t linear_id, qlow_qmatrix **out);
 
 /* ---- end of ptq161 section ---- */
 

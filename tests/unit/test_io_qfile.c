@@ -330,6 +330,20 @@ static void test_roundtrip(void)
     QT_CHECK_STATUS(qlow_qfile_writer_open_callback(mem_write, &mb, p, NULL, &w), QLOW_E_PARAM);
     qlow_params_destroy(p);
 
+    /* An empty container is valid: preamble, padding, empty directory, footer. */
+    mb.n = 0;
+    QT_CHECK_OK(qlow_qfile_writer_open_callback(mem_write, &mb, NULL, NULL, &w));
+    QT_CHECK_OK(qlow_qfile_writer_finish(w));
+    qlow_qfile_writer_destroy(w);
+    QT_CHECK(mb.n == 64 + 64, "empty file is %zu bytes", mb.n);
+    f = NULL;
+    QT_CHECK_OK(qlow_qfile_open_buffer(mb.p, mb.n, NULL, NULL, &f));
+    size_t zero = 1, zm = 1;
+    qlow_qfile_tensor_count(f, &zero);
+    qlow_qfile_meta_count(f, &zm);
+    QT_CHECK(zero == 0 && zm == 0, "empty file lists nothing");
+    qlow_qfile_close(f);
+
     /* Writer misuse. */
     mb.n = 0;
     QT_CHECK_OK(qlow_qfile_writer_open_callback(mem_write, &mb, NULL, NULL, &w));
