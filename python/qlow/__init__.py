@@ -22,5 +22,5 @@ from ._buffers import describe, have_numpy
 from .quant import (QMatrix, default_ctx, format_bits_per_weight, format_name, gptq_fake_quantize, gptq_quantize, quantize,
                     quantize_serialized)
 from .hessian import FdHvp, Hessian, hvp_lanczos, hvp_top_eigen, hvp_trace
-from . import plan
+from . import plan, ptq161
 from .io import Model, QFile, QFileWriter, Tokenizer

@@ -186,6 +186,32 @@ static int mode_gptq(char **a)
     return rc;
 }
 
+/* ptq161 SEED ROWS COLS TOKENS: PTQ1.61 of stream W with stream calibration X (default parameters);
+ * the packed M161 matrix (serialized, dequantized), then its GEMV of X[0]. */
+static int mode_ptq161(char **a)
+{
+    uint64_t seed = strtoull(a[0], NULL, 0);
+    int64_t rows = atoll(a[1]), cols = atoll(a[2]), tokens = atoll(a[3]);
+    float *W = stream_floats(seed, (size_t)(rows * cols)), *X = stream_floats(seed + 5, (size_t)(tokens * cols));
+    float *y = malloc((size_t)rows * 4), *fold = malloc((size_t)cols * 4);
+    qlow_ctx *ctx = NULL;
+    qlow_qmatrix *qm = NULL;
+    qlow_view wv, xv;
+    qlow_status s;
+    qlow_view_init_2d(&wv, QLOW_DTYPE_F32, rows, cols, W);
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, tokens, cols, X);
+    if ((s = qlow_ctx_create(NULL, &ctx)) || (s = qlow_ptq161_quantize(ctx, NULL, &wv, &xv, NULL, &qm, fold)))
+        return fail("ptq161", s);
+    int rc = emit_qmatrix(qm, rows, cols);
+#ifdef QLOW_GEMM_ACT8
+    if (!rc && (s = qlow_gemv(ctx, qm, X, y))) return fail("gemv", s);
+    if (!rc) rc = emit(y, (size_t)rows * 4);
+#endif
+    qlow_qmatrix_destroy(qm), qlow_ctx_destroy(ctx);
+    free(W), free(X), free(y), free(fold);
+    return rc;
+}
+
 /* hessian SEED TOKENS COLS SPLIT: activations added in two batches; diag, col_mean, trace, damped matrix,
  * HINV Cholesky, top eigenvalue (+iterations), 3 Lanczos eigenvalues, saved bytes. */
 static int mode_hessian(char **a)
@@ -386,6 +412,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "gemm") && argc == 7) return mode_gemm(argv + 2);
 #endif
     if (!strcmp(mode, "gptq") && argc == 9) return mode_gptq(argv + 2);
+    if (!strcmp(mode, "ptq161") && argc == 6) return mode_ptq161(argv + 2);
     if (!strcmp(mode, "hessian") && argc == 6) return mode_hessian(argv + 2);
     if (!strcmp(mode, "hvp") && argc == 4) return mode_hvp(argv + 2);
     if (!strcmp(mode, "plan") && argc == 5) return mode_plan(argv + 2);

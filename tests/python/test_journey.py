@@ -243,6 +243,57 @@ class TestGptq(unittest.TestCase):
             self.assertEqual(cm.exception.code, qlow.QLOW_E_STATE)
 
 
+class TestPtq161(unittest.TestCase):
+    def test_matches_c(self):
+        rows, cols, tokens = 24, 96, 64
+        raw = run_cref("ptq161", 41, rows, cols, tokens)
+        W = memoryview(Stream(41).floats(rows * cols)).cast("B").cast("f", [rows, cols])
+        Xflat = Stream(46).floats(tokens * cols)
+        X = memoryview(Xflat).cast("B").cast("f", [tokens, cols])
+        qm, fold = qlow.ptq161.quantize(W, X)
+        ser = bytes(qm.serialize())
+        dq = f32_bytes(qm.dequantize())
+        self.assertEqual(qm.format, qlow.QLOW_FORMAT_M161)
+        self.assertEqual(ser + dq + f32_bytes(qm.gemv(Xflat[:cols])), raw)
+        self.assertEqual(fold, [1.0] * cols)
+        what, mask, _ = qlow.ptq161.quantize_f32(W, X)
+        self.assertEqual(f32_bytes(what), dq, "the packed matrix holds exactly W_hat")
+        stats = qlow.ptq161.ActStats(cols)
+        stats.update(X)
+        smask, n_sal = stats.mask()
+        self.assertEqual(bytes(smask), bytes(mask))
+        perm, n2 = qlow.ptq161.mask_permutation(mask, cols)
+        self.assertEqual((sorted(perm), n2), (list(range(cols)), n_sal))
+        b = qlow.ptq161.bits(rows, cols, n_sal)
+        self.assertAlmostEqual(b[qlow.QLOW_BITS_STORED_TOTAL], qm.bits_per_weight, places=9)
+        info("PTQ1.61 24x96 (%d salient columns): %.3f bits/weight stored, paper accounting %.3f",
+             n_sal, qm.bits_per_weight, b[qlow.QLOW_BITS_PAPER_TOTAL])
+        stats.close(), qm.close()
+
+    def test_scale_optimizer_loop(self):
+        rows, cols, tokens = 8, 64, 32
+        W = memoryview(Stream(51).floats(rows * cols)).cast("B").cast("f", [rows, cols])
+        X = memoryview(Stream(52).floats(tokens * cols)).cast("B").cast("f", [tokens, cols])
+        mask, _ = qlow.ptq161.mask_select([abs(v) for v in Stream(53).floats(cols)], 0.25)
+        with qlow.ptq161.ScaleOpt() as opt:
+            lid = opt.add_linear(W, mask)
+            for _ in range(3):
+                What = memoryview(bytearray(f32_bytes(opt.weight(lid)))).cast("f")
+                # d/dW_hat of 0.5 ||W_hat - W||^2: the engine's gradient in this toy loop.
+                grad = [[What[r * cols + c] - W[r, c] for c in range(cols)] for r in range(rows)]
+                opt.grad(lid, grad)
+                opt.step()
+            alpha, r1, mu, r2 = opt.scales(lid)
+            self.assertEqual((len(alpha), len(r2)), (rows, cols))
+            with opt.quantize(lid) as qm:
+                self.assertEqual(qm.format, qlow.QLOW_FORMAT_M161)
+                # The packed scales are fp16: the stored matrix is the optimizer's weights to fp16 accuracy.
+                a = memoryview(bytearray(f32_bytes(qm.dequantize()))).cast("f")
+                b = memoryview(bytearray(f32_bytes(opt.weight(lid)))).cast("f")
+                worst = max(abs(a[i] - b[i]) / (abs(b[i]) + 1e-3) for i in range(rows * cols))
+                self.assertLess(worst, 4e-3)
+
+
 class TestHessian(unittest.TestCase):
     TOKENS, HCOLS, SPLIT = 50, 24, 30
 
