@@ -2,9 +2,9 @@
 """Build the single-file distribution: dist/qlow.h (the public header) and dist/qlow.c (every
 src/*/*.c in a fixed order, each internal header inlined at its first inclusion), SQLite style.
 
-File-local names that two source files both define (static functions and variables, typedefs, struct,
-union and enum tags) are renamed per file with a #define/#undef pair around that file's section, and the
-macros a .c file defines are #undef'd after it, so the files keep the separate namespaces they had as
+File-local names (static functions and variables, typedefs, struct, union and enum tags defined in a .c
+file) get a per-file prefix in that file's own text (not after `.`/`->`, so struct members keep their
+names), and the macros a .c file defines are #undef'd after it, so the files keep the separate namespaces they had as
 translation units. Internal qlow__ functions stay extern with hidden visibility.
 usage: tools/amalgamate.py [ROOT] [OUTDIR]   (defaults: the repository, ROOT/dist)"""
 import os
@@ -66,6 +66,22 @@ def defining_macros(text):
     return out
 
 
+def rename_identifiers(text, renames):
+    """Rename whole identifiers of a .c file's own text, outside comments and literals, except where
+    they name a struct member (after `.` or `->`), so that shared structs keep their fields."""
+    word = re.compile(r"(\.|->)?(\s*)\b(%s)\b" % "|".join(map(re.escape, sorted(renames))))
+
+    def code(chunk):
+        return word.sub(lambda m: m.group(0) if m.group(1) else m.group(2) + renames[m.group(3)], chunk)
+    out, pos = [], 0
+    for m in LEXEME_RE.finditer(text):
+        out.append(code(text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(code(text[pos:]))
+    return "".join(out)
+
+
 def local_names(text, static_re):
     """Names a .c file defines at file scope that would clash if another file defined them too."""
     names = set()
@@ -107,9 +123,12 @@ class Amalgamator:
         with open(os.path.join(self.root, rel)) as f:
             return f.read()
 
-    def emit_file(self, rel):
+    def emit_file(self, rel, renames=None):
         self.out.append("/* ======== %s ======== */\n" % rel)
-        for line in self.read(rel).splitlines(keepends=True):
+        text = self.read(rel)
+        if renames:
+            text = rename_identifiers(text, renames)
+        for line in text.splitlines(keepends=True):
             m = INCLUDE_RE.match(line)
             if not m:
                 self.out.append(line)
@@ -145,12 +164,27 @@ class Amalgamator:
             " * compiler together with qlow.h: cc -std=c11 -O2 -c qlow.c (add -fopenmp for threads,\n"
             " * -DQLOW_NO_MALLOC for builds without malloc). */\n" % len(files))
         self.out.append("#define QLOW_AMALGAMATION 1\n#include \"qlow.h\"\n")
+        shared = set()
+        for d, _, names in os.walk(os.path.join(self.root, "src")):
+            for n in names:
+                if n.endswith((".h", ".def")):
+                    with open(os.path.join(d, n)) as fh:
+                        shared.update(re.findall(r"[A-Za-z_]\w*", fh.read()))
+        with open(os.path.join(self.root, "include", "qlow.h")) as fh:
+            shared.update(re.findall(r"[A-Za-z_]\w*", fh.read()))
         for idx, f in enumerate(files):
-            renamed = sorted(n for n, fs in clashes.items() if f in fs)
-            for n in renamed:
-                self.out.append("#define %s qlow__amalg%d_%s\n" % (n, idx, n))
-            self.emit_file(f)
-            for n in renamed + file_macros(texts[f]):
+            # Every file-local name gets a per-file prefix, so it can clash neither with another file's
+            # nor with what a system header included by an earlier file declares (e.g. a typedef
+            # `pipe` after <unistd.h>). Names the file also uses as struct members are renamed only
+            # when two files define them, since a member declaration cannot be told from a use here;
+            # names a header mentions (e.g. the tag of a public opaque type) keep theirs.
+            code = blank_lexemes(texts[f])
+            members = set(re.findall(r"(?:\.|->)\s*([A-Za-z_]\w*)", code))
+            mine = [n for n, fs in owners.items()
+                    if f in fs and (n in clashes or (n not in members and n not in shared))]
+            renames = dict((n, "qlow__amalg%d_%s" % (idx, n)) for n in mine)
+            self.emit_file(f, renames)
+            for n in file_macros(texts[f]):
                 self.out.append("#undef %s\n" % n)
         return "".join(self.out), sorted(clashes)
 
