@@ -364,14 +364,20 @@ void qlow__sgemm_sub(int isa, int threads, int64_t m, int64_t n, int64_t k, cons
 
 size_t qlow__spd_scratch_doubles(int64_t n) { return (size_t)NB * (size_t)(n > 0 ? n : 1) + (size_t)NB * NB; }
 
-/* Unblocked lower Cholesky of the b x b block at A (leading dimension lda). */
-static qlow_status chol_diag_block(double *A, int64_t b, int64_t lda)
+/* A pivot that lost all but this fraction of its original diagonal means the column is (to working
+ * precision) a combination of earlier ones: the matrix is singular, and factoring on would give a
+ * factor with a rounding-noise pivot whose inverse is garbage. */
+#define PIVOT_REL_TOL 1e-12
+
+/* Unblocked lower Cholesky of the b x b block at A (leading dimension lda); diag0 holds the block's
+ * diagonal as it was before any elimination. */
+static qlow_status chol_diag_block(double *A, int64_t b, int64_t lda, const double *diag0)
 {
     for (int64_t j = 0; j < b; j++) {
         double *rj = A + j * lda;
         double d = rj[j];
         for (int64_t p = 0; p < j; p++) d -= rj[p] * rj[p];
-        if (!(d > 0.0)) return QLOW_E_NUMERIC;
+        if (!(d > PIVOT_REL_TOL * diag0[j])) return QLOW_E_NUMERIC;
         d = sqrt(d);
         rj[j] = d;
         for (int64_t i = j + 1; i < b; i++) {
@@ -386,11 +392,12 @@ static qlow_status chol_diag_block(double *A, int64_t b, int64_t lda)
 
 qlow_status qlow__cholesky_lower(int isa, int threads, double *A, int64_t n, double *scratch)
 {
-    (void)scratch;
+    double *diag0 = scratch; /* scratch holds at least NB * n doubles */
+    for (int64_t j = 0; j < n; j++) diag0[j] = A[j * n + j];
     for (int64_t k0 = 0; k0 < n; k0 += NB) {
         int64_t b = n - k0 < NB ? n - k0 : NB;
         double *akk = A + k0 * n + k0;
-        QLOW_TRY(chol_diag_block(akk, b, n));
+        QLOW_TRY(chol_diag_block(akk, b, n, diag0 + k0));
         int64_t r0 = k0 + b;
         /* Panel rows solve L21 L11^T = A21, row by row (independent rows). */
 #ifdef _OPENMP
