@@ -40,6 +40,9 @@ class Described:
     __slots__ = ("view", "keep", "shape", "numpy")
 
     def __init__(self, view, keep, shape, numpy):
+        # The view holds the memory it describes, so that a ctypes.byref(view) passed on its own (an
+        # expression like f(describe(x).ptr)) still keeps that memory alive through the call.
+        view.keep_memory = keep
         self.view = view
         self.keep = keep
         self.shape = shape

@@ -44,7 +44,8 @@ class ActStats(Handle):
         self.cols = cols
 
     def update(self, X):
-        lib.qlow_actstats_update(self.handle, B.describe(X, ndim=2).ptr)
+        d = B.describe(X, ndim=2)
+        lib.qlow_actstats_update(self.handle, d.ptr)
 
     def merge(self, other):
         lib.qlow_actstats_merge(self.handle, other.handle)
@@ -161,10 +162,12 @@ class ScaleOpt(Handle):
         return out
 
     def grad(self, lid, dW_hat):
-        lib.qlow_scaleopt_grad(self.handle, lid, B.describe(dW_hat, ndim=2).ptr)
+        d = B.describe(dW_hat, ndim=2)
+        lib.qlow_scaleopt_grad(self.handle, lid, d.ptr)
 
     def grad_dy(self, lid, dY, X):
-        lib.qlow_scaleopt_grad_dy(self.handle, lid, B.describe(dY, ndim=2).ptr, B.describe(X, ndim=2).ptr)
+        dy, x = B.describe(dY, ndim=2), B.describe(X, ndim=2)
+        lib.qlow_scaleopt_grad_dy(self.handle, lid, dy.ptr, x.ptr)
 
     def step(self):
         lib.qlow_scaleopt_step(self.handle)

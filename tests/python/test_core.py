@@ -266,6 +266,13 @@ class TestViews(unittest.TestCase):
         with self.assertRaises(TypeError):
             qlow.describe(bytes(16), writable=True)
 
+    def test_pointer_alone_keeps_memory(self):
+        ptr = qlow.describe([[1.5, 2.5, 3.5]]).ptr  # the Described object is gone at once
+        gc.collect()
+        junk = [array.array("f", [9.0] * 3) for _ in range(100)]
+        self.assertEqual(list((ctypes.c_float * 3).from_address(ptr._obj.data)), [1.5, 2.5, 3.5])
+        del junk
+
     def test_readonly_buffer_is_copied(self):
         raw = array.array("f", [1.5, 2.5]).tobytes()
         d = qlow.describe(memoryview(raw).cast("f"), ndim=1)
