@@ -44,6 +44,9 @@ static const double COLD_BYTES = 100.0 * 1024 * 1024; /* > 3x L3 */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define X86 1
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized" /* GCC 12's _mm512_reduce_* headers */
+#endif
 __attribute__((target("avx512f"))) static float dot_avx512(const float *a, const float *b, int64_t n)
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
@@ -206,7 +209,7 @@ static void clone(const tp_matrix *src, tp_matrix *dst)
 }
 
 typedef struct result {
-    double us, gbs;
+    double us, gbs, min_us;
 } result;
 
 static result time_q(qlow_ctx *ctx, tp_matrix *mats, int ncopy, const float *X, int64_t nb, float *Y, void *ws,
@@ -230,6 +233,7 @@ static result time_q(qlow_ctx *ctx, tp_matrix *mats, int ncopy, const float *X, 
     }
     result r;
     r.us = median(v, n) * 1e6;
+    r.min_us = v[0] * 1e6; /* sorted by median() */
     r.gbs = (double)wbytes / (r.us * 1e-6) / 1e9;
     return r;
 }
@@ -247,6 +251,7 @@ static result time_f32(float **W, int ncopy, int64_t R, int64_t C, const float *
     }
     result r;
     r.us = median(v, n) * 1e6;
+    r.min_us = v[0] * 1e6;
     r.gbs = (double)(R * C * 4) / (r.us * 1e-6) / 1e9;
     return r;
 }
@@ -281,11 +286,15 @@ int main(int argc, char **argv)
     const int nbatch = g_quick ? 2 : 3;
     const int nfmt = (int)(sizeof(FMTS) / sizeof(FMTS[0]));
     double summary[16][3]; /* cold, batch 1, 4096^2: % of bandwidth at 1 and 2 threads */
-    double summary_us[16][3];
+    double summary_us[16][3], summary_min[16][3];
     memset(summary, 0, sizeof(summary));
     memset(summary_us, 0, sizeof(summary_us));
+    memset(summary_min, 0, sizeof(summary_min));
 
-    printf("| format | bpw | M x K | batch | thr | temp | us/call | weight GB/s | %% of read BW | vs fp32 | GFLOP/s | "
+    printf("us/call is the median (min in brackets); GB/s, %% of read BW, vs fp32 (fp32 us / format us) and GFLOP/s\n"
+           "use the median. The ggml column quotes ../shared/docs/ggml_anchor.md (cold, same machine kind), it is\n"
+           "not measured here; speedup = ggml us / our median us.\n\n");
+    printf("| format | bpw | M x K | batch | thr | temp | us/call (min) | weight GB/s | %% of read BW | vs fp32 | GFLOP/s | "
            "ggml ref (ggml_anchor.md, cold) | speedup vs ggml |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int si = 0; si < nshapes; si++) {
@@ -313,8 +322,8 @@ int main(int argc, char **argv)
                     f32r[bi][th][cold] = r;
                     int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
                     double g = !have_g ? 0 : batches[bi] == 1 ? G_F32_1[si][th - 1] : G_F32_32[si][th - 1];
-                    printf("| fp32 | 32 | %lldx%lld | %lld | %d | %s | %.0f | %.1f | %.0f%% | 1.00 | %.1f | ", (long long)R,
-                           (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us, r.gbs,
+                    printf("| fp32 | 32 | %lldx%lld | %lld | %d | %s | %.0f (%.0f) | %.1f | %.0f%% | 1.00 | %.1f | ", (long long)R,
+                           (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us, r.min_us, r.gbs,
                            100.0 * r.gbs / bw[th], 2.0 * (double)(R * C * batches[bi]) / r.us * 1e-3);
                     if (g > 0) printf("f32 %.0f | %.2fx |\n", g, g / r.us);
                     else printf("- | - |\n");
@@ -358,14 +367,16 @@ int main(int argc, char **argv)
                         double gflops = 2.0 * (double)(R * C * batches[bi]) / r.us * 1e-3;
                         int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
                         double g = !have_g ? 0 : batches[bi] == 1 ? f->g1[si][th - 1] : f->g32[si][th - 1];
-                        printf("| %s | %.2f | %lldx%lld | %lld | %d | %s | %.0f | %.1f | %.0f%% | %.2f | %.1f | ", f->name, bpw,
-                               (long long)R, (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us, r.gbs,
+                        printf("| %s | %.2f | %lldx%lld | %lld | %d | %s | %.0f (%.0f) | %.1f | %.0f%% | %.2f | %.1f | ", f->name,
+                               bpw, (long long)R, (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us,
+                               r.min_us, r.gbs,
                                100.0 * r.gbs / bw[th], f32r[bi][th][cold].us / r.us, gflops);
                         if (g > 0) printf("%s %.0f | %.2fx |\n", f->ggml_name, g, g / r.us);
                         else printf("- | - |\n");
                         if (si == 0 && bi == 0 && cold) {
                             summary[fi][th] = 100.0 * r.gbs / bw[th];
                             summary_us[fi][th] = r.us;
+                            summary_min[fi][th] = r.min_us;
                         }
                     }
                 }
@@ -384,10 +395,12 @@ int main(int argc, char **argv)
     printf(")\n\n");
     for (int fi = 0; fi < nfmt; fi++) {
         const bfmt *f = &FMTS[fi];
-        printf("- %s: cold batch-1, 2 threads: %.0f%% of bandwidth (%.0f us); 1 thread: %.0f%% (%.0f us); "
-               "1T speedup vs ggml %s %.0f us (ggml_anchor.md): %.2fx\n",
-               f->name, summary[fi][max_threads], summary_us[fi][max_threads], summary[fi][1], summary_us[fi][1],
-               f->ggml_name, f->g1[0][0], summary_us[fi][1] > 0 ? f->g1[0][0] / summary_us[fi][1] : 0);
+        printf("- %s: cold batch-1, 2 threads: %.0f%% of bandwidth (median %.0f us, min %.0f); 1 thread: %.0f%% (median %.0f "
+               "us, min %.0f); 1T speedup vs ggml %s %.0f us (ggml_anchor.md): %.2fx (median), %.2fx (min)\n",
+               f->name, summary[fi][max_threads], summary_us[fi][max_threads], summary_min[fi][max_threads],
+               summary[fi][1], summary_us[fi][1], summary_min[fi][1], f->ggml_name, f->g1[0][0],
+               summary_us[fi][1] > 0 ? f->g1[0][0] / summary_us[fi][1] : 0,
+               summary_min[fi][1] > 0 ? f->g1[0][0] / summary_min[fi][1] : 0);
     }
     qlow_ctx_destroy(ctx);
     return 0;

@@ -482,15 +482,20 @@ QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const
  * not overlap X, the workspace or the matrix. Any batch >= 1 is accepted (batch 1 is the GEMV).
  *
  * How the product is computed (identical on every ISA): each token's activations are quantized to
- * int8 in blocks along the columns (32 columns for Q8/Q4/Q3/Q2 and M161's salient part, 256 for
- * B1/B2/T2 and M161's binary part, 320 for T158), x8 = round(x * 127 / absmax_block), scale
- * absmax_block / 127; the weight codes are multiplied with x8 in exact integer arithmetic (AVX512-VNNI
- * vpdpbusd, AVX2 vpmaddubsw, NEON widening multiplies, or plain C); the per-block integer sums are
- * scaled and added in fp32 in one fixed order. Formats with a column scale (B1 with r2, M161) scale x
- * by it before quantizing; M161 gathers x into its salient and binary parts once per call.
+ * int8 in blocks of columns, x8 = round(x * 127 / absmax_block) (half away from zero), scale
+ * absmax_block / 127. Blocks are 32 consecutive columns for Q8/Q4/Q3/Q2 and M161's salient part. For
+ * B1/B2/T2 and M161's binary part (T158) columns come in chunks of 4096 (5120), each split into 16
+ * blocks of 256 (320) columns: column j of a chunk belongs to block (j % 64) / 4 for B1/B2,
+ * ((j % 256) / 32 * 8 + j % 8) / 4 for T2 and (j % 320) / 20 for T158 (the lanes of the integer
+ * dot-product instructions). The weight codes are multiplied with x8 in exact integer arithmetic
+ * (AVX512-VNNI vpdpbusd, AVX2 vpmaddubsw, NEON sdot or widening multiplies, or plain C); the
+ * per-block integer sums are scaled and added in fp32 in one fixed order. Formats with a column scale
+ * (B1 with r2, M161) scale x by it before quantizing; M161 gathers x into its salient and binary parts
+ * once per call.
  *
  * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
- * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count.
+ * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count. (This needs the library built
+ * without fused multiply-add contraction: the default of -std=c11; GNU modes need -ffp-contract=off.)
  * Accuracy: Y equals W x_hat computed with fp32 rounding, where x_hat is the dequantized activation
  * (|x - x_hat| <= scale_block / 2 per element). Hence |Y - W x| <= sum_j |w_j| * scale_block(j) / 2
  * plus fp32 rounding (relative 2^-24 per operation over about cols/ablock + 16 additions).
@@ -1442,6 +1447,152 @@ QLOW_API qlow_status qlow_qfile_meta_get_float(const qlow_qfile *file, const cha
 /* ============================================================================================
  * Export to other tools' formats: fake-quant checkpoints, GGUF (src/export)
  * ============================================================================================ */
+
+/* Two exports let other tools check and run libqlow's results:
+ *   - fake-quant checkpoints: the dequantized weights of a .qlow file written back in the source
+ *     checkpoint's own format (llama2.c .bin or safetensors F32/F16), for any external evaluator;
+ *   - GGUF v3 files for llama.cpp, where libqlow chooses the values (importance-weighted scale search,
+ *     GPTQ or mixed precision upstream) and one of ggml's block layouts stores them.
+ * Writers stream tensor by tensor (only one tensor's rows are in memory) and allocate through the ctx
+ * allocator. A path writer writes "<path>.tmp" and renames it to `path` only after the last byte was
+ * written and flushed, so a failed export never leaves a partial file at `path` (the temporary file is
+ * removed). A callback writer sends the bytes in order (no seeking); after a failure the bytes already
+ * sent are incomplete and the caller must discard them. Layouts and rules: docs/export.md.
+ *
+ * Parameter keys (qlow_params, block 900-999), all optional (NULL params = defaults): */
+typedef enum qlow_export_param_key {
+    QLOW_PARAM_EXPORT_FORMAT = 900,      /* int 0..3, default 0: fake-quant output format, a
+                                            qlow_export_format */
+    QLOW_PARAM_EXPORT_GGUF_SEARCH = 901, /* int 0..1, default 1: 1 = libqlow's importance-weighted search
+                                            under the type's constraints; 0 = ggml's published RTN rule */
+    QLOW_PARAM_EXPORT_GGUF_ALIGNMENT = 902, /* int 8..65536, default 32: general.alignment (power of 2) */
+    QLOW_PARAM_EXPORT_GGUF_EMBED_TYPE = 903, /* int, a qlow_ggml_type, default QLOW_GGML_F32: the type of
+                                            token_embd.weight and output.weight (falls back like others) */
+    QLOW_PARAM_EXPORT_GGUF_STEPS = 904   /* int 4..1000, default 64: scale candidates per block tried by
+                                            the search (besides the exact-fit and ggml candidates) */
+} qlow_export_param_key;
+
+typedef enum qlow_export_format {
+    QLOW_EXPORT_FORMAT_SOURCE = 0,         /* the source checkpoint's own format and dtypes */
+    QLOW_EXPORT_FORMAT_LLAMA2C = 1,        /* llama2.c .bin (source must be a llama2.c checkpoint) */
+    QLOW_EXPORT_FORMAT_SAFETENSORS_F32 = 2, /* safetensors, every tensor F32 */
+    QLOW_EXPORT_FORMAT_SAFETENSORS_F16 = 3  /* safetensors, every floating tensor F16 */
+} qlow_export_format;
+
+/* ggml tensor types (values are ggml's own enum). */
+typedef enum qlow_ggml_type {
+    QLOW_GGML_F32 = 0,
+    QLOW_GGML_F16 = 1,
+    QLOW_GGML_Q4_0 = 2,  /* 32: fp16 d, 4-bit q, w = d (q - 8) */
+    QLOW_GGML_Q4_1 = 3,  /* 32: fp16 d, m, 4-bit q, w = d q + m */
+    QLOW_GGML_Q5_0 = 6,  /* 32: fp16 d, 5-bit q, w = d (q - 16) */
+    QLOW_GGML_Q5_1 = 7,  /* 32: fp16 d, m, 5-bit q, w = d q + m */
+    QLOW_GGML_Q8_0 = 8,  /* 32: fp16 d, int8 q, w = d q */
+    QLOW_GGML_Q2_K = 10, /* 256: 16 x 16 with 4-bit scales and mins */
+    QLOW_GGML_Q3_K = 11, /* 256: 16 x 16 with 6-bit scales */
+    QLOW_GGML_Q4_K = 12, /* 256: 8 x 32 with 6-bit scales and mins */
+    QLOW_GGML_Q5_K = 13, /* 256: 8 x 32 with 6-bit scales and mins */
+    QLOW_GGML_Q6_K = 14, /* 256: 16 x 16 with int8 scales */
+    QLOW_GGML_IQ4_NL = 20, /* 32: fp16 d, 4-bit index into ggml's 16 non-linear levels */
+    QLOW_GGML_TQ1_0 = 34,  /* 256: ternary, 5 trits per byte, fp16 d */
+    QLOW_GGML_TQ2_0 = 35   /* 256: ternary, 2 bits each, fp16 d */
+} qlow_ggml_type;
+
+/*! qlow_ggml_type_name() : static ggml name of `type` ("q4_0", "iq4_nl", ...), or "unknown".
+ *  Never allocates; thread-safe. */
+QLOW_API const char *qlow_ggml_type_name(int32_t type);
+
+/*! qlow_ggml_type_from_name() : the type whose name matches `name` (case-insensitive, "Q4_0" or "q4_0").
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_NOT_FOUND (also for ggml types this library cannot write).
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_type_from_name(const char *name, int32_t *type);
+
+/*! qlow_ggml_type_block() : elements per block and bytes per block of `type` (1 and 4 for F32).
+ *  Either out-pointer may be NULL. @return QLOW_E_UNSUPPORTED for a type this library cannot write.
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_type_block(int32_t type, int64_t *block_elems, size_t *block_bytes);
+
+/*! qlow_ggml_fallback_type() : the type a weight matrix with `cols` columns is written in when
+ *  `requested` is asked for: `requested` itself when cols is a multiple of its block, else the fallback
+ *  chain of llama.cpp's quantizer (TQ1_0, TQ2_0 -> Q4_0; Q2_K, Q3_K -> IQ4_NL; Q4_K -> Q5_0;
+ *  Q5_K -> Q5_1; Q6_K -> Q8_0) and finally F16 when no block fits (e.g. stories260K's w2, 172 columns).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE (cols < 1). Never allocates. */
+QLOW_API qlow_status qlow_ggml_fallback_type(int32_t requested, int64_t cols, int32_t *type);
+
+/*! qlow_ggml_quantize_row() : quantize x[0..n) (n a multiple of the type's block) into ggml blocks at
+ *  dst (dst_bytes >= n / block * block bytes). search = 1 picks each block's parameters (scale, min,
+ *  sub-block scales) to minimize sum_j importance[j] * (x_j - deq_j)^2 over a scale search that includes
+ *  ggml's own rule, the exact fit of values already on a grid of the type, and weighted least-squares
+ *  refits, rounding each value optimally for the chosen parameters; so its weighted error is never above
+ *  ggml's rule's. search = 0 applies ggml's published rule (e.g. Q4_0: d = max / -8 with max the value of
+ *  largest magnitude); for the k-quants the rule is the plain two-level min/max rounding (ggml's own
+ *  iterative k-quant search is not reproduced) and the search picks sub-block and super-block scales. steps is the number of scale candidates (4..1000; 0 = 64). importance: n
+ *  nonnegative finite floats or NULL (uniform). F32/F16 rows are stored as they are (rounded for F16).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE (n not a multiple of the block),
+ *  QLOW_E_BUFFER_TOO_SMALL, QLOW_E_NONFINITE, QLOW_E_INVALID_ARG (negative importance, bad steps),
+ *  QLOW_E_NUMERIC (|x| > 65504 for a type with fp16 scales). dst is untouched on failure. Never
+ *  allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_quantize_row(int32_t type, const float *x, int64_t n, const float *importance,
+                                            int32_t search, int32_t steps, void *dst, size_t dst_bytes);
+
+/*! qlow_ggml_dequantize_row() : decode n values (a multiple of the block) of `type` from src into out.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_UNSUPPORTED, QLOW_E_SHAPE, QLOW_E_TRUNCATED (src_bytes too small).
+ *  Never allocates; thread-safe. */
+QLOW_API qlow_status qlow_ggml_dequantize_row(int32_t type, const void *src, size_t src_bytes, int64_t n,
+                                              float *out);
+
+/*! Importance callback of the GGUF export: fill out[0..cols) with the importance (mean x^2 of the
+ *  matrix's input column, llama.cpp's imatrix) of the weight matrix with canonical name `name` and return
+ *  1, return 0 for "none" (uniform), or a negative value to abort the export (QLOW_E_CALLBACK). */
+typedef int (*qlow_export_importance_fn)(void *user, const char *name, int64_t cols, float *out);
+
+/*! qlow_export_gguf() : write a GGUF v3 file at `path` for llama.cpp (architecture "llama").
+ *  Tensors come from `qfile` when it is not NULL (its packed matrices dequantized, its dense tensors
+ *  converted; the configuration from its "model.*" metadata) and otherwise from `model`. Every weight
+ *  matrix (wq, wk, wv, wo, w1, w2, w3) is written as `type` or its fallback
+ *  (qlow_ggml_fallback_type()), chosen per block by qlow_ggml_quantize_row() with the importance from
+ *  `importance` (may be NULL); tok_embeddings/output follow QLOW_PARAM_EXPORT_GGUF_EMBED_TYPE and norms
+ *  stay F32. Hugging Face rotate-half wq/wk rows (QLOW_MODEL_QK_HF_ORDER = 1) are permuted back to the
+ *  interleaved pairs llama.cpp's "llama" architecture expects. `tok` (may be NULL) adds the
+ *  tokenizer.ggml.* vocabulary (model "llama": tokens with spaces as U+2581, scores, token types).
+ *  @return QLOW_E_NULL_POINTER (ctx, path, or both model and qfile NULL), QLOW_E_INVALID_ARG (both
+ *  given), QLOW_E_PARAM, QLOW_E_UNSUPPORTED (type), QLOW_E_NOT_FOUND (a tensor or configuration value
+ *  missing), QLOW_E_SHAPE, QLOW_E_FORMAT, QLOW_E_NONFINITE, QLOW_E_NUMERIC, QLOW_E_CALLBACK, QLOW_E_IO,
+ *  QLOW_E_NO_MEMORY, QLOW_E_OVERFLOW. Allocates through the ctx allocator (one tensor's rows at a time).
+ *  The ctx is used by one thread at a time; model, qfile and tok are only read. */
+QLOW_API qlow_status qlow_export_gguf(qlow_ctx *ctx, const qlow_params *params, const qlow_model *model,
+                                      const qlow_qfile *qfile, const qlow_tokenizer *tok, int32_t type,
+                                      qlow_export_importance_fn importance, void *importance_user,
+                                      const char *path);
+
+/*! qlow_export_gguf_callback() : qlow_export_gguf() sending the bytes in order to `write`.
+ *  @return as qlow_export_gguf() (QLOW_E_CALLBACK when `write` fails). */
+QLOW_API qlow_status qlow_export_gguf_callback(qlow_ctx *ctx, const qlow_params *params, const qlow_model *model,
+                                               const qlow_qfile *qfile, const qlow_tokenizer *tok, int32_t type,
+                                               qlow_export_importance_fn importance, void *importance_user,
+                                               qlow_write_fn write, void *user);
+
+/*! qlow_export_dequant() : write the fake-quant checkpoint of `qfile` at `path`: every tensor of the
+ *  `source` checkpoint (the one the .qlow came from) in source order, where a tensor stored PACKED in
+ *  qfile under the same canonical name is replaced by its dequantized rows and every other tensor is
+ *  copied byte for byte from the source (llama2.c: the 28-byte header, norms, RoPE tables and a fp32
+ *  embedding included). QLOW_PARAM_EXPORT_FORMAT selects the output: the source's format (default),
+ *  llama2.c, or safetensors F32/F16 (header JSON written deterministically: source order, original
+ *  names for a safetensors source, canonical names + ".weight" otherwise, no __metadata__). F16 output
+ *  rounds dequantized values to nearest even; F32 output holds them exactly.
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_PARAM, QLOW_E_UNSUPPORTED (llama2.c output from a safetensors
+ *  source, a BF16/integer source tensor with F16 output), QLOW_E_SHAPE (a packed tensor's shape differs
+ *  from the source's), QLOW_E_NOT_FOUND (a packed tensor the source lacks), QLOW_E_FORMAT (a packed
+ *  matrix that does not open), QLOW_E_IO, QLOW_E_NO_MEMORY, QLOW_E_OVERFLOW. Allocates through the ctx
+ *  allocator (one tensor at a time). The ctx is used by one thread at a time; inputs are only read. */
+QLOW_API qlow_status qlow_export_dequant(qlow_ctx *ctx, const qlow_params *params, const qlow_qfile *qfile,
+                                         const qlow_model *source, const char *path);
+
+/*! qlow_export_dequant_callback() : qlow_export_dequant() sending the bytes in order to `write`.
+ *  @return as qlow_export_dequant() (QLOW_E_CALLBACK when `write` fails). */
+QLOW_API qlow_status qlow_export_dequant_callback(qlow_ctx *ctx, const qlow_params *params,
+                                                  const qlow_qfile *qfile, const qlow_model *source,
+                                                  qlow_write_fn write, void *user);
 
 /* ---- end of export section ---- */
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 out=$(make -s O=build/ci-engine demo)
 printf '%s\n' "$out" | tail -n 30
-for m in rtn-4b gptq-2b qbert-2 ptq161-1.6 billm-1.6; do
+for m in rtn-4b gptq-2b qbert-2 ptq161-2.1 billm-1.6; do
     printf '%s\n' "$out" | grep -q "^| $m " || { echo "demo table lacks $m"; exit 1; }
 done
 printf '%s\n' "$out" | grep -q "== sample from the best sub-2-bit model" || { echo "demo printed no sample"; exit 1; }

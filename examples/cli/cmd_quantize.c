@@ -23,6 +23,9 @@ static void help(void)
          "  --calib FILE        calibration text (needed by gptq, qbert, ptq161, billm)\n"
          "  --calib-tokens N    calibration positions (default 4096)\n"
          "  --calib-window W    calibration window length (default 256)\n"
+         "  --salient R         ptq161: fraction of salient (4-bit) columns, 0..1 (default 0.2, ~1.6 bits)\n"
+         "  --blockwise-steps N ptq161: block-wise scale optimization, N steps per block (default 0:\n"
+         "                      layer-wise)\n"
          "  --embed-bits N      also quantize the token embedding / shared classifier to N bits\n"
          "  --act-bits 8        mark the model for int8 activations (the kernels' integer path)\n"
          "  --threads N         threads (default 1)\n"
@@ -37,7 +40,8 @@ int cmd_quantize(int argc, char **argv)
     const char *pos, *v, *method = NULL;
     long bits = 0, group = 0, embed_bits = 0, act_bits = 0, threads = 1, seed = 24301;
     long calib_tokens = 4096, calib_window = 256;
-    double budget = 0.0;
+    double budget = 0.0, salient = -1.0;
+    long blockwise = 0;
     int r;
     cli_args a;
     cli_args_init(&a, C, argc, argv);
@@ -61,6 +65,8 @@ int cmd_quantize(int argc, char **argv)
         else if (!strcmp(a.name, "tokenizer")) tok_path = v;
         else if (!strcmp(a.name, "bits")) { if (cli_parse_int(C, a.name, v, 1, 8, &bits)) return CLI_USAGE; }
         else if (!strcmp(a.name, "budget")) { if (cli_parse_double(C, a.name, v, 1.0, 8.0, &budget)) return CLI_USAGE; }
+        else if (!strcmp(a.name, "salient")) { if (cli_parse_double(C, a.name, v, 0.0, 1.0, &salient)) return CLI_USAGE; }
+        else if (!strcmp(a.name, "blockwise-steps")) { if (cli_parse_int(C, a.name, v, 0, 100000, &blockwise)) return CLI_USAGE; }
         else if (!strcmp(a.name, "group")) { if (cli_parse_int(C, a.name, v, 0, 1 << 20, &group)) return CLI_USAGE; }
         else if (!strcmp(a.name, "embed-bits")) { if (cli_parse_int(C, a.name, v, 2, 8, &embed_bits)) return CLI_USAGE; }
         else if (!strcmp(a.name, "act-bits")) { if (cli_parse_int(C, a.name, v, 8, 8, &act_bits)) return CLI_USAGE; }
@@ -93,6 +99,14 @@ int cmd_quantize(int argc, char **argv)
         cli_error(C, "--method qbert needs --budget B (average bits/weight)");
         return CLI_USAGE;
     }
+    if (o.method == LLM_PTQ161 && bits) {
+        cli_error(C, "--method ptq161 takes --budget B or --salient R, not --bits");
+        return CLI_USAGE;
+    }
+    if (o.method == LLM_PTQ161 && blockwise && budget > 0) {
+        cli_error(C, "--blockwise-steps uses one salient fraction (--salient), not a --budget plan");
+        return CLI_USAGE;
+    }
     if ((o.method == LLM_RTN || o.method == LLM_GPTQ) && !bits) {
         cli_error(C, "--method %s needs --bits N", method);
         return CLI_USAGE;
@@ -104,6 +118,8 @@ int cmd_quantize(int argc, char **argv)
     o.bits = (int)bits;
     o.budget = budget;
     o.group = (int)group;
+    o.salient = salient;
+    o.blockwise_steps = (int)blockwise;
     o.embed_bits = (int)embed_bits;
     o.act_bits = (int)act_bits;
     o.threads = (int)threads;

@@ -15,6 +15,7 @@ static const struct {
     {"run", cmd_run, "generate text from a prompt"},
     {"inspect", cmd_inspect, "per-tensor format, shape and bits of a model"},
     {"bench", cmd_bench, "batch-1 prompt and decode tokens/s"},
+    {"export", cmd_export, "fake-quant checkpoint or GGUF file for other tools"},
 };
 
 static void usage(FILE *f)

@@ -55,6 +55,7 @@ typedef struct llm_model {
  * wq/wk/wv share one input, as do w1/w3; the hook is called once per linear anyway. */
 typedef void (*llm_capture_fn)(void *user, int layer, int kind, const float *x, int64_t n, int64_t cols);
 
+/* Per-sequence inference state: KV cache, activations, kernel workspace, optional capture hook. */
 typedef struct llm_state {
     const llm_model *m;
     qlow_ctx *ctx;
@@ -66,7 +67,7 @@ typedef struct llm_state {
     void *capture_user;
 } llm_state;
 
-/* Loading and saving: model_io.h. Releases everything the model owns (also for a zeroed model). */
+/* Releases everything the model owns; a zeroed model is fine. (Loading and saving: model_io.h.) */
 void llm_model_free(llm_model *m);
 
 /* A variant of `src` that shares all of its weights but runs its packed linears with `act_bits`-bit
@@ -74,7 +75,7 @@ void llm_model_free(llm_model *m);
 int llm_model_act_variant(const llm_model *src, int act_bits, llm_model *dst);
 void llm_model_free_variant(llm_model *m);
 
-/* Number of weights in the linear layers (block linears; classifier counted separately). */
+/* rows * cols of a linear. */
 int64_t llm_linear_weights(const llm_linear *l);
 
 /* Runs y = x W^T for n rows (packed linears through the kernels with workspace w). Returns QLOW_OK or a
@@ -88,9 +89,11 @@ qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out);
 void llm_qlinear_release(llm_linear *l);
 /* Exact stored bits of a packed linear (qlow_qmatrix_bits_per_weight * rows * cols). */
 double llm_qlinear_bits(const llm_linear *l);
-/* Short format name of a linear ("fp32", "q4 g32", "m161", ...). */
+/* Short format name of a linear ("fp32", "Q4", "M161", "Q4+a8" with int8 activations, ...). */
 void llm_qlinear_describe(const llm_linear *l, char *buf, size_t n);
 
+/* Buffers for batches of up to max_batch tokens and a KV cache of seq_len positions; ctx runs the
+ * kernels. Returns 0 or -1 (out of memory). */
 int llm_state_init(llm_state *s, const llm_model *m, qlow_ctx *ctx, int max_batch);
 void llm_state_free(llm_state *s);
 

@@ -34,7 +34,7 @@ int qchoice_menu(const llm_quant_opts *o, qchoice *out)
     }
     if (o->method == LLM_PTQ161) {
         /* PTQ1.61 at a budget: the salient-column fraction per linear (4-bit salient, binary rest). */
-        static const double ratios[5] = {0.05, 0.1, 0.2, 0.3, 0.5};
+        static const double ratios[5] = {0.0, 0.05, 0.1, 0.2, 0.3};
         for (int i = 0; i < 5; i++) out[n++] = (qchoice){"M161", 0, 0, 0, 1, 1, 0, 1, ratios[i]};
         return n;
     }
@@ -63,15 +63,36 @@ static qlow_status hessian_diag(const qjob *j, int layer, int kind, int64_t cols
     return s;
 }
 
+/* PTQ1.61 of one linear from its calibration inputs: salient-column mask from activation statistics,
+ * 4-bit salient columns, binarized rest with optimized scales, packed as M161. */
+static int quantize_ptq161(qjob *j, const llm_linear *l, int layer, int kind, const qchoice *ch, const char *name,
+                           qlow_qmatrix **out)
+{
+    int64_t rows = 0, cols = 0;
+    const float *x = j->calib ? llm_calib_input(j->calib, layer, kind, &rows, &cols) : NULL;
+    if (!x || cols != l->cols) {
+        snprintf(j->err, j->errn, "%s: PTQ1.61 needs calibration inputs", name);
+        return -1;
+    }
+    float *fold = malloc((size_t)l->cols * sizeof *fold);
+    if (!fold) return qjob_fail(j, "allocation", name, QLOW_E_NO_MEMORY);
+    qlow_params *p = j->params;
+    qlow_params_reset(p);
+    qlow_status s = ch->salient >= 0 ? qlow_params_set_float(p, QLOW_MASK_RATIO, ch->salient) : QLOW_OK;
+    qlow_view w, xv;
+    if (!s) s = qlow_view_init_2d(&w, QLOW_DTYPE_F32, l->rows, l->cols, (void *)(uintptr_t)l->w);
+    if (!s) s = qlow_view_init_2d(&xv, QLOW_DTYPE_F32, rows, cols, (void *)(uintptr_t)x);
+    if (!s) s = qlow_ptq161_quantize(j->ctx, p, &w, &xv, NULL, out, fold);
+    free(fold);
+    return s ? qjob_fail(j, "PTQ1.61", name, s) : 0;
+}
+
 int qchoice_quantize(qjob *j, const llm_linear *l, int layer, int kind, const qchoice *ch, qlow_qmatrix **out)
 {
     char name[64];
     if (kind == LLM_CLS) snprintf(name, sizeof name, "the classifier");
     else snprintf(name, sizeof name, "layers.%d.%s", layer, llm_kind_names[kind]);
-    if (ch->ptq161) {
-        snprintf(j->err, j->errn, "%s needs PTQ1.61, which this build lacks", name);
-        return -1;
-    }
+    if (ch->ptq161) return quantize_ptq161(j, l, layer, kind, ch, name, out);
     float *imp = NULL;
     qlow_status s = ch->importance ? hessian_diag(j, layer, kind, l->cols, &imp) : QLOW_OK;
     qlow_params *p = j->params;

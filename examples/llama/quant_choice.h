@@ -15,7 +15,7 @@ typedef struct qchoice {
     int importance;    /* weight errors by the input's second moments (Hessian diagonal) */
     int gptq;          /* GPTQ error compensation with the full Hessian */
     int ptq161;        /* PTQ1.61 mixed format (salient ratio below) */
-    double salient;    /* PTQ1.61 salient column fraction (0 = library default) */
+    double salient;    /* PTQ1.61 salient column fraction (< 0 = library default) */
 } qchoice;
 
 #define QCHOICE_MAX 16

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockwise.h"
 #include "quant_choice.h"
 
 const char *const llm_method_names[5] = {"rtn", "gptq", "qbert", "ptq161", "billm"};
@@ -17,6 +18,8 @@ int llm_method_needs_calib(llm_method m) { return m != LLM_RTN; }
 
 /* Calibration windows backpropagated for the sensitivities (2 x 256 tokens for stories260K). */
 #define SENS_WINDOWS 2
+/* Calibration windows the block-wise PTQ1.61 reconstruction optimizes over. */
+#define BLOCKWISE_WINDOWS 2
 
 static int n_linears(const llm_config *c) { return c->n_layers * LLM_N_BLOCK_KINDS; }
 
@@ -148,7 +151,9 @@ static int fixed_choice(const qjob *j, qchoice *ch)
         ch->importance = 1;
         return 0;
     case LLM_PTQ161:
+        if (bits) return -1; /* PTQ1.61 is set by its salient fraction or a budget, not by bits */
         ch->ptq161 = 1;
+        ch->salient = o->salient;
         return 0;
     default:
         return -1;
@@ -179,7 +184,7 @@ int llm_quantize_model(const llm_model *src, const llm_quant_opts *o, const llm_
     memcpy(m.layers, src->layers, (size_t)c->n_layers * sizeof *m.layers);
     int rc = calib ? build_hessians(&j) : 0;
     const int mixed = o->method == LLM_QBERT || (o->method == LLM_BILLM && !o->bits) ||
-                      (o->method == LLM_PTQ161 && o->budget > 0 && !o->bits);
+                      (o->method == LLM_PTQ161 && o->budget > 0 && o->blockwise_steps == 0);
     llm_sens sens;
     memset(&sens, 0, sizeof sens);
     if (!rc && mixed) {
@@ -189,7 +194,11 @@ int llm_quantize_model(const llm_model *src, const llm_quant_opts *o, const llm_
         }
         j.sens = &sens;
     }
-    if (!rc && mixed) {
+    if (!rc && o->method == LLM_PTQ161 && o->blockwise_steps > 0) {
+        if (o->salient >= 0) qlow_params_set_float(j.params, QLOW_MASK_RATIO, o->salient);
+        rc = llm_ptq161_blockwise(src, calib, ctx, j.params, BLOCKWISE_WINDOWS, o->blockwise_steps, m.layers, o->act_bits,
+                                  err, errn);
+    } else if (!rc && mixed) {
         qchoice choices[QCHOICE_MAX];
         int n = qchoice_menu(o, choices);
         rc = plan_and_quantize(&j, &m, choices, n, progress, pu);

@@ -15,6 +15,8 @@ typedef struct llm_quant_opts {
     int group;         /* group size along the input dimension, 0 = library default */
     int embed_bits;    /* 0 = keep the embedding / shared classifier fp32 */
     int act_bits;      /* 0 or 8: recorded in the output; eval runs the int8 path with it */
+    double salient;    /* ptq161 at fixed settings: salient column fraction (< 0 = library default) */
+    int blockwise_steps; /* ptq161: > 0 runs the block-wise scale optimization with this many steps */
     int threads;
     uint64_t seed;
     int verbose;

@@ -31,7 +31,7 @@ int32_t qlow__quantize_generic(const float *v, int64_t n, float inv, int8_t *q)
 static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p, size_t n)
 {
     if (!kp->interleave) {
-        size_t run = kp->xord == QLOW__XORD_Q4 ? 16 : 8;
+        size_t run = kp->xord == QLOW__XORD_Q4 ? 16 : kp->xord == QLOW__XORD_Q2 ? 8 : 4;
         for (size_t p = 0; p < n; p += run) memcpy(x8p + p, x8 + qlow__xord_source(kp->xord, p), run);
     } else {
         for (size_t p = 0; p < n; p += 4) memcpy(x8p + p, x8 + qlow__block_major(kp, p), 4);

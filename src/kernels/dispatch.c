@@ -32,7 +32,7 @@ typedef struct gemm_plan {
 
 static int64_t round_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
 
-static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t cols)
+static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t cols, int qtrans)
 {
     kp->format = kind;
     kp->rows = rows;
@@ -57,7 +57,7 @@ static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t col
         break;
     case QLOW_FORMAT_Q4:
         kp->ablock = QLOW__BLOCK;
-        kp->xord = QLOW__XORD_Q4;
+        kp->xord = qtrans ? QLOW__XORD_Q4T : QLOW__XORD_Q4;
         break;
     case QLOW_FORMAT_Q8:
         kp->ablock = QLOW__BLOCK;
@@ -65,7 +65,7 @@ static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t col
         break;
     default: /* Q3, Q2 */
         kp->ablock = QLOW__BLOCK;
-        kp->xord = QLOW__XORD_Q2;
+        kp->xord = qtrans ? QLOW__XORD_Q2T : QLOW__XORD_Q2;
         break;
     }
     kp->nblk = kind == QLOW_FORMAT_T158 ? (int64_t)((kp->row_bytes + 63) / 64) : (kp->cols_pad + kp->ablock - 1) / kp->ablock;
@@ -78,7 +78,7 @@ static size_t q_block_bytes(int32_t f) { return f == QLOW_FORMAT_Q8 ? 32 : f == 
 /* Check what the kernels rely on and describe the parts. Shapes and plane sizes are not re-derived
  * from the buffer (the qmatrix builder validated them); this guards against misuse and corruption
  * of the fields the kernels index with. */
-static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl)
+static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl, int qtrans)
 {
     memset(pl, 0, sizeof(*pl));
     if (!qm) return QLOW_E_NULL_POINTER;
@@ -107,9 +107,12 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl)
         kp->zero = p->symmetric ? NULL : p->zero;
         kp->ngroups = (cp + p->group_cols - 1) / p->group_cols;
         kp->group_rows = p->group_rows;
+        kp->group_shift = -1;
+        for (int32_t sh = 1; sh <= 4; sh++)
+            if (p->group_cols == (int64_t)QLOW__BLOCK << sh) kp->group_shift = sh;
         int bits = f == QLOW_FORMAT_Q8 ? 8 : f == QLOW_FORMAT_Q4 ? 4 : f == QLOW_FORMAT_Q3 ? 3 : 2;
         kp->sym_offset = p->symmetric ? (float)(1 << (bits - 1)) : 0.0f;
-        part_blocks(kp, f, p->rows, p->cols);
+        part_blocks(kp, f, p->rows, p->cols, qtrans);
         pl->nparts = 1;
         return QLOW_OK;
     }
@@ -130,7 +133,7 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl)
         kp->mu = p->mu;
         /* The kernels use row_bytes as both stride and length of these planes. */
         if (p->row_bytes != need) return QLOW_E_FORMAT;
-        part_blocks(kp, f, p->rows, p->cols);
+        part_blocks(kp, f, p->rows, p->cols, qtrans);
         if (f == QLOW_FORMAT_B1) pl->src[0].colscale = p->col_scale;
         pl->nparts = 1;
         return QLOW_OK;
@@ -150,7 +153,8 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl)
             s->zero = p->sal_zero;
             s->ngroups = 1;
             s->group_rows = 1;
-            part_blocks(s, QLOW_FORMAT_Q4, p->rows, ns);
+            s->group_shift = -1;
+            part_blocks(s, QLOW_FORMAT_Q4, p->rows, ns, qtrans);
             pl->src[k].perm = qm->perm; /* filled in by the caller when derived */
             k++;
         }
@@ -162,7 +166,7 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl)
             u->codes = p->codes;
             u->alpha = p->alpha;
             u->mu = p->mu;
-            part_blocks(u, QLOW_FORMAT_B1, p->rows, nu);
+            part_blocks(u, QLOW_FORMAT_B1, p->rows, nu, qtrans);
             pl->src[k].perm = qm->perm ? qm->perm + ns : NULL;
             pl->src[k].colscale = p->col_scale;
             k++;
@@ -253,7 +257,7 @@ qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int3
     if (flags & ~(int32_t)QLOW_GEMM_ACT8) return QLOW_E_INVALID_ARG;
     QLOW_TRY(check_batch(batch));
     gemm_plan pl;
-    QLOW_TRY(plan_parts(qm, &pl));
+    QLOW_TRY(plan_parts(qm, &pl, 0)); /* the activation order does not change any size */
     size_t n;
     QLOW_TRY(ws_bytes(&pl, batch, &n));
     *bytes = n;
@@ -294,8 +298,9 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     if (!qm || !X || !Y) return QLOW_E_NULL_POINTER;
     QLOW_TRY(check_batch(batch));
     if (batch > INT32_MAX) return QLOW_E_SHAPE;
+    const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
     gemm_plan pl;
-    QLOW_TRY(plan_parts(qm, &pl));
+    QLOW_TRY(plan_parts(qm, &pl, ks->qtrans));
     size_t need;
     QLOW_TRY(ws_bytes(&pl, batch, &need));
     if (!wksp) return QLOW_E_NULL_POINTER;
@@ -328,7 +333,6 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     }
 
     const int threads = qlow__ctx_threads(ctx);
-    const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
     const int64_t ntok = batch;
     const int64_t njobs = (int64_t)pl.nparts * ntok;
     (void)threads;

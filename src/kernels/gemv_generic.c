@@ -119,14 +119,7 @@ static void bt_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r
                     *a2 = *a2 + q->xs[b] * (float)bt_block_sum(kp, k1, row2, b, q->x8);
                 }
             }
-            float T = qlow__lanes_sum(acc1), v;
-            if (kind == QLOW_FORMAT_B1)
-                v = qlow__b1_finish(T, q->xtot, qlow__h2f(kp->alpha[r]), qlow__h2f(kp->mu[r]));
-            else if (two)
-                v = qlow__b2_finish(T, qlow__lanes_sum(acc2), q->xtot, qlow__h2f(kp->alpha[r]),
-                                    qlow__h2f(kp->alpha2[r]), qlow__h2f(kp->mu[r]));
-            else
-                v = qlow__t_finish(T, q->xtot, qlow__h2f(kp->alpha[r]));
+            float v = qlow__bt_finish(kp, r, qlow__lanes_sum(acc1), qlow__lanes_sum(acc2), q->xtot, qlow__h2f);
             store(&y[t * ldy + r], v, add);
         }
     }

@@ -25,7 +25,11 @@ enum {
     QLOW__XORD_NAT = 0,  /* natural column order */
     QLOW__XORD_Q4 = 1,   /* per 128 columns: the low 16 columns of blocks 0..3, then their high 16 */
     QLOW__XORD_Q2 = 2,   /* per 256 columns: plane k (k = 0..3) of blocks 0..7, 8 columns each */
-    QLOW__XORD_T158 = 3  /* per 320 columns: digit k (k = 0..4) of the 64 bytes, 64 columns each */
+    QLOW__XORD_T158 = 3, /* per 320 columns: digit k (k = 0..4) of the 64 bytes, 64 columns each */
+    /* Transposed Q orders (kernel sets with qtrans): per 16 blocks (512 columns), vectors of 64
+     * bytes whose dword e holds 4 columns of block sigma(e), so vpdpbusd lanes are blocks. */
+    QLOW__XORD_Q4T = 4,  /* vector (j, h), j = 0..3, h = low/high nibble: columns 16h + 4j + i */
+    QLOW__XORD_Q2T = 5   /* vector (j, k), j = 0..1, k = plane 0..3: columns 8k + 4j + i */
 };
 
 /* Quantized activations of one token for one part of a matrix. Arrays are padded with zeros to
@@ -56,6 +60,8 @@ typedef struct qlow__kpart {
     /* Q kinds */
     const uint16_t *scale, *zero; /* zero NULL when symmetric */
     int64_t ngroups;         /* scale groups per row group */
+    int32_t group_shift;     /* log2(group_cols / 32) when that is 1..4 (groups tile 512 columns), else -1 */
+    int32_t reserved2;
     int64_t group_rows;
     float sym_offset;        /* 2^(bits-1) when symmetric, else 0 */
     const uint16_t *grel;    /* per 16-block chunk: group index of each block minus g0 */
@@ -82,6 +88,7 @@ typedef struct qlow__kernel_set {
     qlow__rows_fn rows[10];
     qlow__absmax_fn absmax;
     qlow__quantize_fn quantize;
+    int32_t qtrans; /* Q4/Q3/Q2 kernels read the transposed activation orders */
 } qlow__kernel_set;
 
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
@@ -90,10 +97,21 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx2;
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx512;
 #endif
-#if defined(__ARM_NEON) && !defined(QLOW_FORCE_GENERIC)
+#if defined(__ARM_NEON) && defined(__aarch64__) && !defined(QLOW_FORCE_GENERIC)
 #define QLOW__HAVE_NEON_KERNELS 1
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
 #endif
+
+/* SIMD row kernels: token tiles of TILE (defined by the including file) (the remainder one token at a time; two sizes keep the code small), inside row
+ * blocks of about 128 KiB of codes so that a block stays in L2 while every tile passes over it. */
+#define QLOW__TILED(tile_fn, ...)                                                                            \
+    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
+    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
+        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
+        int t0 = 0;                                                                                     \
+        for (; t0 + TILE <= nt; t0 += TILE) tile_fn(__VA_ARGS__, xq + t0, TILE, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+        for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+    }
 
 /* The kernel set for an ISA level (a qlow_isa value). */
 QLOW_HIDDEN const qlow__kernel_set *qlow__kernels_for_isa(int isa);
@@ -128,15 +146,30 @@ static inline float qlow__b2_finish(float T1, float T2, float X, float a1, float
 }
 static inline float qlow__t_finish(float T, float X, float alpha) { return alpha * (T - X); }
 
+/* Row r of a binary or ternary part from its lane sums T1 (and T2 for B2); h2f converts fp16 (each
+ * ISA passes its own exact conversion). */
+typedef float (*qlow__h2f_fn)(uint16_t h);
+static inline float qlow__bt_finish(const qlow__kpart *kp, int64_t r, float T1, float T2, float X, qlow__h2f_fn h2f)
+{
+    if (kp->format == QLOW_FORMAT_B1) return qlow__b1_finish(T1, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
+    if (kp->format == QLOW_FORMAT_B2)
+        return qlow__b2_finish(T1, T2, X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
+    return qlow__t_finish(T1, X, h2f(kp->alpha[r]));
+}
+
 /* Q kinds: the scale and zero term of (row r, 32-column block b) as the kernels fold them:
  *   d = scale * xs_b, z = zero (asymmetric) or -scale * 2^(bits-1) (symmetric). */
+static inline size_t qlow__q_param_offset(const qlow__kpart *kp, int64_t r)
+{
+    return (size_t)(kp->group_rows == 1 ? r : r / kp->group_rows) * (size_t)kp->ngroups;
+}
 static inline const uint16_t *qlow__q_scale_row(const qlow__kpart *kp, int64_t r)
 {
-    return kp->scale + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups;
+    return kp->scale + qlow__q_param_offset(kp, r);
 }
 static inline const uint16_t *qlow__q_zero_row(const qlow__kpart *kp, int64_t r)
 {
-    return kp->zero ? kp->zero + (size_t)(r / kp->group_rows) * (size_t)kp->ngroups : NULL;
+    return kp->zero ? kp->zero + qlow__q_param_offset(kp, r) : NULL;
 }
 
 /* Natural column (within the part) of kernel-order position p. */
@@ -154,6 +187,15 @@ static inline size_t qlow__xord_source(int xord, size_t p)
     case QLOW__XORD_T158: {
         size_t c = p / 320, q = p % 320, k = q / 64, i = q % 64;
         return c * 320 + 5 * i + k;
+    }
+    case QLOW__XORD_Q4T: { /* dword e of a vector holds block 4 * (e % 4) + e / 4 */
+        size_t c = p / 512, q = p % 512, j = q / 128, h = (q % 128) / 64, e = (q % 64) / 4, i = q % 4;
+        size_t b = 4 * (e % 4) + e / 4;
+        return c * 512 + b * 32 + h * 16 + 4 * j + i;
+    }
+    case QLOW__XORD_Q2T: { /* dword e holds block e */
+        size_t c = p / 512, q = p % 512, j = q / 256, k = (q % 256) / 64, b = (q % 64) / 4, i = q % 4;
+        return c * 512 + b * 32 + 8 * k + 4 * j + i;
     }
     default: return p;
     }

@@ -45,7 +45,7 @@ INL float lanes_sum(__m256 lo, __m256 hi)
 }
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
-INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
+static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Eight accumulators, one block each -> 8 block sums in order. */
 INL __m256i red8(const __m256i *a)
@@ -189,23 +189,11 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
     }
 }
 
-#define TILED(tile_fn, ...)                                                                            \
-    for (int t0 = 0; t0 < nt; t0 += TILE) {                                                             \
-        int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                       \
-        float *yt = y + (int64_t)t0 * ldy;                                                              \
-        switch (tn) {                                                                                   \
-        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, r0, r1, yt, ldy, add); break;                          \
-        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, r0, r1, yt, ldy, add); break;                          \
-        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, r0, r1, yt, ldy, add); break;                          \
-        default: tile_fn(__VA_ARGS__, xq + t0, 4, r0, r1, yt, ldy, add); break;                         \
-        }                                                                                               \
-    }
-
 #define ROWS_FN(name, tile_fn, KIND)                                                                   \
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        TILED(tile_fn, KIND, kp)                                                                        \
+        QLOW__TILED(tile_fn, KIND, kp)                                                                  \
     }
 ROWS_FN(q8_rows, q_tile, QLOW_FORMAT_Q8)
 ROWS_FN(q4_rows, q_tile, QLOW_FORMAT_Q4)
@@ -288,15 +276,6 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
     }
 }
 
-INL float bt_finish(int32_t kind, const qlow__kpart *kp, int64_t r, const __m256 *a1, const __m256 *a2, float X)
-{
-    float T = lanes_sum(a1[0], a1[1]);
-    if (kind == QLOW_FORMAT_B1) return qlow__b1_finish(T, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
-    if (kind == QLOW_FORMAT_B2)
-        return qlow__b2_finish(T, lanes_sum(a2[0], a2[1]), X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
-    return qlow__t_finish(T, X, h2f(kp->alpha[r]));
-}
-
 INL void bt_fold(const qlow__xq *xq, int nt, int64_t c, __m256i (*isum)[2], __m256 (*acc)[2])
 {
     UNROLL
@@ -334,7 +313,11 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             }
         }
         UNROLL
-        for (int t = 0; t < nt; t++) store(&y[t * ldy + r], bt_finish(kind, kp, r, acc[t], acc2[t], xq[t].xtot), add);
+        for (int t = 0; t < nt; t++)
+            store(&y[t * ldy + r],
+                  qlow__bt_finish(kp, r, lanes_sum(acc[t][0], acc[t][1]), lanes_sum(acc2[t][0], acc2[t][1]),
+                                  xq[t].xtot, h2f),
+                  add);
     }
 }
 

@@ -45,17 +45,8 @@ INL float lanes_sum(__m512 a)
 }
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
-INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
+static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Four accumulators whose 128-bit lane l holds block 4q + l -> 16 block sums in block order. */
-INL __m512i red_q4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
-{
-    __m512i r01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    __m512i r23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(r01, r23), _mm512_unpackhi_epi64(r01, r23));
-    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    return _mm512_permutexvar_epi32(idx, s);
-}
 /* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
 INL __m512i red_q8(const __m512i *a)
 {
@@ -72,15 +63,6 @@ INL __m512i red_q8(const __m512i *a)
     const __m512i idx = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
     return _mm512_permutexvar_epi32(idx, w);
 }
-/* Two accumulators of 8 blocks each, two dwords per block -> 16 block sums. */
-INL __m512i red_q2(__m512i a0, __m512i a1)
-{
-    __m512i t0 = _mm512_add_epi32(a0, _mm512_srli_epi64(a0, 32));
-    __m512i t1 = _mm512_add_epi32(a1, _mm512_srli_epi64(a1, 32));
-    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_epi32(t0, idx, t1);
-}
-
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
 /* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. */
@@ -91,6 +73,13 @@ INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c
         __mmask16 m = _cvtu32_mask16(n >= 16 ? 0xffffu : (1u << n) - 1u);
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row_params + c * 16));
     }
+    if (kp->group_shift > 0) { /* 2^shift blocks per group, 16 >> shift groups per chunk */
+        int64_t g = (c * 16) >> kp->group_shift, n = kp->ngroups - g, cnt = 16 >> kp->group_shift;
+        cnt = n < cnt ? n : cnt;
+        __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << cnt) - 1u), row_params + g));
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, (unsigned)kp->group_shift), v);
+    }
     int64_t g0 = kp->g0[c], n = kp->ngroups - g0;
     __mmask32 m = _cvtu32_mask32(n >= 32 ? 0xffffffffu : (1u << n) - 1u);
     __m512i raw = _mm512_maskz_loadu_epi16(m, row_params + g0);
@@ -99,7 +88,10 @@ INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c
 }
 
 /* Exact per-block integer sums of chunk c (16 blocks, 512 columns) for nt tokens. */
-INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
+/* Loads of a Q chunk: `whole` (a compile-time constant at each call) skips the bounds checks. */
+#define LDQ(p, rem) (whole ? _mm512_loadu_si512((const void *)(p)) : ld((p), (rem)))
+
+INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes, int whole,
                  const qlow__xq *xq, int nt, __m512i *isum)
 {
     const __m512i zero = _mm512_setzero_si512();
@@ -108,68 +100,78 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
         UNROLL
         for (int k = 0; k < 8; k++) {
             int64_t off = c * 512 + k * 64;
-            __m512i v = ld(row + off, data_bytes - off);
+            __m512i v = LDQ(row + off, data_bytes - off);
             UNROLL
             for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(zero, v, ldx(xq[t].x8p + off));
         }
         UNROLL
         for (int t = 0; t < nt; t++) isum[t] = red_q8(a[t]);
     } else if (kind == QLOW_FORMAT_Q4) {
+        /* 4x4 dword transpose inside each 128-bit lane: u_j dword 4l + q = dword j of block 4q + l,
+         * the activations are stored in that order (QLOW__XORD_Q4T). */
         const __m512i m4 = _mm512_set1_epi8(15);
-        __m512i a[TILE][4];
+        __m512i L[4];
         UNROLL
-        for (int q = 0; q < 4; q++) {
-            int64_t off = c * 256 + q * 64;
-            __m512i v = ld(row + off, data_bytes - off);
-            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        for (int q = 0; q < 4; q++) L[q] = LDQ(row + c * 256 + q * 64, data_bytes - (c * 256 + q * 64));
+        __m512i t0 = _mm512_unpacklo_epi32(L[0], L[1]), t1 = _mm512_unpackhi_epi32(L[0], L[1]);
+        __m512i t2 = _mm512_unpacklo_epi32(L[2], L[3]), t3 = _mm512_unpackhi_epi32(L[2], L[3]);
+        __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), _mm512_unpacklo_epi64(t1, t3),
+                        _mm512_unpackhi_epi64(t1, t3)};
+        __m512i alo[TILE], ahi[TILE];
+        UNROLL
+        for (int t = 0; t < nt; t++) alo[t] = ahi[t] = zero;
+        UNROLL
+        for (int j = 0; j < 4; j++) {
+            __m512i lo = _mm512_and_si512(u[j], m4), hi = _mm512_and_si512(_mm512_srli_epi16(u[j], 4), m4);
             UNROLL
             for (int t = 0; t < nt; t++) {
-                const int8_t *x = xq[t].x8p + c * 512 + q * 128;
-                a[t][q] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, ldx(x)), hi, ldx(x + 64));
+                const int8_t *x = xq[t].x8p + c * 512 + j * 128;
+                alo[t] = _mm512_dpbusd_epi32(alo[t], lo, ldx(x));
+                ahi[t] = _mm512_dpbusd_epi32(ahi[t], hi, ldx(x + 64));
             }
         }
+        const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q4(a[t][0], a[t][1], a[t][2], a[t][3]);
-    } else { /* Q2, Q3 */
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_permutexvar_epi32(idx, _mm512_add_epi32(alo[t], ahi[t]));
+    } else { /* Q2, Q3: V_j dword b = dword j of block b (QLOW__XORD_Q2T), so lanes are blocks */
         const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-        const __m512i bitpat = _mm512_set1_epi64(0x8040201008040201ll);
+        __m512i L0 = LDQ(row + c * 128, data_bytes - c * 128), L1 = LDQ(row + c * 128 + 64, data_bytes - c * 128 - 64);
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        __m512i V[2] = {_mm512_permutex2var_epi32(L0, even, L1), _mm512_permutex2var_epi32(L0, odd, L1)};
+        __m512i hv = zero;
+        if (kind == QLOW_FORMAT_Q3) hv = LDQ(hi_row + c * 64, data_bytes / 2 - c * 64);
         __m512i a[TILE][2];
         UNROLL
-        for (int h = 0; h < 2; h++) {
-            int64_t off = c * 128 + h * 64;
-            __m512i v = ld(row + off, data_bytes - off);
-            __m512i hv = _mm512_setzero_si512();
-            if (kind == QLOW_FORMAT_Q3) {
-                int64_t hoff = c * 64 + h * 32;
-                int64_t hrem = data_bytes / 2 - hoff;
-                hv = ld(hi_row + hoff, hrem < 32 ? hrem : 32);
-            }
+        for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = zero;
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            __m512i hk = zero;
+            if (kind == QLOW_FORMAT_Q3) /* byte 4b + i <- byte k of block b's high word */
+                hk = _mm512_permutexvar_epi8(
+                    _mm512_add_epi8(_mm512_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x10101010,
+                                                      0x14141414, 0x18181818, 0x1c1c1c1c, 0x20202020, 0x24242424,
+                                                      0x28282828, 0x2c2c2c2c, 0x30303030, 0x34343434, 0x38383838,
+                                                      0x3c3c3c3c),
+                                    _mm512_set1_epi8((char)k)),
+                    hv);
             UNROLL
-            for (int t = 0; t < nt; t++) a[t][h] = zero;
-            UNROLL
-            for (int k = 0; k < 4; k++) {
-                __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
-                if (kind == QLOW_FORMAT_Q3) {
-                    /* byte b*8+i <- byte k of block b's 32-bit high word; its bit i is column 8k+i */
-                    const __m512i sel = _mm512_add_epi8(
-                        _mm512_setr_epi64(0, 0x0404040404040404ll, 0x0808080808080808ll, 0x0c0c0c0c0c0c0c0cll,
-                                          0x1010101010101010ll, 0x1414141414141414ll, 0x1818181818181818ll,
-                                          0x1c1c1c1c1c1c1c1cll),
-                        _mm512_set1_epi8((char)k));
-                    __mmask64 hb = _mm512_test_epi8_mask(_mm512_permutexvar_epi8(sel, hv), bitpat);
+            for (int j = 0; j < 2; j++) {
+                __m512i p = _mm512_and_si512(_mm512_srli_epi16(V[j], 2 * k), m2);
+                if (kind == QLOW_FORMAT_Q3) { /* column 8k + 4j + i is bit 4j + i of that byte */
+                    __mmask64 hb = _mm512_test_epi8_mask(hk, _mm512_set1_epi32(j ? (int)0x80402010 : 0x08040201));
                     p = _mm512_mask_add_epi8(p, hb, p, four);
                 }
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][h] = _mm512_dpbusd_epi32(a[t][h], p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64));
+                    a[t][j] = _mm512_dpbusd_epi32(a[t][j], p, ldx(xq[t].x8p + c * 512 + j * 256 + k * 64));
             }
         }
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_add_epi32(a[t][0], a[t][1]);
     }
 }
 
-/* nr rows (1 or 2, interleaved so that their dependency chains overlap) x nt tokens. */
 INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
                    int64_t ldy, int add)
 {
@@ -190,21 +192,29 @@ INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int 
         UNROLL
         for (int t = 0; t < nt; t++) acc[i][t] = _mm512_setzero_ps();
     }
-    for (int64_t c = 0; c < nchunk; c++) {
-        UNROLL
-        for (int i = 0; i < nr; i++) {
-            __m512i isum[TILE];
-            q_isums(kind, row[i], hi_row[i], c, data_bytes, xq, nt, isum);
-            __m512 ws = q_params(sr[i], kp, c, per_block);
-            __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + c * 16));
-                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
-                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + c * 16)));
-            }
-        }
+    const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
+#define Q_CHUNK(c, whole)                                                                              \
+    UNROLL                                                                                             \
+    for (int i = 0; i < nr; i++) {                                                                     \
+        __m512i isum[TILE];                                                                            \
+        q_isums(kind, row[i], hi_row[i], c, data_bytes, whole, xq, nt, isum);                          \
+        __m512 ws = q_params(sr[i], kp, c, per_block);                                                 \
+        __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);             \
+        UNROLL                                                                                         \
+        for (int t = 0; t < nt; t++) {                                                                 \
+            __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
+            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));       \
+            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16))); \
+        }                                                                                              \
     }
+    int64_t c = 0;
+    for (; c < nfull; c++) {
+        Q_CHUNK(c, 1)
+    }
+    for (; c < nchunk; c++) {
+        Q_CHUNK(c, 0)
+    }
+#undef Q_CHUNK
     UNROLL
     for (int i = 0; i < nr; i++) {
         UNROLL
@@ -216,31 +226,29 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
                 int64_t ldy, int add)
 {
     int64_t r = r0;
-    if (nt <= 2)
+    if (nt == 1)
         for (; r + 2 <= r1; r += 2) q_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
     for (; r < r1; r++) q_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
 
 /* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
-#define TILED(tile_fn, ...)                                                                            \
-    for (int t0 = 0; t0 < nt; t0 += TILE) {                                                             \
-        int tn = nt - t0 < TILE ? nt - t0 : TILE;                                                       \
-        float *yt = y + (int64_t)t0 * ldy;                                                              \
-        switch (tn) {                                                                                   \
-        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, r0, r1, yt, ldy, add); break;                          \
-        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, r0, r1, yt, ldy, add); break;                          \
-        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, r0, r1, yt, ldy, add); break;                          \
-        default: tile_fn(__VA_ARGS__, xq + t0, 4, r0, r1, yt, ldy, add); break;                         \
-        }                                                                                               \
-    }
-
 #define Q_ROWS(name, KIND)                                                                             \
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        TILED(q_tile, KIND, kp)                                                                         \
+        QLOW__TILED(q_tile, KIND, kp)                                                                   \
     }
-Q_ROWS(q8_rows, QLOW_FORMAT_Q8)
+/* Q8 needs no unpacking to share, and eight accumulators per token: one token per pass over a row
+ * block (which stays in L2). */
+static TGT void q8_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                        int64_t ldy, int add)
+{
+    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));
+    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {
+        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;
+        for (int t = 0; t < nt; t++) q_tile(QLOW_FORMAT_Q8, kp, xq + t, 1, rb0, rb1, y + (int64_t)t * ldy, ldy, add);
+    }
+}
 Q_ROWS(q4_rows, QLOW_FORMAT_Q4)
 Q_ROWS(q3_rows, QLOW_FORMAT_Q3)
 Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
@@ -371,15 +379,6 @@ INL void bt_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const 
         isum[t] = _mm512_add_epi32(_mm512_add_epi32(a[t][0], a[t][1]), _mm512_add_epi32(a[t][2], a[t][3]));
 }
 
-INL float bt_finish(int32_t kind, const qlow__kpart *kp, int64_t r, __m512 a1, __m512 a2, float X)
-{
-    float T = lanes_sum(a1);
-    if (kind == QLOW_FORMAT_B1) return qlow__b1_finish(T, X, h2f(kp->alpha[r]), h2f(kp->mu[r]));
-    if (kind == QLOW_FORMAT_B2)
-        return qlow__b2_finish(T, lanes_sum(a2), X, h2f(kp->alpha[r]), h2f(kp->alpha2[r]), h2f(kp->mu[r]));
-    return qlow__t_finish(T, X, h2f(kp->alpha[r]));
-}
-
 INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
                     int64_t ldy, int add)
 {
@@ -416,7 +415,8 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     for (int i = 0; i < nr; i++) {
         UNROLL
         for (int t = 0; t < nt; t++)
-            store(&y[t * ldy + r + i], bt_finish(kind, kp, r + i, acc[i][t], acc2[i][t], xq[t].xtot), add);
+            store(&y[t * ldy + r + i],
+                  qlow__bt_finish(kp, r + i, lanes_sum(acc[i][t]), lanes_sum(acc2[i][t]), xq[t].xtot, h2f), add);
     }
 }
 
@@ -424,7 +424,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
                  int64_t ldy, int add)
 {
     int64_t r = r0;
-    if (nt <= 2)
+    if (nt == 1)
         for (; r + 2 <= r1; r += 2) bt_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
@@ -433,7 +433,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        TILED(bt_tile, KIND, kp)                                                                        \
+        QLOW__TILED(bt_tile, KIND, kp)                                                                  \
     }
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
@@ -492,6 +492,7 @@ const qlow__kernel_set qlow__kernels_avx512 = {
         },
     .absmax = absmax_avx512,
     .quantize = quantize_avx512,
+    .qtrans = 1,
 };
 
 #endif

@@ -143,6 +143,10 @@ int main(void)
 {
     qlow_ctx *ctx = NULL;
     QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+#ifdef QLOW_TEST_FORCE_NEON
+    /* tests/checks/kernels_neon_shim.sh: NEON kernels built over a C shim on a non-ARM host. */
+    ctx->isa_detected = ctx->isa_max = QLOW_ISA_NEON;
+#endif
     int64_t detected = 0;
     QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &detected));
     const int isas[] = {QLOW_ISA_AVX2, QLOW_ISA_AVX512, QLOW_ISA_AVX512_VNNI, QLOW_ISA_NEON};
