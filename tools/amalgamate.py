@@ -118,6 +118,7 @@ class Amalgamator:
         self.root = root
         self.seen = set()
         self.out = []
+        self.header_renames = {}
 
     def read(self, rel):
         with open(os.path.join(self.root, rel)) as f:
@@ -126,6 +127,7 @@ class Amalgamator:
     def emit_file(self, rel, renames=None):
         self.out.append("/* ======== %s ======== */\n" % rel)
         text = self.read(rel)
+        renames = dict(renames or {}, **self.header_renames.get(rel, {}))
         if renames:
             text = rename_identifiers(text, renames)
         for line in text.splitlines(keepends=True):
@@ -146,6 +148,26 @@ class Amalgamator:
         if not self.out[-1].endswith("\n"):
             self.out.append("\n")
 
+    def header_clashes(self, files, texts, static_re):
+        """Internal headers that define a name another header also defines (each translation unit saw
+        only one of them): {header: {name: new}} for the later header, also applied to every .c file
+        that includes it."""
+        headers = sorted(os.path.relpath(os.path.join(d, n), self.root)
+                         for d, _, ns in os.walk(os.path.join(self.root, "src")) for n in ns if n.endswith(".h"))
+        first, out = {}, {}
+        for idx, h in enumerate(headers):
+            for n in local_names(self.read(h), static_re):
+                if n in first:
+                    out.setdefault(h, {})[n] = "qlow__amalgh%d_%s" % (idx, n)
+                else:
+                    first[n] = h
+        for h, ren in list(out.items()):
+            base = os.path.basename(h)
+            for f in files:
+                if re.search(r'#\s*include\s+"[^"]*%s"' % re.escape(base), texts[f]):
+                    out.setdefault(f, {}).update(ren)
+        return out
+
     def build(self):
         files = source_files(self.root)
         texts = dict((f, self.read(f)) for f in files)
@@ -153,6 +175,7 @@ class Amalgamator:
         for f in files:
             macros.update(STATIC_MACRO_RE.findall(texts[f]))
         static_re = re.compile(STATIC_DECL % "|".join(["static"] + sorted(macros)))
+        self.header_renames = self.header_clashes(files, texts, static_re)
         owners = {}
         for f in files:
             for n in local_names(texts[f], static_re):

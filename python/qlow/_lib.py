@@ -62,6 +62,7 @@ class Allocator(ctypes.Structure):
 HVP_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 GRAD_FN = HVP_FN  # same shape: (user, theta, grad, n)
 WRITE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+IMPORTANCE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p)
 
 # Short names for the table. STATUS marks a qlow_status result: those functions get the errcheck that
 # raises QlowError instead of returning a failing code.
@@ -245,6 +246,17 @@ FUNCTIONS = [
     ("qlow_tokenizer_encode", [_vp, _vp, _sz, _int, _int, _vp, _sz, _psz], STATUS),
     ("qlow_tokenizer_decode_piece", [_vp, _i32, _i32, _pvp, _psz], STATUS),
     ("qlow_tokenizer_decode", [_vp, _vp, _sz, _vp, _sz, _psz], STATUS),
+    # export: GGUF and ggml block types, dequantized checkpoints (declared; no Python helpers yet)
+    ("qlow_ggml_type_name", [_i32], _str),
+    ("qlow_ggml_type_from_name", [_str, _pi32], STATUS),
+    ("qlow_ggml_type_block", [_i32, _pi64, _psz], STATUS),
+    ("qlow_ggml_fallback_type", [_i32, _i64, _pi32], STATUS),
+    ("qlow_ggml_quantize_row", [_i32, _vp, _i64, _vp, _i32, _i32, _vp, _sz], STATUS),
+    ("qlow_ggml_dequantize_row", [_i32, _vp, _sz, _i64, _vp], STATUS),
+    ("qlow_export_gguf", [_vp, _vp, _vp, _vp, _vp, _i32, IMPORTANCE_FN, _vp, _str], STATUS),
+    ("qlow_export_gguf_callback", [_vp, _vp, _vp, _vp, _vp, _i32, IMPORTANCE_FN, _vp, WRITE_FN, _vp], STATUS),
+    ("qlow_export_dequant", [_vp, _vp, _vp, _vp, _str], STATUS),
+    ("qlow_export_dequant_callback", [_vp, _vp, _vp, _vp, WRITE_FN, _vp], STATUS),
     # .qlow files
     ("qlow_qfile_writer_open", [_str, _vp, _alloc, _pvp], STATUS),
     ("qlow_qfile_writer_open_callback", [WRITE_FN, _vp, _vp, _alloc, _pvp], STATUS),
