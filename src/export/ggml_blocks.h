@@ -51,6 +51,6 @@ QLOW_HIDDEN double qlow__ggml_kquant_block(int32_t type, const float *x, const f
 QLOW_HIDDEN void qlow__ggml_kquant_decode(int32_t type, const uint8_t *src, float *out);
 
 /* The 16 IQ4_NL levels (ggml's kvalues table). */
-extern const int8_t qlow__iq4nl_levels[16];
+QLOW_HIDDEN extern const int8_t qlow__iq4nl_levels[16];
 
 #endif

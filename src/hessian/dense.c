@@ -234,7 +234,7 @@ AVX2_FN static void saxpy_avx2(int64_t n, float a, const float *x, float *y)
 }
 #endif
 
-static int use_avx2(int isa)
+static inline int use_avx2(int isa)
 {
 #ifdef DENSE_X86
     return isa == QLOW_ISA_AVX2;
