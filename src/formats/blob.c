@@ -1,6 +1,15 @@
 /* blob.c - header encoding, checksums and validation of serialized packed matrices. */
 #include "formats/blob.h"
 
+/* Firmware builds link this file with only memcpy/memset available, so compare bytes here. */
+static int bytes_differ(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++) d |= (unsigned char)(x[i] ^ y[i]);
+    return d != 0;
+}
+
 static const uint8_t magic[8] = {'Q', 'L', 'O', 'W', 'Q', 'M', 'A', 'T'};
 
 enum {
@@ -86,7 +95,7 @@ void qlow__blob_write_header(uint8_t *blob, const qlow__geom *g, const qlow__pla
 qlow_status qlow__blob_parse(const uint8_t *buf, size_t bytes, qlow__geom *g, qlow__plan *pl)
 {
     if (bytes < QLOW__QM_HEADER_BYTES) return QLOW_E_TRUNCATED;
-    if (memcmp(buf + H_MAGIC, magic, 8) != 0) return QLOW_E_FORMAT;
+    if (bytes_differ(buf + H_MAGIC, magic, 8)) return QLOW_E_FORMAT;
     if (rd32(buf + H_VERSION) != QLOW__QM_VERSION) return QLOW_E_VERSION_MISMATCH;
     if (rd64(buf + H_HEADER_SUM) != qlow__checksum64(buf, H_HEADER_SUM)) return QLOW_E_CHECKSUM;
     if (rd32(buf + H_HEADER_BYTES) != QLOW__QM_HEADER_BYTES) return QLOW_E_FORMAT;
@@ -110,7 +119,7 @@ qlow_status qlow__blob_parse(const uint8_t *buf, size_t bytes, qlow__geom *g, ql
     if (st == QLOW_E_UNSUPPORTED || st == QLOW_E_SHAPE || st == QLOW_E_INVALID_ARG) return QLOW_E_FORMAT;
     if (st != QLOW_OK) return st;
     /* Only canonical headers are written; anything else is corrupt. */
-    if (memcmp(&canon, &stored, sizeof(canon)) != 0) return QLOW_E_FORMAT;
+    if (bytes_differ(&canon, &stored, sizeof(canon))) return QLOW_E_FORMAT;
     QLOW_TRY(qlow__format_plan(&canon, pl));
     if (rd64(buf + H_TOTAL_BYTES) != (uint64_t)pl->total_bytes) return QLOW_E_FORMAT;
     if (bytes < pl->total_bytes) return QLOW_E_TRUNCATED;
