@@ -53,6 +53,12 @@ QLOW_HIDDEN void qlow__sha256_final(qlow__sha256 *s, unsigned char out[32]);
 typedef int (*qlow__cmp_fn)(const void *ctx, uint32_t a, uint32_t b);
 QLOW_HIDDEN void qlow__sort_indices(uint32_t *idx, size_t n, qlow__cmp_fn cmp, const void *ctx);
 
+/* Binary search of `order` (n indices sorted by name) for `name`: *index gets the matching index.
+ * name_of returns element i's name and length. QLOW_E_NOT_FOUND when absent. */
+typedef const char *(*qlow__name_fn)(const void *ctx, uint32_t i, size_t *len);
+QLOW_HIDDEN qlow_status qlow__find_by_name(const uint32_t *order, size_t n, qlow__name_fn name_of, const void *ctx,
+                                           const char *name, size_t *index);
+
 /* Byte strings compared as unsigned bytes, shorter first on a common prefix. */
 static inline int qlow__bytes_cmp(const char *a, size_t na, const char *b, size_t nb)
 {

@@ -223,24 +223,17 @@ qlow_status qlow_model_tensor_count(const qlow_model *model, size_t *count)
     return QLOW_OK;
 }
 
+static const char *model_tensor_name(const void *ctx, uint32_t i, size_t *len)
+{
+    const qlow__mtensor *t = &((const qlow_model *)ctx)->tensors[i];
+    *len = t->name_len;
+    return t->name;
+}
+
 qlow_status qlow_model_tensor_find(const qlow_model *model, const char *name, size_t *index)
 {
     if (!model || !name || !index) return QLOW_E_NULL_POINTER;
-    size_t len = strlen(name), lo = 0, hi = model->n_tensors;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const qlow__mtensor *t = &model->tensors[model->by_name[mid]];
-        int c = qlow__bytes_cmp(t->name, t->name_len, name, len);
-        if (c == 0) {
-            *index = model->by_name[mid];
-            return QLOW_OK;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return QLOW_E_NOT_FOUND;
+    return qlow__find_by_name(model->by_name, model->n_tensors, model_tensor_name, model, name, index);
 }
 
 qlow_status qlow_model_tensor_info(const qlow_model *model, size_t index, const char **name, int32_t *dtype,

@@ -295,24 +295,17 @@ qlow_status qlow_qfile_tensor_count(const qlow_qfile *file, size_t *count)
     return QLOW_OK;
 }
 
+static const char *qfile_tensor_name(const void *ctx, uint32_t i, size_t *len)
+{
+    const qf_tensor *t = &((const qlow_qfile *)ctx)->tensors[i];
+    *len = t->name_len;
+    return t->name;
+}
+
 qlow_status qlow_qfile_tensor_find(const qlow_qfile *file, const char *name, size_t *index)
 {
     if (!file || !name || !index) return QLOW_E_NULL_POINTER;
-    size_t len = strlen(name), lo = 0, hi = file->n_tensors;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const qf_tensor *t = &file->tensors[file->tensor_order[mid]];
-        int c = qlow__bytes_cmp(t->name, t->name_len, name, len);
-        if (c == 0) {
-            *index = file->tensor_order[mid];
-            return QLOW_OK;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return QLOW_E_NOT_FOUND;
+    return qlow__find_by_name(file->tensor_order, file->n_tensors, qfile_tensor_name, file, name, index);
 }
 
 qlow_status qlow_qfile_tensor_info(const qlow_qfile *file, size_t index, const char **name, int32_t *kind,
@@ -383,24 +376,17 @@ qlow_status qlow_qfile_meta_info(const qlow_qfile *file, size_t index, const cha
     return QLOW_OK;
 }
 
+static const char *qfile_meta_key(const void *ctx, uint32_t i, size_t *len)
+{
+    const qf_meta *m = &((const qlow_qfile *)ctx)->meta[i];
+    *len = m->key_len;
+    return m->key;
+}
+
 qlow_status qlow_qfile_meta_find(const qlow_qfile *file, const char *key, size_t *index)
 {
     if (!file || !key || !index) return QLOW_E_NULL_POINTER;
-    size_t len = strlen(key), lo = 0, hi = file->n_meta;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const qf_meta *m = &file->meta[file->meta_order[mid]];
-        int c = qlow__bytes_cmp(m->key, m->key_len, key, len);
-        if (c == 0) {
-            *index = file->meta_order[mid];
-            return QLOW_OK;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return QLOW_E_NOT_FOUND;
+    return qlow__find_by_name(file->meta_order, file->n_meta, qfile_meta_key, file, key, index);
 }
 
 static qlow_status meta_typed(const qlow_qfile *file, const char *key, int32_t type, const qf_meta **out)

@@ -27,3 +27,23 @@ void qlow__sort_indices(uint32_t *idx, size_t n, qlow__cmp_fn cmp, const void *c
         sift_down(idx, 0, end, cmp, ctx);
     }
 }
+
+qlow_status qlow__find_by_name(const uint32_t *order, size_t n, qlow__name_fn name_of, const void *ctx,
+                               const char *name, size_t *index)
+{
+    size_t len = strlen(name), lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, mlen = 0;
+        const char *mname = name_of(ctx, order[mid], &mlen);
+        int c = qlow__bytes_cmp(mname, mlen, name, len);
+        if (c == 0) {
+            *index = order[mid];
+            return QLOW_OK;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return QLOW_E_NOT_FOUND;
+}
