@@ -309,6 +309,15 @@ static const uint8_t T158_DIGITS[5][256] __attribute__((aligned(64))) = {
 };
 
 /* 8 bytes of a sign plane at byte offset off of a row of rb bytes (rb is a multiple of 4). */
+/* Rows are only 4-byte aligned (32-column blocks of 4 bytes), so the 8 sign bytes go through memcpy
+ * rather than a __mmask64 load, which UBSan rightly flags as misaligned. */
+INL __mmask64 mask64_at(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return _cvtu64_mask64(v);
+}
+
 INL __mmask64 bits64(const uint8_t *row, size_t off, size_t rb)
 {
     uint64_t v = 0;
@@ -331,7 +340,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
         UNROLL
         for (int m = 0; m < 4; m++) {
             size_t off = (size_t)b * 32 + (size_t)m * 8;
-            __mmask64 k = whole ? _load_mask64((__mmask64 *)(uintptr_t)(row + off)) : bits64(row, off, rb);
+            __mmask64 k = whole ? mask64_at(row + off) : bits64(row, off, rb);
             UNROLL
             for (int t = 0; t < nt; t++)
                 a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_loadu_epi8(k, xq[t].x8p + off * 8));
