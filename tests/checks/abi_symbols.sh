@@ -9,5 +9,5 @@ bad=$(echo "$got" | grep -v '^qlow_' || true)
 if [ -z "$bad" ]; then echo "PASS every export starts with qlow_"; else echo "FAIL non-qlow exports: $bad"; fi
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 if [ "$soname" = "libqlow.so.1" ]; then echo "PASS soname libqlow.so.1"; else echo "FAIL soname is '$soname'"; fi
-ver=$(readelf -V "$lib" | grep -c 'QLOW_1.0')
-if [ "$ver" -ge 1 ]; then echo "PASS symbols carry version node QLOW_1.0"; else echo "FAIL no QLOW_1.0 version node"; fi
+ver=$(readelf -V "$lib" | grep -c 'qlow_1.0')
+if [ "$ver" -ge 1 ]; then echo "PASS symbols carry version node qlow_1.0"; else echo "FAIL no qlow_1.0 version node"; fi
