@@ -224,4 +224,15 @@ static inline int qlow__t158_digit(unsigned b, int k)
     return (int)((b / pow3[k]) % 3u);
 }
 
+/* ---- per-matrix kernel tables (dispatch.c) ----
+ * Everything a product needs that depends only on the matrix, computed once when a handle is built and
+ * kept in a side area of the handle (qlow_qmatrix.prep), so that a call does no per-matrix work. */
+/* Bytes of that area for a handle with packed description p (perm_stored: the handle holds the M161
+ * permutation); 0 when the kernels cannot run the matrix (every call then reports why).
+ * QLOW_E_OVERFLOW. */
+QLOW_HIDDEN qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t *bytes);
+/* Build the tables of the finished handle qm (p and perm set) in mem (64-byte aligned, `bytes` from
+ * qlow__gemm_prep_bytes). Returns NULL if they cannot be built; never allocates. */
+QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes);
+
 #endif
