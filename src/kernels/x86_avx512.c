@@ -381,7 +381,9 @@ INL void bt_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const 
     if ((size_t)(c + 1) * 16 * step_bytes <= rb) {
         for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 1, xq, nt, a);
     } else {
-        for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 0, xq, nt, a);
+        /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
+        for (int64_t s = 0; s < 16 && (size_t)(c * 16 + s) * step_bytes < rb; s++)
+            bt_step(kind, row, rb, c * 16 + s, 0, xq, nt, a);
     }
     UNROLL
     for (int t = 0; t < nt; t++)
