@@ -48,7 +48,10 @@ static size_t live_slots(const qlow__kpart *kp, size_t base, size_t live)
  * parts and T158 go byte by byte (4-byte runs stay together in the interleave, but not in T158). */
 static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p, size_t n)
 {
-    if (!kp->interleave) {
+    if (kp->xmap) {
+        memset(x8p, 0, n);
+        for (int64_t i = 0; i < kp->xmap_runs; i++) memcpy(x8p + kp->xmap[2 * i], x8 + kp->xmap[2 * i + 1], 4);
+    } else if (!kp->interleave) {
         size_t run = kp->xord == QLOW__XORD_Q4 ? 16 : kp->xord == QLOW__XORD_Q2 ? 8 : 4;
         for (size_t p = 0; p < n; p += run) memcpy(x8p + p, x8 + qlow__xord_source(kp->xord, p), run);
     } else {

@@ -254,6 +254,37 @@ static void fill_tables(gemm_plan *pl, const gemm_tables *t)
 
 static size_t prep_head_bytes(void) { return qlow__align_up(sizeof(qlow__gemm_prep), 64); }
 
+/* Parts small enough to get a prepared activation order (2 bytes of map per column). */
+#define XMAP_MAX_BYTES 4096u
+
+static int part_has_xmap(const qlow__kpart *kp)
+{
+    return !kp->interleave && kp->xord != QLOW__XORD_NAT && qlow__act_x8_bytes(kp) <= XMAP_MAX_BYTES;
+}
+
+/* Carve (or count) and fill the activation-order maps of a plan: the 4-byte runs of the kernel order
+ * whose source lies in the stored columns (cols_pad / 4 of them). */
+static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
+{
+    for (int k = 0; k < pl->nparts; k++) {
+        qlow__kpart *kp = &pl->part[k];
+        if (!part_has_xmap(kp)) continue;
+        const size_t nx = qlow__act_x8_bytes(kp), live = (size_t)kp->cols_pad;
+        uint32_t *map = (uint32_t *)qlow__wksp_take(w, live / 4 * 2 * sizeof(uint32_t));
+        if (!map) continue;
+        int64_t runs = 0;
+        for (size_t p = 0; p < nx; p += 4) {
+            size_t src = qlow__xord_source(kp->xord, p);
+            if (src >= live) continue;
+            map[2 * runs] = (uint32_t)p;
+            map[2 * runs + 1] = (uint32_t)src;
+            runs++;
+        }
+        kp->xmap = map;
+        kp->xmap_runs = runs;
+    }
+}
+
 qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t *bytes)
 {
     qlow_qmatrix probe;
@@ -271,6 +302,10 @@ qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t
     (void)qlow__wksp_take(&w, prep_head_bytes());
     gemm_tables t;
     carve_tables(&w, &pl, &t);
+    for (int q = 0; q < 2; q++) {
+        gemm_plan pq;
+        if (plan_parts(&probe, &pq, q) == QLOW_OK) carve_xmaps(&w, &pq);
+    }
     if (w.overflow) return QLOW_E_OVERFLOW;
     *bytes = w.used;
     return QLOW_OK;
@@ -299,6 +334,8 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
         pr->plan[1].src[k] = pr->plan[0].src[k];
     }
     pr->plan[1].need_perm = 0;
+    for (int q = 0; q < 2; q++) carve_xmaps(&w, &pr->plan[q]);
+    if (w.overflow) return NULL;
     /* The plans point at the handle's packed description, which is what the kernels read. */
     pr->plan[0].p = pr->plan[1].p = &qm->p;
     return pr;
@@ -307,15 +344,16 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
 /* Word-wise equality of two packed descriptions (firmware builds have no memcmp). */
 static int same_packed(const qlow__packed *a, const qlow__packed *b)
 {
+    _Static_assert(sizeof(qlow__packed) % sizeof(uint64_t) == 0, "qlow__packed is compared in words");
     const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    uint64_t diff = 0;
     for (size_t i = 0; i < sizeof(*a); i += sizeof(uint64_t)) {
-        uint64_t u = 0, v = 0;
-        size_t n = sizeof(*a) - i < sizeof(uint64_t) ? sizeof(*a) - i : sizeof(uint64_t);
-        memcpy(&u, x + i, n);
-        memcpy(&v, y + i, n);
-        if (u != v) return 0;
+        uint64_t u, v;
+        memcpy(&u, x + i, sizeof(u));
+        memcpy(&v, y + i, sizeof(v));
+        diff |= u ^ v;
     }
-    return 1;
+    return diff == 0;
 }
 
 /* The handle's tables, if they still describe it. */

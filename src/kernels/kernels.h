@@ -75,6 +75,11 @@ typedef struct qlow__kpart {
     const int32_t *g0;       /* per 16-block chunk: first group index */
     /* B1 / B2 / T kinds: per-row fp16 parameters */
     const uint16_t *alpha, *alpha2, *mu;
+    /* Q kinds in a reordered activation layout, prepared once per matrix when small (else NULL and
+     * the order is derived per call): x8p[xmap[2i] .. +4) = x8[xmap[2i+1] .. +4) for i < xmap_runs,
+     * every other byte of x8p is zero. */
+    const uint32_t *xmap;
+    int64_t xmap_runs;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).
