@@ -28,10 +28,11 @@ int32_t qlow__quantize_generic(const float *v, int64_t n, float inv, int8_t *q)
 
 /* Interleaved parts: kernel positions [0, live) can hold activations; the rest of the padded chunk
  * (a 64-column matrix fills 64 of a chunk's 4096 positions) is zero, and is left out of the work.
- * A kernel step covers ablock positions and the columns of the same ablock-wide range. */
+ * In natural order position p is column p (kept in runs of 64, one slot group of every block);
+ * otherwise a kernel step covers ablock positions and the columns of the same ablock-wide range. */
 static size_t live_positions(const qlow__kpart *kp)
 {
-    const size_t A = (size_t)kp->ablock;
+    const size_t A = kp->xord == QLOW__XORD_NAT ? 64 : (size_t)kp->ablock;
     return ((size_t)kp->cols + A - 1) / A * A;
 }
 
