@@ -197,6 +197,7 @@ struct qlow__gemm_prep {
     qlow__packed p;            /* the description it was built from, checked on every call */
     const int32_t *perm;       /* the handle's perm when it was built */
     gemm_plan plan[2];         /* by the kernel set's qtrans */
+    size_t need1;              /* workspace bytes of a batch-1 call (0: count per call) */
 };
 
 /* Carve (or, with w->base == NULL, only count) the tables of a plan. */
@@ -253,6 +254,8 @@ static void fill_tables(gemm_plan *pl, const gemm_tables *t)
 }
 
 static size_t prep_head_bytes(void) { return qlow__align_up(sizeof(qlow__gemm_prep), 64); }
+
+static qlow_status ws_bytes(const gemm_plan *pl, int with_tables, int64_t batch, size_t *bytes);
 
 /* Parts small enough to get a prepared activation order (2 bytes of map per column). */
 #define XMAP_MAX_BYTES 4096u
@@ -338,6 +341,7 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
     if (w.overflow) return NULL;
     /* The plans point at the handle's packed description, which is what the kernels read. */
     pr->plan[0].p = pr->plan[1].p = &qm->p;
+    if (ws_bytes(&pr->plan[0], 0, 1, &pr->need1) != QLOW_OK) pr->need1 = 0;
     return pr;
 }
 
@@ -502,8 +506,8 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     const gemm_plan *pl;
     QLOW_TRY(call_plan(qm, ks->qtrans, &local, &pl));
     const int with_tables = pl == &local;
-    size_t need;
-    QLOW_TRY(ws_bytes(pl, with_tables, batch, &need));
+    size_t need = batch == 1 && !with_tables ? qm->prep->need1 : 0;
+    if (!need) QLOW_TRY(ws_bytes(pl, with_tables, batch, &need));
     if (!wksp) return QLOW_E_NULL_POINTER;
     if (((uintptr_t)wksp & 63u) != 0) return QLOW_E_ALIGNMENT;
     if (wksp_bytes < need) return QLOW_E_WORKSPACE_TOO_SMALL;
