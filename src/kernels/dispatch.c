@@ -265,6 +265,40 @@ static int part_has_xmap(const qlow__kpart *kp)
     return !kp->interleave && kp->xord != QLOW__XORD_NAT && qlow__act_x8_bytes(kp) <= XMAP_MAX_BYTES;
 }
 
+/* Q parts of one 16-block chunk get their parameters transposed (see qlow__kpart.scale_t). */
+static int part_has_ptab(const qlow__kpart *kp)
+{
+    return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && kp->nblk_pad == QLOW__LANES;
+}
+
+static void fill_ptab(const qlow__kpart *kp, const uint16_t *plane, uint16_t *tab, int64_t rows_t)
+{
+    for (int64_t g = 0; g < kp->ngroups; g++)
+        for (int64_t r = 0; r < rows_t; r++) {
+            int64_t src = r < kp->rows ? r : kp->rows - 1;
+            tab[g * rows_t + r] = plane[qlow__q_param_offset(kp, src) + (size_t)g];
+        }
+}
+
+/* Carve (or count) and fill the transposed parameters of plan pl's parts. */
+static void carve_ptabs(qlow__wksp *w, gemm_plan *pl)
+{
+    for (int k = 0; k < pl->nparts; k++) {
+        qlow__kpart *kp = &pl->part[k];
+        if (!part_has_ptab(kp)) continue;
+        const int64_t rows_t = kp->rows + 15;
+        const size_t n = (size_t)kp->ngroups * (size_t)rows_t * sizeof(uint16_t);
+        uint16_t *st = (uint16_t *)qlow__wksp_take(w, n);
+        uint16_t *zt = kp->zero ? (uint16_t *)qlow__wksp_take(w, n) : NULL;
+        if (!st || (kp->zero && !zt)) continue;
+        fill_ptab(kp, kp->scale, st, rows_t);
+        if (zt) fill_ptab(kp, kp->zero, zt, rows_t);
+        kp->scale_t = st;
+        kp->zero_t = zt;
+        kp->rows_t = rows_t;
+    }
+}
+
 /* Carve (or count) and fill the activation-order maps of a plan: the 4-byte runs of the kernel order
  * whose source lies in the stored columns (cols_pad / 4 of them). */
 static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
@@ -305,6 +339,7 @@ qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t
     (void)qlow__wksp_take(&w, prep_head_bytes());
     gemm_tables t;
     carve_tables(&w, &pl, &t);
+    carve_ptabs(&w, &pl);
     for (int q = 0; q < 2; q++) {
         gemm_plan pq;
         if (plan_parts(&probe, &pq, q) == QLOW_OK) carve_xmaps(&w, &pq);
@@ -337,6 +372,12 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
         pr->plan[1].src[k] = pr->plan[0].src[k];
     }
     pr->plan[1].need_perm = 0;
+    carve_ptabs(&w, &pr->plan[0]);
+    for (int k = 0; k < pr->plan[1].nparts; k++) {
+        pr->plan[1].part[k].scale_t = pr->plan[0].part[k].scale_t;
+        pr->plan[1].part[k].zero_t = pr->plan[0].part[k].zero_t;
+        pr->plan[1].part[k].rows_t = pr->plan[0].part[k].rows_t;
+    }
     for (int q = 0; q < 2; q++) carve_xmaps(&w, &pr->plan[q]);
     if (w.overflow) return NULL;
     /* The plans point at the handle's packed description, which is what the kernels read. */
@@ -479,8 +520,14 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
 {
     for (int k = 0; k < pl->nparts; k++) {
         const qlow__kpart *kp = &pl->part[k];
+        const qlow__xq *xq = ws->xq + (size_t)k * (size_t)batch;
         qlow__rows_fn fn = ks->rows[kp->format] ? ks->rows[kp->format] : qlow__kernels_generic.rows[kp->format];
-        fn(kp, ws->xq + (size_t)k * (size_t)batch, (int)batch, r0, r1, Y, pl->p->rows, k > 0);
+        int64_t r = r0;
+#if defined(QLOW__HAVE_X86_KERNELS)
+        if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
+            r = qlow__narrow_q_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+#endif
+        if (r < r1) fn(kp, xq, (int)batch, r, r1, Y, pl->p->rows, k > 0);
     }
 }
 

@@ -80,6 +80,11 @@ typedef struct qlow__kpart {
      * every other byte of x8p is zero. */
     const uint32_t *xmap;
     int64_t xmap_runs;
+    /* Q kinds of at most one 16-block chunk, prepared per matrix (else NULL): the fp16 scale (and
+     * zero) of group g for row r at [g * rows_t + r], rows_t = rows + 15 (the last row repeated), so
+     * that 16 consecutive rows' parameters are one load. */
+    const uint16_t *scale_t, *zero_t;
+    int64_t rows_t;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).
@@ -239,5 +244,14 @@ QLOW_HIDDEN qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_st
 /* Build the tables of the finished handle qm (p and perm set) in mem (64-byte aligned, `bytes` from
  * qlow__gemm_prep_bytes). Returns NULL if they cannot be built; never allocates. */
 QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes);
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* Batch-1 AVX-512 VNNI rows of a narrow Q part (x86_avx512_narrow.c), sixteen rows per pass. _ok: the
+ * part qualifies (Q8/Q4/Q2, one 16-block chunk, group maps set). _rows computes rows [r0, r1) and
+ * returns the first row it left to the caller (r1). Results equal the other kernels bit for bit. */
+QLOW_HIDDEN int qlow__narrow_q_ok(const qlow__kpart *kp);
+QLOW_HIDDEN int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,
+                                               float *y, int add);
+#endif
 
 #endif

@@ -1,0 +1,159 @@
+/* x86_avx512_narrow.c - batch-1 AVX-512 VNNI rows of narrow Q8/Q4/Q2 parts (one 16-block chunk, at
+ * most 512 columns, like every linear of a small model). The chunk kernels of x86_avx512.c pay a
+ * fixed cost per row (a whole chunk of transposes and one lane reduction) that dominates when a row
+ * has only a few blocks. Here sixteen rows go through together: the integer block sums of 16 rows
+ * are reduced into one vector (lane = row), and the fp32 folding of kernels.h runs lane-wise, with
+ * each block's lane of the row kernels becoming one vector. Same operations on the same values in
+ * the same order, so the results equal the generic kernel bit for bit. */
+#include "kernels/kernels.h"
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+#include <immintrin.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,f16c")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define NR 16 /* rows per pass: one fp32 lane each */
+
+/* Row r + i of a pass, clamped to the last row: a short last pass recomputes that row in its unused
+ * lanes (never stored) instead of reading past the matrix. */
+INL int64_t row_at(int64_t r, int i, int64_t r1) { return r + i < r1 ? r + i : r1 - 1; }
+
+int qlow__narrow_q_ok(const qlow__kpart *kp)
+{
+    return (kp->format == QLOW_FORMAT_Q8 || kp->format == QLOW_FORMAT_Q4 || kp->format == QLOW_FORMAT_Q2) &&
+           kp->nblk_pad == QLOW__LANES && kp->nblk >= 1 && kp->grel && kp->g0 && kp->scale_t &&
+           (!kp->zero || kp->zero_t);
+}
+
+/* Q8: block b of rows r..r+15 (two rows per vector, 8 dwords each). */
+INL __m512i isum_q8(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
+{
+    const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x8 + b * 32)));
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i s[8];
+    for (int i = 0; i < 8; i++) {
+        const uint8_t *p0 = kp->codes + (size_t)row_at(r, 2 * i, r1) * kp->row_bytes + b * 32;
+        const uint8_t *p1 = kp->codes + (size_t)row_at(r, 2 * i + 1, r1) * kp->row_bytes + b * 32;
+        __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                                       _mm256_loadu_si256((const __m256i *)p1), 1);
+        s[i] = _mm512_dpbusd_epi32(zero, v, x);
+    }
+    /* 128-bit lane l of s[q] holds 4 dwords of row 2q + l / 2: sum each lane's dwords. */
+    __m512i u[2];
+    for (int h = 0; h < 2; h++) {
+        __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[4 * h], s[4 * h + 1]),
+                                      _mm512_unpackhi_epi32(s[4 * h], s[4 * h + 1]));
+        __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[4 * h + 2], s[4 * h + 3]),
+                                      _mm512_unpackhi_epi32(s[4 * h + 2], s[4 * h + 3]));
+        u[h] = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+    }
+    /* u[h] lane l dword q: lane l of s[4h + q]; rows 8h + 2q take lanes 0 + 1, rows 8h + 2q + 1 lanes 2 + 3 */
+    __m512i ev = _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0));
+    __m512i od = _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+    return _mm512_permutexvar_epi32(idx, _mm512_add_epi32(ev, od));
+}
+
+/* Q4: block b of rows r..r+15 (four rows per vector, 4 dwords each). */
+INL __m512i isum_q4(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
+{
+    const __m512i xlo = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x8 + b * 32)));
+    const __m512i xhi = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(x8 + b * 32 + 16)));
+    const __m512i m4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+    __m512i s[4];
+    for (int i = 0; i < 4; i++) {
+#define Q4_ROW(j) ((const __m128i *)(kp->codes + (size_t)row_at(r, 4 * i + (j), r1) * kp->row_bytes + b * 16))
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(Q4_ROW(0)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128(Q4_ROW(1)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128(Q4_ROW(2)), 2);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128(Q4_ROW(3)), 3);
+#undef Q4_ROW
+        __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        s[i] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, lo, xlo), hi, xhi);
+    }
+    /* 128-bit lane l of s[q] holds the 4 dwords of row 4q + l. */
+    __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[0], s[1]), _mm512_unpackhi_epi32(s[0], s[1]));
+    __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[2], s[3]), _mm512_unpackhi_epi32(s[2], s[3]));
+    __m512i u = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(idx, u);
+}
+
+/* Q2: block b of rows r..r+15 (eight rows per vector, 2 dwords each). */
+INL __m512i isum_q2(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
+{
+    const __m512i m2 = _mm512_set1_epi8(3);
+    __m512i xk[4];
+    for (int k = 0; k < 4; k++) {
+        long long w;
+        memcpy(&w, x8 + b * 32 + 8 * k, 8);
+        xk[k] = _mm512_set1_epi64(w);
+    }
+    __m512i s[2];
+    for (int h = 0; h < 2; h++) {
+        __m128i q[4];
+        for (int i = 0; i < 4; i++) {
+            long long c0, c1;
+            memcpy(&c0, kp->codes + (size_t)row_at(r, 8 * h + 2 * i, r1) * kp->row_bytes + b * 8, 8);
+            memcpy(&c1, kp->codes + (size_t)row_at(r, 8 * h + 2 * i + 1, r1) * kp->row_bytes + b * 8, 8);
+            q[i] = _mm_set_epi64x(c1, c0);
+        }
+        __m512i v = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(q[0]), q[1], 1)),
+            _mm256_inserti128_si256(_mm256_castsi128_si256(q[2]), q[3], 1), 1);
+        __m512i a = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) a = _mm512_dpbusd_epi32(a, _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2), xk[k]);
+        s[h] = a;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_add_epi32(_mm512_permutex2var_epi32(s[0], even, s[1]), _mm512_permutex2var_epi32(s[0], odd, s[1]));
+}
+
+/* fp16 parameter g of rows r..r+15 as fp32, from the transposed table (rows past r1 are never stored). */
+INL __m512 params16(const qlow__kpart *kp, const uint16_t *tab, int64_t r, int64_t g)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(tab + g * kp->rows_t + r)));
+}
+
+int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+    TGT;
+int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+{
+    const int8_t *x8 = xq->x8;
+    const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset), fzero = _mm512_setzero_ps();
+    for (int64_t r = r0; r < r1; r += NR) {
+        __m512 lane[QLOW__LANES];
+        for (int64_t b = 0; b < QLOW__LANES; b++) {
+            if (b >= kp->nblk) {
+                lane[b] = fzero;
+                continue;
+            }
+            __m512i is = kp->format == QLOW_FORMAT_Q8   ? isum_q8(kp, r, r1, b, x8)
+                         : kp->format == QLOW_FORMAT_Q4 ? isum_q4(kp, r, r1, b, x8)
+                                                        : isum_q2(kp, r, r1, b, x8);
+            const int64_t g = kp->g0[0] + kp->grel[b];
+            __m512 ws = params16(kp, kp->scale_t, r, g);
+            __m512 z = kp->zero ? params16(kp, kp->zero_t, r, g) : _mm512_mul_ps(ws, neg_off);
+            __m512 d = _mm512_mul_ps(ws, _mm512_set1_ps(xq->xs[b]));
+            __m512 acc = _mm512_add_ps(fzero, _mm512_mul_ps(d, _mm512_cvtepi32_ps(is)));
+            lane[b] = _mm512_add_ps(acc, _mm512_mul_ps(z, _mm512_set1_ps(xq->xsum[b])));
+        }
+        /* qlow__lanes_sum's tree, for 16 rows at once */
+        for (int i = 0; i < 8; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 8]);
+        for (int i = 0; i < 4; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 4]);
+        for (int i = 0; i < 2; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 2]);
+        __m512 v = _mm512_add_ps(lane[0], lane[1]);
+        const __mmask16 m = r1 - r >= NR ? (__mmask16)0xffff : (__mmask16)((1u << (r1 - r)) - 1u);
+        if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
+        _mm512_mask_storeu_ps(y + r, m, v);
+    }
+    return r1;
+}
+
+#endif
