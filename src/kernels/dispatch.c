@@ -526,6 +526,8 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
 #if defined(QLOW__HAVE_X86_KERNELS)
         if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
             r = qlow__narrow_q_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+        else if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp))
+            r = qlow__narrow_b_rows_avx512(kp, xq, r0, r1, Y, k > 0);
 #endif
         if (r < r1) fn(kp, xq, (int)batch, r, r1, Y, pl->p->rows, k > 0);
     }

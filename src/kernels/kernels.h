@@ -252,6 +252,10 @@ QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm,
 QLOW_HIDDEN int qlow__narrow_q_ok(const qlow__kpart *kp);
 QLOW_HIDDEN int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,
                                                float *y, int add);
+/* The same for B1/B2 parts of one chunk (at most 4096 columns). */
+QLOW_HIDDEN int qlow__narrow_b_ok(const qlow__kpart *kp);
+QLOW_HIDDEN int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,
+                                               float *y, int add);
 #endif
 
 #endif

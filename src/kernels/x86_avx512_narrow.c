@@ -156,4 +156,98 @@ int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
     return r1;
 }
 
+/* ---- B1 / B2 ------------------------------------------------------------------------------------ */
+
+int qlow__narrow_b_ok(const qlow__kpart *kp)
+{
+    return (kp->format == QLOW_FORMAT_B1 || kp->format == QLOW_FORMAT_B2) && kp->interleave &&
+           kp->ablock == 256 && kp->nblk_pad == QLOW__LANES && kp->row_bytes % 4 == 0;
+}
+
+/* Integer sums of the 16 interleaved blocks of one sign row (lane = block), as in the chunk kernels:
+ * the sign bits of 64 kernel positions mask their activations, vpdpbusd adds them per block. */
+INL __m512i b_row_isums(const uint8_t *row, size_t rb, const int8_t *x8p)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i a = _mm512_setzero_si512();
+    for (size_t off = 0; off < rb; off += 8) {
+        uint64_t bits = 0;
+        if (off + 8 <= rb) memcpy(&bits, row + off, 8);
+        else {
+            uint32_t w;
+            memcpy(&w, row + off, 4);
+            bits = w;
+        }
+        a = _mm512_dpbusd_epi32(a, ones, _mm512_maskz_loadu_epi8(_cvtu64_mask64(bits), x8p + off * 8));
+    }
+    return a;
+}
+
+/* c[j] = lane j of r[0..15]: a 16 x 16 transpose of dwords. */
+INL void transpose16(__m512i *r)
+{
+    __m512i t[16], u[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        u[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+        u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+        u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512i x0 = _mm512_shuffle_i32x4(u[e], u[4 + e], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512i x1 = _mm512_shuffle_i32x4(u[e], u[4 + e], _MM_SHUFFLE(3, 2, 3, 2));
+        __m512i y0 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512i y1 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], _MM_SHUFFLE(3, 2, 3, 2));
+        r[e] = _mm512_shuffle_i32x4(x0, y0, _MM_SHUFFLE(2, 0, 2, 0));
+        r[4 + e] = _mm512_shuffle_i32x4(x0, y0, _MM_SHUFFLE(3, 1, 3, 1));
+        r[8 + e] = _mm512_shuffle_i32x4(x1, y1, _MM_SHUFFLE(2, 0, 2, 0));
+        r[12 + e] = _mm512_shuffle_i32x4(x1, y1, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+/* T of 16 rows from one sign plane: lanes xs_b * isum_b folded by qlow__lanes_sum's tree. */
+INL __m512 b_plane_sums(const uint8_t *codes, size_t rb, const int8_t *x8p, const float *xs, int64_t r, int64_t r1)
+{
+    __m512i is[NR];
+    for (int i = 0; i < NR; i++) is[i] = b_row_isums(codes + (size_t)row_at(r, i, r1) * rb, rb, x8p);
+    transpose16(is);
+    const __m512 fzero = _mm512_setzero_ps();
+    __m512 lane[QLOW__LANES];
+    for (int b = 0; b < QLOW__LANES; b++)
+        lane[b] = _mm512_add_ps(fzero, _mm512_mul_ps(_mm512_set1_ps(xs[b]), _mm512_cvtepi32_ps(is[b])));
+    for (int i = 0; i < 8; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 8]);
+    for (int i = 0; i < 4; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 4]);
+    for (int i = 0; i < 2; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 2]);
+    return _mm512_add_ps(lane[0], lane[1]);
+}
+
+int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+    TGT;
+int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+{
+    const size_t rb = kp->row_bytes;
+    const __m512 X = _mm512_set1_ps(xq->xtot);
+    for (int64_t r = r0; r < r1; r += NR) {
+        const __mmask16 m = r1 - r >= NR ? (__mmask16)0xffff : (__mmask16)((1u << (r1 - r)) - 1u);
+        const __m512 T1 = b_plane_sums(kp->codes, rb, xq->x8p, xq->xs, r, r1);
+        const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
+        const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
+        /* qlow__b1_finish / qlow__b2_finish, lane-wise */
+        __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(T1, T1), X));
+        if (kp->format == QLOW_FORMAT_B2) {
+            const __m512 T2 = b_plane_sums(kp->codes2, rb, xq->x8p, xq->xs, r, r1);
+            const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
+            v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T2, T2), X)));
+        }
+        v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
+        if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
+        _mm512_mask_storeu_ps(y + r, m, v);
+    }
+    return r1;
+}
+
 #endif
