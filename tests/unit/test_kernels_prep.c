@@ -137,7 +137,7 @@ int main(void)
         qlow_qmatrix copy = *built;
 
         const qlow_qmatrix *handles[5] = {built, wrapped, stat, loaded, &copy};
-        static float Y[5][3 * RMAX];
+        static float Y[5][3 * RMAX], Yg[2][2][3 * RMAX];
         for (int isa = 0; isa < 2; isa++) {
             QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isa ? det : QLOW_ISA_GENERIC));
             for (int threads = 1; threads <= 2; threads++) {
@@ -160,6 +160,13 @@ int main(void)
                         }
                         QT_CHECK(need[4] >= need[0], "%s: the copy needs less workspace than the handle",
                                  c->name);
+                        /* every ISA (and its batch-1 kernels) against the generic kernels */
+                        float *g = Yg[act8][batch > 1];
+                        if (isa == 0 && threads == 1) memcpy(g, Y[0], sizeof(float) * (size_t)(batch * R));
+                        else
+                            QT_CHECK(memcmp(g, Y[0], sizeof(float) * (size_t)(batch * R)) == 0,
+                                     "%s %lldx%lld: isa %d threads %d act8 %d batch %d differs from generic",
+                                     c->name, (long long)R, (long long)C, isa, threads, act8, (int)batch);
                     }
             }
         }
