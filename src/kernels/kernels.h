@@ -247,7 +247,7 @@ QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm,
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 /* Batch-1 AVX-512 VNNI rows of a narrow Q part (x86_avx512_narrow.c), sixteen rows per pass. _ok: the
- * part qualifies (Q8/Q4/Q2, one 16-block chunk, group maps set). _rows computes rows [r0, r1) and
+ * part qualifies (Q8/Q4/Q3/Q2, one 16-block chunk, tables prepared). _rows computes rows [r0, r1) and
  * returns the first row it left to the caller (r1). Results equal the other kernels bit for bit. */
 QLOW_HIDDEN int qlow__narrow_q_ok(const qlow__kpart *kp);
 QLOW_HIDDEN int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,

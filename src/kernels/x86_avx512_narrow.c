@@ -1,4 +1,4 @@
-/* x86_avx512_narrow.c - batch-1 AVX-512 VNNI rows of narrow Q8/Q4/Q2 parts (one 16-block chunk, at
+/* x86_avx512_narrow.c - batch-1 AVX-512 VNNI rows of narrow Q8/Q4/Q3/Q2 parts (one 16-block chunk, at
  * most 512 columns, like every linear of a small model). The chunk kernels of x86_avx512.c pay a
  * fixed cost per row (a whole chunk of transposes and one lane reduction) that dominates when a row
  * has only a few blocks. Here sixteen rows go through together: the integer block sums of 16 rows
@@ -25,10 +25,12 @@ INL int64_t row_at(int64_t r, int i, int64_t r1) { return r + i < r1 ? r + i : r
 
 int qlow__narrow_q_ok(const qlow__kpart *kp)
 {
-    return (kp->format == QLOW_FORMAT_Q8 || kp->format == QLOW_FORMAT_Q4 || kp->format == QLOW_FORMAT_Q2) &&
+    return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && (kp->format != QLOW_FORMAT_Q3 || kp->codes_hi) &&
            kp->nblk_pad == QLOW__LANES && kp->nblk >= 1 && kp->grel && kp->g0 && kp->scale_t &&
            (!kp->zero || kp->zero_t);
 }
+
+INL __m512i reduce_halves(const __m512i *s);
 
 /* Q8: block b of rows r..r+15 (two rows per vector, 8 dwords each). */
 INL __m512i isum_q8(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
@@ -43,6 +45,12 @@ INL __m512i isum_q8(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, con
                                        _mm256_loadu_si256((const __m256i *)p1), 1);
         s[i] = _mm512_dpbusd_epi32(zero, v, x);
     }
+    return reduce_halves(s);
+}
+
+/* s[i] holds 8 dwords of row 2i (low half) and 8 of row 2i + 1: their sums, lane = row. */
+INL __m512i reduce_halves(const __m512i *s)
+{
     /* 128-bit lane l of s[q] holds 4 dwords of row 2q + l / 2: sum each lane's dwords. */
     __m512i u[2];
     for (int h = 0; h < 2; h++) {
@@ -115,6 +123,23 @@ INL __m512i isum_q2(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, con
     return _mm512_add_epi32(_mm512_permutex2var_epi32(s[0], even, s[1]), _mm512_permutex2var_epi32(s[0], odd, s[1]));
 }
 
+/* Q3: the low two bits as Q2, plus 4 x the activations under the high bits (two rows per vector). */
+INL __m512i isum_q3(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
+{
+    const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x8 + b * 32)));
+    const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
+    const size_t hs = (size_t)kp->cols_pad / 8;
+    __m512i s[8];
+    for (int i = 0; i < 8; i++) {
+        uint32_t h0, h1;
+        memcpy(&h0, kp->codes_hi + (size_t)row_at(r, 2 * i, r1) * hs + b * 4, 4);
+        memcpy(&h1, kp->codes_hi + (size_t)row_at(r, 2 * i + 1, r1) * hs + b * 4, 4);
+        __mmask64 m = _cvtu64_mask64((uint64_t)h0 | (uint64_t)h1 << 32);
+        s[i] = _mm512_dpbusd_epi32(zero, ones, _mm512_maskz_mov_epi8(m, x));
+    }
+    return _mm512_add_epi32(isum_q2(kp, r, r1, b, x8), _mm512_slli_epi32(reduce_halves(s), 2));
+}
+
 /* fp16 parameter g of rows r..r+15 as fp32, from the transposed table (rows past r1 are never stored). */
 INL __m512 params16(const qlow__kpart *kp, const uint16_t *tab, int64_t r, int64_t g)
 {
@@ -136,6 +161,7 @@ int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
             }
             __m512i is = kp->format == QLOW_FORMAT_Q8   ? isum_q8(kp, r, r1, b, x8)
                          : kp->format == QLOW_FORMAT_Q4 ? isum_q4(kp, r, r1, b, x8)
+                         : kp->format == QLOW_FORMAT_Q3 ? isum_q3(kp, r, r1, b, x8)
                                                         : isum_q2(kp, r, r1, b, x8);
             const int64_t g = kp->g0[0] + kp->grel[b];
             __m512 ws = params16(kp, kp->scale_t, r, g);
