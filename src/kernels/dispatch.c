@@ -515,6 +515,17 @@ qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int3
 /* Rows per task: enough work per task to amortize the thread start. */
 static int64_t row_tasks(int64_t rows, int threads) { return threads > 1 && rows >= 2 * threads ? threads : 1; }
 
+/* Batch-1 B1/B2 parts of one chunk on AVX-512 prepare and run through x86_avx512_narrow.c. */
+static int narrow_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+{
+#if defined(QLOW__HAVE_X86_KERNELS)
+    return batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp);
+#else
+    (void)ks, (void)kp, (void)batch;
+    return 0;
+#endif
+}
+
 static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm_ws *ws, int64_t batch, float *Y,
                      int64_t r0, int64_t r1)
 {
@@ -526,7 +537,7 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
 #if defined(QLOW__HAVE_X86_KERNELS)
         if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
             r = qlow__narrow_q_rows_avx512(kp, xq, r0, r1, Y, k > 0);
-        else if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp))
+        else if (narrow_b(ks, kp, batch))
             r = qlow__narrow_b_rows_avx512(kp, xq, r0, r1, Y, k > 0);
 #endif
         if (r < r1) fn(kp, xq, (int)batch, r, r1, Y, pl->p->rows, k > 0);
@@ -538,8 +549,17 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
 {
     int k = (int)(i / ntok);
     int64_t t = i % ntok;
-    ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token,
-                                           &ws->xbuf[i], &ws->xq[i]);
+    const qlow__xbuf *b = &ws->xbuf[i];
+#if defined(QLOW__HAVE_X86_KERNELS)
+    if (narrow_b(ks, &pl->part[k], ntok)) {
+        ws->tok_status[i] = qlow__narrow_b_act_avx512(&pl->part[k], pl->src[k].perm, pl->src[k].colscale_f32,
+                                                      X + t * pl->p->cols, per_token, b->v, b->x8p, b->xs, b->xsum,
+                                                      &ws->xq[i]);
+        return;
+    }
+#endif
+    ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,
+                                           &ws->xq[i]);
 }
 
 static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y,

@@ -276,4 +276,103 @@ int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
     return r1;
 }
 
+/* ---- activations of a narrow B1/B2 part ----------------------------------------------------------
+ * In natural order, kernel position p of a one-chunk part is column p, and interleaved block d holds
+ * the columns 64 s + 4 d + i (i < 4). So block maxima and sums are 4-lane groups of 16-column
+ * vectors, and the kernel-order activations are the quantized columns in place. */
+
+/* Lane 4i of a[k] (i < 4), for k < 4: the 16 block values of four 16-column vectors. */
+INL __m512 blocks_ps(const __m512 *a)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    __m512 lo = _mm512_permutex2var_ps(a[0], idx, a[1]), hi = _mm512_permutex2var_ps(a[2], idx, a[3]);
+    return _mm512_shuffle_f32x4(lo, hi, _MM_SHUFFLE(1, 0, 1, 0));
+}
+
+qlow_status qlow__narrow_b_act_avx512(const qlow__kpart *kp, const int32_t *perm, const float *colscale,
+                                      const float *x, int per_token, float *gather, int8_t *x8p, float *xs,
+                                      float *xsum, qlow__xq *xq) TGT;
+qlow_status qlow__narrow_b_act_avx512(const qlow__kpart *kp, const int32_t *perm, const float *colscale,
+                                      const float *x, int per_token, float *gather, int8_t *x8p, float *xs,
+                                      float *xsum, qlow__xq *xq)
+{
+    const int64_t n = kp->cols, groups = (n + 63) / 64;
+    const float *v = x;
+    if (perm || colscale) { /* the same products as the portable preparation */
+        if (perm && colscale)
+            for (int64_t j = 0; j < n; j++) gather[j] = x[perm[j]] * colscale[j];
+        else if (perm)
+            for (int64_t j = 0; j < n; j++) gather[j] = x[perm[j]];
+        else
+            for (int64_t j = 0; j < n; j++) gather[j] = x[j] * colscale[j];
+        v = gather;
+    }
+#define COL_MASK(j) _cvtu32_mask16(n - (j) >= 16 ? 0xffffu : (1u << (n - (j))) - 1u)
+    const __m512 lim = _mm512_set1_ps(3.402823466e38f);
+    __m512 mx[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __mmask16 bad = 0;
+    for (int64_t g = 0; g < groups; g++)
+        for (int k = 0; k < 4; k++) {
+            const int64_t j = g * 64 + k * 16;
+            if (j >= n) break;
+            __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(COL_MASK(j), v + j));
+            bad |= _mm512_cmp_ps_mask(a, lim, _CMP_NLE_UQ);
+            mx[k] = _mm512_max_ps(mx[k], a);
+        }
+    if (bad) return QLOW_E_NONFINITE;
+    for (int k = 0; k < 4; k++) { /* maximum of each 4-lane group, in every lane of the group */
+        mx[k] = _mm512_max_ps(mx[k], _mm512_permute_ps(mx[k], 0xB1));
+        mx[k] = _mm512_max_ps(mx[k], _mm512_permute_ps(mx[k], 0x4E));
+    }
+    __m512 amax = blocks_ps(mx);
+    if (per_token) amax = _mm512_set1_ps(_mm512_reduce_max_ps(amax));
+    const __mmask16 pos = _mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ);
+    const __m512 c127 = _mm512_set1_ps(127.0f);
+    const __m512 scale = _mm512_maskz_div_ps(pos, amax, c127), inv = _mm512_maskz_div_ps(pos, c127, amax);
+
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i hi = _mm512_set1_epi32(127), lo = _mm512_set1_epi32(-127);
+    __m512i sums[4];
+    __m512 invk[4];
+    for (int k = 0; k < 4; k++) {
+        const __m512i idx = _mm512_setr_epi32(4 * k, 4 * k, 4 * k, 4 * k, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+                                              4 * k + 2, 4 * k + 2, 4 * k + 2, 4 * k + 2, 4 * k + 3, 4 * k + 3,
+                                              4 * k + 3, 4 * k + 3);
+        invk[k] = _mm512_permutexvar_ps(idx, inv);
+        sums[k] = _mm512_setzero_si512();
+    }
+    for (int64_t g = 0; g < groups; g++)
+        for (int k = 0; k < 4; k++) {
+            const int64_t j = g * 64 + k * 16;
+            if (j >= n) break;
+            const __mmask16 m = COL_MASK(j);
+            __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, v + j), invk[k]);
+            __m512 h = _mm512_castsi512_ps(
+                _mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(t), sign), _mm512_castps_si512(half)));
+            __m512i r = _mm512_cvttps_epi32(_mm512_add_ps(t, h));
+            r = _mm512_maskz_mov_epi32(m, _mm512_max_epi32(_mm512_min_epi32(r, hi), lo));
+            sums[k] = _mm512_add_epi32(sums[k], r);
+            _mm_storeu_si128((__m128i *)(x8p + j), _mm512_cvtepi32_epi8(r));
+        }
+#undef COL_MASK
+    __m512 fs[4];
+    for (int k = 0; k < 4; k++) { /* integer sums of each 4-lane group (exact) */
+        sums[k] = _mm512_add_epi32(sums[k], _mm512_castps_si512(_mm512_permute_ps(_mm512_castsi512_ps(sums[k]), 0xB1)));
+        sums[k] = _mm512_add_epi32(sums[k], _mm512_castps_si512(_mm512_permute_ps(_mm512_castsi512_ps(sums[k]), 0x4E)));
+        fs[k] = _mm512_castsi512_ps(sums[k]);
+    }
+    const __m512 isum = _mm512_cvtepi32_ps(_mm512_castps_si512(blocks_ps(fs)));
+    _mm512_storeu_ps(xs, scale);
+    _mm512_storeu_ps(xsum, _mm512_mul_ps(scale, isum));
+    float tot = 0.0f;
+    for (int b = 0; b < QLOW__LANES; b++) tot = tot + xsum[b];
+    xq->x8 = x8p; /* only the batch-1 B kernels above read this preparation: x8p in both roles */
+    xq->x8p = x8p;
+    xq->xs = xs;
+    xq->xsum = xsum;
+    xq->xtot = tot;
+    return QLOW_OK;
+}
+
 #endif

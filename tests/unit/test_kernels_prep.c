@@ -173,6 +173,27 @@ int main(void)
         QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
         QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
 
+        /* non-finite activations are refused by every path, Y untouched */
+        for (int bad = 0; bad < 2; bad++) {
+            const int64_t j = C - 1 - (C > 3 ? 2 : 0);
+            const float keep = X[j];
+            X[j] = bad ? INFINITY : NAN;
+            for (int act8 = 0; act8 < 2; act8++) {
+                size_t nb = 0;
+                QT_CHECK_OK(qlow_gemm_workspace_size(built, 1, 0, &nb));
+                void *wb = aligned_alloc(64, (nb + 63) / 64 * 64);
+                for (int64_t i = 0; i < R; i++) Y[1][i] = -7.0f;
+                QT_CHECK_STATUS(act8 ? qlow_gemm_act8_ws(ctx, built, X, 1, Y[1], wb, nb)
+                                     : qlow_gemm_ws(ctx, built, X, 1, Y[1], wb, nb),
+                                QLOW_E_NONFINITE);
+                int untouched = 1;
+                for (int64_t i = 0; i < R; i++) untouched &= Y[1][i] == -7.0f;
+                QT_CHECK(untouched, "%s: Y written on non-finite input", c->name);
+                free(wb);
+            }
+            X[j] = keep;
+        }
+
         /* The tables are used only while the handle still matches what they were built from. */
         size_t need = 0;
         QT_CHECK_OK(qlow_gemm_workspace_size(wrapped, 1, 0, &need));
