@@ -92,10 +92,13 @@ INL __m512i isum_q4(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, con
     return _mm512_permutexvar_epi32(idx, u);
 }
 
-/* Q2: block b of rows r..r+15 (eight rows per vector, 2 dwords each). */
-INL __m512i isum_q2(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
+/* Q2 and Q3: block b of rows r..r+15 (eight rows per vector, 2 dwords each). Plane k of a row's 8
+ * code bytes holds columns 8k..8k+7; Q3 adds 4 where bit 8k + j of the row's high word is set. */
+INL __m512i isum_q2q3(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8, int q3)
 {
-    const __m512i m2 = _mm512_set1_epi8(3);
+    const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    const __m512i bit = _mm512_set1_epi64(0x8040201008040201ll);
+    const size_t hs = (size_t)kp->cols_pad / 8;
     __m512i xk[4];
     for (int k = 0; k < 4; k++) {
         long long w;
@@ -104,40 +107,43 @@ INL __m512i isum_q2(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, con
     }
     __m512i s[2];
     for (int h = 0; h < 2; h++) {
-        __m128i q[4];
+        __m128i q[4], hq[4];
         for (int i = 0; i < 4; i++) {
+            const int64_t ra = row_at(r, 8 * h + 2 * i, r1), rb = row_at(r, 8 * h + 2 * i + 1, r1);
             long long c0, c1;
-            memcpy(&c0, kp->codes + (size_t)row_at(r, 8 * h + 2 * i, r1) * kp->row_bytes + b * 8, 8);
-            memcpy(&c1, kp->codes + (size_t)row_at(r, 8 * h + 2 * i + 1, r1) * kp->row_bytes + b * 8, 8);
+            memcpy(&c0, kp->codes + (size_t)ra * kp->row_bytes + b * 8, 8);
+            memcpy(&c1, kp->codes + (size_t)rb * kp->row_bytes + b * 8, 8);
             q[i] = _mm_set_epi64x(c1, c0);
+            hq[i] = _mm_setzero_si128();
+            if (q3) {
+                uint32_t h0, h1;
+                memcpy(&h0, kp->codes_hi + (size_t)ra * hs + b * 4, 4);
+                memcpy(&h1, kp->codes_hi + (size_t)rb * hs + b * 4, 4);
+                hq[i] = _mm_set_epi64x((long long)h1, (long long)h0);
+            }
         }
-        __m512i v = _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(q[0]), q[1], 1)),
-            _mm256_inserti128_si256(_mm256_castsi128_si256(q[2]), q[3], 1), 1);
+#define JOIN4(a)                                                                                       \
+    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a[0]), a[1], 1)), \
+                       _mm256_inserti128_si256(_mm256_castsi128_si256(a[2]), a[3], 1), 1)
+        const __m512i v = JOIN4(q), hv = JOIN4(hq);
+#undef JOIN4
         __m512i a = _mm512_setzero_si512();
-        for (int k = 0; k < 4; k++) a = _mm512_dpbusd_epi32(a, _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2), xk[k]);
+        for (int k = 0; k < 4; k++) {
+            __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
+            if (q3) { /* every byte of a row's qword <- byte k of its high word, then bit j flags byte j */
+                const long long lo = (long long)(0x0101010101010101ull * (unsigned)k);
+                const long long hi = (long long)(0x0101010101010101ull * (unsigned)(8 + k));
+                const __m512i idx = _mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo);
+                __mmask64 hb = _mm512_test_epi8_mask(_mm512_shuffle_epi8(hv, idx), bit);
+                p = _mm512_mask_add_epi8(p, hb, p, four);
+            }
+            a = _mm512_dpbusd_epi32(a, p, xk[k]);
+        }
         s[h] = a;
     }
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     return _mm512_add_epi32(_mm512_permutex2var_epi32(s[0], even, s[1]), _mm512_permutex2var_epi32(s[0], odd, s[1]));
-}
-
-/* Q3: the low two bits as Q2, plus 4 x the activations under the high bits (two rows per vector). */
-INL __m512i isum_q3(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8)
-{
-    const __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x8 + b * 32)));
-    const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
-    const size_t hs = (size_t)kp->cols_pad / 8;
-    __m512i s[8];
-    for (int i = 0; i < 8; i++) {
-        uint32_t h0, h1;
-        memcpy(&h0, kp->codes_hi + (size_t)row_at(r, 2 * i, r1) * hs + b * 4, 4);
-        memcpy(&h1, kp->codes_hi + (size_t)row_at(r, 2 * i + 1, r1) * hs + b * 4, 4);
-        __mmask64 m = _cvtu64_mask64((uint64_t)h0 | (uint64_t)h1 << 32);
-        s[i] = _mm512_dpbusd_epi32(zero, ones, _mm512_maskz_mov_epi8(m, x));
-    }
-    return _mm512_add_epi32(isum_q2(kp, r, r1, b, x8), _mm512_slli_epi32(reduce_halves(s), 2));
 }
 
 /* fp16 parameter g of rows r..r+15 as fp32, from the transposed table (rows past r1 are never stored). */
@@ -161,8 +167,7 @@ int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
             }
             __m512i is = kp->format == QLOW_FORMAT_Q8   ? isum_q8(kp, r, r1, b, x8)
                          : kp->format == QLOW_FORMAT_Q4 ? isum_q4(kp, r, r1, b, x8)
-                         : kp->format == QLOW_FORMAT_Q3 ? isum_q3(kp, r, r1, b, x8)
-                                                        : isum_q2(kp, r, r1, b, x8);
+                                                        : isum_q2q3(kp, r, r1, b, x8, kp->format == QLOW_FORMAT_Q3);
             const int64_t g = kp->g0[0] + kp->grel[b];
             __m512 ws = params16(kp, kp->scale_t, r, g);
             __m512 z = kp->zero ? params16(kp, kp->zero_t, r, g) : _mm512_mul_ps(ws, neg_off);
