@@ -196,7 +196,8 @@ struct qlow__gemm_prep {
     const qlow_qmatrix *owner; /* the handle it was built for: a copy of the handle does not use it */
     qlow__packed p;            /* the description it was built from, checked on every call */
     const int32_t *perm;       /* the handle's perm when it was built */
-    gemm_plan plan[2];         /* by the kernel set's qtrans */
+    gemm_plan plan[3];         /* by the kernel set's qtrans; [2]: AVX-512 at batch 1 (narrow Q parts
+                                * keep their activations in natural order, all their kernel reads) */
     size_t need1;              /* workspace bytes of a batch-1 call (0: count per call) */
 };
 
@@ -380,8 +381,19 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
     }
     for (int q = 0; q < 2; q++) carve_xmaps(&w, &pr->plan[q]);
     if (w.overflow) return NULL;
+    pr->plan[2] = pr->plan[1];
+#if defined(QLOW__HAVE_X86_KERNELS)
+    for (int k = 0; k < pr->plan[2].nparts; k++) {
+        qlow__kpart *kp = &pr->plan[2].part[k];
+        if (qlow__narrow_q_ok(kp)) {
+            kp->xord = QLOW__XORD_NAT;
+            kp->xmap = NULL;
+            kp->xmap_runs = 0;
+        }
+    }
+#endif
     /* The plans point at the handle's packed description, which is what the kernels read. */
-    pr->plan[0].p = pr->plan[1].p = &qm->p;
+    pr->plan[0].p = pr->plan[1].p = pr->plan[2].p = &qm->p;
     if (ws_bytes(&pr->plan[0], 0, 1, &pr->need1) != QLOW_OK) pr->need1 = 0;
     return pr;
 }
@@ -477,11 +489,11 @@ static qlow_status ws_bytes(const gemm_plan *pl, int with_tables, int64_t batch,
 
 /* The plan of a call: the handle's own, or `local` planned now (then the tables come from the
  * workspace). */
-static qlow_status call_plan(const qlow_qmatrix *qm, int qtrans, gemm_plan *local, const gemm_plan **pl)
+static qlow_status call_plan(const qlow_qmatrix *qm, int qtrans, int narrow, gemm_plan *local, const gemm_plan **pl)
 {
     const qlow__gemm_prep *pr = handle_prep(qm);
     if (pr) {
-        *pl = &pr->plan[qtrans ? 1 : 0];
+        *pl = &pr->plan[narrow ? 2 : qtrans ? 1 : 0];
         return QLOW_OK;
     }
     QLOW_TRY(plan_parts(qm, local, qtrans));
@@ -497,7 +509,7 @@ qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int3
     if (qm->magic != QLOW__QMATRIX_MAGIC) return QLOW_E_INVALID_ARG;
     gemm_plan local;
     const gemm_plan *pl;
-    QLOW_TRY(call_plan(qm, 0, &local, &pl)); /* the activation order does not change any size */
+    QLOW_TRY(call_plan(qm, 0, 0, &local, &pl)); /* the orders of plan 1 and 2 need no more room */
     size_t n;
     QLOW_TRY(ws_bytes(pl, pl == &local, batch, &n));
     *bytes = n;
@@ -573,7 +585,12 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
     gemm_plan local;
     const gemm_plan *pl;
-    QLOW_TRY(call_plan(qm, ks->qtrans, &local, &pl));
+#if defined(QLOW__HAVE_X86_KERNELS)
+    const int narrow = batch == 1 && ks == &qlow__kernels_avx512;
+#else
+    const int narrow = 0;
+#endif
+    QLOW_TRY(call_plan(qm, ks->qtrans, narrow, &local, &pl));
     const int with_tables = pl == &local;
     size_t need = batch == 1 && !with_tables ? qm->prep->need1 : 0;
     if (!need) QLOW_TRY(ws_bytes(pl, with_tables, batch, &need));
