@@ -31,6 +31,7 @@ static void help(void)
          "  --threads N         threads (default 1)\n"
          "  --seed S            seed of randomized steps (default 24301)\n"
          "  --tokenizer FILE    tokenizer .bin (default: next to the model, or data/)\n"
+         "  --verbose           print each linear's chosen format to stderr\n"
          "  -o, --output FILE   output .qlow file");
 }
 
@@ -42,7 +43,7 @@ int cmd_quantize(int argc, char **argv)
     long calib_tokens = 4096, calib_window = 256;
     double budget = 0.0, salient = -1.0;
     long blockwise = 0;
-    int r;
+    int r, verbose = 0;
     cli_args a;
     cli_args_init(&a, C, argc, argv);
     while ((r = cli_args_next(&a, &pos)) > 0) {
@@ -57,6 +58,10 @@ int cmd_quantize(int argc, char **argv)
         if (!strcmp(a.name, "help") || !strcmp(a.name, "h")) {
             help();
             return CLI_OK;
+        }
+        if (!strcmp(a.name, "verbose")) {
+            verbose = 1;
+            continue;
         }
         if (!(v = cli_args_value(&a))) return CLI_USAGE;
         if (!strcmp(a.name, "method")) method = v;
@@ -124,6 +129,7 @@ int cmd_quantize(int argc, char **argv)
     o.act_bits = (int)act_bits;
     o.threads = (int)threads;
     o.seed = (uint64_t)seed;
+    o.verbose = verbose;
 
     int rc = CLI_FAIL;
     char err[512];

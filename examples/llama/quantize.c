@@ -112,9 +112,15 @@ static int plan_and_quantize(qjob *j, llm_model *m, const qchoice *choices, int 
         llm_linear *dl = &m->layers[i / LLM_N_BLOCK_KINDS].lin[i % LLM_N_BLOCK_KINDS];
         qjob_set_linear(j, dl, qm[i * n_choices + pick[i]]);
         qm[i * n_choices + pick[i]] = NULL;
-        if (j->o->verbose)
-            fprintf(stderr, "layers.%d.%s -> %s\n", i / LLM_N_BLOCK_KINDS, llm_kind_names[i % LLM_N_BLOCK_KINDS],
-                    choices[pick[i]].name);
+        if (j->o->verbose) {
+            const qchoice *pc = &choices[pick[i]];
+            const llm_linear *sl = &j->src->layers[i / LLM_N_BLOCK_KINDS].lin[i % LLM_N_BLOCK_KINDS];
+            fprintf(stderr, "layers.%d.%s -> %s", i / LLM_N_BLOCK_KINDS, llm_kind_names[i % LLM_N_BLOCK_KINDS], pc->name);
+            if (pc->ptq161 && pc->salient_blocks) fprintf(stderr, " salient %d cols", (int)pc->salient * 32);
+            else if (pc->ptq161) fprintf(stderr, " salient %.2f", pc->salient);
+            fprintf(stderr, " %.3f bpw cost %.4g\n", size[i * n_choices + pick[i]] / (double)llm_linear_weights(sl),
+                    cost[i * n_choices + pick[i]]);
+        }
     }
     rc = 0;
 done:
@@ -218,7 +224,7 @@ int llm_quantize_model(const llm_model *src, const llm_quant_opts *o, const llm_
         }
     }
     if (!rc && o->embed_bits) {
-        qchoice ch = {"embed", QLOW_SCHEME_RTN, o->embed_bits, 0, 1, 0, 0, 0, 0.0};
+        qchoice ch = {"embed", QLOW_SCHEME_RTN, o->embed_bits, 0, 1, 0, 0, 0, 0.0, 0};
         qlow_qmatrix *q = NULL;
         rc = qchoice_quantize(&j, &src->cls, -1, LLM_CLS, &ch, &q);
         if (!rc) {
