@@ -24,8 +24,9 @@ static void help(void)
          "  --calib-tokens N    calibration positions (default 4096)\n"
          "  --calib-window W    calibration window length (default 256)\n"
          "  --salient R         ptq161: fraction of salient (4-bit) columns, 0..1 (default 0.2, ~1.6 bits)\n"
-         "  --blockwise-steps N ptq161: block-wise scale optimization, N steps per block (default 0:\n"
-         "                      layer-wise)\n"
+         "  --blockwise-steps N ptq161: refine each block's layer-wise result (at --salient, or the\n"
+         "                      --budget plan's salient counts) with N block-wise optimizer steps\n"
+         "                      (default 0: layer-wise only)\n"
          "  --embed-bits N      also quantize the token embedding / shared classifier to N bits\n"
          "  --act-bits 8        mark the model for int8 activations (the kernels' integer path)\n"
          "  --threads N         threads (default 1)\n"
@@ -106,10 +107,6 @@ int cmd_quantize(int argc, char **argv)
     }
     if (o.method == LLM_PTQ161 && bits) {
         cli_error(C, "--method ptq161 takes --budget B or --salient R, not --bits");
-        return CLI_USAGE;
-    }
-    if (o.method == LLM_PTQ161 && blockwise && budget > 0) {
-        cli_error(C, "--blockwise-steps uses one salient fraction (--salient), not a --budget plan");
         return CLI_USAGE;
     }
     if ((o.method == LLM_RTN || o.method == LLM_GPTQ) && !bits) {

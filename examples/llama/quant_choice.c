@@ -58,6 +58,11 @@ double qchoice_ratio_for_count(int64_t n, int64_t cols)
     return ((double)n - 0.5) / (double)cols; /* floor(r * cols) = n - 1 */
 }
 
+double qchoice_ratio(const qchoice *ch, int64_t cols)
+{
+    return ch->salient_blocks ? qchoice_ratio_for_count((int64_t)ch->salient * 32, cols) : ch->salient;
+}
+
 static qlow_status hessian_diag(const qjob *j, int layer, int kind, int64_t cols, float **out)
 {
     const qlow_hessian *h = qjob_hessian(j, layer, kind);
@@ -86,7 +91,7 @@ static int quantize_ptq161(qjob *j, const llm_linear *l, int layer, int kind, co
     if (!fold) return qjob_fail(j, "allocation", name, QLOW_E_NO_MEMORY);
     qlow_params *p = j->params;
     qlow_params_reset(p);
-    const double ratio = ch->salient_blocks ? qchoice_ratio_for_count((int64_t)ch->salient * 32, l->cols) : ch->salient;
+    const double ratio = qchoice_ratio(ch, l->cols);
     qlow_status s = ratio >= 0 ? qlow_params_set_float(p, QLOW_MASK_RATIO, ratio) : QLOW_OK;
     /* GPTQ-style compensation of the quantized columns (our extension): lower held-out output error on
      * every stories260K linear, at any salient count. */

@@ -23,6 +23,8 @@ typedef struct qchoice {
 /* The QLOW_MASK_RATIO that selects exactly n of cols columns under the mask's floor(r*cols)+1 rule
  * (ties aside): 0 for none, 1 for all. */
 double qchoice_ratio_for_count(int64_t n, int64_t cols);
+/* The QLOW_MASK_RATIO of a PTQ1.61 choice on a linear with `cols` columns (< 0 = library default). */
+double qchoice_ratio(const qchoice *ch, int64_t cols);
 
 #define QCHOICE_MAX 16
 

@@ -58,7 +58,7 @@ static void free_hessians(qjob *j)
  * approximation of the cross-entropy Hessian, sens.h), and let the planner pick one choice per linear
  * within the bit budget. */
 static int plan_and_quantize(qjob *j, llm_model *m, const qchoice *choices, int n_choices,
-                             void (*progress)(void *, int, int), void *pu)
+                             void (*progress)(void *, int, int), void *pu, int32_t *pick_out)
 {
     const llm_config *c = &j->src->cfg;
     const int L = n_linears(c);
@@ -122,6 +122,7 @@ static int plan_and_quantize(qjob *j, llm_model *m, const qchoice *choices, int 
                     cost[i * n_choices + pick[i]]);
         }
     }
+    if (pick_out) memcpy(pick_out, pick, (size_t)L * sizeof *pick);
     rc = 0;
 done:
     if (qm)
@@ -190,7 +191,7 @@ int llm_quantize_model(const llm_model *src, const llm_quant_opts *o, const llm_
     memcpy(m.layers, src->layers, (size_t)c->n_layers * sizeof *m.layers);
     int rc = calib ? build_hessians(&j) : 0;
     const int mixed = o->method == LLM_QBERT || (o->method == LLM_BILLM && !o->bits) ||
-                      (o->method == LLM_PTQ161 && o->budget > 0 && o->blockwise_steps == 0);
+                      (o->method == LLM_PTQ161 && o->budget > 0);
     llm_sens sens;
     memset(&sens, 0, sizeof sens);
     if (!rc && mixed) {
@@ -200,14 +201,28 @@ int llm_quantize_model(const llm_model *src, const llm_quant_opts *o, const llm_
         }
         j.sens = &sens;
     }
-    if (!rc && o->method == LLM_PTQ161 && o->blockwise_steps > 0) {
+    const int blockwise = o->method == LLM_PTQ161 && o->blockwise_steps > 0;
+    if (!rc && blockwise && !mixed) {
         if (o->salient >= 0) qlow_params_set_float(j.params, QLOW_MASK_RATIO, o->salient);
-        rc = llm_ptq161_blockwise(src, calib, ctx, j.params, BLOCKWISE_WINDOWS, o->blockwise_steps, m.layers, o->act_bits,
-                                  err, errn);
+        rc = llm_ptq161_blockwise(src, calib, ctx, j.params, NULL, BLOCKWISE_WINDOWS, o->blockwise_steps, m.layers,
+                                  o->act_bits, err, errn);
     } else if (!rc && mixed) {
         qchoice choices[QCHOICE_MAX];
         int n = qchoice_menu(o, choices);
-        rc = plan_and_quantize(&j, &m, choices, n, progress, pu);
+        int32_t *pick = malloc((size_t)n_linears(c) * sizeof *pick);
+        double *ratios = malloc((size_t)n_linears(c) * sizeof *ratios);
+        rc = pick && ratios ? plan_and_quantize(&j, &m, choices, n, progress, pu, pick)
+                            : qjob_fail(&j, "allocation", "the plan", QLOW_E_NO_MEMORY);
+        if (!rc && blockwise) {
+            /* Block-wise refinement of the planned salient counts. */
+            for (int i = 0; i < n_linears(c); i++)
+                ratios[i] = qchoice_ratio(&choices[pick[i]], src->layers[i / LLM_N_BLOCK_KINDS].lin[i % LLM_N_BLOCK_KINDS].cols);
+            qlow_params_reset(j.params);
+            rc = llm_ptq161_blockwise(src, calib, ctx, j.params, ratios, BLOCKWISE_WINDOWS, o->blockwise_steps, m.layers,
+                                      o->act_bits, err, errn);
+        }
+        free(pick);
+        free(ratios);
     } else if (!rc) {
         qchoice ch;
         if (fixed_choice(&j, &ch)) {
