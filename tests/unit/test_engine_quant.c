@@ -88,6 +88,37 @@ static void naive_free(naive_model *n)
     free(n->w);
 }
 
+/* The PTQ1.61 plan's salient counts: the ratio for n columns selects exactly n under the mask's
+ * floor(r * cols) + 1 rule, and every menu choice fills whole 32-column blocks (M161 pads both parts
+ * to 32, so e.g. the default 20% on 64 columns pays for 32 salient columns and uses 13). */
+static void check_salient_counts(void)
+{
+    static const int64_t widths[3] = {64, 172, 45};
+    float score[172];
+    uint8_t mask[QLOW_MASK_BYTES(172)];
+    int bad = 0;
+    for (int w = 0; w < 3; w++) {
+        const int64_t cols = widths[w];
+        for (int64_t j = 0; j < cols; j++) score[j] = (float)((j * 37) % cols) + 0.25f; /* distinct */
+        for (int64_t n = 0; n <= cols; n++) {
+            int64_t got = -1;
+            QT_CHECK_OK(qlow_mask_select(score, cols, qchoice_ratio_for_count(n, cols), mask, &got));
+            bad += got != n;
+        }
+        llm_quant_opts o;
+        memset(&o, 0, sizeof o);
+        o.method = LLM_PTQ161;
+        qchoice menu[QCHOICE_MAX];
+        const int nm = qchoice_menu(&o, menu);
+        for (int i = 0; i < nm; i++) {
+            int64_t got = -1;
+            QT_CHECK_OK(qlow_mask_select(score, cols, qchoice_ratio(&menu[i], cols), mask, &got));
+            bad += !(got % 32 == 0 || got == cols);
+        }
+    }
+    QT_CHECK(bad == 0, "%d salient counts off", bad);
+}
+
 /* Block-wise steps per block of the PTQ1.61 model (the CLI default for the demo is larger). */
 #define BLOCKWISE_STEPS 24
 
@@ -107,6 +138,7 @@ int main(void)
     fclose(f);
     qlow_ctx *ctx;
     QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+    check_salient_counts();
 
     /* Calibration: 2048 positions from the second half of the file; evaluation: its first 8 windows. */
     llm_calib cal;
