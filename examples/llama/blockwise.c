@@ -63,25 +63,33 @@ int llm_ptq161_blockwise(const llm_model *src, const llm_calib *calib, qlow_ctx 
     }
     double lambda_cos = 1.0;
     if (params) qlow_params_get_float(params, QLOW_SCALE_LAMBDA_COS, &lambda_cos);
-    size_t TD = (size_t)W * D;
-    float *x = malloc((size_t)windows * TD * sizeof(float)), *y = malloc((size_t)windows * TD * sizeof(float));
+    size_t TD = (size_t)W * D, NT = (size_t)windows * TD;
+    /* Two streams as in the authors' code (ptq161.md §2.5): xf the fp32 model's, xq the quantized
+     * model's. Block l's quantized copy runs on xq; its target is the mean of the fp32 block on xf and
+     * on xq (the mean of the two MSE targets gives the same MSE gradient as the two-term loss; the cosine
+     * term is taken against the mean too). */
+    float *xf = malloc(NT * sizeof(float)), *xq = malloc(NT * sizeof(float));
+    float *yf = malloc(NT * sizeof(float)), *tg = malloc(NT * sizeof(float));
     float *what[LLM_N_BLOCK_KINDS] = {0};
     qlow_params *fit = NULL;
     int rc = -1;
-    if (!x || !y || qlow_params_create(NULL, &fit)) goto oom;
+    if (!xf || !xq || !yf || !tg || qlow_params_create(NULL, &fit)) goto oom;
     for (int k = 0; k < LLM_N_BLOCK_KINDS; k++)
         if (!(what[k] = malloc((size_t)llm_linear_weights(&src->layers[0].lin[k]) * sizeof(float)))) goto oom;
     for (int w = 0; w < windows; w++)
         for (int t = 0; t < W; t++)
-            memcpy(x + w * TD + (size_t)t * D, src->tok_embedding + (size_t)calib->tokens[w * W + t] * D,
+            memcpy(xf + w * TD + (size_t)t * D, src->tok_embedding + (size_t)calib->tokens[w * W + t] * D,
                    D * sizeof(float));
+    memcpy(xq, xf, NT * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
         const llm_layer *L = &src->layers[l];
         llm_block_weights fp = {{0}, L->rms_att, L->rms_ffn};
         for (int k = 0; k < LLM_N_BLOCK_KINDS; k++) fp.w[k] = L->lin[k].w;
-        /* Targets: the fp32 block on fp32 inputs; they are also the next block's inputs. */
         for (int w = 0; w < windows; w++)
-            if (llm_block_run(c, &fp, x + w * TD, W, y + w * TD, NULL, NULL, NULL, NULL, NULL)) goto oom;
+            if (llm_block_run(c, &fp, xf + w * TD, W, yf + w * TD, NULL, NULL, NULL, NULL, NULL) ||
+                llm_block_run(c, &fp, xq + w * TD, W, tg + w * TD, NULL, NULL, NULL, NULL, NULL))
+                goto oom;
+        for (size_t i = 0; i < NT; i++) tg[i] = 0.5f * (tg[i] + yf[i]);
         qlow_scaleopt *opt = NULL;
         int32_t ids[LLM_N_BLOCK_KINDS];
         qlow_status s = qlow_scaleopt_create(ctx, params, &opt);
@@ -95,19 +103,25 @@ int llm_ptq161_blockwise(const llm_model *src, const llm_calib *calib, qlow_ctx 
             grad_ctx g = {opt, ids, QLOW_OK};
             for (int w = 0; w < windows && !s; w++) {
                 double loss;
-                int e = llm_block_loss_grad(c, &bw, x + w * TD, y + w * TD, W, lambda_cos, &loss, NULL, to_scaleopt, &g);
+                int e = llm_block_loss_grad(c, &bw, xq + w * TD, tg + w * TD, W, lambda_cos, &loss, NULL, to_scaleopt, &g);
                 s = g.status ? g.status : e ? QLOW_E_NO_MEMORY : QLOW_OK;
             }
             if (!s) s = qlow_scaleopt_step(opt);
         }
+        llm_block_weights qw = fp; /* the packed result, as the engine will run it */
         for (int k = 0; k < LLM_N_BLOCK_KINDS && !s; k++) {
             qlow_qmatrix *q = NULL;
+            const llm_linear *sl = &L->lin[k];
             s = qlow_scaleopt_quantize(opt, ids[k], &q);
+            if (!s) s = qlow_qmatrix_dequantize(q, 0, sl->rows, what[k], (size_t)llm_linear_weights(sl));
             if (!s) {
                 llm_qlinear_release(&dst_layers[l].lin[k]); /* a planned layer-wise result, if any */
                 dst_layers[l].lin[k].q = q;
                 dst_layers[l].lin[k].owns_q = 1;
                 dst_layers[l].lin[k].act_bits = act_bits;
+                qw.w[k] = what[k];
+            } else {
+                qlow_qmatrix_destroy(q);
             }
         }
         qlow_scaleopt_destroy(opt);
@@ -115,9 +129,15 @@ int llm_ptq161_blockwise(const llm_model *src, const llm_calib *calib, qlow_ctx 
             snprintf(err, errn, "block-wise PTQ1.61 of layer %d failed: %s", l, qlow_status_string(s));
             goto done;
         }
-        float *tmp = x;
-        x = y;
-        y = tmp;
+        /* Advance both streams: xf through the fp32 block (already in yf), xq through the packed one. */
+        for (int w = 0; w < windows; w++)
+            if (llm_block_run(c, &qw, xq + w * TD, W, tg + w * TD, NULL, NULL, NULL, NULL, NULL)) goto oom;
+        float *tmp = xf;
+        xf = yf;
+        yf = tmp;
+        tmp = xq;
+        xq = tg;
+        tg = tmp;
     }
     rc = 0;
     goto done;
@@ -125,8 +145,10 @@ oom:
     snprintf(err, errn, "out of memory in block-wise PTQ1.61");
 done:
     qlow_params_destroy(fit);
-    free(x);
-    free(y);
+    free(xf);
+    free(xq);
+    free(yf);
+    free(tg);
     for (int k = 0; k < LLM_N_BLOCK_KINDS; k++) free(what[k]);
     return rc;
 }
