@@ -120,7 +120,7 @@ static void check_salient_counts(void)
 }
 
 /* Block-wise steps per block of the PTQ1.61 model (the CLI default for the demo is larger). */
-#define BLOCKWISE_STEPS 24
+#define BLOCKWISE_STEPS 8
 
 int main(void)
 {
