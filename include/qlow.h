@@ -1046,6 +1046,17 @@ QLOW_API void qlow_scaleopt_destroy(qlow_scaleopt *opt);
  *  QLOW_E_NO_MEMORY. */
 QLOW_API qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_view *W, const uint8_t *mask,
                                               int32_t *linear_id);
+/*! qlow_scaleopt_add_fitted() : register W [rows x cols] initialized by the whole layer-wise pipeline of
+ *  qlow_ptq161_quantize() on its calibration inputs X [tokens x cols] with `params` (mask from X's
+ *  statistics at QLOW_MASK_RATIO, closed-form and Adam scale fit, optional low-rank restoration and GPTQ
+ *  compensation), so the engine's block-wise steps refine a layer-wise optimum instead of the alpha
+ *  init. Equalization cannot be used here (it would change the linear's input): QLOW_PTQ161_EQUALIZE
+ *  set gives QLOW_E_INVALID_ARG. *linear_id as qlow_scaleopt_add_linear(). Allocates through the
+ *  ctx allocator given at creation; `params` may be NULL (defaults).
+ *  @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE,
+ *  QLOW_E_NUMERIC, QLOW_E_NO_MEMORY. */
+QLOW_API qlow_status qlow_scaleopt_add_fitted(qlow_scaleopt *opt, const qlow_params *params, const qlow_view *W,
+                                              const qlow_view *X, int32_t *linear_id);
 /*! qlow_scaleopt_weight() : the current W^ of a linear into W_hat[rows * cols] (fp32, row-major) for the
  *  engine's forward pass. @return QLOW_E_NULL_POINTER, QLOW_E_INVALID_ARG (bad id). Never allocates. */
 QLOW_API qlow_status qlow_scaleopt_weight(const qlow_scaleopt *opt, int32_t linear_id, float *W_hat);

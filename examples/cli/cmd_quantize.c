@@ -23,14 +23,17 @@ static void help(void)
          "  --calib FILE        calibration text (needed by gptq, qbert, ptq161, billm)\n"
          "  --calib-tokens N    calibration positions (default 4096)\n"
          "  --calib-window W    calibration window length (default 256)\n"
-         "  --salient R         ptq161: fraction of salient (4-bit) columns, 0..1 (default 0.2, ~1.6 bits)\n"
-         "  --blockwise-steps N ptq161: block-wise scale optimization, N steps per block (default 0:\n"
-         "                      layer-wise)\n"
+         "  --salient R         ptq161: fraction of salient (4-bit) columns, 0..1 (default 0.2; both parts\n"
+         "                      are padded to 32 columns, so small models pay for whole blocks)\n"
+         "  --blockwise-steps N ptq161: refine each block's layer-wise result (at --salient, or the\n"
+         "                      --budget plan's salient counts) with N block-wise optimizer steps\n"
+         "                      (default 0: layer-wise only)\n"
          "  --embed-bits N      also quantize the token embedding / shared classifier to N bits\n"
          "  --act-bits 8        mark the model for int8 activations (the kernels' integer path)\n"
          "  --threads N         threads (default 1)\n"
          "  --seed S            seed of randomized steps (default 24301)\n"
          "  --tokenizer FILE    tokenizer .bin (default: next to the model, or data/)\n"
+         "  --verbose           print each linear's chosen format to stderr\n"
          "  -o, --output FILE   output .qlow file");
 }
 
@@ -42,7 +45,7 @@ int cmd_quantize(int argc, char **argv)
     long calib_tokens = 4096, calib_window = 256;
     double budget = 0.0, salient = -1.0;
     long blockwise = 0;
-    int r;
+    int r, verbose = 0;
     cli_args a;
     cli_args_init(&a, C, argc, argv);
     while ((r = cli_args_next(&a, &pos)) > 0) {
@@ -57,6 +60,10 @@ int cmd_quantize(int argc, char **argv)
         if (!strcmp(a.name, "help") || !strcmp(a.name, "h")) {
             help();
             return CLI_OK;
+        }
+        if (!strcmp(a.name, "verbose")) {
+            verbose = 1;
+            continue;
         }
         if (!(v = cli_args_value(&a))) return CLI_USAGE;
         if (!strcmp(a.name, "method")) method = v;
@@ -103,10 +110,6 @@ int cmd_quantize(int argc, char **argv)
         cli_error(C, "--method ptq161 takes --budget B or --salient R, not --bits");
         return CLI_USAGE;
     }
-    if (o.method == LLM_PTQ161 && blockwise && budget > 0) {
-        cli_error(C, "--blockwise-steps uses one salient fraction (--salient), not a --budget plan");
-        return CLI_USAGE;
-    }
     if ((o.method == LLM_RTN || o.method == LLM_GPTQ) && !bits) {
         cli_error(C, "--method %s needs --bits N", method);
         return CLI_USAGE;
@@ -124,6 +127,7 @@ int cmd_quantize(int argc, char **argv)
     o.act_bits = (int)act_bits;
     o.threads = (int)threads;
     o.seed = (uint64_t)seed;
+    o.verbose = verbose;
 
     int rc = CLI_FAIL;
     char err[512];

@@ -33,9 +33,12 @@ for b in 4 3 2; do quantize "gptq-${b}b" --method gptq --bits $b; done
 quantize "gptq-4b-e8a8" --method gptq --bits 4 --embed-bits 8 --act-bits 8
 for b in 4 3 2 1.6; do quantize "qbert-${b}" --method qbert --budget $b; done
 # PTQ1.61's M161 format needs >= 2.08 bits/weight on stories260K's 64-column rows (per-row fp16 scales,
-# per-column r2, 32-column padding of the salient part), so its rows are planned at 2.1 and 3.
-for b in 3 2.1; do quantize "ptq161-${b}" --method ptq161 --budget $b; done
-for b in 2.1 1.6; do quantize "billm-${b}" --method billm --budget $b; done
+# per-column r2, 32-column padding of both parts), so its rows are planned at 2.1 and 3: salient counts
+# per linear in whole 32-column blocks, each linear's layer-wise fit then refined block-wise.
+for b in 3 2.1; do quantize "ptq161-${b}" --method ptq161 --budget $b --blockwise-steps 40; done
+# BiLLM-style tops out at 2.69 bits/weight here (B2 everywhere), so billm-3 is the all-B2 model: next to
+# ptq161-3 it shows that above ~2.4 bits residual binarization beats PTQ1.61 on this model.
+for b in 3 2.1 1.6; do quantize "billm-${b}" --method billm --budget $b; done
 echo "   done in $(( $(date +%s) - start )) s"
 
 echo "== evaluating against fp32: windows protocol, W=256, first $WINDOWS windows of $TEXT"

@@ -28,26 +28,39 @@ int qchoice_menu(const llm_quant_opts *o, qchoice *out)
 {
     int n = 0;
     if (o->method == LLM_BILLM) {
-        out[n++] = (qchoice){"B1", QLOW_SCHEME_BINARY, 1, 0, 1, 1, 0, 0, 0.0};
-        out[n++] = (qchoice){"B2", QLOW_SCHEME_BINARY_RESIDUAL, 1, 0, 1, 1, 0, 0, 0.0};
+        out[n++] = (qchoice){"B1", QLOW_SCHEME_BINARY, 1, 0, 1, 1, 0, 0, 0.0, 0};
+        out[n++] = (qchoice){"B2", QLOW_SCHEME_BINARY_RESIDUAL, 1, 0, 1, 1, 0, 0, 0.0, 0};
         return n;
     }
     if (o->method == LLM_PTQ161) {
-        /* PTQ1.61 at a budget: the salient-column fraction per linear (4-bit salient, binary rest). */
-        static const double ratios[5] = {0.0, 0.05, 0.1, 0.2, 0.3};
-        for (int i = 0; i < 5; i++) out[n++] = (qchoice){"M161", 0, 0, 0, 1, 1, 0, 1, ratios[i]};
+        /* PTQ1.61 at a budget: the salient-column count per linear (4-bit salient, binary rest) in whole
+         * 32-column blocks. M161 pads both parts to 32 columns, so any other count pays for the padding
+         * anyway: on a 64-column row 13 salient columns (20%) cost exactly as much as 32. */
+        for (int b = 0; b <= 3; b++) out[n++] = (qchoice){"M161", 0, 0, 0, 1, 1, 0, 1, (double)b, 1};
         return n;
     }
     /* Q-BERT: uniform widths with per-row or 4-row group scales (its group-wise quantization), each
      * with GPTQ error compensation, plus binary for the least sensitive linears at sub-2-bit budgets. */
-    out[n++] = (qchoice){"B1", QLOW_SCHEME_BINARY, 1, 0, 1, 1, 0, 0, 0.0};
+    out[n++] = (qchoice){"B1", QLOW_SCHEME_BINARY, 1, 0, 1, 1, 0, 0, 0.0, 0};
     static const int widths[3] = {2, 3, 4};
     for (int i = 0; i < 3; i++) {
-        out[n++] = (qchoice){"Q rows4", QLOW_SCHEME_RTN, widths[i], 0, 4, 1, 1, 0, 0.0};
-        out[n++] = (qchoice){"Q row", QLOW_SCHEME_RTN, widths[i], 0, 1, 1, 1, 0, 0.0};
+        out[n++] = (qchoice){"Q rows4", QLOW_SCHEME_RTN, widths[i], 0, 4, 1, 1, 0, 0.0, 0};
+        out[n++] = (qchoice){"Q row", QLOW_SCHEME_RTN, widths[i], 0, 1, 1, 1, 0, 0.0, 0};
     }
-    out[n++] = (qchoice){"Q8 row", QLOW_SCHEME_RTN, 8, 0, 1, 1, 1, 0, 0.0};
+    out[n++] = (qchoice){"Q8 row", QLOW_SCHEME_RTN, 8, 0, 1, 1, 1, 0, 0.0, 0};
     return n;
+}
+
+double qchoice_ratio_for_count(int64_t n, int64_t cols)
+{
+    if (n <= 0) return 0.0;
+    if (n >= cols) return 1.0;
+    return ((double)n - 0.5) / (double)cols; /* floor(r * cols) = n - 1 */
+}
+
+double qchoice_ratio(const qchoice *ch, int64_t cols)
+{
+    return ch->salient_blocks ? qchoice_ratio_for_count((int64_t)ch->salient * 32, cols) : ch->salient;
 }
 
 static qlow_status hessian_diag(const qjob *j, int layer, int kind, int64_t cols, float **out)
@@ -78,7 +91,11 @@ static int quantize_ptq161(qjob *j, const llm_linear *l, int layer, int kind, co
     if (!fold) return qjob_fail(j, "allocation", name, QLOW_E_NO_MEMORY);
     qlow_params *p = j->params;
     qlow_params_reset(p);
-    qlow_status s = ch->salient >= 0 ? qlow_params_set_float(p, QLOW_MASK_RATIO, ch->salient) : QLOW_OK;
+    const double ratio = qchoice_ratio(ch, l->cols);
+    qlow_status s = ratio >= 0 ? qlow_params_set_float(p, QLOW_MASK_RATIO, ratio) : QLOW_OK;
+    /* GPTQ-style compensation of the quantized columns (our extension): lower held-out output error on
+     * every stories260K linear, at any salient count. */
+    if (!s) s = qlow_params_set_int(p, QLOW_PTQ161_GPTQ, 1);
     qlow_view w, xv;
     if (!s) s = qlow_view_init_2d(&w, QLOW_DTYPE_F32, l->rows, l->cols, (void *)(uintptr_t)l->w);
     if (!s) s = qlow_view_init_2d(&xv, QLOW_DTYPE_F32, rows, cols, (void *)(uintptr_t)x);

@@ -15,8 +15,16 @@ typedef struct qchoice {
     int importance;    /* weight errors by the input's second moments (Hessian diagonal) */
     int gptq;          /* GPTQ error compensation with the full Hessian */
     int ptq161;        /* PTQ1.61 mixed format (salient ratio below) */
-    double salient;    /* PTQ1.61 salient column fraction (< 0 = library default) */
+    double salient;    /* PTQ1.61 salient column fraction (< 0 = library default), or with
+                        * salient_blocks the number of 32-column blocks of salient columns */
+    int salient_blocks; /* PTQ1.61: `salient` counts whole 32-column blocks (the M161 padding unit) */
 } qchoice;
+
+/* The QLOW_MASK_RATIO that selects exactly n of cols columns under the mask's floor(r*cols)+1 rule
+ * (ties aside): 0 for none, 1 for all. */
+double qchoice_ratio_for_count(int64_t n, int64_t cols);
+/* The QLOW_MASK_RATIO of a PTQ1.61 choice on a linear with `cols` columns (< 0 = library default). */
+double qchoice_ratio(const qchoice *ch, int64_t cols);
 
 #define QCHOICE_MAX 16
 

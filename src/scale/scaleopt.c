@@ -37,13 +37,9 @@ void qlow_scaleopt_destroy(qlow_scaleopt *opt)
     qlow__free(&opt->alloc, opt);
 }
 
-qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_view *W, const uint8_t *mask, int32_t *linear_id)
+/* Room for one more linear. */
+static qlow_status reserve(qlow_scaleopt *opt)
 {
-    if (!opt || !W || !mask || !linear_id) return QLOW_E_NULL_POINTER;
-    QLOW_TRY(qlow__view_check(W, QLOW__DT_FLOAT, 2));
-    QLOW_TRY(qlow__view_check_finite(W));
-    const int64_t rows = W->shape[0], cols = W->shape[1];
-    if (rows < 1 || cols < 1 || cols > INT32_MAX) return QLOW_E_SHAPE;
     if (opt->count == INT32_MAX) return QLOW_E_OVERFLOW;
     if (opt->count == opt->capacity) {
         int32_t cap = opt->capacity ? (opt->capacity < INT32_MAX / 2 ? opt->capacity * 2 : INT32_MAX) : 8;
@@ -54,6 +50,31 @@ qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_view *W, con
         opt->linears = grown;
         opt->capacity = cap;
     }
+    return QLOW_OK;
+}
+
+qlow_status qlow_scaleopt_add_fitted(qlow_scaleopt *opt, const qlow_params *params, const qlow_view *W,
+                                     const qlow_view *X, int32_t *linear_id)
+{
+    if (!opt || !W || !X || !linear_id) return QLOW_E_NULL_POINTER;
+    if (qlow__param_int(params, QLOW_PTQ161_EQUALIZE)) return QLOW_E_INVALID_ARG;
+    QLOW_TRY(reserve(opt));
+    qlow__p161 *p = NULL;
+    /* The pipeline allocates through the ctx allocator, which is the optimizer's. */
+    QLOW_TRY(qlow__ptq161_run(&opt->ctx, params, W, X, NULL, NULL, NULL, &p));
+    opt->linears[opt->count] = p;
+    *linear_id = opt->count++;
+    return QLOW_OK;
+}
+
+qlow_status qlow_scaleopt_add_linear(qlow_scaleopt *opt, const qlow_view *W, const uint8_t *mask, int32_t *linear_id)
+{
+    if (!opt || !W || !mask || !linear_id) return QLOW_E_NULL_POINTER;
+    QLOW_TRY(qlow__view_check(W, QLOW__DT_FLOAT, 2));
+    QLOW_TRY(qlow__view_check_finite(W));
+    const int64_t rows = W->shape[0], cols = W->shape[1];
+    if (rows < 1 || cols < 1 || cols > INT32_MAX) return QLOW_E_SHAPE;
+    QLOW_TRY(reserve(opt));
     qlow__p161 *p = NULL;
     QLOW_TRY(qlow__p161_create(&opt->alloc, rows, cols, mask, &p));
     size_t wc = 0;
