@@ -273,46 +273,37 @@ INL __m512i b_row_isums(const uint8_t *row, size_t rb, const int8_t *x8p)
     return a;
 }
 
-/* c[j] = lane j of r[0..15]: a 16 x 16 transpose of dwords. */
-INL void transpose16(__m512i *r)
+/* qlow__lanes_sum of sixteen row vectors at once (lane = block): each level of its fixed tree is one
+ * add over two rows' halves, so the sums are the per-row ones exactly. Result: lane r = row r. */
+INL __m512 lanes_sum16(__m512 *l)
 {
-    __m512i t[16], u[16];
-    for (int k = 0; k < 8; k++) {
-        t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 4; k++) {
-        u[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
-        u[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
-        u[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
-        u[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
-    }
-    for (int e = 0; e < 4; e++) {
-        __m512i x0 = _mm512_shuffle_i32x4(u[e], u[4 + e], _MM_SHUFFLE(1, 0, 1, 0));
-        __m512i x1 = _mm512_shuffle_i32x4(u[e], u[4 + e], _MM_SHUFFLE(3, 2, 3, 2));
-        __m512i y0 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], _MM_SHUFFLE(1, 0, 1, 0));
-        __m512i y1 = _mm512_shuffle_i32x4(u[8 + e], u[12 + e], _MM_SHUFFLE(3, 2, 3, 2));
-        r[e] = _mm512_shuffle_i32x4(x0, y0, _MM_SHUFFLE(2, 0, 2, 0));
-        r[4 + e] = _mm512_shuffle_i32x4(x0, y0, _MM_SHUFFLE(3, 1, 3, 1));
-        r[8 + e] = _mm512_shuffle_i32x4(x1, y1, _MM_SHUFFLE(2, 0, 2, 0));
-        r[12 + e] = _mm512_shuffle_i32x4(x1, y1, _MM_SHUFFLE(3, 1, 3, 1));
-    }
+    __m512 m1[8], m2[4], m3[2];
+    for (int j = 0; j < 8; j++) /* a[i] + a[i + 8]: half h holds row 2j + h */
+        m1[j] = _mm512_add_ps(_mm512_shuffle_f32x4(l[2 * j], l[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_f32x4(l[2 * j], l[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int k = 0; k < 4; k++) /* t[i] + t[i + 4]: 128-bit lane q holds row 4k + q */
+        m2[k] = _mm512_add_ps(_mm512_shuffle_f32x4(m1[2 * k], m1[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_f32x4(m1[2 * k], m1[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int m = 0; m < 2; m++) /* u[i] + u[i + 2]: lane q holds rows 8m + q and 8m + 4 + q */
+        m3[m] = _mm512_add_ps(_mm512_shuffle_ps(m2[2 * m], m2[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_ps(m2[2 * m], m2[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* v[0] + v[1]: element 4q + e is row 4e + q */
+    __m512 out = _mm512_add_ps(_mm512_shuffle_ps(m3[0], m3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_ps(m3[0], m3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(idx, out);
 }
 
 /* T of 16 rows from one sign plane: lanes xs_b * isum_b folded by qlow__lanes_sum's tree. */
 INL __m512 b_plane_sums(const uint8_t *codes, size_t rb, const int8_t *x8p, const float *xs, int64_t r, int64_t r1)
 {
-    __m512i is[NR];
-    for (int i = 0; i < NR; i++) is[i] = b_row_isums(codes + (size_t)row_at(r, i, r1) * rb, rb, x8p);
-    transpose16(is);
-    const __m512 fzero = _mm512_setzero_ps();
-    __m512 lane[QLOW__LANES];
-    for (int b = 0; b < QLOW__LANES; b++)
-        lane[b] = _mm512_add_ps(fzero, _mm512_mul_ps(_mm512_set1_ps(xs[b]), _mm512_cvtepi32_ps(is[b])));
-    for (int i = 0; i < 8; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 8]);
-    for (int i = 0; i < 4; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 4]);
-    for (int i = 0; i < 2; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 2]);
-    return _mm512_add_ps(lane[0], lane[1]);
+    const __m512 fzero = _mm512_setzero_ps(), xsv = _mm512_loadu_ps(xs);
+    __m512 lane[NR];
+    for (int i = 0; i < NR; i++) {
+        __m512i is = b_row_isums(codes + (size_t)row_at(r, i, r1) * rb, rb, x8p);
+        lane[i] = _mm512_add_ps(fzero, _mm512_mul_ps(xsv, _mm512_cvtepi32_ps(is)));
+    }
+    return lanes_sum16(lane);
 }
 
 int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
