@@ -474,11 +474,13 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
 /*! qlow_qmatrix_wrap_size() / qlow_qmatrix_wrap_static() : qlow_qmatrix_wrap() with the handle placed
  *  in caller memory (64-byte aligned, at least *handle_bytes), for builds without malloc. The handle
  *  holds, besides the struct, everything the products need that depends only on the matrix, computed
- *  here once so that no call repeats it: the kernel plans, for M161 the column permutation (4 bytes per
- *  column), for column-scaled formats the scales as fp32 (4 bytes per scaled column), for Q formats the
- *  group maps (2.25 bytes per 32 columns). That memory must stay valid and unchanged while the matrix is
- *  used. @return as qlow_qmatrix_wrap() plus QLOW_E_WORKSPACE_TOO_SMALL; never QLOW_E_NO_MEMORY.
- *  Never allocate. */
+ *  here once so that no call repeats it: the kernel plans (about 2 KB), for M161 the column
+ *  permutation (4 bytes per column), for column-scaled formats the scales as fp32 (4 bytes per scaled
+ *  column), for Q formats the group maps (about 2.25 bytes per 32 columns), the activation order of Q
+ *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns, their fp16
+ *  scales and zeros once more, regrouped by column group (as many bytes as those planes). That memory
+ *  must stay valid and unchanged while the matrix is used. @return as qlow_qmatrix_wrap() plus
+ *  QLOW_E_WORKSPACE_TOO_SMALL; never QLOW_E_NO_MEMORY. Never allocate. */
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);
 QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
                                               qlow_qmatrix **out);
