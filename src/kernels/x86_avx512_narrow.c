@@ -23,6 +23,14 @@
  * lanes (never stored) instead of reading past the matrix. */
 INL int64_t row_at(int64_t r, int i, int64_t r1) { return r + i < r1 ? r + i : r1 - 1; }
 
+/* Four 128-bit values as one vector, a[0] lowest. */
+INL __m512i join4(const __m128i *a)
+{
+    __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(a[0]), a[1], 1);
+    __m256i hi = _mm256_inserti128_si256(_mm256_castsi128_si256(a[2]), a[3], 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
 int qlow__narrow_q_ok(const qlow__kpart *kp)
 {
     return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && (kp->format != QLOW_FORMAT_Q3 || kp->codes_hi) &&
@@ -92,70 +100,18 @@ INL __m512i isum_q4(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, con
     return _mm512_permutexvar_epi32(idx, u);
 }
 
-/* Q2 and Q3: block b of rows r..r+15 (eight rows per vector, 2 dwords each). Plane k of a row's 8
- * code bytes holds columns 8k..8k+7; Q3 adds 4 where bit 8k + j of the row's high word is set. */
-INL __m512i isum_q2q3(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8, int q3)
+/* Q2 and Q3, blocks b and b + 1 < nblk (if any) together: four rows per vector, a row's two blocks of
+ * 8 code bytes per 128-bit lane. Plane k of a block's bytes holds its columns 8k..8k+7; Q3 adds 4 where
+ * bit 8k + j of the block's high word is set. out[0], out[1]: the two blocks' sums (lane = row). */
+INL void isum_q2q3(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8, int q3, int two,
+                   __m512i *out)
 {
+    /* two: block b + 1 exists (a constant at each call); else the second half reads nothing */
     const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
     const __m512i bit = _mm512_set1_epi64(0x8040201008040201ll);
     const size_t hs = (size_t)kp->cols_pad / 8;
     __m512i xk[4];
-    for (int k = 0; k < 4; k++) {
-        long long w;
-        memcpy(&w, x8 + b * 32 + 8 * k, 8);
-        xk[k] = _mm512_set1_epi64(w);
-    }
-    __m512i s[2];
-    for (int h = 0; h < 2; h++) {
-        __m128i q[4], hq[4];
-        for (int i = 0; i < 4; i++) {
-            const int64_t ra = row_at(r, 8 * h + 2 * i, r1), rb = row_at(r, 8 * h + 2 * i + 1, r1);
-            long long c0, c1;
-            memcpy(&c0, kp->codes + (size_t)ra * kp->row_bytes + b * 8, 8);
-            memcpy(&c1, kp->codes + (size_t)rb * kp->row_bytes + b * 8, 8);
-            q[i] = _mm_set_epi64x(c1, c0);
-            hq[i] = _mm_setzero_si128();
-            if (q3) {
-                uint32_t h0, h1;
-                memcpy(&h0, kp->codes_hi + (size_t)ra * hs + b * 4, 4);
-                memcpy(&h1, kp->codes_hi + (size_t)rb * hs + b * 4, 4);
-                hq[i] = _mm_set_epi64x((long long)h1, (long long)h0);
-            }
-        }
-#define JOIN4(a)                                                                                       \
-    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a[0]), a[1], 1)), \
-                       _mm256_inserti128_si256(_mm256_castsi128_si256(a[2]), a[3], 1), 1)
-        const __m512i v = JOIN4(q), hv = JOIN4(hq);
-#undef JOIN4
-        __m512i a = _mm512_setzero_si512();
-        for (int k = 0; k < 4; k++) {
-            __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
-            if (q3) { /* every byte of a row's qword <- byte k of its high word, then bit j flags byte j */
-                const long long lo = (long long)(0x0101010101010101ull * (unsigned)k);
-                const long long hi = (long long)(0x0101010101010101ull * (unsigned)(8 + k));
-                const __m512i idx = _mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo);
-                __mmask64 hb = _mm512_test_epi8_mask(_mm512_shuffle_epi8(hv, idx), bit);
-                p = _mm512_mask_add_epi8(p, hb, p, four);
-            }
-            a = _mm512_dpbusd_epi32(a, p, xk[k]);
-        }
-        s[h] = a;
-    }
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    return _mm512_add_epi32(_mm512_permutex2var_epi32(s[0], even, s[1]), _mm512_permutex2var_epi32(s[0], odd, s[1]));
-}
-
-/* Q2 and Q3, blocks b and b + 1 together (four rows per vector, a row's 16 code bytes per 128-bit
- * lane): fewer, wider loads than one block at a time. out[0], out[1]: the two blocks' sums. */
-INL void isum_q2q3_pair(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, const int8_t *x8, int q3,
-                        __m512i *out)
-{
-    const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-    const __m512i bit = _mm512_set1_epi64(0x8040201008040201ll);
-    const size_t hs = (size_t)kp->cols_pad / 8;
-    __m512i xk[4];
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 4; k++) { /* x8 holds whole zero-padded chunks, so block b + 1 exists */
         long long w0, w1;
         memcpy(&w0, x8 + b * 32 + 8 * k, 8);
         memcpy(&w1, x8 + (b + 1) * 32 + 8 * k, 8);
@@ -166,19 +122,12 @@ INL void isum_q2q3_pair(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b,
         __m128i c[4], hc[4];
         for (int l = 0; l < 4; l++) {
             const int64_t row = row_at(r, 4 * i + l, r1);
-            c[l] = _mm_loadu_si128((const __m128i *)(kp->codes + (size_t)row * kp->row_bytes + b * 8));
-            hc[l] = _mm_setzero_si128();
-            if (q3) {
-                long long h;
-                memcpy(&h, kp->codes_hi + (size_t)row * hs + b * 4, 8);
-                hc[l] = _mm_set_epi64x(0, h);
-            }
+            const uint8_t *p = kp->codes + (size_t)row * kp->row_bytes + b * 8;
+            c[l] = two ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(0xff, p);
+            const uint8_t *hp = kp->codes_hi + (size_t)row * hs + b * 4;
+            hc[l] = !q3 ? _mm_setzero_si128() : two ? _mm_loadl_epi64((const __m128i *)hp) : _mm_maskz_loadu_epi8(0xf, hp);
         }
-#define JOIN4(a)                                                                                       \
-    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a[0]), a[1], 1)), \
-                       _mm256_inserti128_si256(_mm256_castsi128_si256(a[2]), a[3], 1), 1)
-        const __m512i v = JOIN4(c), hv = JOIN4(hc);
-#undef JOIN4
+        const __m512i v = join4(c), hv = join4(hc);
         __m512i a = _mm512_setzero_si512();
         for (int k = 0; k < 4; k++) {
             __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
@@ -221,12 +170,14 @@ int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
                 lane[b] = fzero;
                 continue;
             }
-            if (q23 && b % 2 == 0 && b + 1 < kp->nblk) isum_q2q3_pair(kp, r, r1, b, x8, kp->format == QLOW_FORMAT_Q3, pair);
+            if (q23 && b % 2 == 0) {
+                const int q3 = kp->format == QLOW_FORMAT_Q3;
+                if (b + 1 < kp->nblk) isum_q2q3(kp, r, r1, b, x8, q3, 1, pair);
+                else isum_q2q3(kp, r, r1, b, x8, q3, 0, pair);
+            }
             __m512i is = kp->format == QLOW_FORMAT_Q8   ? isum_q8(kp, r, r1, b, x8)
                          : kp->format == QLOW_FORMAT_Q4 ? isum_q4(kp, r, r1, b, x8)
-                         : b % 2 == 0 && b + 1 < kp->nblk ? pair[0]
-                         : b % 2 == 1                     ? pair[1]
-                                                          : isum_q2q3(kp, r, r1, b, x8, kp->format == QLOW_FORMAT_Q3);
+                                                        : pair[b % 2];
             const int64_t g = kp->g0[0] + kp->grel[b];
             __m512 ws = params16(kp, kp->scale_t, r, g);
             __m512 z = kp->zero ? params16(kp, kp->zero_t, r, g) : _mm512_mul_ps(ws, neg_off);
