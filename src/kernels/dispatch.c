@@ -527,16 +527,13 @@ qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int3
 /* Rows per task: enough work per task to amortize the thread start. */
 static int64_t row_tasks(int64_t rows, int threads) { return threads > 1 && rows >= 2 * threads ? threads : 1; }
 
+#if defined(QLOW__HAVE_X86_KERNELS)
 /* Batch-1 B1/B2 parts of one chunk on AVX-512 prepare and run through x86_avx512_narrow.c. */
 static int narrow_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-#if defined(QLOW__HAVE_X86_KERNELS)
     return batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp);
-#else
-    (void)ks, (void)kp, (void)batch;
-    return 0;
-#endif
 }
+#endif
 
 static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm_ws *ws, int64_t batch, float *Y,
                      int64_t r0, int64_t r1)
