@@ -162,6 +162,8 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16;
     const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
+    const int64_t chunk_bytes = (int64_t)bpb * 16, pbytes = kp->ngroups * 2;
+    const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes; /* parameter rows ahead */
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
         const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
@@ -169,7 +171,11 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
         __m256 acc[TILE][2];
         UNROLL
         for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        qlow__prefetch(sr, ahead * pbytes, pbytes);
+        if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
         for (int64_t c = 0; c < nchunk; c++) {
+            qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
+            if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
             UNROLL
             for (int h = 0; h < 2; h++) {
                 __m256i isum[TILE];
@@ -294,12 +300,15 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
     const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
+    const int64_t span = 16 * (k1 == QLOW_FORMAT_B1 ? 32 : 64); /* code bytes of one chunk */
     for (int64_t r = r0; r < r1; r++) {
         __m256 acc[TILE][2], acc2[TILE][2];
         UNROLL
         for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = acc2[t][0] = acc2[t][1] = _mm256_setzero_ps();
         for (int64_t c = 0; c < nchunk; c++) {
             __m256i is[TILE][2];
+            qlow__prefetch(kp->codes + (size_t)r * rb, c * span + QLOW__PF_DIST, span);
+            if (kind == QLOW_FORMAT_B2) qlow__prefetch(kp->codes2 + (size_t)r * rb, c * span + QLOW__PF_DIST, span);
             UNROLL
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
             for (int64_t s = 0; s < 16; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);

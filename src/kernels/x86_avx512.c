@@ -45,6 +45,7 @@ INL float lanes_sum(__m512 a)
 }
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
+
 static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
@@ -193,10 +194,18 @@ INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int 
         for (int t = 0; t < nt; t++) acc[i][t] = _mm512_setzero_ps();
     }
     const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
+    const int64_t pfd = QLOW__PF_DIST, ahead = 1 + pfd / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
+    UNROLL
+    for (int i = 0; i < nr; i++) { /* parameters of the rows pfd bytes ahead */
+        qlow__prefetch(sr[i], ahead * pbytes, pbytes);
+        if (zr[i]) qlow__prefetch(zr[i], ahead * pbytes, pbytes);
+    }
 #define Q_CHUNK(c, whole)                                                                              \
     UNROLL                                                                                             \
     for (int i = 0; i < nr; i++) {                                                                     \
         __m512i isum[TILE];                                                                            \
+        qlow__prefetch(row[i], (c) * chunk_bytes + pfd, chunk_bytes);                                         \
+        if (hi_row[i]) qlow__prefetch(hi_row[i], (c) * 64 + pfd / 2, 64);                              \
         q_isums(kind, row[i], hi_row[i], c, data_bytes, whole, xq, nt, isum);                          \
         __m512 ws = q_params(sr[i], kp, c, per_block);                                                 \
         __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);             \
@@ -400,10 +409,13 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
         UNROLL
         for (int t = 0; t < nt; t++) acc[i][t] = acc2[i][t] = _mm512_setzero_ps();
     }
+    const int64_t pfd = QLOW__PF_DIST, span = 16 * (k1 == QLOW_FORMAT_B1 ? 32 : 64);
     for (int64_t c = 0; c < nchunk; c++) {
         UNROLL
         for (int i = 0; i < nr; i++) {
             __m512i isum[TILE];
+            qlow__prefetch(kp->codes + (size_t)(r + i) * rb, c * span + pfd, span);
+            if (kind == QLOW_FORMAT_B2) qlow__prefetch(kp->codes2 + (size_t)(r + i) * rb, c * span + pfd, span);
             bt_isums(k1, kp->codes + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
             UNROLL
             for (int t = 0; t < nt; t++) {
