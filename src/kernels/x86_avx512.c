@@ -21,6 +21,9 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c,bmi2")))
 #define INL static inline __attribute__((always_inline)) TGT
 #define TILE 4 /* tokens sharing one pass over the weights */
+#ifndef BT_NR
+#define BT_NR 4 /* rows walked together by one token in the binary and ternary kernels */
+#endif
 /* Small fixed loops must be fully unrolled so that accumulator arrays live in registers. */
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -173,71 +176,54 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
     }
 }
 
-INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
-                   int64_t ldy, int add)
+/* Row r for a tile of nt tokens. One row at a time: walking two rows together shared the activation
+ * loads but split the memory stream in two, which was slower both cold and hot. */
+INL void q_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
+               int add)
 {
     const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
     const int per_block = kp->ngroups == kp->nblk;
-    const uint8_t *row[2], *hi_row[2];
-    const uint16_t *sr[2], *zr[2];
-    __m512 acc[2][TILE];
+    const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+    const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
+    const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
+    __m512 acc[TILE];
     UNROLL
-    for (int i = 0; i < nr; i++) {
-        row[i] = kp->codes + (size_t)(r + i) * kp->row_bytes;
-        hi_row[i] = kp->codes_hi ? kp->codes_hi + (size_t)(r + i) * ((size_t)kp->cols_pad / 8) : NULL;
-        sr[i] = qlow__q_scale_row(kp, r + i);
-        zr[i] = qlow__q_zero_row(kp, r + i);
-        UNROLL
-        for (int t = 0; t < nt; t++) acc[i][t] = _mm512_setzero_ps();
-    }
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
+    /* the parameters of the row QLOW__PF_DIST code bytes ahead */
     const int64_t pfd = QLOW__PF_DIST, ahead = 1 + pfd / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
-    UNROLL
-    for (int i = 0; i < nr; i++) { /* parameters of the rows pfd bytes ahead */
-        qlow__prefetch(sr[i], ahead * pbytes, pbytes);
-        if (zr[i]) qlow__prefetch(zr[i], ahead * pbytes, pbytes);
-    }
+    qlow__prefetch(sr, ahead * pbytes, pbytes);
+    if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
 #define Q_CHUNK(c, whole)                                                                              \
-    UNROLL                                                                                             \
-    for (int i = 0; i < nr; i++) {                                                                     \
+    {                                                                                                  \
         __m512i isum[TILE];                                                                            \
-        qlow__prefetch(row[i], (c) * chunk_bytes + pfd, chunk_bytes);                                         \
-        if (hi_row[i]) qlow__prefetch(hi_row[i], (c) * 64 + pfd / 2, 64);                              \
-        q_isums(kind, row[i], hi_row[i], c, data_bytes, whole, xq, nt, isum);                          \
-        __m512 ws = q_params(sr[i], kp, c, per_block);                                                 \
-        __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);             \
+        qlow__prefetch(row, (c) * chunk_bytes + pfd, chunk_bytes);                                     \
+        if (hi_row) qlow__prefetch(hi_row, (c) * 64 + pfd / 2, 64);                                    \
+        q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
+        __m512 ws = q_params(sr, kp, c, per_block);                                                    \
+        __m512 z = zr ? q_params(zr, kp, c, per_block) : _mm512_mul_ps(ws, neg_off);                   \
         UNROLL                                                                                         \
         for (int t = 0; t < nt; t++) {                                                                 \
             __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
-            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));       \
-            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16))); \
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));             \
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16)));  \
         }                                                                                              \
     }
     int64_t c = 0;
-    for (; c < nfull; c++) {
-        Q_CHUNK(c, 1)
-    }
-    for (; c < nchunk; c++) {
-        Q_CHUNK(c, 0)
-    }
+    for (; c < nfull; c++) Q_CHUNK(c, 1)
+    for (; c < nchunk; c++) Q_CHUNK(c, 0)
 #undef Q_CHUNK
     UNROLL
-    for (int i = 0; i < nr; i++) {
-        UNROLL
-        for (int t = 0; t < nt; t++) store(&y[t * ldy + r + i], lanes_sum(acc[i][t]), add);
-    }
+    for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t]), add);
 }
 
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    int64_t r = r0;
-    if (nt == 1)
-        for (; r + 2 <= r1; r += 2) q_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
-    for (; r < r1; r++) q_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
+    for (int64_t r = r0; r < r1; r++) q_row(kind, kp, xq, nt, r, y, ldy, add);
 }
 
 /* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
@@ -379,22 +365,48 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
     }
 }
 
-/* Per-block sums of the 16 interleaved activation blocks of chunk c: lane d of each vpdpbusd
- * accumulates block 16c + d, so the accumulators are the result. */
-INL void bt_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const qlow__xq *xq, int nt, __m512i *isum)
+/* Per-block sums of the 16 interleaved activation blocks of chunk c for rows row[0..nr): lane d of
+ * each vpdpbusd accumulates block 16c + d, so the accumulators are the result. The rows are walked
+ * together, step by step, so that 4 * nr independent vpdpbusd chains overlap (one row's four chains
+ * left the vector units waiting on their latency). Steps past the stored bytes of a row hold zero
+ * codes and are skipped; only the last stored step can be partial. */
+INL void bt_isums(int32_t kind, const uint8_t *const *row, int nr, size_t rb, int64_t c, const qlow__xq *xq, int nt,
+                  __m512i (*isum)[TILE])
 {
-    const size_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64;
-    __m512i a[TILE][4];
+    const int64_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64, left = (int64_t)rb - c * 16 * step_bytes;
+    const int64_t nwhole = left >= 16 * step_bytes ? 16 : left / step_bytes;
+    const int64_t nstep = left >= 16 * step_bytes ? 16 : (left + step_bytes - 1) / step_bytes;
+    __m512i a[BT_NR][TILE][4];
     UNROLL
-    for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = _mm512_setzero_si512();
-    if ((size_t)(c + 1) * 16 * step_bytes <= rb) {
-        for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 1, xq, nt, a);
-    } else {
-        for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 0, xq, nt, a);
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) a[i][t][0] = a[i][t][1] = a[i][t][2] = a[i][t][3] = _mm512_setzero_si512();
+    }
+    int64_t s = 0;
+    for (; s < nwhole; s++) {
+        UNROLL
+        for (int i = 0; i < nr; i++) bt_step(kind, row[i], rb, c * 16 + s, 1, xq, nt, a[i]);
+    }
+    for (; s < nstep; s++) {
+        UNROLL
+        for (int i = 0; i < nr; i++) bt_step(kind, row[i], rb, c * 16 + s, 0, xq, nt, a[i]);
     }
     UNROLL
-    for (int t = 0; t < nt; t++)
-        isum[t] = _mm512_add_epi32(_mm512_add_epi32(a[t][0], a[t][1]), _mm512_add_epi32(a[t][2], a[t][3]));
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            isum[i][t] = _mm512_add_epi32(_mm512_add_epi32(a[i][t][0], a[i][t][1]), _mm512_add_epi32(a[i][t][2], a[i][t][3]));
+    }
+}
+
+INL void bt_fold(const qlow__xq *xq, int nt, int nr, int64_t c, __m512i (*isum)[TILE], __m512 (*acc)[TILE])
+{
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
+        UNROLL
+        for (int i = 0; i < nr; i++) acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[i][t])));
+    }
 }
 
 INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
@@ -403,33 +415,28 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
     const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
-    __m512 acc[2][TILE], acc2[2][TILE];
+    const uint8_t *row[BT_NR], *row2[BT_NR];
+    __m512 acc[BT_NR][TILE], acc2[BT_NR][TILE];
     UNROLL
     for (int i = 0; i < nr; i++) {
+        row[i] = kp->codes + (size_t)(r + i) * rb;
+        row2[i] = kind == QLOW_FORMAT_B2 ? kp->codes2 + (size_t)(r + i) * rb : NULL;
         UNROLL
         for (int t = 0; t < nt; t++) acc[i][t] = acc2[i][t] = _mm512_setzero_ps();
     }
     const int64_t pfd = QLOW__PF_DIST, span = 16 * (k1 == QLOW_FORMAT_B1 ? 32 : 64);
     for (int64_t c = 0; c < nchunk; c++) {
+        __m512i isum[BT_NR][TILE];
         UNROLL
         for (int i = 0; i < nr; i++) {
-            __m512i isum[TILE];
-            qlow__prefetch(kp->codes + (size_t)(r + i) * rb, c * span + pfd, span);
-            if (kind == QLOW_FORMAT_B2) qlow__prefetch(kp->codes2 + (size_t)(r + i) * rb, c * span + pfd, span);
-            bt_isums(k1, kp->codes + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
-                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[t])));
-            }
-            if (kind == QLOW_FORMAT_B2) {
-                bt_isums(QLOW_FORMAT_B1, kp->codes2 + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
-                UNROLL
-                for (int t = 0; t < nt; t++) {
-                    __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
-                    acc2[i][t] = _mm512_add_ps(acc2[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[t])));
-                }
-            }
+            qlow__prefetch(row[i], c * span + pfd, span);
+            if (kind == QLOW_FORMAT_B2) qlow__prefetch(row2[i], c * span + pfd, span);
+        }
+        bt_isums(k1, row, nr, rb, c, xq, nt, isum);
+        bt_fold(xq, nt, nr, c, isum, acc);
+        if (kind == QLOW_FORMAT_B2) {
+            bt_isums(QLOW_FORMAT_B1, row2, nr, rb, c, xq, nt, isum);
+            bt_fold(xq, nt, nr, c, isum, acc2);
         }
     }
     UNROLL
@@ -441,12 +448,16 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     }
 }
 
+/* One token walks BT_NR rows at a time; a tile of tokens shares each row's codes instead. */
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
     int64_t r = r0;
-    if (nt == 1)
-        for (; r + 2 <= r1; r += 2) bt_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
+    /* Only the binary kinds walk several rows: their four rows span 2 KiB at 4096 columns. T2 and
+     * T158 rows walked two or four at a time were faster hot but up to 2x slower cold (the memory
+     * stream is then split across rows), and cold is what decoding sees. */
+    if (nt == 1 && (kind == QLOW_FORMAT_B1 || kind == QLOW_FORMAT_B2))
+        for (; r + BT_NR <= r1; r += BT_NR) bt_rows_nr(kind, kp, xq, 1, BT_NR, r, y, ldy, add);
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
 
