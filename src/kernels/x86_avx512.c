@@ -69,9 +69,18 @@ INL __m512i red_q8(const __m512i *a)
 }
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
-/* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. */
-INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int per_block)
+/* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. `whole`: the chunk lies inside the
+ * row, so all of its groups exist and the fast paths load them without a computed mask (the mask
+ * arithmetic was a fifth of the Q2 loop). */
+INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int per_block, int whole)
 {
+    if (whole && per_block) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row_params + c * 16)));
+    if (whole && kp->group_shift > 0) {
+        const unsigned sh = (unsigned)kp->group_shift;
+        __m256i raw = _mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << (16u >> sh)) - 1u), row_params + ((c * 16) >> sh));
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, sh), _mm512_cvtph_ps(raw));
+    }
     if (per_block) { /* group_cols == 32: one parameter per block, in order */
         int64_t n = kp->ngroups - c * 16;
         __mmask16 m = _cvtu32_mask16(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -203,8 +212,8 @@ INL void q_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
         qlow__prefetch(row, (c) * chunk_bytes + pfd, chunk_bytes);                                     \
         if (hi_row) qlow__prefetch(hi_row, (c) * 64 + pfd / 2, 64);                                    \
         q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
-        __m512 ws = q_params(sr, kp, c, per_block);                                                    \
-        __m512 z = zr ? q_params(zr, kp, c, per_block) : _mm512_mul_ps(ws, neg_off);                   \
+        __m512 ws = q_params(sr, kp, c, per_block, whole);                                             \
+        __m512 z = zr ? q_params(zr, kp, c, per_block, whole) : _mm512_mul_ps(ws, neg_off);            \
         UNROLL                                                                                         \
         for (int t = 0; t < nt; t++) {                                                                 \
             __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
