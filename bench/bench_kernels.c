@@ -42,7 +42,8 @@ static int g_quick;
  *   BENCH_ONLY=Q4,B1   formats whose name contains one of the comma-separated words
  *   BENCH_BATCH=1,32   batch sizes instead of the mode's list
  *   BENCH_THREADS=1    the thread counts to run (1, 2 or 1,2)
- *   BENCH_TEMP=hot     hot, cold or both (quick mode defaults to cold, full mode to both) */
+ *   BENCH_TEMP=hot     hot, cold or both (quick mode defaults to cold, full mode to both)
+ *   BENCH_MISALIGN=1   planes at calloc offsets (16 bytes past 64) instead of 64-byte aligned */
 static int env_has_word(const char *env, const char *name)
 {
     const char *v = getenv(env);
@@ -201,6 +202,19 @@ static const double G_F32_32[2][2] = {{9561, 4991}, {25835, 13132}};
 
 static const int64_t SHAPES[3][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
 
+/* A zeroed plane registered with m (freed by tp_free). Planes start 64-byte aligned, as inside a
+ * qmatrix image (docs/formats.md), unless BENCH_MISALIGN=1 keeps the test packer's calloc offset. */
+static int g_misalign;
+static void *bench_zalloc(tp_matrix *m, size_t n)
+{
+    if (g_misalign) return tp_zalloc(m, n);
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    memset(p, 0, (n + 63) / 64 * 64);
+    m->blk[m->nblk++] = p;
+    m->bytes += n;
+    return p;
+}
+
 /* A deep copy of a test matrix's planes, so cold runs stream distinct memory. */
 static void clone(const tp_matrix *src, tp_matrix *dst)
 {
@@ -216,7 +230,7 @@ static void clone(const tp_matrix *src, tp_matrix *dst)
     const size_t R = (size_t)q->rows;
 #define DUP(field, n)                                                                                  \
     if (q->field) {                                                                                    \
-        void *m_ = tp_zalloc(dst, (n));                                                                \
+        void *m_ = bench_zalloc(dst, (n));                                                                \
         memcpy(m_, q->field, (n));                                                                     \
         p->field = m_;                                                                                 \
     }
@@ -237,7 +251,7 @@ static void clone(const tp_matrix *src, tp_matrix *dst)
     DUP(sal_zero, R * 2)
 #undef DUP
     if (src->qm.perm) {
-        int32_t *pp = (int32_t *)tp_zalloc(dst, (size_t)q->cols * 4);
+        int32_t *pp = (int32_t *)bench_zalloc(dst, (size_t)q->cols * 4);
         memcpy(pp, src->qm.perm, (size_t)q->cols * 4);
         dst->qm.perm = pp;
     }
@@ -296,6 +310,8 @@ int main(int argc, char **argv)
     const char *q = getenv("BENCH_QUICK");
     g_quick = (q && *q && *q != '0') || (argc > 1 && strcmp(argv[1], "--quick") == 0);
     g_avx512 = qlow_has_feature(QLOW_FEATURE_AVX512);
+    const char *mis = getenv("BENCH_MISALIGN");
+    g_misalign = mis && *mis && *mis != '0';
     qlow_ctx *ctx = NULL;
     if (qlow_ctx_create(NULL, &ctx) != QLOW_OK) return 1;
     int64_t isa = 0;
@@ -397,8 +413,7 @@ int main(int argc, char **argv)
             if (ncopy < 2) ncopy = 2;
             if (ncopy > 64) ncopy = 64;
             tp_matrix *mats = (tp_matrix *)calloc((size_t)ncopy, sizeof(tp_matrix));
-            mats[0] = base;
-            for (int k = 1; k < ncopy; k++) clone(&base, &mats[k]);
+            for (int k = 0; k < ncopy; k++) clone(&base, &mats[k]);
             for (int bi = 0; bi < nbatch; bi++) {
                 size_t wsb = 0;
                 qlow_gemm_workspace_size(&base.qm, batches[bi], 0, &wsb);
@@ -428,6 +443,7 @@ int main(int argc, char **argv)
                 free(ws);
             }
             for (int k = 0; k < ncopy; k++) tp_free(&mats[k]);
+            tp_free(&base);
             free(mats);
             fflush(stdout);
         }
