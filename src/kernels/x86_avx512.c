@@ -1,9 +1,10 @@
 /* x86_avx512.c - AVX-512 row kernels (F/BW/VL/DQ + VNNI + VBMI), compiled per function with target
  * attributes so the library itself needs no -march flag. Used at QLOW_ISA_AVX512_VNNI.
  * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
- *   Q8 bytes as they are; Q4/Q2/T2 nibbles and bit pairs split by shift+and (activations are stored in
- *   the matching kernel order); Q3's third bit expanded by vpermb + vptestmb; B1/B2 sign bits used as
- *   load masks (sum of x over the +1 columns); T158 base-3 digits decoded by vpermt2b table lookups.
+ *   Q8 bytes as they are; Q4/Q2 nibbles and bit pairs split by shift+and, T2 bit pairs masked in place
+ *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb + vptestmb; B1/B2 sign bits used as
+ *   load masks (sum of x over the +1 columns); T158 base-3 digits decoded by vpermt2b table lookups
+ *   (digits 0..3 as 2-bit fields of one lookup, digit 4 from another).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 
@@ -259,57 +260,27 @@ Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
 
 /* ---- B1 / B2 / T2 / T158: one 256- or 320-column activation block per step ---------------------- */
 
-static const uint8_t T158_DIGITS[5][256] __attribute__((aligned(64))) = {
-    {
-        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
-        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
-        1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
-        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
-        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
-        1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
-        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
-        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
-    },
-    {
-        0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1,
-        1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0,
-        0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1,
-        2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0,
-        0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2,
-        2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0,
-        1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2,
-        2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    },
+/* Base-3 digits 0..3 of each code byte as 2-bit fields (digit k at bit 2k), defined for all 256 values. */
+static const uint8_t T158_PACKED[256] __attribute__((aligned(64))) = {
+    0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22, 24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66, 68, 69,
+    70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97, 98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137, 138, 144,
+    145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168, 169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22,
+    24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66, 68, 69, 70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97,
+    98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137, 138, 144, 145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168,
+    169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22, 24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66,
+    68, 69, 70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97, 98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137,
+    138, 144, 145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168, 169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20,
+};
+/* Digit 4 of each code byte. */
+static const uint8_t T158_DIGIT4[256] __attribute__((aligned(64))) = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 /* 8 bytes of a sign plane at byte offset off of a row of rb bytes (rb is a multiple of 4). */
@@ -350,27 +321,29 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
                 a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_loadu_epi8(k, xq[t].x8p + off * 8));
         }
     } else if (kind == QLOW_FORMAT_T2) {
-        const __m512i m2 = _mm512_set1_epi8(3);
         __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
         UNROLL
-        for (int k = 0; k < 4; k++) {
-            __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
+        for (int k = 0; k < 4; k++) { /* bit pair k masked in place: accumulator k holds 4^k times its sum */
+            __m512i p = _mm512_and_si512(v, _mm512_set1_epi8((char)(3 << (2 * k))));
             UNROLL
             for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], p, ldx(xq[t].x8p + b * 256 + k * 64));
         }
-    } else { /* T158 */
+    } else { /* T158: digits 0..3 masked in place (digit k scaled by 4^k, see bt_isums), digit 4 apart */
         __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
         __mmask64 high = _mm512_movepi8_mask(v);
+        const __m512i *pk = (const __m512i *)T158_PACKED, *d4t = (const __m512i *)T158_DIGIT4;
+        __m512i pd = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(pk), v, _mm512_load_si512(pk + 1)),
+                                            _mm512_permutex2var_epi8(_mm512_load_si512(pk + 2), v, _mm512_load_si512(pk + 3)));
+        __m512i d4 = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(d4t), v, _mm512_load_si512(d4t + 1)),
+                                            _mm512_permutex2var_epi8(_mm512_load_si512(d4t + 2), v, _mm512_load_si512(d4t + 3)));
         UNROLL
-        for (int k = 0; k < 5; k++) {
-            const __m512i *tab = (const __m512i *)T158_DIGITS[k];
-            __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(tab), v, _mm512_load_si512(tab + 1));
-            __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(tab + 2), v, _mm512_load_si512(tab + 3));
-            __m512i d = _mm512_mask_blend_epi8(high, lo, hi);
+        for (int k = 0; k < 4; k++) {
+            __m512i d = _mm512_and_si512(pd, _mm512_set1_epi8((char)(3 << (2 * k))));
             UNROLL
-            for (int t = 0; t < nt; t++)
-                a[t][k & 3] = _mm512_dpbusd_epi32(a[t][k & 3], d, ldx(xq[t].x8p + b * 320 + k * 64));
+            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], d, ldx(xq[t].x8p + b * 320 + k * 64));
         }
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][0] = _mm512_dpbusd_epi32(a[t][0], d4, ldx(xq[t].x8p + b * 320 + 256));
     }
 }
 
@@ -405,11 +378,19 @@ INL void bt_isums(int32_t kind, const uint8_t *const *row, int nr, size_t rb, in
         UNROLL
         for (int i = 0; i < nr; i++) bt_step(kind, row[i], rb, c * 16 + s, 0, xq, nt, a[i]);
     }
+    /* T2 and T158 accumulator k holds 4^k times its exact sum (bit pair or digit k masked in place
+     * rather than shifted down: one instruction instead of two per 64 codes), so the exact arithmetic
+     * shift recovers it. Per lane and chunk the sums stay below 16 * 4 * 192 * 127 < 2^31. */
+    const int sh = kind == QLOW_FORMAT_T158 || kind == QLOW_FORMAT_T2;
     UNROLL
     for (int i = 0; i < nr; i++) {
         UNROLL
-        for (int t = 0; t < nt; t++)
-            isum[i][t] = _mm512_add_epi32(_mm512_add_epi32(a[i][t][0], a[i][t][1]), _mm512_add_epi32(a[i][t][2], a[i][t][3]));
+        for (int t = 0; t < nt; t++) {
+            __m512i a1 = sh ? _mm512_srai_epi32(a[i][t][1], 2) : a[i][t][1];
+            __m512i a2 = sh ? _mm512_srai_epi32(a[i][t][2], 4) : a[i][t][2];
+            __m512i a3 = sh ? _mm512_srai_epi32(a[i][t][3], 6) : a[i][t][3];
+            isum[i][t] = _mm512_add_epi32(_mm512_add_epi32(a[i][t][0], a1), _mm512_add_epi32(a2, a3));
+        }
     }
 }
 
