@@ -148,6 +148,7 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
 /* Scale or zero of the 8 blocks starting at block b0 of a row, as fp32. */
 INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t b0)
 {
+    if (kp->ngroups == 1) return _mm256_set1_ps(h2f(row_params[0])); /* one group per row (M161 salient part) */
     uint16_t tmp[8];
     const int32_t g0 = kp->g0[b0 / 16];
     UNROLL

@@ -75,6 +75,7 @@ INL __m512i red_q8(const __m512i *a)
  * arithmetic was a fifth of the Q2 loop). */
 INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int per_block, int whole)
 {
+    if (kp->ngroups == 1) return _mm512_set1_ps(h2f(row_params[0])); /* one group per row (M161 salient part) */
     if (whole && per_block) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row_params + c * 16)));
     if (whole && kp->group_shift > 0) {
         const unsigned sh = (unsigned)kp->group_shift;
