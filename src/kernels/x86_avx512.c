@@ -319,7 +319,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             __mmask64 k = whole ? mask64_at(row + off) : bits64(row, off, rb);
             UNROLL
             for (int t = 0; t < nt; t++)
-                a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_loadu_epi8(k, xq[t].x8p + off * 8));
+                a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_mov_epi8(k, ldx(xq[t].x8p + off * 8)));
         }
     } else if (kind == QLOW_FORMAT_T2) {
         __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
