@@ -70,30 +70,35 @@ INL __m512i red_q8(const __m512i *a)
 }
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
+/* How the scale groups of a part map to blocks; the row kernels are specialized per mode (a
+ * compile-time constant at each call), which keeps the per-chunk tests out of the loop. */
+enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
+INL int q_pmode(const qlow__kpart *kp)
+{
+    if (kp->ngroups == 1) return QP_ONE;             /* one group per row (M161 salient part) */
+    if (kp->ngroups == kp->nblk) return QP_BLOCK;    /* group_cols == 32: one group per block, in order */
+    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;  /* 2^shift blocks per group, or the group maps */
+}
+
 /* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. `whole`: the chunk lies inside the
  * row, so all of its groups exist and the fast paths load them without a computed mask (the mask
  * arithmetic was a fifth of the Q2 loop). */
-INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int per_block, int whole)
+INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int mode, int whole)
 {
-    if (kp->ngroups == 1) return _mm512_set1_ps(h2f(row_params[0])); /* one group per row (M161 salient part) */
-    if (whole && per_block) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row_params + c * 16)));
-    if (whole && kp->group_shift > 0) {
-        const unsigned sh = (unsigned)kp->group_shift;
-        __m256i raw = _mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << (16u >> sh)) - 1u), row_params + ((c * 16) >> sh));
-        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, sh), _mm512_cvtph_ps(raw));
-    }
-    if (per_block) { /* group_cols == 32: one parameter per block, in order */
+    if (mode == QP_ONE) return _mm512_set1_ps(h2f(row_params[0]));
+    if (mode == QP_BLOCK) {
+        if (whole) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row_params + c * 16)));
         int64_t n = kp->ngroups - c * 16;
         __mmask16 m = _cvtu32_mask16(n >= 16 ? 0xffffu : (1u << n) - 1u);
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row_params + c * 16));
     }
-    if (kp->group_shift > 0) { /* 2^shift blocks per group, 16 >> shift groups per chunk */
-        int64_t g = (c * 16) >> kp->group_shift, n = kp->ngroups - g, cnt = 16 >> kp->group_shift;
-        cnt = n < cnt ? n : cnt;
+    if (mode == QP_SHIFT) { /* 16 >> shift groups per chunk */
+        const unsigned sh = (unsigned)kp->group_shift;
+        int64_t g = (c * 16) >> sh, cnt = 16 >> sh;
+        if (!whole) cnt = kp->ngroups - g < cnt ? kp->ngroups - g : cnt;
         __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << cnt) - 1u), row_params + g));
         const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, (unsigned)kp->group_shift), v);
+        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, sh), v);
     }
     int64_t g0 = kp->g0[c], n = kp->ngroups - g0;
     __mmask32 m = _cvtu32_mask32(n >= 32 ? 0xffffffffu : (1u << n) - 1u);
@@ -189,14 +194,13 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
 
 /* Row r for a tile of nt tokens. One row at a time: walking two rows together shared the activation
  * loads but split the memory stream in two, which was slower both cold and hot. */
-INL void q_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
-               int add)
+INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
+               int64_t ldy, int add)
 {
     const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
-    const int per_block = kp->ngroups == kp->nblk;
     const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
     const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
     const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
@@ -214,8 +218,8 @@ INL void q_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
         qlow__prefetch(row, (c) * chunk_bytes + pfd, chunk_bytes);                                     \
         if (hi_row) qlow__prefetch(hi_row, (c) * 64 + pfd / 2, 64);                                    \
         q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
-        __m512 ws = q_params(sr, kp, c, per_block, whole);                                             \
-        __m512 z = zr ? q_params(zr, kp, c, per_block, whole) : _mm512_mul_ps(ws, neg_off);            \
+        __m512 ws = q_params(sr, kp, c, mode, whole);                                                  \
+        __m512 z = zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);                 \
         UNROLL                                                                                         \
         for (int t = 0; t < nt; t++) {                                                                 \
             __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
@@ -234,7 +238,12 @@ INL void q_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    for (int64_t r = r0; r < r1; r++) q_row(kind, kp, xq, nt, r, y, ldy, add);
+    switch (q_pmode(kp)) {
+    case QP_ONE: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_ONE, kp, xq, nt, r, y, ldy, add); break;
+    case QP_BLOCK: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_BLOCK, kp, xq, nt, r, y, ldy, add); break;
+    case QP_SHIFT: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_SHIFT, kp, xq, nt, r, y, ldy, add); break;
+    default: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_MAP, kp, xq, nt, r, y, ldy, add); break;
+    }
 }
 
 /* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
