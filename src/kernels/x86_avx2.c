@@ -117,9 +117,15 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
             __m256i hv = _mm256_setzero_si256();
             if (kind == QLOW_FORMAT_Q3) {
                 int64_t hoff = c * 64 + h * 32 + q * 16, hrem = data_bytes / 2 - hoff;
-                uint8_t tmp[16] = {0};
-                if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)(hrem < 16 ? hrem : 16));
-                hv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tmp));
+                __m128i hw;
+                if (hrem >= 16) {
+                    hw = _mm_loadu_si128((const __m128i *)(hi_row + hoff));
+                } else { /* the row's last high words: a variable-length copy only here */
+                    uint8_t tmp[16] = {0};
+                    if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)hrem);
+                    hw = _mm_loadu_si128((const __m128i *)tmp);
+                }
+                hv = _mm256_broadcastsi128_si256(hw);
             }
             UNROLL
             for (int t = 0; t < nt; t++) a[t][q] = _mm256_setzero_si256();
@@ -149,6 +155,13 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
 INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t b0)
 {
     if (kp->ngroups == 1) return _mm256_set1_ps(h2f(row_params[0])); /* one group per row (M161 salient part) */
+    if (kp->ngroups == kp->nblk && b0 + 8 <= kp->ngroups) /* one group per block, all eight stored */
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row_params + b0)));
+    if (kp->group_shift > 0 && (b0 >> kp->group_shift) + 4 <= kp->ngroups) { /* 2^shift blocks per group */
+        const int sh = kp->group_shift;
+        __m256 v = _mm256_cvtph_ps(_mm_loadl_epi64((const __m128i *)(row_params + (b0 >> sh))));
+        return _mm256_permutevar8x32_ps(v, _mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), sh));
+    }
     uint16_t tmp[8];
     const int32_t g0 = kp->g0[b0 / 16];
     UNROLL
