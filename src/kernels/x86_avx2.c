@@ -222,7 +222,7 @@ ROWS_FN(q2_rows, q_tile, QLOW_FORMAT_Q2)
 
 /* ---- B1 / B2 / T2 / T158: interleaved activation blocks (kernels.h) ---------------------------- */
 
-/* 0xff where bit i of the 4 bytes at p (column i of 32) is set. */
+/* 1 where bit i of the 4 bytes at p (column i of 32) is set, else 0. */
 INL __m256i bits_to_bytes(const uint8_t *p)
 {
     uint32_t w;
@@ -230,7 +230,7 @@ INL __m256i bits_to_bytes(const uint8_t *p)
     const __m256i sel = _mm256_setr_epi64x(0, 0x0101010101010101ll, 0x0202020202020202ll, 0x0303030303030303ll);
     const __m256i bitpat = _mm256_set1_epi64x(0x8040201008040201ll);
     __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), sel);
-    return _mm256_cmpeq_epi8(_mm256_and_si256(b, bitpat), bitpat);
+    return _mm256_min_epu8(_mm256_and_si256(b, bitpat), _mm256_set1_epi8(1));
 }
 
 /* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. */
@@ -253,18 +253,15 @@ INL void t158_digits(__m256i v, __m256i *d)
 INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const qlow__xq *xq, int nt,
                  __m256i (*a)[2])
 {
-    if (kind == QLOW_FORMAT_B1) {
-        const __m256i ones = _mm256_set1_epi8(1);
+    if (kind == QLOW_FORMAT_B1) { /* int16 lane sums: bt_tile widens them once per chunk */
         UNROLL
         for (int m = 0; m < 8; m++) { /* 32 columns each */
             size_t off = (size_t)b * 32 + (size_t)m * 4;
             if (off + 4 > rb) break;
-            __m256i mask = bits_to_bytes(row + off);
+            __m256i bits = bits_to_bytes(row + off);
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m256i xm = _mm256_and_si256(ldx(xq[t].x8p + off * 8), mask);
-                a[t][m & 1] = _mm256_add_epi32(a[t][m & 1], dot4(ones, xm));
-            }
+            for (int t = 0; t < nt; t++)
+                a[t][m & 1] = _mm256_add_epi16(a[t][m & 1], _mm256_maddubs_epi16(bits, ldx(xq[t].x8p + off * 8)));
         }
     } else if (kind == QLOW_FORMAT_T2) {
         const __m256i m2 = _mm256_set1_epi8(3);
@@ -308,6 +305,17 @@ INL void bt_fold(const qlow__xq *xq, int nt, int64_t c, __m256i (*isum)[2], __m2
     }
 }
 
+/* B1 chunk sums kept as int16 pairs: each of the 64 vpmaddubsw results added per lane over a chunk
+ * (16 steps x 4) is at most 2 * 127 in magnitude, so the sum stays below 2^15; widened exactly here. */
+INL void widen16(int nt, __m256i (*is)[2])
+{
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        is[t][0] = _mm256_madd_epi16(is[t][0], _mm256_set1_epi16(1));
+        is[t][1] = _mm256_madd_epi16(is[t][1], _mm256_set1_epi16(1));
+    }
+}
+
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
@@ -326,12 +334,14 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             UNROLL
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
             for (int64_t s = 0; s < 16; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+            if (k1 == QLOW_FORMAT_B1) widen16(nt, is);
             bt_fold(xq, nt, c, is, acc);
             if (kind == QLOW_FORMAT_B2) {
                 UNROLL
                 for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
                 for (int64_t s = 0; s < 16; s++)
                     bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+                widen16(nt, is);
                 bt_fold(xq, nt, c, is, acc2);
             }
         }
