@@ -35,6 +35,11 @@ INL __m256i dot4(__m256i u, __m256i s)
 {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
+/* Several vpmaddubsw results are added in int16 before one vpmaddwd widens them: each is at most
+ * 2 * code * 127 in magnitude, and every caller bounds the count so that the sum stays below 2^15
+ * (Q4: 2 x 3810; Q3/Q2: 4 x 1778; T2: 4 x 762; T158: 5 x 508). */
+INL __m256i pair16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }
+INL __m256i widen16x(__m256i s16) { return _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); }
 
 INL float lanes_sum(__m256 lo, __m256 hi)
 {
@@ -101,7 +106,7 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const int8_t *x = xq[t].x8p + c * 512 + h * 256 + (q / 2) * 128 + (q % 2) * 32;
-                a[t][q] = _mm256_add_epi32(dot4(lo, ldx(x)), dot4(hi, ldx(x + 64)));
+                a[t][q] = widen16x(_mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
             }
         }
         UNROLL
@@ -142,9 +147,10 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
                 }
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][q] = _mm256_add_epi32(
-                        a[t][q], dot4(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
+                    a[t][q] = _mm256_add_epi16(a[t][q], pair16(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
             }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][q] = widen16x(a[t][q]);
         }
         UNROLL
         for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
@@ -269,13 +275,18 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
             __m256i v = ld(row + off, (int64_t)rb - off);
+            __m256i s16[TILE];
+            UNROLL
+            for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
             UNROLL
             for (int k = 0; k < 4; k++) {
                 __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][hf] = _mm256_add_epi32(a[t][hf], dot4(p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32)));
+                    s16[t] = _mm256_add_epi16(s16[t], pair16(p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32)));
             }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][hf] = _mm256_add_epi32(a[t][hf], widen16x(s16[t]));
         }
     } else { /* T158 */
         UNROLL
@@ -283,12 +294,17 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
             int64_t off = b * 64 + hf * 32;
             __m256i d[5];
             t158_digits(ld(row + off, (int64_t)rb - off), d);
+            __m256i s16[TILE];
+            UNROLL
+            for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
             UNROLL
             for (int k = 0; k < 5; k++) {
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][hf] = _mm256_add_epi32(a[t][hf], dot4(d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32)));
+                    s16[t] = _mm256_add_epi16(s16[t], pair16(d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32)));
             }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][hf] = _mm256_add_epi32(a[t][hf], widen16x(s16[t]));
         }
     }
 }
