@@ -239,20 +239,23 @@ INL __m256i bits_to_bytes(const uint8_t *p)
     return _mm256_min_epu8(_mm256_and_si256(b, bitpat), _mm256_set1_epi8(1));
 }
 
-/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. */
+/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. The quotients
+ * by 3 come from 16-bit multiplies on the even and odd bytes; the remainders are taken on both bytes
+ * at once (3 * quotient <= 255 and the remainder >= 0, so no carry or borrow crosses a byte). After
+ * four divisions the quotient is b / 81 in 0..3, and digit 4 = (b / 81) % 3 maps 3 (b >= 243) to 0. */
 INL void t158_digits(__m256i v, __m256i *d)
 {
     const __m256i third = _mm256_set1_epi16(21846), three = _mm256_set1_epi16(3);
-    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8);
+    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8), cur = v;
     UNROLL
-    for (int k = 0; k < 5; k++) {
-        __m256i qe = _mm256_mulhi_epu16(e, third), qo = _mm256_mulhi_epu16(o, third);
-        __m256i de = _mm256_sub_epi16(e, _mm256_mullo_epi16(qe, three));
-        __m256i dq = _mm256_sub_epi16(o, _mm256_mullo_epi16(qo, three));
-        d[k] = _mm256_or_si256(de, _mm256_slli_epi16(dq, 8));
-        e = qe;
-        o = qo;
+    for (int k = 0; k < 4; k++) {
+        e = _mm256_mulhi_epu16(e, third);
+        o = _mm256_mulhi_epu16(o, third);
+        __m256i q = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+        d[k] = _mm256_sub_epi16(cur, _mm256_mullo_epi16(q, three));
+        cur = q;
     }
+    d[4] = _mm256_andnot_si256(_mm256_cmpeq_epi8(cur, _mm256_set1_epi8(3)), cur);
 }
 
 /* Step b of a row into the lane sums: a[t][0] holds blocks 0-7 of the chunk, a[t][1] blocks 8-15. */
