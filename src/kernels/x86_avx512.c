@@ -2,9 +2,10 @@
  * attributes so the library itself needs no -march flag. Used at QLOW_ISA_AVX512_VNNI.
  * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
  *   Q8 bytes as they are; Q4/Q2 nibbles and bit pairs split by shift+and, T2 bit pairs masked in place
- *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb + vptestmb; B1/B2 sign bits used as
- *   load masks (sum of x over the +1 columns); T158 base-3 digits decoded by vpermt2b table lookups
- *   (digits 0..3 as 2-bit fields of one lookup, digit 4 from another).
+ *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb +
+ *   vptestmb; B1/B2 sign bits used as byte masks on the activations (sum of x over the +1 columns);
+ *   T158 base-3 digits decoded by vpermt2b table lookups (digits 0..3 as 2-bit fields of one lookup,
+ *   digit 4 from another). Weight planes are prefetched QLOW__PF_DIST bytes ahead (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 
