@@ -467,13 +467,20 @@ QLOW_API qlow_status qlow_qmatrix_serialize(const qlow_qmatrix *qm, void *buf, s
  *  buf must be 8-byte aligned and stay valid and unchanged while the matrix is used.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_ALIGNMENT, QLOW_E_TRUNCATED, QLOW_E_FORMAT, QLOW_E_CHECKSUM,
  *  QLOW_E_VERSION_MISMATCH, QLOW_E_OVERFLOW, QLOW_E_UNSUPPORTED (big-endian host), QLOW_E_NO_MEMORY.
- *  Allocates only the small handle through the ctx allocator. */
+ *  Allocates only the handle through the ctx allocator: the struct plus the small tables the kernels
+ *  precompute once per matrix (see qlow_qmatrix_wrap_size()). */
 QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t bytes, qlow_qmatrix **out);
 
 /*! qlow_qmatrix_wrap_size() / qlow_qmatrix_wrap_static() : qlow_qmatrix_wrap() with the handle placed
- *  in caller memory (64-byte aligned, at least *handle_bytes; M161 needs 4 bytes per column more), for
- *  builds without malloc. @return as qlow_qmatrix_wrap() plus QLOW_E_WORKSPACE_TOO_SMALL; never
- *  QLOW_E_NO_MEMORY. Never allocate. */
+ *  in caller memory (64-byte aligned, at least *handle_bytes), for builds without malloc. The handle
+ *  holds, besides the struct, everything the products need that depends only on the matrix, computed
+ *  here once so that no call repeats it: the kernel plans (about 2 KB), for M161 the column
+ *  permutation (4 bytes per column), for column-scaled formats the scales as fp32 (4 bytes per scaled
+ *  column), for Q formats the group maps (about 2.25 bytes per 32 columns), the activation order of Q
+ *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns, their fp16
+ *  scales and zeros once more, regrouped by column group (as many bytes as those planes). That memory
+ *  must stay valid and unchanged while the matrix is used. @return as qlow_qmatrix_wrap() plus
+ *  QLOW_E_WORKSPACE_TOO_SMALL; never QLOW_E_NO_MEMORY. Never allocate. */
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);
 QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
                                               qlow_qmatrix **out);

@@ -23,14 +23,25 @@ static qlow_status wksp_reserve(llm_wksp *w, size_t bytes)
     return QLOW_OK;
 }
 
-qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
+static qlow_status qlinear_run(const llm_linear *l, qlow_ctx *ctx, const llm_wksp *w, const float *x, int64_t n,
+                               float *y)
 {
-    int32_t flags = l->act_bits == 8 ? QLOW_GEMM_ACT8 : 0;
-    size_t need;
-    qlow_status st = qlow_gemm_workspace_size(l->q, n, flags, &need);
-    if (st || (st = wksp_reserve(w, need))) return st;
     if (l->act_bits == 8) return qlow_gemm_act8_ws(ctx, l->q, x, n, y, w->p, w->bytes);
     return qlow_gemm_ws(ctx, l->q, x, n, y, w->p, w->bytes);
+}
+
+/* The workspace only grows, so after the first tokens every call fits: try it first and ask for the
+ * size only when the library says it is too small (it checks before touching anything). */
+qlow_status llm_qlinear_apply(const llm_linear *l, qlow_ctx *ctx, llm_wksp *w, const float *x, int64_t n, float *y)
+{
+    if (w->p) {
+        qlow_status st = qlinear_run(l, ctx, w, x, n, y);
+        if (st != QLOW_E_WORKSPACE_TOO_SMALL) return st;
+    }
+    size_t need;
+    qlow_status st = qlow_gemm_workspace_size(l->q, n, l->act_bits == 8 ? QLOW_GEMM_ACT8 : 0, &need);
+    if (st || (st = wksp_reserve(w, need))) return st;
+    return qlinear_run(l, ctx, w, x, n, y);
 }
 
 qlow_status llm_qlinear_row(const llm_linear *l, int64_t row, float *out)

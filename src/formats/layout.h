@@ -10,6 +10,8 @@
  * codes up to cols_pad = round_up(cols, 32). Kernels must never read x beyond cols. */
 #define QLOW__BLOCK 32
 
+typedef struct qlow__gemm_prep qlow__gemm_prep;
+
 typedef struct qlow__packed {
     int32_t format;     /* qlow_format */
     int32_t bits;       /* code bits: 8/4/3/2 for Q formats, 1 for B1/B2, 2 for T2, 0 otherwise */
@@ -84,6 +86,9 @@ struct qlow_qmatrix {
     size_t payload_bytes;  /* bytes of all planes (what bits per weight counts) */
     int32_t static_handle; /* 1: the handle lives in caller memory; destroy only releases the buffer */
     int32_t reserved0;
+    /* Kernel tables computed once at construction (kernels.h), in the handle's own memory after perm;
+     * NULL when the kernels cannot run the matrix. */
+    const qlow__gemm_prep *prep;
 };
 #define QLOW__QMATRIX_MAGIC 0x716d6174u /* "qmat" */
 

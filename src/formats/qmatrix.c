@@ -2,6 +2,7 @@
 #include "formats/blob.h"
 #include "formats/codes.h"
 #include "formats/qmatrix_internal.h"
+#include "kernels/kernels.h"
 
 static qlow_status check_qm(const qlow_qmatrix *qm)
 {
@@ -12,16 +13,28 @@ static qlow_status check_qm(const qlow_qmatrix *qm)
 
 static size_t handle_head_bytes(void) { return qlow__align_up(sizeof(qlow_qmatrix), 64); }
 
-static qlow_status handle_bytes(const qlow__geom *g, size_t *bytes)
+/* A handle is the struct, the M161 permutation, then the kernel tables (qlow__gemm_prep). */
+typedef struct handle_layout {
+    size_t perm_at, prep_at, prep_bytes, total;
+} handle_layout;
+
+static qlow_status layout_handle(const qlow__geom *g, const qlow__plan *pl, const uint8_t *blob, handle_layout *hl)
 {
     size_t perm = 0;
     if (g->format == QLOW_FORMAT_M161) QLOW_TRY(qlow__mul_size((size_t)g->cols, sizeof(int32_t), &perm));
-    return qlow__add_size(handle_head_bytes(), perm, bytes);
+    qlow__packed p;
+    qlow__packed_bind(g, pl, blob, &p);
+    QLOW_TRY(qlow__gemm_prep_bytes(&p, g->format == QLOW_FORMAT_M161, &hl->prep_bytes));
+    hl->perm_at = handle_head_bytes();
+    QLOW_TRY(qlow__add_size(hl->perm_at, perm, &hl->prep_at));
+    QLOW_TRY(qlow__add_size(hl->prep_at, 63, &hl->prep_at));
+    hl->prep_at &= ~(size_t)63;
+    return qlow__add_size(hl->prep_at, hl->prep_bytes, &hl->total);
 }
 
-/* Fill a handle placed in `mem` (handle_bytes long) over a checked image. */
+/* Fill a handle placed in `mem` (hl->total bytes) over a checked image. */
 static void init_handle(void *mem, const qlow__geom *g, const qlow__plan *pl, const uint8_t *blob,
-                        qlow_qmatrix **out)
+                        const handle_layout *hl, qlow_qmatrix **out)
 {
     qlow_qmatrix *qm = (qlow_qmatrix *)mem;
     memset(qm, 0, sizeof(*qm));
@@ -31,13 +44,14 @@ static void init_handle(void *mem, const qlow__geom *g, const qlow__plan *pl, co
     qm->blob_bytes = pl->total_bytes;
     qm->payload_bytes = pl->payload_bytes;
     if (g->format == QLOW_FORMAT_M161) {
-        qm->perm = (int32_t *)((unsigned char *)mem + handle_head_bytes());
+        qm->perm = (int32_t *)((unsigned char *)mem + hl->perm_at);
         int64_t k = 0;
         for (int64_t j = 0; j < g->cols; j++)
             if (qlow__bit_get(qm->p.col_mask, j)) qm->perm[k++] = (int32_t)j;
         for (int64_t j = 0; j < g->cols; j++)
             if (!qlow__bit_get(qm->p.col_mask, j)) qm->perm[k++] = (int32_t)j;
     }
+    if (hl->prep_bytes) qm->prep = qlow__gemm_prep_build(qm, (unsigned char *)mem + hl->prep_at, hl->prep_bytes);
     *out = qm;
 }
 
@@ -45,15 +59,15 @@ static void init_handle(void *mem, const qlow__geom *g, const qlow__plan *pl, co
 static qlow_status make_handle(const qlow_allocator *a, const qlow__geom *g, const qlow__plan *pl,
                                const uint8_t *blob, void *owned, qlow_qmatrix **out)
 {
-    size_t hb;
-    qlow_status st = handle_bytes(g, &hb);
-    void *mem = st == QLOW_OK ? qlow__alloc(a, hb, 64) : NULL;
+    handle_layout hl;
+    qlow_status st = layout_handle(g, pl, blob, &hl);
+    void *mem = st == QLOW_OK ? qlow__alloc(a, hl.total, 64) : NULL;
     if (!mem) {
         qlow__free(a, owned);
         return st == QLOW_OK ? QLOW_E_NO_MEMORY : st;
     }
     qlow_qmatrix *qm;
-    init_handle(mem, g, pl, blob, &qm);
+    init_handle(mem, g, pl, blob, &hl, &qm);
     qm->alloc = *a;
     qm->owns_buffer = owned != NULL;
     qm->buffer = owned;
@@ -151,7 +165,10 @@ qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle
     qlow__geom g;
     qlow__plan pl;
     QLOW_TRY(check_image(buf, bytes, &g, &pl));
-    return handle_bytes(&g, handle_bytes_out);
+    handle_layout hl;
+    QLOW_TRY(layout_handle(&g, &pl, (const uint8_t *)buf, &hl));
+    *handle_bytes_out = hl.total;
+    return QLOW_OK;
 }
 
 qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *buf, size_t bytes,
@@ -162,11 +179,11 @@ qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const void *bu
     qlow__geom g;
     qlow__plan pl;
     QLOW_TRY(check_image(buf, bytes, &g, &pl));
-    size_t hb;
-    QLOW_TRY(handle_bytes(&g, &hb));
-    if (mem_bytes < hb) return QLOW_E_WORKSPACE_TOO_SMALL;
+    handle_layout hl;
+    QLOW_TRY(layout_handle(&g, &pl, (const uint8_t *)buf, &hl));
+    if (mem_bytes < hl.total) return QLOW_E_WORKSPACE_TOO_SMALL;
     qlow_qmatrix *qm;
-    init_handle(mem, &g, &pl, (const uint8_t *)buf, &qm);
+    init_handle(mem, &g, &pl, (const uint8_t *)buf, &hl, &qm);
     qm->static_handle = 1;
     *out = qm;
     return QLOW_OK;

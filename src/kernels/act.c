@@ -26,16 +26,42 @@ int32_t qlow__quantize_generic(const float *v, int64_t n, float inv, int8_t *q)
     return s;
 }
 
+/* Interleaved parts: kernel positions [0, live) can hold activations; the rest of the padded chunk
+ * (a 64-column matrix fills 64 of a chunk's 4096 positions) is zero, and is left out of the work.
+ * In natural order position p is column p (kept in runs of 64, one slot group of every block);
+ * otherwise a kernel step covers ablock positions and the columns of the same ablock-wide range. */
+static size_t live_positions(const qlow__kpart *kp)
+{
+    const size_t A = kp->xord == QLOW__XORD_NAT ? 64 : (size_t)kp->ablock;
+    return ((size_t)kp->cols + A - 1) / A * A;
+}
+
+/* Live slots of each block of the chunk starting at kernel position base: slot group s of a block
+ * (4 slots) is kernel position base + 64 s + 4 d. */
+static size_t live_slots(const qlow__kpart *kp, size_t base, size_t live)
+{
+    const size_t A = (size_t)kp->ablock;
+    if (live >= base + 16 * A) return A;
+    return (live - base + 63) / 64 * 4;
+}
+
 /* Kernel order from block-major order: 4-byte runs (8- and 16-byte runs for the Q2 and Q4 orders)
  * moved by loops whose strides are the closed forms of qlow__xord_source and qlow__block_major (the
- * run-by-run calls divided by the runtime block size and were most of a small call's time). */
+ * run-by-run calls divided by the runtime block size and were most of a small call's time). Small Q
+ * parts carry a prepared copy map (xmap); interleaved parts copy only their live positions. */
 static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p, size_t n)
 {
+    if (kp->xmap) {
+        memset(x8p, 0, n);
+        for (int64_t i = 0; i < kp->xmap_runs; i++) memcpy(x8p + kp->xmap[2 * i], x8 + kp->xmap[2 * i + 1], 4);
+        return;
+    }
     if (kp->interleave) { /* kernel position chunk + 64 s + 4 d <- block-major chunk + A d + 4 s */
-        const size_t A = (size_t)kp->ablock;
-        for (size_t base = 0; base < n; base += 16 * A)
-            for (size_t s = 0; s < A / 4; s++)
+        const size_t A = (size_t)kp->ablock, live = live_positions(kp) < n ? live_positions(kp) : n;
+        for (size_t base = 0; base < live; base += 16 * A)
+            for (size_t s = 0; s < A / 4 && base + 64 * s < live; s++)
                 for (size_t d = 0; d < 16; d++) memcpy(x8p + base + 64 * s + 4 * d, x8 + base + d * A + 4 * s, 4);
+        memset(x8p + live, 0, n - live);
         return;
     }
     switch (kp->xord) {
@@ -59,13 +85,13 @@ static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p
     }
 }
 
-/* Block-major copy of the activations of an interleaved part: the 4-byte run at kernel position p
+/* Block-major copy of the live activations of an interleaved part: the 4-byte run at kernel position p
  * holds natural columns xord_source(p) + {0, 1, 2, 3} * step (step 5 for T158, else 1). */
 static void gather_block_major(const qlow__kpart *kp, const float *v, int64_t n, float *g, size_t nx)
 {
-    const size_t A = (size_t)kp->ablock, step = kp->xord == QLOW__XORD_T158 ? 5 : 1;
-    for (size_t base = 0; base < nx; base += 16 * A)
-        for (size_t s = 0; s < A / 4; s++)
+    const size_t A = (size_t)kp->ablock, step = kp->xord == QLOW__XORD_T158 ? 5 : 1, live = live_positions(kp);
+    for (size_t base = 0; base < nx && base < live; base += 16 * A)
+        for (size_t s = 0; s < live_slots(kp, base, live) / 4; s++)
             for (size_t d = 0; d < 16; d++) {
                 size_t j = qlow__xord_source(kp->xord, base + s * 64 + 4 * d);
                 float *o = g + base + d * A + s * 4;
@@ -99,24 +125,40 @@ qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp
             for (int64_t j = 0; j < n; j++) g[j] = x[j] * src->colscale_f32[j];
         v = g;
     }
+    const size_t live = kp->interleave ? live_positions(kp) : 0;
     if (kp->interleave) {
         gather_block_major(kp, v, n, buf->vb, nx);
         v = buf->vb;
         nv = (int64_t)nx;
     }
+    /* Values of block b that exist: interleaved blocks hold live slots then zeros, which change
+     * neither a maximum nor a sum, so only the live slots are read. */
+#define BLOCK_LEN(b)                                                                                   \
+    (kp->interleave ? (int64_t)live_slots(kp, (size_t)((b) / 16) * 16 * (size_t)ab, live)              \
+                    : ((b) * ab < nv ? ((b) * ab + ab < nv ? ab : nv - (b) * ab) : 0))
     float tok_inv = 0.0f, tok_scale = 0.0f;
     if (per_token) {
-        float amax = absmax(v, nv);
+        float amax = 0.0f;
+        if (kp->interleave) {
+            for (int64_t b = 0; b < kp->nblk_pad; b++) {
+                float a = absmax(v + b * ab, BLOCK_LEN(b));
+                if (a < 0.0f) return QLOW_E_NONFINITE;
+                amax = a > amax ? a : amax;
+            }
+        } else {
+            amax = absmax(v, nv);
+        }
         if (amax < 0.0f) return QLOW_E_NONFINITE;
         if (amax > 0.0f) {
             tok_scale = amax / 127.0f;
             tok_inv = 127.0f / amax;
         }
     }
-    memset(buf->x8 + nv, 0, nx - (size_t)nv);
+    if (!kp->interleave) memset(buf->x8 + nv, 0, nx - (size_t)nv);
     float tot = 0.0f;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
-        int64_t j0 = b * ab, len = j0 < nv ? (j0 + ab < nv ? ab : nv - j0) : 0;
+        int64_t j0 = b * ab, len = BLOCK_LEN(b);
+        if (kp->interleave) memset(buf->x8 + j0 + len, 0, (size_t)(ab - len));
         float scale = tok_scale, inv = tok_inv;
         if (!per_token && len > 0) {
             float amax = absmax(v + j0, len);
@@ -129,6 +171,7 @@ qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp
         buf->xsum[b] = buf->xs[b] * (float)s;
         tot = tot + buf->xsum[b];
     }
+#undef BLOCK_LEN
     const int reorder = kp->xord != QLOW__XORD_NAT || kp->interleave;
     if (reorder) to_kernel_order(kp, buf->x8, buf->x8p, nx);
     xq->x8 = buf->x8;

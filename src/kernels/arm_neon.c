@@ -115,7 +115,9 @@ static void bt_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, con
 {
     static const uint8_t bitpat[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    for (int64_t s = c * 16; s < c * 16 + 16; s++) {
+    /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
+    const size_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64;
+    for (int64_t s = c * 16; s < c * 16 + 16 && (size_t)s * step_bytes < rb; s++) {
         if (kind == QLOW_FORMAT_B1) {
             for (int m = 0; m < 16; m++) { /* 16 columns per vector: 2 bytes of signs */
                 size_t off = (size_t)s * 32 + (size_t)m * 2;

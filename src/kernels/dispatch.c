@@ -179,14 +179,254 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl, int qtrans)
     }
 }
 
+/* ---- per-matrix tables ---------------------------------------------------------------------------
+ * What depends only on the matrix (the M161 permutation, fp32 column scales, the Q group maps) is
+ * computed once, when the handle is built, into a side area of the handle (qlow__gemm_prep). A handle
+ * without one (built by hand, or a copy of a handle) gets the same tables carved from the workspace and
+ * filled on every call; both give identical bytes. */
+
+typedef struct gemm_tables {
+    int32_t *perm;           /* M161 permutation when the handle has none */
+    float *colscale_f32[2];  /* per part with a column scale */
+    uint16_t *grel[2];       /* per Q part */
+    int32_t *g0[2];
+} gemm_tables;
+
+struct qlow__gemm_prep {
+    const qlow_qmatrix *owner; /* the handle it was built for: a copy of the handle does not use it */
+    qlow__packed p;            /* the description it was built from, checked on every call */
+    const int32_t *perm;       /* the handle's perm when it was built */
+    gemm_plan plan[3];         /* by the kernel set's qtrans; [2]: AVX-512 at batch 1 (narrow Q parts
+                                * keep their activations in natural order, all their kernel reads) */
+    size_t need1;              /* workspace bytes of a batch-1 call (0: count per call) */
+};
+
+/* Carve (or, with w->base == NULL, only count) the tables of a plan. */
+static void carve_tables(qlow__wksp *w, const gemm_plan *pl, gemm_tables *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->perm = pl->need_perm ? (int32_t *)qlow__wksp_take(w, (size_t)pl->p->cols * sizeof(int32_t)) : NULL;
+    for (int k = 0; k < pl->nparts; k++) {
+        const qlow__kpart *kp = &pl->part[k];
+        if (pl->src[k].colscale) t->colscale_f32[k] = (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float));
+        if (kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2) {
+            t->grel[k] = (uint16_t *)qlow__wksp_take(w, (size_t)kp->nblk_pad * sizeof(uint16_t));
+            t->g0[k] = (int32_t *)qlow__wksp_take(w, (size_t)kp->nblk_pad / QLOW__LANES * sizeof(int32_t));
+        }
+    }
+}
+
+static void derive_perm(const qlow__packed *p, int32_t *perm)
+{
+    int64_t s = 0, u = p->n_salient;
+    for (int64_t j = 0; j < p->cols; j++) {
+        int sal = (p->col_mask[j >> 3] >> (j & 7)) & 1;
+        if (sal && s < p->n_salient)
+            perm[s++] = (int32_t)j;
+        else if (u < p->cols)
+            perm[u++] = (int32_t)j;
+    }
+}
+
+/* Fill carved tables and point the plan at them. */
+static void fill_tables(gemm_plan *pl, const gemm_tables *t)
+{
+    const qlow__packed *p = pl->p;
+    if (pl->need_perm) {
+        derive_perm(p, t->perm);
+        int k = 0;
+        if (p->n_salient > 0) pl->src[k++].perm = t->perm;
+        if (p->cols - p->n_salient > 0) pl->src[k].perm = t->perm + p->n_salient;
+        pl->need_perm = 0;
+    }
+    for (int k = 0; k < pl->nparts; k++) {
+        qlow__kpart *kp = &pl->part[k];
+        if (t->colscale_f32[k]) {
+            for (int64_t j = 0; j < kp->cols; j++) t->colscale_f32[k][j] = qlow__h2f(pl->src[k].colscale[j]);
+            pl->src[k].colscale_f32 = t->colscale_f32[k];
+        }
+        if (t->grel[k]) {
+            int64_t gc = p->format == QLOW_FORMAT_M161 ? kp->cols_pad : p->group_cols;
+            qlow__q_group_maps(kp->nblk, kp->nblk_pad, gc, kp->ngroups, t->grel[k], t->g0[k]);
+            kp->grel = t->grel[k];
+            kp->g0 = t->g0[k];
+        }
+    }
+}
+
+static size_t prep_head_bytes(void) { return qlow__align_up(sizeof(qlow__gemm_prep), 64); }
+
+static qlow_status ws_bytes(const gemm_plan *pl, int with_tables, int64_t batch, size_t *bytes);
+
+/* Parts small enough to get a prepared activation order (2 bytes of map per column). */
+#define XMAP_MAX_BYTES 4096u
+
+static int part_has_xmap(const qlow__kpart *kp)
+{
+    return !kp->interleave && kp->xord != QLOW__XORD_NAT && qlow__act_x8_bytes(kp) <= XMAP_MAX_BYTES;
+}
+
+/* Q parts of one 16-block chunk get their parameters transposed (see qlow__kpart.scale_t). */
+static int part_has_ptab(const qlow__kpart *kp)
+{
+    return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && kp->nblk_pad == QLOW__LANES;
+}
+
+static void fill_ptab(const qlow__kpart *kp, const uint16_t *plane, uint16_t *tab, int64_t rows_t)
+{
+    for (int64_t g = 0; g < kp->ngroups; g++)
+        for (int64_t r = 0; r < rows_t; r++) {
+            int64_t src = r < kp->rows ? r : kp->rows - 1;
+            tab[g * rows_t + r] = plane[qlow__q_param_offset(kp, src) + (size_t)g];
+        }
+}
+
+/* Carve (or count) and fill the transposed parameters of plan pl's parts. */
+static void carve_ptabs(qlow__wksp *w, gemm_plan *pl)
+{
+    for (int k = 0; k < pl->nparts; k++) {
+        qlow__kpart *kp = &pl->part[k];
+        if (!part_has_ptab(kp)) continue;
+        const int64_t rows_t = kp->rows + 15;
+        const size_t n = (size_t)kp->ngroups * (size_t)rows_t * sizeof(uint16_t);
+        uint16_t *st = (uint16_t *)qlow__wksp_take(w, n);
+        uint16_t *zt = kp->zero ? (uint16_t *)qlow__wksp_take(w, n) : NULL;
+        if (!st || (kp->zero && !zt)) continue;
+        fill_ptab(kp, kp->scale, st, rows_t);
+        if (zt) fill_ptab(kp, kp->zero, zt, rows_t);
+        kp->scale_t = st;
+        kp->zero_t = zt;
+        kp->rows_t = rows_t;
+    }
+}
+
+/* Carve (or count) and fill the activation-order maps of a plan: the 4-byte runs of the kernel order
+ * whose source lies in the stored columns (cols_pad / 4 of them). */
+static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
+{
+    for (int k = 0; k < pl->nparts; k++) {
+        qlow__kpart *kp = &pl->part[k];
+        if (!part_has_xmap(kp)) continue;
+        const size_t nx = qlow__act_x8_bytes(kp), live = (size_t)kp->cols_pad;
+        uint32_t *map = (uint32_t *)qlow__wksp_take(w, live / 4 * 2 * sizeof(uint32_t));
+        if (!map) continue;
+        int64_t runs = 0;
+        for (size_t p = 0; p < nx; p += 4) {
+            size_t src = qlow__xord_source(kp->xord, p);
+            if (src >= live) continue;
+            map[2 * runs] = (uint32_t)p;
+            map[2 * runs + 1] = (uint32_t)src;
+            runs++;
+        }
+        kp->xmap = map;
+        kp->xmap_runs = runs;
+    }
+}
+
+qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t *bytes)
+{
+    qlow_qmatrix probe;
+    memset(&probe, 0, sizeof(probe));
+    probe.magic = QLOW__QMATRIX_MAGIC;
+    probe.p = *p;
+    gemm_plan pl;
+    if (plan_parts(&probe, &pl, 0) != QLOW_OK) { /* the kernels report it on every call */
+        *bytes = 0;
+        return QLOW_OK;
+    }
+    pl.need_perm = pl.need_perm && !perm_stored;
+    qlow__wksp w;
+    qlow__wksp_init(&w, NULL, 0);
+    (void)qlow__wksp_take(&w, prep_head_bytes());
+    gemm_tables t;
+    carve_tables(&w, &pl, &t);
+    carve_ptabs(&w, &pl);
+    for (int q = 0; q < 2; q++) {
+        gemm_plan pq;
+        if (plan_parts(&probe, &pq, q) == QLOW_OK) carve_xmaps(&w, &pq);
+    }
+    if (w.overflow) return QLOW_E_OVERFLOW;
+    *bytes = w.used;
+    return QLOW_OK;
+}
+
+const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes)
+{
+    if (!mem || bytes < prep_head_bytes()) return NULL;
+    qlow__wksp w;
+    qlow__wksp_init(&w, mem, bytes);
+    qlow__gemm_prep *pr = (qlow__gemm_prep *)qlow__wksp_take(&w, prep_head_bytes());
+    memset(pr, 0, sizeof(*pr));
+    pr->owner = qm;
+    pr->p = qm->p;
+    pr->perm = qm->perm;
+    gemm_tables t;
+    for (int q = 0; q < 2; q++)
+        if (plan_parts(qm, &pr->plan[q], q) != QLOW_OK) return NULL;
+    carve_tables(&w, &pr->plan[0], &t);
+    if (w.overflow) return NULL;
+    fill_tables(&pr->plan[0], &t);
+    /* The two orders share every table; only the activation order of Q parts differs. */
+    for (int k = 0; k < pr->plan[1].nparts; k++) {
+        pr->plan[1].part[k].grel = pr->plan[0].part[k].grel;
+        pr->plan[1].part[k].g0 = pr->plan[0].part[k].g0;
+        pr->plan[1].src[k] = pr->plan[0].src[k];
+    }
+    pr->plan[1].need_perm = 0;
+    carve_ptabs(&w, &pr->plan[0]);
+    for (int k = 0; k < pr->plan[1].nparts; k++) {
+        pr->plan[1].part[k].scale_t = pr->plan[0].part[k].scale_t;
+        pr->plan[1].part[k].zero_t = pr->plan[0].part[k].zero_t;
+        pr->plan[1].part[k].rows_t = pr->plan[0].part[k].rows_t;
+    }
+    for (int q = 0; q < 2; q++) carve_xmaps(&w, &pr->plan[q]);
+    if (w.overflow) return NULL;
+    pr->plan[2] = pr->plan[1];
+#if defined(QLOW__HAVE_X86_KERNELS)
+    for (int k = 0; k < pr->plan[2].nparts; k++) {
+        qlow__kpart *kp = &pr->plan[2].part[k];
+        if (qlow__narrow_q_ok(kp)) {
+            kp->xord = QLOW__XORD_NAT;
+            kp->xmap = NULL;
+            kp->xmap_runs = 0;
+        }
+    }
+#endif
+    /* The plans point at the handle's packed description, which is what the kernels read. */
+    pr->plan[0].p = pr->plan[1].p = pr->plan[2].p = &qm->p;
+    if (ws_bytes(&pr->plan[0], 0, 1, &pr->need1) != QLOW_OK) pr->need1 = 0;
+    return pr;
+}
+
+/* Word-wise equality of two packed descriptions (firmware builds have no memcmp). */
+static int same_packed(const qlow__packed *a, const qlow__packed *b)
+{
+    _Static_assert(sizeof(qlow__packed) % sizeof(uint64_t) == 0, "qlow__packed is compared in words");
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    uint64_t diff = 0;
+    for (size_t i = 0; i < sizeof(*a); i += sizeof(uint64_t)) {
+        uint64_t u, v;
+        memcpy(&u, x + i, sizeof(u));
+        memcpy(&v, y + i, sizeof(v));
+        diff |= u ^ v;
+    }
+    return diff == 0;
+}
+
+/* The handle's tables, if they still describe it. */
+static const qlow__gemm_prep *handle_prep(const qlow_qmatrix *qm)
+{
+    const qlow__gemm_prep *pr = qm->prep;
+    if (!pr || pr->owner != qm || pr->perm != qm->perm || !same_packed(&pr->p, &qm->p)) return NULL;
+    return pr;
+}
+
 /* ---- workspace ---------------------------------------------------------------------------------- */
 
 typedef struct gemm_ws {
-    int32_t *perm;
     qlow__xq *xq;      /* [nparts][batch] */
     qlow__xbuf *xbuf;  /* [nparts][batch] */
     qlow_status *tok_status;
-    float *colscale_f32[2];
 } gemm_ws;
 
 /* Whether part k gathers or scales its activations (M161 always gathers). */
@@ -195,22 +435,15 @@ static int part_gathers(const gemm_plan *pl, int k)
     return pl->p->format == QLOW_FORMAT_M161 || pl->src[k].colscale != NULL;
 }
 
-/* Carve (or, with w->base == NULL, only count) the scratch of one call. */
-static void carve(qlow__wksp *w, gemm_plan *pl, int64_t batch, gemm_ws *ws)
+/* Carve (or, with w->base == NULL, only count) the per-token scratch of one call. */
+static void carve_tokens(qlow__wksp *w, const gemm_plan *pl, int64_t batch, gemm_ws *ws)
 {
     const size_t nb = (size_t)batch;
-    ws->perm = pl->need_perm ? (int32_t *)qlow__wksp_take(w, (size_t)pl->p->cols * sizeof(int32_t)) : NULL;
     ws->xq = (qlow__xq *)qlow__wksp_take(w, (size_t)pl->nparts * nb * sizeof(qlow__xq));
     ws->xbuf = (qlow__xbuf *)qlow__wksp_take(w, (size_t)pl->nparts * nb * sizeof(qlow__xbuf));
     ws->tok_status = (qlow_status *)qlow__wksp_take(w, (size_t)pl->nparts * nb * sizeof(qlow_status));
     for (int k = 0; k < pl->nparts; k++) {
-        qlow__kpart *kp = &pl->part[k];
-        ws->colscale_f32[k] =
-            pl->src[k].colscale ? (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float)) : NULL;
-        if (kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2) {
-            kp->grel = (const uint16_t *)qlow__wksp_take(w, (size_t)kp->nblk_pad * sizeof(uint16_t));
-            kp->g0 = (const int32_t *)qlow__wksp_take(w, (size_t)kp->nblk_pad / QLOW__LANES * sizeof(int32_t));
-        }
+        const qlow__kpart *kp = &pl->part[k];
         for (size_t t = 0; t < nb; t++) {
             qlow__xbuf b;
             b.x8 = (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp));
@@ -232,7 +465,8 @@ static qlow_status check_batch(int64_t batch)
     return QLOW_OK;
 }
 
-static qlow_status ws_bytes(gemm_plan *pl, int64_t batch, size_t *bytes)
+/* Workspace bytes of a call: the tables unless the handle has them, then the per-token scratch. */
+static qlow_status ws_bytes(const gemm_plan *pl, int with_tables, int64_t batch, size_t *bytes)
 {
     size_t per_tok = 0;
     for (int k = 0; k < pl->nparts; k++) {
@@ -244,10 +478,26 @@ static qlow_status ws_bytes(gemm_plan *pl, int64_t batch, size_t *bytes)
     if (qlow__mul_size(per_tok, (size_t)batch, &total) != QLOW_OK) return QLOW_E_OVERFLOW;
     qlow__wksp w;
     qlow__wksp_init(&w, NULL, 0);
+    gemm_tables t;
+    if (with_tables) carve_tables(&w, pl, &t);
     gemm_ws ws;
-    carve(&w, pl, batch, &ws);
+    carve_tokens(&w, pl, batch, &ws);
     if (w.overflow) return QLOW_E_OVERFLOW;
     *bytes = w.used + 64;
+    return QLOW_OK;
+}
+
+/* The plan of a call: the handle's own, or `local` planned now (then the tables come from the
+ * workspace). */
+static qlow_status call_plan(const qlow_qmatrix *qm, int qtrans, int narrow, gemm_plan *local, const gemm_plan **pl)
+{
+    const qlow__gemm_prep *pr = handle_prep(qm);
+    if (pr) {
+        *pl = &pr->plan[narrow ? 2 : qtrans ? 1 : 0];
+        return QLOW_OK;
+    }
+    QLOW_TRY(plan_parts(qm, local, qtrans));
+    *pl = local;
     return QLOW_OK;
 }
 
@@ -256,39 +506,69 @@ qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int3
     if (!qm || !bytes) return QLOW_E_NULL_POINTER;
     if (flags & ~(int32_t)QLOW_GEMM_ACT8) return QLOW_E_INVALID_ARG;
     QLOW_TRY(check_batch(batch));
-    gemm_plan pl;
-    QLOW_TRY(plan_parts(qm, &pl, 0)); /* the activation order does not change any size */
+    if (qm->magic != QLOW__QMATRIX_MAGIC) return QLOW_E_INVALID_ARG;
+    gemm_plan local;
+    const gemm_plan *pl;
+    QLOW_TRY(call_plan(qm, 0, 0, &local, &pl)); /* the orders of plan 1 and 2 need no more room */
     size_t n;
-    QLOW_TRY(ws_bytes(&pl, batch, &n));
+    QLOW_TRY(ws_bytes(pl, pl == &local, batch, &n));
     *bytes = n;
     return QLOW_OK;
 }
 
 /* ---- the computation ---------------------------------------------------------------------------- */
 
-static void derive_perm(const qlow__packed *p, int32_t *perm)
-{
-    int64_t s = 0, u = p->n_salient;
-    for (int64_t j = 0; j < p->cols; j++) {
-        int sal = (p->col_mask[j >> 3] >> (j & 7)) & 1;
-        if (sal && s < p->n_salient)
-            perm[s++] = (int32_t)j;
-        else if (u < p->cols)
-            perm[u++] = (int32_t)j;
-    }
-}
+/* Below this much work (weights x tokens for the rows, activation bytes for the quantization) a call
+ * runs on the calling thread: starting a parallel region costs more than it saves. The split never
+ * changes results. */
+#define PAR_MIN_ROW_WORK ((int64_t)1 << 18)
+#define PAR_MIN_ACT_WORK ((int64_t)1 << 15)
 
 /* Rows per task: enough work per task to amortize the thread start. */
 static int64_t row_tasks(int64_t rows, int threads) { return threads > 1 && rows >= 2 * threads ? threads : 1; }
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* Batch-1 B1/B2 parts of one chunk on AVX-512 prepare and run through x86_avx512_narrow.c. */
+static int narrow_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+{
+    return batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp);
+}
+#endif
 
 static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm_ws *ws, int64_t batch, float *Y,
                      int64_t r0, int64_t r1)
 {
     for (int k = 0; k < pl->nparts; k++) {
         const qlow__kpart *kp = &pl->part[k];
+        const qlow__xq *xq = ws->xq + (size_t)k * (size_t)batch;
         qlow__rows_fn fn = ks->rows[kp->format] ? ks->rows[kp->format] : qlow__kernels_generic.rows[kp->format];
-        fn(kp, ws->xq + (size_t)k * (size_t)batch, (int)batch, r0, r1, Y, pl->p->rows, k > 0);
+        int64_t r = r0;
+#if defined(QLOW__HAVE_X86_KERNELS)
+        if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
+            r = qlow__narrow_q_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+        else if (narrow_b(ks, kp, batch))
+            r = qlow__narrow_b_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+#endif
+        if (r < r1) fn(kp, xq, (int)batch, r, r1, Y, pl->p->rows, k > 0);
     }
+}
+
+static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm_ws *ws, const float *X,
+                         int64_t ntok, int per_token, int64_t i)
+{
+    int k = (int)(i / ntok);
+    int64_t t = i % ntok;
+    const qlow__xbuf *b = &ws->xbuf[i];
+#if defined(QLOW__HAVE_X86_KERNELS)
+    if (narrow_b(ks, &pl->part[k], ntok)) {
+        ws->tok_status[i] = qlow__narrow_b_act_avx512(&pl->part[k], pl->src[k].perm, pl->src[k].colscale_f32,
+                                                      X + t * pl->p->cols, per_token, b->v, b->x8p, b->xs, b->xsum,
+                                                      &ws->xq[i]);
+        return;
+    }
+#endif
+    ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,
+                                           &ws->xq[i]);
 }
 
 static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y,
@@ -298,63 +578,63 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     if (!qm || !X || !Y) return QLOW_E_NULL_POINTER;
     QLOW_TRY(check_batch(batch));
     if (batch > INT32_MAX) return QLOW_E_SHAPE;
+    if (qm->magic != QLOW__QMATRIX_MAGIC) return QLOW_E_INVALID_ARG;
     const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
-    gemm_plan pl;
-    QLOW_TRY(plan_parts(qm, &pl, ks->qtrans));
-    size_t need;
-    QLOW_TRY(ws_bytes(&pl, batch, &need));
+    gemm_plan local;
+    const gemm_plan *pl;
+#if defined(QLOW__HAVE_X86_KERNELS)
+    const int narrow = batch == 1 && ks == &qlow__kernels_avx512;
+#else
+    const int narrow = 0;
+#endif
+    QLOW_TRY(call_plan(qm, ks->qtrans, narrow, &local, &pl));
+    const int with_tables = pl == &local;
+    size_t need = batch == 1 && !with_tables ? qm->prep->need1 : 0;
+    if (!need) QLOW_TRY(ws_bytes(pl, with_tables, batch, &need));
     if (!wksp) return QLOW_E_NULL_POINTER;
     if (((uintptr_t)wksp & 63u) != 0) return QLOW_E_ALIGNMENT;
     if (wksp_bytes < need) return QLOW_E_WORKSPACE_TOO_SMALL;
     qlow__wksp w;
     qlow__wksp_init(&w, wksp, wksp_bytes);
+    if (with_tables) {
+        gemm_tables t;
+        carve_tables(&w, &local, &t);
+        if (w.overflow) return QLOW_E_WORKSPACE_TOO_SMALL;
+        fill_tables(&local, &t);
+    }
     gemm_ws ws;
-    carve(&w, &pl, batch, &ws);
+    carve_tokens(&w, pl, batch, &ws);
     if (w.overflow) return QLOW_E_WORKSPACE_TOO_SMALL;
 
-    const qlow__packed *p = pl.p;
-    if (pl.need_perm) {
-        derive_perm(p, ws.perm);
-        int k = 0;
-        if (p->n_salient > 0) pl.src[k++].perm = ws.perm;
-        if (p->cols - p->n_salient > 0) pl.src[k].perm = ws.perm + p->n_salient;
-    }
-    for (int k = 0; k < pl.nparts; k++) {
-        qlow__kpart *kp = &pl.part[k];
-        if (ws.colscale_f32[k]) {
-            for (int64_t j = 0; j < kp->cols; j++) ws.colscale_f32[k][j] = qlow__h2f(pl.src[k].colscale[j]);
-            pl.src[k].colscale_f32 = ws.colscale_f32[k];
-        }
-        if (kp->grel) {
-            int64_t gc = p->format == QLOW_FORMAT_M161 ? kp->cols_pad : p->group_cols;
-            qlow__q_group_maps(kp->nblk, kp->nblk_pad, gc, kp->ngroups, (uint16_t *)(uintptr_t)kp->grel,
-                               (int32_t *)(uintptr_t)kp->g0);
-        }
-    }
-
+    const qlow__packed *p = pl->p;
     const int threads = qlow__ctx_threads(ctx);
     const int64_t ntok = batch;
-    const int64_t njobs = (int64_t)pl.nparts * ntok;
-    (void)threads;
+    const int64_t njobs = (int64_t)pl->nparts * ntok;
+    const int act_par = threads > 1 && njobs > 1 && batch * p->cols >= PAR_MIN_ACT_WORK;
+    if (act_par) {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && njobs > 1)
+#pragma omp parallel for schedule(static) num_threads(threads)
 #endif
-    for (int64_t i = 0; i < njobs; i++) {
-        int k = (int)(i / ntok);
-        int64_t t = i % ntok;
-        ws.tok_status[i] = qlow__act_quantize(ks, &pl.part[k], &pl.src[k], X + t * p->cols, per_token,
-                                              &ws.xbuf[i], &ws.xq[i]);
+        for (int64_t i = 0; i < njobs; i++) quantize_job(ks, pl, &ws, X, ntok, per_token, i);
+    } else {
+        for (int64_t i = 0; i < njobs; i++) quantize_job(ks, pl, &ws, X, ntok, per_token, i);
     }
     for (int64_t i = 0; i < njobs; i++)
         if (ws.tok_status[i] != QLOW_OK) return ws.tok_status[i];
 
-    const int64_t rows = p->rows, ntasks = row_tasks(rows, threads);
+    const int64_t rows = p->rows;
+    const int row_par = rows * p->cols * batch >= PAR_MIN_ROW_WORK;
+    const int64_t ntasks = row_par ? row_tasks(rows, threads) : 1;
+    if (ntasks > 1) {
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (ntasks > 1)
+#pragma omp parallel for schedule(static) num_threads(threads)
 #endif
-    for (int64_t task = 0; task < ntasks; task++) {
-        int64_t r0 = rows * task / ntasks, r1 = rows * (task + 1) / ntasks;
-        run_rows(ks, &pl, &ws, batch, Y, r0, r1);
+        for (int64_t task = 0; task < ntasks; task++) {
+            int64_t r0 = rows * task / ntasks, r1 = rows * (task + 1) / ntasks;
+            run_rows(ks, pl, &ws, batch, Y, r0, r1);
+        }
+    } else {
+        run_rows(ks, pl, &ws, batch, Y, 0, rows);
     }
     return QLOW_OK;
 }

@@ -75,6 +75,16 @@ typedef struct qlow__kpart {
     const int32_t *g0;       /* per 16-block chunk: first group index */
     /* B1 / B2 / T kinds: per-row fp16 parameters */
     const uint16_t *alpha, *alpha2, *mu;
+    /* Q kinds in a reordered activation layout, prepared once per matrix when small (else NULL and
+     * the order is derived per call): x8p[xmap[2i] .. +4) = x8[xmap[2i+1] .. +4) for i < xmap_runs,
+     * every other byte of x8p is zero. */
+    const uint32_t *xmap;
+    int64_t xmap_runs;
+    /* Q kinds of at most one 16-block chunk, prepared per matrix (else NULL): the fp16 scale (and
+     * zero) of group g for row r at [g * rows_t + r], rows_t = rows + 15 (the last row repeated), so
+     * that 16 consecutive rows' parameters are one load. */
+    const uint16_t *scale_t, *zero_t;
+    int64_t rows_t;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).
@@ -239,5 +249,35 @@ static inline int qlow__t158_digit(unsigned b, int k)
     static const unsigned pow3[5] = {1, 3, 9, 27, 81};
     return (int)((b / pow3[k]) % 3u);
 }
+
+/* ---- per-matrix kernel tables (dispatch.c) ----
+ * Everything a product needs that depends only on the matrix, computed once when a handle is built and
+ * kept in a side area of the handle (qlow_qmatrix.prep), so that a call does no per-matrix work. */
+/* Bytes of that area for a handle with packed description p (perm_stored: the handle holds the M161
+ * permutation); 0 when the kernels cannot run the matrix (every call then reports why).
+ * QLOW_E_OVERFLOW. */
+QLOW_HIDDEN qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t *bytes);
+/* Build the tables of the finished handle qm (p and perm set) in mem (64-byte aligned, `bytes` from
+ * qlow__gemm_prep_bytes). Returns NULL if they cannot be built; never allocates. */
+QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes);
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* Batch-1 AVX-512 VNNI rows of a narrow Q part (x86_avx512_narrow.c), sixteen rows per pass. _ok: the
+ * part qualifies (Q8/Q4/Q3/Q2, one 16-block chunk, tables prepared). _rows computes rows [r0, r1) and
+ * returns the first row it left to the caller (r1). Results equal the other kernels bit for bit. */
+QLOW_HIDDEN int qlow__narrow_q_ok(const qlow__kpart *kp);
+QLOW_HIDDEN int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,
+                                               float *y, int add);
+/* The same for B1/B2 parts of one chunk (at most 4096 columns). */
+QLOW_HIDDEN int qlow__narrow_b_ok(const qlow__kpart *kp);
+QLOW_HIDDEN int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,
+                                               float *y, int add);
+/* The activations those B rows read (x8p over the part's 64-column groups, xs, xsum, xtot), prepared
+ * directly: perm / colscale as in qlow__xsrc, gather holds cols floats. Equal to the portable
+ * preparation for every value that kernel reads. QLOW_E_NONFINITE as there. */
+QLOW_HIDDEN qlow_status qlow__narrow_b_act_avx512(const qlow__kpart *kp, const int32_t *perm, const float *colscale,
+                                                  const float *x, int per_token, float *gather, int8_t *x8p,
+                                                  float *xs, float *xsum, qlow__xq *xq);
+#endif
 
 #endif

@@ -335,6 +335,13 @@ INL void widen16(int nt, __m256i (*is)[2])
     }
 }
 
+/* Steps of chunk c that hold code bytes of a row of rb bytes (step_bytes per step). */
+INL int64_t live_steps(size_t rb, size_t step_bytes, int64_t c)
+{
+    int64_t n = (int64_t)((rb + step_bytes - 1) / step_bytes) - c * 16;
+    return n < 0 ? 0 : n > 16 ? 16 : n;
+}
+
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
@@ -352,13 +359,15 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             if (kind == QLOW_FORMAT_B2) qlow__prefetch(kp->codes2 + (size_t)r * rb, c * span + QLOW__PF_DIST, span);
             UNROLL
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
-            for (int64_t s = 0; s < 16; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+            /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
+            const int64_t ns = live_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
+            for (int64_t s = 0; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
             if (k1 == QLOW_FORMAT_B1) widen16(nt, is);
             bt_fold(xq, nt, c, is, acc);
             if (kind == QLOW_FORMAT_B2) {
                 UNROLL
                 for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
-                for (int64_t s = 0; s < 16; s++)
+                for (int64_t s = 0; s < ns; s++)
                     bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
                 widen16(nt, is);
                 bt_fold(xq, nt, c, is, acc2);
