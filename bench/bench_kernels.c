@@ -37,6 +37,42 @@ static double median(double *v, int n)
 }
 
 static int g_quick;
+
+/* Optional filters for focused runs (the defaults run everything):
+ *   BENCH_ONLY=Q4,B1   formats whose name contains one of the comma-separated words
+ *   BENCH_BATCH=1,32   batch sizes instead of the mode's list
+ *   BENCH_THREADS=1    the thread counts to run (1, 2 or 1,2)
+ *   BENCH_TEMP=hot     hot, cold or both (quick mode defaults to cold, full mode to both)
+ *   BENCH_MISALIGN=1   planes at calloc offsets (16 bytes past 64) instead of 64-byte aligned */
+static int env_has_word(const char *env, const char *name)
+{
+    const char *v = getenv(env);
+    if (!v || !*v) return 1;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", v);
+    for (char *w = strtok(buf, ","); w; w = strtok(NULL, ","))
+        if (*w && strstr(name, w)) return 1;
+    return 0;
+}
+static int thread_wanted(int th, const int64_t *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == th) return 1;
+    return n == 0;
+}
+static int env_int_list(const char *env, int64_t *out, int max)
+{
+    const char *v = getenv(env);
+    int n = 0;
+    while (v && *v && n < max) {
+        char *end;
+        long x = strtol(v, &end, 10);
+        if (end == v) break;
+        if (x > 0) out[n++] = x;
+        v = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
 static const double COLD_BYTES = 100.0 * 1024 * 1024; /* > 3x L3 */
 
 /* ---- fp32 reference GEMV / GEMM and the read-bandwidth kernel ---------------------------------- */
@@ -166,6 +202,19 @@ static const double G_F32_32[2][2] = {{9561, 4991}, {25835, 13132}};
 
 static const int64_t SHAPES[3][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
 
+/* A zeroed plane registered with m (freed by tp_free). Planes start 64-byte aligned, as inside a
+ * qmatrix image (docs/formats.md), unless BENCH_MISALIGN=1 keeps the test packer's calloc offset. */
+static int g_misalign;
+static void *bench_zalloc(tp_matrix *m, size_t n)
+{
+    if (g_misalign) return tp_zalloc(m, n);
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    memset(p, 0, (n + 63) / 64 * 64);
+    m->blk[m->nblk++] = p;
+    m->bytes += n;
+    return p;
+}
+
 /* A deep copy of a test matrix's planes, so cold runs stream distinct memory. */
 static void clone(const tp_matrix *src, tp_matrix *dst)
 {
@@ -181,7 +230,7 @@ static void clone(const tp_matrix *src, tp_matrix *dst)
     const size_t R = (size_t)q->rows;
 #define DUP(field, n)                                                                                  \
     if (q->field) {                                                                                    \
-        void *m_ = tp_zalloc(dst, (n));                                                                \
+        void *m_ = bench_zalloc(dst, (n));                                                                \
         memcpy(m_, q->field, (n));                                                                     \
         p->field = m_;                                                                                 \
     }
@@ -202,7 +251,7 @@ static void clone(const tp_matrix *src, tp_matrix *dst)
     DUP(sal_zero, R * 2)
 #undef DUP
     if (src->qm.perm) {
-        int32_t *pp = (int32_t *)tp_zalloc(dst, (size_t)q->cols * 4);
+        int32_t *pp = (int32_t *)bench_zalloc(dst, (size_t)q->cols * 4);
         memcpy(pp, src->qm.perm, (size_t)q->cols * 4);
         dst->qm.perm = pp;
     }
@@ -261,6 +310,8 @@ int main(int argc, char **argv)
     const char *q = getenv("BENCH_QUICK");
     g_quick = (q && *q && *q != '0') || (argc > 1 && strcmp(argv[1], "--quick") == 0);
     g_avx512 = qlow_has_feature(QLOW_FEATURE_AVX512);
+    const char *mis = getenv("BENCH_MISALIGN");
+    g_misalign = mis && *mis && *mis != '0';
     qlow_ctx *ctx = NULL;
     if (qlow_ctx_create(NULL, &ctx) != QLOW_OK) return 1;
     int64_t isa = 0;
@@ -282,8 +333,15 @@ int main(int argc, char **argv)
 
     const int nshapes = g_quick ? 1 : 3;
     const int64_t batches_full[3] = {1, 8, 32}, batches_quick[2] = {1, 8};
-    const int64_t *batches = g_quick ? batches_quick : batches_full;
-    const int nbatch = g_quick ? 2 : 3;
+    int64_t batches_env[8];
+    const int nbatch_env = env_int_list("BENCH_BATCH", batches_env, 8);
+    const int64_t *batches = nbatch_env ? batches_env : g_quick ? batches_quick : batches_full;
+    const int nbatch = nbatch_env ? nbatch_env : g_quick ? 2 : 3;
+    int64_t thr_env[2];
+    const int nthr_env = env_int_list("BENCH_THREADS", thr_env, 2);
+    const char *temp_env = getenv("BENCH_TEMP");
+    const int want_hot = temp_env && *temp_env ? strcmp(temp_env, "cold") != 0 : !g_quick;
+    const int want_cold = !(temp_env && strcmp(temp_env, "hot") == 0);
     const int nfmt = (int)(sizeof(FMTS) / sizeof(FMTS[0]));
     double summary[16][3]; /* cold, batch 1, 4096^2: % of bandwidth at 1 and 2 threads */
     double summary_us[16][3], summary_min[16][3];
@@ -313,11 +371,12 @@ int main(int argc, char **argv)
             FW[k] = (float *)aligned_alloc(64, fbytes);
             for (int64_t i = 0; i < R * C; i++) FW[k][i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
         }
-        result f32r[3][3][2]; /* [batch][thr][hot/cold] */
+        result f32r[8][3][2]; /* [batch][thr][hot/cold] */
+        memset(f32r, 0, sizeof(f32r));
         for (int bi = 0; bi < nbatch; bi++)
             for (int th = 1; th <= max_threads; th++)
                 for (int cold = 0; cold < 2; cold++) {
-                    if (g_quick && !cold) continue;
+                    if (!thread_wanted(th, thr_env, nthr_env) || !(cold ? want_cold : want_hot)) continue;
                     result r = time_f32(FW, cold ? fcopies : 1, R, C, X, batches[bi], Y, th);
                     f32r[bi][th][cold] = r;
                     int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
@@ -332,6 +391,7 @@ int main(int argc, char **argv)
 
         for (int fi = 0; fi < nfmt; fi++) {
             const bfmt *f = &FMTS[fi];
+            if (!env_has_word("BENCH_ONLY", f->name)) continue;
             tp_opts o;
             memset(&o, 0, sizeof(o));
             o.format = f->format;
@@ -353,16 +413,16 @@ int main(int argc, char **argv)
             if (ncopy < 2) ncopy = 2;
             if (ncopy > 64) ncopy = 64;
             tp_matrix *mats = (tp_matrix *)calloc((size_t)ncopy, sizeof(tp_matrix));
-            mats[0] = base;
-            for (int k = 1; k < ncopy; k++) clone(&base, &mats[k]);
+            for (int k = 0; k < ncopy; k++) clone(&base, &mats[k]);
             for (int bi = 0; bi < nbatch; bi++) {
                 size_t wsb = 0;
                 qlow_gemm_workspace_size(&base.qm, batches[bi], 0, &wsb);
                 void *ws = aligned_alloc(64, (wsb + 63) / 64 * 64);
                 for (int th = 1; th <= max_threads; th++) {
+                    if (!thread_wanted(th, thr_env, nthr_env)) continue;
                     qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th);
                     for (int cold = 0; cold < 2; cold++) {
-                        if (g_quick && !cold) continue;
+                        if (!(cold ? want_cold : want_hot)) continue;
                         result r = time_q(ctx, mats, cold ? ncopy : 1, X, batches[bi], Y, ws, wsb, wbytes);
                         double gflops = 2.0 * (double)(R * C * batches[bi]) / r.us * 1e-3;
                         int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
@@ -370,10 +430,10 @@ int main(int argc, char **argv)
                         printf("| %s | %.2f | %lldx%lld | %lld | %d | %s | %.0f (%.0f) | %.1f | %.0f%% | %.2f | %.1f | ", f->name,
                                bpw, (long long)R, (long long)C, (long long)batches[bi], th, cold ? "cold" : "hot", r.us,
                                r.min_us, r.gbs,
-                               100.0 * r.gbs / bw[th], f32r[bi][th][cold].us / r.us, gflops);
+                               100.0 * r.gbs / bw[th], f32r[bi][th][cold].us > 0 ? f32r[bi][th][cold].us / r.us : 0.0, gflops);
                         if (g > 0) printf("%s %.0f | %.2fx |\n", f->ggml_name, g, g / r.us);
                         else printf("- | - |\n");
-                        if (si == 0 && bi == 0 && cold) {
+                        if (si == 0 && batches[bi] == 1 && cold) {
                             summary[fi][th] = 100.0 * r.gbs / bw[th];
                             summary_us[fi][th] = r.us;
                             summary_min[fi][th] = r.min_us;
@@ -383,6 +443,7 @@ int main(int argc, char **argv)
                 free(ws);
             }
             for (int k = 0; k < ncopy; k++) tp_free(&mats[k]);
+            tp_free(&base);
             free(mats);
             fflush(stdout);
         }
@@ -395,6 +456,7 @@ int main(int argc, char **argv)
     printf(")\n\n");
     for (int fi = 0; fi < nfmt; fi++) {
         const bfmt *f = &FMTS[fi];
+        if (!env_has_word("BENCH_ONLY", f->name)) continue;
         printf("- %s: cold batch-1, 2 threads: %.0f%% of bandwidth (median %.0f us, min %.0f); 1 thread: %.0f%% (median %.0f "
                "us, min %.0f); 1T speedup vs ggml %s %.0f us (ggml_anchor.md): %.2fx (median), %.2fx (min)\n",
                f->name, summary[fi][max_threads], summary_us[fi][max_threads], summary_min[fi][max_threads],

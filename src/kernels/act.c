@@ -45,20 +45,43 @@ static size_t live_slots(const qlow__kpart *kp, size_t base, size_t live)
     return (live - base + 63) / 64 * 4;
 }
 
-/* Kernel order from block-major order. Q4 and Q2 orders move 16- and 8-byte runs; interleaved
- * parts and T158 go byte by byte (4-byte runs stay together in the interleave, but not in T158). */
+/* Kernel order from block-major order: 4-byte runs (8- and 16-byte runs for the Q2 and Q4 orders)
+ * moved by loops whose strides are the closed forms of qlow__xord_source and qlow__block_major (the
+ * run-by-run calls divided by the runtime block size and were most of a small call's time). Small Q
+ * parts carry a prepared copy map (xmap); interleaved parts copy only their live positions. */
 static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p, size_t n)
 {
     if (kp->xmap) {
         memset(x8p, 0, n);
         for (int64_t i = 0; i < kp->xmap_runs; i++) memcpy(x8p + kp->xmap[2 * i], x8 + kp->xmap[2 * i + 1], 4);
-    } else if (!kp->interleave) {
+        return;
+    }
+    if (kp->interleave) { /* kernel position chunk + 64 s + 4 d <- block-major chunk + A d + 4 s */
+        const size_t A = (size_t)kp->ablock, live = live_positions(kp) < n ? live_positions(kp) : n;
+        for (size_t base = 0; base < live; base += 16 * A)
+            for (size_t s = 0; s < A / 4 && base + 64 * s < live; s++)
+                for (size_t d = 0; d < 16; d++) memcpy(x8p + base + 64 * s + 4 * d, x8 + base + d * A + 4 * s, 4);
+        memset(x8p + live, 0, n - live);
+        return;
+    }
+    switch (kp->xord) {
+    case QLOW__XORD_Q4T: /* position c + 128 j + 64 h + 4 e <- c + 32 b(e) + 16 h + 4 j, b(e) = 4 (e % 4) + e / 4 */
+        for (size_t c = 0; c < n; c += 512)
+            for (size_t j = 0; j < 4; j++)
+                for (size_t h = 0; h < 2; h++)
+                    for (size_t e = 0; e < 16; e++)
+                        memcpy(x8p + c + 128 * j + 64 * h + 4 * e, x8 + c + 32 * (4 * (e % 4) + e / 4) + 16 * h + 4 * j, 4);
+        return;
+    case QLOW__XORD_Q2T: /* position c + 256 j + 64 k + 4 b <- c + 32 b + 8 k + 4 j */
+        for (size_t c = 0; c < n; c += 512)
+            for (size_t j = 0; j < 2; j++)
+                for (size_t k = 0; k < 4; k++)
+                    for (size_t b = 0; b < 16; b++) memcpy(x8p + c + 256 * j + 64 * k + 4 * b, x8 + c + 32 * b + 8 * k + 4 * j, 4);
+        return;
+    default: {
         size_t run = kp->xord == QLOW__XORD_Q4 ? 16 : kp->xord == QLOW__XORD_Q2 ? 8 : 4;
         for (size_t p = 0; p < n; p += run) memcpy(x8p + p, x8 + qlow__xord_source(kp->xord, p), run);
-    } else {
-        const size_t live = live_positions(kp) < n ? live_positions(kp) : n;
-        for (size_t p = 0; p < live; p += 4) memcpy(x8p + p, x8 + qlow__block_major(kp, p), 4);
-        memset(x8p + live, 0, n - live);
+    }
     }
 }
 

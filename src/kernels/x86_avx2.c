@@ -35,6 +35,11 @@ INL __m256i dot4(__m256i u, __m256i s)
 {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
+/* Several vpmaddubsw results are added in int16 before one vpmaddwd widens them: each is at most
+ * 2 * code * 127 in magnitude, and every caller bounds the count so that the sum stays below 2^15
+ * (Q4: 2 x 3810; Q3/Q2: 4 x 1778; T2: 4 x 762; T158: 5 x 508). */
+INL __m256i pair16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }
+INL __m256i widen16x(__m256i s16) { return _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); }
 
 INL float lanes_sum(__m256 lo, __m256 hi)
 {
@@ -101,7 +106,7 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
             UNROLL
             for (int t = 0; t < nt; t++) {
                 const int8_t *x = xq[t].x8p + c * 512 + h * 256 + (q / 2) * 128 + (q % 2) * 32;
-                a[t][q] = _mm256_add_epi32(dot4(lo, ldx(x)), dot4(hi, ldx(x + 64)));
+                a[t][q] = widen16x(_mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
             }
         }
         UNROLL
@@ -117,9 +122,15 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
             __m256i hv = _mm256_setzero_si256();
             if (kind == QLOW_FORMAT_Q3) {
                 int64_t hoff = c * 64 + h * 32 + q * 16, hrem = data_bytes / 2 - hoff;
-                uint8_t tmp[16] = {0};
-                if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)(hrem < 16 ? hrem : 16));
-                hv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tmp));
+                __m128i hw;
+                if (hrem >= 16) {
+                    hw = _mm_loadu_si128((const __m128i *)(hi_row + hoff));
+                } else { /* the row's last high words: a variable-length copy only here */
+                    uint8_t tmp[16] = {0};
+                    if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)hrem);
+                    hw = _mm_loadu_si128((const __m128i *)tmp);
+                }
+                hv = _mm256_broadcastsi128_si256(hw);
             }
             UNROLL
             for (int t = 0; t < nt; t++) a[t][q] = _mm256_setzero_si256();
@@ -136,9 +147,10 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
                 }
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][q] = _mm256_add_epi32(
-                        a[t][q], dot4(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
+                    a[t][q] = _mm256_add_epi16(a[t][q], pair16(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
             }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][q] = widen16x(a[t][q]);
         }
         UNROLL
         for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
@@ -148,6 +160,14 @@ INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64
 /* Scale or zero of the 8 blocks starting at block b0 of a row, as fp32. */
 INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t b0)
 {
+    if (kp->ngroups == 1) return _mm256_set1_ps(h2f(row_params[0])); /* one group per row (M161 salient part) */
+    if (kp->ngroups == kp->nblk && b0 + 8 <= kp->ngroups) /* one group per block, all eight stored */
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row_params + b0)));
+    if (kp->group_shift > 0 && (b0 >> kp->group_shift) + 4 <= kp->ngroups) { /* 2^shift blocks per group */
+        const int sh = kp->group_shift;
+        __m256 v = _mm256_cvtph_ps(_mm_loadl_epi64((const __m128i *)(row_params + (b0 >> sh))));
+        return _mm256_permutevar8x32_ps(v, _mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), sh));
+    }
     uint16_t tmp[8];
     const int32_t g0 = kp->g0[b0 / 16];
     UNROLL
@@ -162,6 +182,8 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16;
     const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
+    const int64_t chunk_bytes = (int64_t)bpb * 16, pbytes = kp->ngroups * 2;
+    const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes; /* parameter rows ahead */
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
         const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
@@ -169,7 +191,11 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
         __m256 acc[TILE][2];
         UNROLL
         for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        qlow__prefetch(sr, ahead * pbytes, pbytes);
+        if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
         for (int64_t c = 0; c < nchunk; c++) {
+            qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
+            if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
             UNROLL
             for (int h = 0; h < 2; h++) {
                 __m256i isum[TILE];
@@ -202,7 +228,7 @@ ROWS_FN(q2_rows, q_tile, QLOW_FORMAT_Q2)
 
 /* ---- B1 / B2 / T2 / T158: interleaved activation blocks (kernels.h) ---------------------------- */
 
-/* 0xff where bit i of the 4 bytes at p (column i of 32) is set. */
+/* 1 where bit i of the 4 bytes at p (column i of 32) is set, else 0. */
 INL __m256i bits_to_bytes(const uint8_t *p)
 {
     uint32_t w;
@@ -210,41 +236,41 @@ INL __m256i bits_to_bytes(const uint8_t *p)
     const __m256i sel = _mm256_setr_epi64x(0, 0x0101010101010101ll, 0x0202020202020202ll, 0x0303030303030303ll);
     const __m256i bitpat = _mm256_set1_epi64x(0x8040201008040201ll);
     __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), sel);
-    return _mm256_cmpeq_epi8(_mm256_and_si256(b, bitpat), bitpat);
+    return _mm256_min_epu8(_mm256_and_si256(b, bitpat), _mm256_set1_epi8(1));
 }
 
-/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. */
+/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. The quotients
+ * by 3 come from 16-bit multiplies on the even and odd bytes; the remainders are taken on both bytes
+ * at once (3 * quotient <= 255 and the remainder >= 0, so no carry or borrow crosses a byte). After
+ * four divisions the quotient is b / 81 in 0..3, and digit 4 = (b / 81) % 3 maps 3 (b >= 243) to 0. */
 INL void t158_digits(__m256i v, __m256i *d)
 {
     const __m256i third = _mm256_set1_epi16(21846), three = _mm256_set1_epi16(3);
-    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8);
+    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8), cur = v;
     UNROLL
-    for (int k = 0; k < 5; k++) {
-        __m256i qe = _mm256_mulhi_epu16(e, third), qo = _mm256_mulhi_epu16(o, third);
-        __m256i de = _mm256_sub_epi16(e, _mm256_mullo_epi16(qe, three));
-        __m256i dq = _mm256_sub_epi16(o, _mm256_mullo_epi16(qo, three));
-        d[k] = _mm256_or_si256(de, _mm256_slli_epi16(dq, 8));
-        e = qe;
-        o = qo;
+    for (int k = 0; k < 4; k++) {
+        e = _mm256_mulhi_epu16(e, third);
+        o = _mm256_mulhi_epu16(o, third);
+        __m256i q = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+        d[k] = _mm256_sub_epi16(cur, _mm256_mullo_epi16(q, three));
+        cur = q;
     }
+    d[4] = _mm256_andnot_si256(_mm256_cmpeq_epi8(cur, _mm256_set1_epi8(3)), cur);
 }
 
 /* Step b of a row into the lane sums: a[t][0] holds blocks 0-7 of the chunk, a[t][1] blocks 8-15. */
 INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const qlow__xq *xq, int nt,
                  __m256i (*a)[2])
 {
-    if (kind == QLOW_FORMAT_B1) {
-        const __m256i ones = _mm256_set1_epi8(1);
+    if (kind == QLOW_FORMAT_B1) { /* int16 lane sums: bt_tile widens them once per chunk */
         UNROLL
         for (int m = 0; m < 8; m++) { /* 32 columns each */
             size_t off = (size_t)b * 32 + (size_t)m * 4;
             if (off + 4 > rb) break;
-            __m256i mask = bits_to_bytes(row + off);
+            __m256i bits = bits_to_bytes(row + off);
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m256i xm = _mm256_and_si256(ldx(xq[t].x8p + off * 8), mask);
-                a[t][m & 1] = _mm256_add_epi32(a[t][m & 1], dot4(ones, xm));
-            }
+            for (int t = 0; t < nt; t++)
+                a[t][m & 1] = _mm256_add_epi16(a[t][m & 1], _mm256_maddubs_epi16(bits, ldx(xq[t].x8p + off * 8)));
         }
     } else if (kind == QLOW_FORMAT_T2) {
         const __m256i m2 = _mm256_set1_epi8(3);
@@ -252,13 +278,18 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
             __m256i v = ld(row + off, (int64_t)rb - off);
+            __m256i s16[TILE];
+            UNROLL
+            for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
             UNROLL
             for (int k = 0; k < 4; k++) {
                 __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][hf] = _mm256_add_epi32(a[t][hf], dot4(p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32)));
+                    s16[t] = _mm256_add_epi16(s16[t], pair16(p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32)));
             }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][hf] = _mm256_add_epi32(a[t][hf], widen16x(s16[t]));
         }
     } else { /* T158 */
         UNROLL
@@ -266,12 +297,17 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
             int64_t off = b * 64 + hf * 32;
             __m256i d[5];
             t158_digits(ld(row + off, (int64_t)rb - off), d);
+            __m256i s16[TILE];
+            UNROLL
+            for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
             UNROLL
             for (int k = 0; k < 5; k++) {
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    a[t][hf] = _mm256_add_epi32(a[t][hf], dot4(d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32)));
+                    s16[t] = _mm256_add_epi16(s16[t], pair16(d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32)));
             }
+            UNROLL
+            for (int t = 0; t < nt; t++) a[t][hf] = _mm256_add_epi32(a[t][hf], widen16x(s16[t]));
         }
     }
 }
@@ -288,6 +324,17 @@ INL void bt_fold(const qlow__xq *xq, int nt, int64_t c, __m256i (*isum)[2], __m2
     }
 }
 
+/* B1 chunk sums kept as int16 pairs: each of the 64 vpmaddubsw results added per lane over a chunk
+ * (16 steps x 4) is at most 2 * 127 in magnitude, so the sum stays below 2^15; widened exactly here. */
+INL void widen16(int nt, __m256i (*is)[2])
+{
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        is[t][0] = _mm256_madd_epi16(is[t][0], _mm256_set1_epi16(1));
+        is[t][1] = _mm256_madd_epi16(is[t][1], _mm256_set1_epi16(1));
+    }
+}
+
 /* Steps of chunk c that hold code bytes of a row of rb bytes (step_bytes per step). */
 INL int64_t live_steps(size_t rb, size_t step_bytes, int64_t c)
 {
@@ -301,23 +348,28 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
     const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
+    const int64_t span = 16 * (k1 == QLOW_FORMAT_B1 ? 32 : 64); /* code bytes of one chunk */
     for (int64_t r = r0; r < r1; r++) {
         __m256 acc[TILE][2], acc2[TILE][2];
         UNROLL
         for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = acc2[t][0] = acc2[t][1] = _mm256_setzero_ps();
         for (int64_t c = 0; c < nchunk; c++) {
             __m256i is[TILE][2];
+            qlow__prefetch(kp->codes + (size_t)r * rb, c * span + QLOW__PF_DIST, span);
+            if (kind == QLOW_FORMAT_B2) qlow__prefetch(kp->codes2 + (size_t)r * rb, c * span + QLOW__PF_DIST, span);
             UNROLL
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
             /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
             const int64_t ns = live_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
             for (int64_t s = 0; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+            if (k1 == QLOW_FORMAT_B1) widen16(nt, is);
             bt_fold(xq, nt, c, is, acc);
             if (kind == QLOW_FORMAT_B2) {
                 UNROLL
                 for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
                 for (int64_t s = 0; s < ns; s++)
                     bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+                widen16(nt, is);
                 bt_fold(xq, nt, c, is, acc2);
             }
         }

@@ -1,9 +1,11 @@
 /* x86_avx512.c - AVX-512 row kernels (F/BW/VL/DQ + VNNI + VBMI), compiled per function with target
  * attributes so the library itself needs no -march flag. Used at QLOW_ISA_AVX512_VNNI.
  * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
- *   Q8 bytes as they are; Q4/Q2/T2 nibbles and bit pairs split by shift+and (activations are stored in
- *   the matching kernel order); Q3's third bit expanded by vpermb + vptestmb; B1/B2 sign bits used as
- *   load masks (sum of x over the +1 columns); T158 base-3 digits decoded by vpermt2b table lookups.
+ *   Q8 bytes as they are; Q4/Q2 nibbles and bit pairs split by shift+and, T2 bit pairs masked in place
+ *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb +
+ *   vptestmb; B1/B2 sign bits used as byte masks on the activations (sum of x over the +1 columns);
+ *   T158 base-3 digits decoded by vpermt2b table lookups (digits 0..3 as 2-bit fields of one lookup,
+ *   digit 4 from another). Weight planes are prefetched QLOW__PF_DIST bytes ahead (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 
@@ -21,6 +23,9 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c,bmi2")))
 #define INL static inline __attribute__((always_inline)) TGT
 #define TILE 4 /* tokens sharing one pass over the weights */
+#ifndef BT_NR
+#define BT_NR 4 /* rows walked together by one token in the binary and ternary kernels */
+#endif
 /* Small fixed loops must be fully unrolled so that accumulator arrays live in registers. */
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -45,6 +50,7 @@ INL float lanes_sum(__m512 a)
 }
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
+
 static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
@@ -65,20 +71,35 @@ INL __m512i red_q8(const __m512i *a)
 }
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
-/* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. */
-INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int per_block)
+/* How the scale groups of a part map to blocks; the row kernels are specialized per mode (a
+ * compile-time constant at each call), which keeps the per-chunk tests out of the loop. */
+enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
+INL int q_pmode(const qlow__kpart *kp)
 {
-    if (per_block) { /* group_cols == 32: one parameter per block, in order */
+    if (kp->ngroups == 1) return QP_ONE;             /* one group per row (M161 salient part) */
+    if (kp->ngroups == kp->nblk) return QP_BLOCK;    /* group_cols == 32: one group per block, in order */
+    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;  /* 2^shift blocks per group, or the group maps */
+}
+
+/* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. `whole`: the chunk lies inside the
+ * row, so all of its groups exist and the fast paths load them without a computed mask (the mask
+ * arithmetic was a fifth of the Q2 loop). */
+INL __m512 q_params(const uint16_t *row_params, const qlow__kpart *kp, int64_t c, int mode, int whole)
+{
+    if (mode == QP_ONE) return _mm512_set1_ps(h2f(row_params[0]));
+    if (mode == QP_BLOCK) {
+        if (whole) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row_params + c * 16)));
         int64_t n = kp->ngroups - c * 16;
         __mmask16 m = _cvtu32_mask16(n >= 16 ? 0xffffu : (1u << n) - 1u);
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row_params + c * 16));
     }
-    if (kp->group_shift > 0) { /* 2^shift blocks per group, 16 >> shift groups per chunk */
-        int64_t g = (c * 16) >> kp->group_shift, n = kp->ngroups - g, cnt = 16 >> kp->group_shift;
-        cnt = n < cnt ? n : cnt;
+    if (mode == QP_SHIFT) { /* 16 >> shift groups per chunk */
+        const unsigned sh = (unsigned)kp->group_shift;
+        int64_t g = (c * 16) >> sh, cnt = 16 >> sh;
+        if (!whole) cnt = kp->ngroups - g < cnt ? kp->ngroups - g : cnt;
         __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << cnt) - 1u), row_params + g));
         const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, (unsigned)kp->group_shift), v);
+        return _mm512_permutexvar_ps(_mm512_srli_epi32(iota, sh), v);
     }
     int64_t g0 = kp->g0[c], n = kp->ngroups - g0;
     __mmask32 m = _cvtu32_mask32(n >= 32 ? 0xffffffffu : (1u << n) - 1u);
@@ -172,63 +193,58 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
     }
 }
 
-INL void q_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
-                   int64_t ldy, int add)
+/* Row r for a tile of nt tokens. One row at a time: walking two rows together shared the activation
+ * loads but split the memory stream in two, which was slower both cold and hot. */
+INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
+               int64_t ldy, int add)
 {
     const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
-    const int per_block = kp->ngroups == kp->nblk;
-    const uint8_t *row[2], *hi_row[2];
-    const uint16_t *sr[2], *zr[2];
-    __m512 acc[2][TILE];
+    const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+    const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
+    const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
+    __m512 acc[TILE];
     UNROLL
-    for (int i = 0; i < nr; i++) {
-        row[i] = kp->codes + (size_t)(r + i) * kp->row_bytes;
-        hi_row[i] = kp->codes_hi ? kp->codes_hi + (size_t)(r + i) * ((size_t)kp->cols_pad / 8) : NULL;
-        sr[i] = qlow__q_scale_row(kp, r + i);
-        zr[i] = qlow__q_zero_row(kp, r + i);
-        UNROLL
-        for (int t = 0; t < nt; t++) acc[i][t] = _mm512_setzero_ps();
-    }
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
+    /* the parameters of the row QLOW__PF_DIST code bytes ahead */
+    const int64_t pfd = QLOW__PF_DIST, ahead = 1 + pfd / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
+    qlow__prefetch(sr, ahead * pbytes, pbytes);
+    if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
 #define Q_CHUNK(c, whole)                                                                              \
-    UNROLL                                                                                             \
-    for (int i = 0; i < nr; i++) {                                                                     \
+    {                                                                                                  \
         __m512i isum[TILE];                                                                            \
-        q_isums(kind, row[i], hi_row[i], c, data_bytes, whole, xq, nt, isum);                          \
-        __m512 ws = q_params(sr[i], kp, c, per_block);                                                 \
-        __m512 z = zr[i] ? q_params(zr[i], kp, c, per_block) : _mm512_mul_ps(ws, neg_off);             \
+        qlow__prefetch(row, (c) * chunk_bytes + pfd, chunk_bytes);                                     \
+        if (hi_row) qlow__prefetch(hi_row, (c) * 64 + pfd / 2, 64);                                    \
+        q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
+        __m512 ws = q_params(sr, kp, c, mode, whole);                                                  \
+        __m512 z = zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);                 \
         UNROLL                                                                                         \
         for (int t = 0; t < nt; t++) {                                                                 \
             __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
-            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));       \
-            acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16))); \
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));             \
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16)));  \
         }                                                                                              \
     }
     int64_t c = 0;
-    for (; c < nfull; c++) {
-        Q_CHUNK(c, 1)
-    }
-    for (; c < nchunk; c++) {
-        Q_CHUNK(c, 0)
-    }
+    for (; c < nfull; c++) Q_CHUNK(c, 1)
+    for (; c < nchunk; c++) Q_CHUNK(c, 0)
 #undef Q_CHUNK
     UNROLL
-    for (int i = 0; i < nr; i++) {
-        UNROLL
-        for (int t = 0; t < nt; t++) store(&y[t * ldy + r + i], lanes_sum(acc[i][t]), add);
-    }
+    for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t]), add);
 }
 
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    int64_t r = r0;
-    if (nt == 1)
-        for (; r + 2 <= r1; r += 2) q_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
-    for (; r < r1; r++) q_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
+    switch (q_pmode(kp)) {
+    case QP_ONE: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_ONE, kp, xq, nt, r, y, ldy, add); break;
+    case QP_BLOCK: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_BLOCK, kp, xq, nt, r, y, ldy, add); break;
+    case QP_SHIFT: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_SHIFT, kp, xq, nt, r, y, ldy, add); break;
+    default: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_MAP, kp, xq, nt, r, y, ldy, add); break;
+    }
 }
 
 /* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
@@ -255,57 +271,27 @@ Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
 
 /* ---- B1 / B2 / T2 / T158: one 256- or 320-column activation block per step ---------------------- */
 
-static const uint8_t T158_DIGITS[5][256] __attribute__((aligned(64))) = {
-    {
-        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
-        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
-        1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
-        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
-        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
-        1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2,
-        0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1,
-        2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
-    },
-    {
-        0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1,
-        1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0,
-        0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1,
-        2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0,
-        0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2,
-        2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0,
-        1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2,
-        2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 1,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    },
-    {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    },
+/* Base-3 digits 0..3 of each code byte as 2-bit fields (digit k at bit 2k), defined for all 256 values. */
+static const uint8_t T158_PACKED[256] __attribute__((aligned(64))) = {
+    0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22, 24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66, 68, 69,
+    70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97, 98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137, 138, 144,
+    145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168, 169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22,
+    24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66, 68, 69, 70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97,
+    98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137, 138, 144, 145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168,
+    169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22, 24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66,
+    68, 69, 70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97, 98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137,
+    138, 144, 145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168, 169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20,
+};
+/* Digit 4 of each code byte. */
+static const uint8_t T158_DIGIT4[256] __attribute__((aligned(64))) = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 /* 8 bytes of a sign plane at byte offset off of a row of rb bytes (rb is a multiple of 4). */
@@ -343,51 +329,90 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             __mmask64 k = whole ? mask64_at(row + off) : bits64(row, off, rb);
             UNROLL
             for (int t = 0; t < nt; t++)
-                a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_loadu_epi8(k, xq[t].x8p + off * 8));
+                a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_mov_epi8(k, ldx(xq[t].x8p + off * 8)));
         }
     } else if (kind == QLOW_FORMAT_T2) {
-        const __m512i m2 = _mm512_set1_epi8(3);
         __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
         UNROLL
-        for (int k = 0; k < 4; k++) {
-            __m512i p = _mm512_and_si512(_mm512_srli_epi16(v, 2 * k), m2);
+        for (int k = 0; k < 4; k++) { /* bit pair k masked in place: accumulator k holds 4^k times its sum */
+            __m512i p = _mm512_and_si512(v, _mm512_set1_epi8((char)(3 << (2 * k))));
             UNROLL
             for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], p, ldx(xq[t].x8p + b * 256 + k * 64));
         }
-    } else { /* T158 */
+    } else { /* T158: digits 0..3 masked in place (digit k scaled by 4^k, see bt_isums), digit 4 apart */
         __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
         __mmask64 high = _mm512_movepi8_mask(v);
+        const __m512i *pk = (const __m512i *)T158_PACKED, *d4t = (const __m512i *)T158_DIGIT4;
+        __m512i pd = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(pk), v, _mm512_load_si512(pk + 1)),
+                                            _mm512_permutex2var_epi8(_mm512_load_si512(pk + 2), v, _mm512_load_si512(pk + 3)));
+        __m512i d4 = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(d4t), v, _mm512_load_si512(d4t + 1)),
+                                            _mm512_permutex2var_epi8(_mm512_load_si512(d4t + 2), v, _mm512_load_si512(d4t + 3)));
         UNROLL
-        for (int k = 0; k < 5; k++) {
-            const __m512i *tab = (const __m512i *)T158_DIGITS[k];
-            __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(tab), v, _mm512_load_si512(tab + 1));
-            __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(tab + 2), v, _mm512_load_si512(tab + 3));
-            __m512i d = _mm512_mask_blend_epi8(high, lo, hi);
+        for (int k = 0; k < 4; k++) {
+            __m512i d = _mm512_and_si512(pd, _mm512_set1_epi8((char)(3 << (2 * k))));
             UNROLL
-            for (int t = 0; t < nt; t++)
-                a[t][k & 3] = _mm512_dpbusd_epi32(a[t][k & 3], d, ldx(xq[t].x8p + b * 320 + k * 64));
+            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], d, ldx(xq[t].x8p + b * 320 + k * 64));
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][0] = _mm512_dpbusd_epi32(a[t][0], d4, ldx(xq[t].x8p + b * 320 + 256));
+    }
+}
+
+/* Per-block sums of the 16 interleaved activation blocks of chunk c for rows row[0..nr): lane d of
+ * each vpdpbusd accumulates block 16c + d, so the accumulators are the result. The rows are walked
+ * together, step by step, so that 4 * nr independent vpdpbusd chains overlap (one row's four chains
+ * left the vector units waiting on their latency). Steps past the stored bytes of a row hold zero
+ * codes and are skipped; only the last stored step can be partial. */
+INL void bt_isums(int32_t kind, const uint8_t *const *row, int nr, size_t rb, int64_t c, const qlow__xq *xq, int nt,
+                  __m512i (*isum)[TILE])
+{
+    const int64_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64, left = (int64_t)rb - c * 16 * step_bytes;
+    const int64_t nwhole = left >= 16 * step_bytes ? 16 : left / step_bytes;
+    const int64_t nstep = left >= 16 * step_bytes ? 16 : (left + step_bytes - 1) / step_bytes;
+    __m512i a[BT_NR][TILE][4];
+    UNROLL
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) a[i][t][0] = a[i][t][1] = a[i][t][2] = a[i][t][3] = _mm512_setzero_si512();
+    }
+    int64_t s = 0;
+    for (; s < nwhole; s++) {
+        UNROLL
+        for (int i = 0; i < nr; i++) {
+            /* The binary kinds walk four rows: their prefetches go step by step rather than one burst
+             * per chunk and row (B2 cold 211 -> 196 us); the ternary kinds did better with the burst. */
+            if (kind == QLOW_FORMAT_B1) qlow__prefetch(row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
+            bt_step(kind, row[i], rb, c * 16 + s, 1, xq, nt, a[i]);
+        }
+    }
+    for (; s < nstep; s++) {
+        UNROLL
+        for (int i = 0; i < nr; i++) bt_step(kind, row[i], rb, c * 16 + s, 0, xq, nt, a[i]);
+    }
+    /* T2 and T158 accumulator k holds 4^k times its exact sum (bit pair or digit k masked in place
+     * rather than shifted down: one instruction instead of two per 64 codes), so the exact arithmetic
+     * shift recovers it. Per lane and chunk the sums stay below 16 * 4 * 192 * 127 < 2^31. */
+    const int sh = kind == QLOW_FORMAT_T158 || kind == QLOW_FORMAT_T2;
+    UNROLL
+    for (int i = 0; i < nr; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m512i a1 = sh ? _mm512_srai_epi32(a[i][t][1], 2) : a[i][t][1];
+            __m512i a2 = sh ? _mm512_srai_epi32(a[i][t][2], 4) : a[i][t][2];
+            __m512i a3 = sh ? _mm512_srai_epi32(a[i][t][3], 6) : a[i][t][3];
+            isum[i][t] = _mm512_add_epi32(_mm512_add_epi32(a[i][t][0], a1), _mm512_add_epi32(a2, a3));
         }
     }
 }
 
-/* Per-block sums of the 16 interleaved activation blocks of chunk c: lane d of each vpdpbusd
- * accumulates block 16c + d, so the accumulators are the result. */
-INL void bt_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const qlow__xq *xq, int nt, __m512i *isum)
+INL void bt_fold(const qlow__xq *xq, int nt, int nr, int64_t c, __m512i (*isum)[TILE], __m512 (*acc)[TILE])
 {
-    const size_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64;
-    __m512i a[TILE][4];
     UNROLL
-    for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = _mm512_setzero_si512();
-    if ((size_t)(c + 1) * 16 * step_bytes <= rb) {
-        for (int64_t s = 0; s < 16; s++) bt_step(kind, row, rb, c * 16 + s, 1, xq, nt, a);
-    } else {
-        /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
-        for (int64_t s = 0; s < 16 && (size_t)(c * 16 + s) * step_bytes < rb; s++)
-            bt_step(kind, row, rb, c * 16 + s, 0, xq, nt, a);
+    for (int t = 0; t < nt; t++) {
+        __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
+        UNROLL
+        for (int i = 0; i < nr; i++) acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[i][t])));
     }
-    UNROLL
-    for (int t = 0; t < nt; t++)
-        isum[t] = _mm512_add_epi32(_mm512_add_epi32(a[t][0], a[t][1]), _mm512_add_epi32(a[t][2], a[t][3]));
 }
 
 INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
@@ -396,30 +421,27 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
     const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
-    __m512 acc[2][TILE], acc2[2][TILE];
+    const uint8_t *row[BT_NR], *row2[BT_NR];
+    __m512 acc[BT_NR][TILE], acc2[BT_NR][TILE];
     UNROLL
     for (int i = 0; i < nr; i++) {
+        row[i] = kp->codes + (size_t)(r + i) * rb;
+        row2[i] = kind == QLOW_FORMAT_B2 ? kp->codes2 + (size_t)(r + i) * rb : NULL;
         UNROLL
         for (int t = 0; t < nt; t++) acc[i][t] = acc2[i][t] = _mm512_setzero_ps();
     }
+    const int64_t pfd = QLOW__PF_DIST, span = 16 * (k1 == QLOW_FORMAT_B1 ? 32 : 64);
     for (int64_t c = 0; c < nchunk; c++) {
+        __m512i isum[BT_NR][TILE];
         UNROLL
         for (int i = 0; i < nr; i++) {
-            __m512i isum[TILE];
-            bt_isums(k1, kp->codes + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
-            UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
-                acc[i][t] = _mm512_add_ps(acc[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[t])));
-            }
-            if (kind == QLOW_FORMAT_B2) {
-                bt_isums(QLOW_FORMAT_B1, kp->codes2 + (size_t)(r + i) * rb, rb, c, xq, nt, isum);
-                UNROLL
-                for (int t = 0; t < nt; t++) {
-                    __m512 xs = _mm512_loadu_ps(xq[t].xs + c * 16);
-                    acc2[i][t] = _mm512_add_ps(acc2[i][t], _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[t])));
-                }
-            }
+            if (k1 != QLOW_FORMAT_B1) qlow__prefetch(row[i], c * span + pfd, span);
+        }
+        bt_isums(k1, row, nr, rb, c, xq, nt, isum);
+        bt_fold(xq, nt, nr, c, isum, acc);
+        if (kind == QLOW_FORMAT_B2) {
+            bt_isums(QLOW_FORMAT_B1, row2, nr, rb, c, xq, nt, isum);
+            bt_fold(xq, nt, nr, c, isum, acc2);
         }
     }
     UNROLL
@@ -431,12 +453,16 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     }
 }
 
+/* One token walks BT_NR rows at a time; a tile of tokens shares each row's codes instead. */
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
     int64_t r = r0;
-    if (nt == 1)
-        for (; r + 2 <= r1; r += 2) bt_rows_nr(kind, kp, xq, nt, 2, r, y, ldy, add);
+    /* Only the binary kinds walk several rows: their four rows span 2 KiB at 4096 columns. T2 and
+     * T158 rows walked two or four at a time were faster hot but up to 2x slower cold (the memory
+     * stream is then split across rows), and cold is what decoding sees. */
+    if (nt == 1 && (kind == QLOW_FORMAT_B1 || kind == QLOW_FORMAT_B2))
+        for (; r + BT_NR <= r1; r += BT_NR) bt_rows_nr(kind, kp, xq, 1, BT_NR, r, y, ldy, add);
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
 

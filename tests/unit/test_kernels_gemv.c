@@ -22,6 +22,8 @@ static const cfg CFGS[] = {
     {"Q3 sym g64", QLOW_FORMAT_Q3, 1, 64, 1, 0, 0, 0},
     {"Q2 asym g32", QLOW_FORMAT_Q2, 0, 32, 1, 0, 0, 0},
     {"Q2 sym g96 gr2", QLOW_FORMAT_Q2, 1, 96, 2, 0, 0, 0},
+    {"Q2 asym g256", QLOW_FORMAT_Q2, 0, 256, 1, 0, 0, 0}, /* the SIMD kernels' group-shift paths 3, 4 */
+    {"Q4 asym g512", QLOW_FORMAT_Q4, 0, 512, 1, 0, 0, 0},
     {"B1", QLOW_FORMAT_B1, 0, 0, 0, 0, 0, 0},
     {"B1 r2", QLOW_FORMAT_B1, 0, 0, 0, 1, 0, 0},
     {"B2", QLOW_FORMAT_B2, 0, 0, 0, 0, 0, 0},
