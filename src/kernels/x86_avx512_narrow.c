@@ -207,21 +207,37 @@ int qlow__narrow_b_ok(const qlow__kpart *kp)
 
 /* Integer sums of the 16 interleaved blocks of one sign row (lane = block), as in the chunk kernels:
  * the sign bits of 64 kernel positions mask their activations, vpdpbusd adds them per block. */
+/* The 64 sign bits at row + off; a row's last 4 bytes (rb is a multiple of 4) alone when 8 do not fit. */
+INL __mmask64 sign_bits(const uint8_t *row, size_t off, size_t rb)
+{
+    uint64_t bits = 0;
+    if (off + 8 <= rb) memcpy(&bits, row + off, 8);
+    else {
+        uint32_t w;
+        memcpy(&w, row + off, 4);
+        bits = w;
+    }
+    return _cvtu64_mask64(bits);
+}
+
 INL __m512i b_row_isums(const uint8_t *row, size_t rb, const int8_t *x8p)
 {
     const __m512i ones = _mm512_set1_epi8(1);
-    __m512i a = _mm512_setzero_si512();
-    for (size_t off = 0; off < rb; off += 8) {
-        uint64_t bits = 0;
-        if (off + 8 <= rb) memcpy(&bits, row + off, 8);
-        else {
-            uint32_t w;
-            memcpy(&w, row + off, 4);
-            bits = w;
-        }
-        a = _mm512_dpbusd_epi32(a, ones, _mm512_maskz_loadu_epi8(_cvtu64_mask64(bits), x8p + off * 8));
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    size_t off = 0;
+    /* four chains, so that long rows do not wait on one accumulator */
+#define SIGNED_SUM(a, o, k) a = _mm512_dpbusd_epi32(a, ones, _mm512_maskz_loadu_epi8((k), x8p + (o) * 8))
+    for (; off + 32 <= rb; off += 32) {
+        uint64_t w[4];
+        memcpy(w, row + off, 32);
+        SIGNED_SUM(a0, off, _cvtu64_mask64(w[0]));
+        SIGNED_SUM(a1, off + 8, _cvtu64_mask64(w[1]));
+        SIGNED_SUM(a2, off + 16, _cvtu64_mask64(w[2]));
+        SIGNED_SUM(a3, off + 24, _cvtu64_mask64(w[3]));
     }
-    return a;
+    for (; off < rb; off += 8) SIGNED_SUM(a0, off, sign_bits(row, off, rb));
+#undef SIGNED_SUM
+    return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
 }
 
 /* qlow__lanes_sum of sixteen row vectors at once (lane = block): each level of its fixed tree is one
