@@ -37,7 +37,7 @@ INL __m256i dot4(__m256i u, __m256i s)
 }
 /* Several vpmaddubsw results are added in int16 before one vpmaddwd widens them: each is at most
  * 2 * code * 127 in magnitude, and every caller bounds the count so that the sum stays below 2^15
- * (Q4: 2 x 3810; Q3/Q2: 4 x 1778; T2: 4 x 762; T158: 5 x 508). */
+ * (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762; T158: 5 x 508). */
 INL __m256i pair16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }
 INL __m256i widen16x(__m256i s16) { return _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); }
 
@@ -59,102 +59,126 @@ INL __m256i red8(const __m256i *a)
     __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
     return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
 }
-/* Four accumulators of two blocks each (one per 128-bit lane): a_q holds blocks 2q and 2q + 1. */
-INL __m256i red_q4(const __m256i *a)
-{
-    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-/* Two accumulators of four blocks each (two dwords per block). */
-INL __m256i red_q2(__m256i a0, __m256i a1)
-{
-    __m256i h = _mm256_hadd_epi32(a0, a1);
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
-}
-
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
-/* Exact sums of 8 blocks (half h of 16-block chunk c) for nt tokens. */
-INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int h, int64_t data_bytes,
-                  const qlow__xq *xq, int nt, __m256i *isum)
+/* Q8: exact sums of 8 blocks (half h of 16-block chunk c) for nt tokens, natural activation order. */
+INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, const qlow__xq *xq, int nt, __m256i *isum)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i a[TILE][8];
+    UNROLL
+    for (int k = 0; k < 8; k++) {
+        int64_t off = c * 512 + h * 256 + k * 32;
+        __m256i v = ld(row + off, data_bytes - off);
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m256i x = ldx(xq[t].x8p + off);
+            __m256i l = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), _mm256_set1_epi16(1));
+            __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), _mm256_set1_epi16(16));
+            a[t][k] = _mm256_add_epi32(l, u);
+        }
+    }
+    UNROLL
+    for (int t = 0; t < nt; t++) isum[t] = red8(a[t]);
+}
+
+/* Exact sums of the 16 blocks of chunk c for nt tokens, isum[t][0] blocks 0-7 and
+ * isum[t][1] blocks 8-15. Q4, Q3 and Q2 activations are in the transposed orders (QLOW__XORD_Q4T / Q2T), so
+ * once the codes are transposed the same way every int16 lane of a vpmaddubsw result belongs to one
+ * block: all eight products of a chunk are added in int16 (Q4: 8 x 3810, Q3: 8 x 1778, Q2: 8 x 762,
+ * all below 2^15) and one vpmaddwd per half gives the block sums, with no horizontal reduction. */
+INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
+                   int whole, const qlow__xq *xq, int nt, __m256i (*isum)[2])
+{
+#define LDC(p, rem) (whole ? _mm256_loadu_si256((const __m256i *)(p)) : ld((p), (rem)))
+    __m256i s[TILE][2];
+    UNROLL
+    for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
     if (kind == QLOW_FORMAT_Q8) {
-        __m256i a[TILE][8];
         UNROLL
-        for (int k = 0; k < 8; k++) {
-            int64_t off = c * 512 + h * 256 + k * 32;
-            __m256i v = ld(row + off, data_bytes - off);
-            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int hf = 0; hf < 2; hf++) {
+            __m256i h8[TILE];
+            q8_isums8(row, c, hf, data_bytes, xq, nt, h8);
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m256i x = ldx(xq[t].x8p + off);
-                __m256i l = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), _mm256_set1_epi16(1));
-                __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), _mm256_set1_epi16(16));
-                a[t][k] = _mm256_add_epi32(l, u);
-            }
+            for (int t = 0; t < nt; t++) isum[t][hf] = h8[t];
         }
-        UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red8(a[t]);
     } else if (kind == QLOW_FORMAT_Q4) {
-        __m256i a[TILE][4];
+        const __m256i m4 = _mm256_set1_epi8(15);
         UNROLL
-        for (int q = 0; q < 4; q++) {
-            int64_t off = c * 256 + h * 128 + q * 32; /* blocks 8h + 2q, 8h + 2q + 1 */
-            __m256i v = ld(row + off, data_bytes - off);
-            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int hf = 0; hf < 2; hf++) { /* hf 0: blocks 4q + l for l = 0, 1; hf 1: l = 2, 3 */
+            __m256i L[4];
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                const int8_t *x = xq[t].x8p + c * 512 + h * 256 + (q / 2) * 128 + (q % 2) * 32;
-                a[t][q] = widen16x(_mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
+            for (int q = 0; q < 4; q++) {
+                int64_t off = c * 256 + q * 64 + hf * 32;
+                L[q] = LDC(row + off, data_bytes - off);
+            }
+            /* 4x4 dword transpose in each 128-bit lane: u_j dword 4l' + q = dword j of block 4q + l */
+            __m256i t0 = _mm256_unpacklo_epi32(L[0], L[1]), t1 = _mm256_unpackhi_epi32(L[0], L[1]);
+            __m256i t2 = _mm256_unpacklo_epi32(L[2], L[3]), t3 = _mm256_unpackhi_epi32(L[2], L[3]);
+            __m256i u[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), _mm256_unpacklo_epi64(t1, t3),
+                            _mm256_unpackhi_epi64(t1, t3)};
+            UNROLL
+            for (int j = 0; j < 4; j++) {
+                __m256i lo = _mm256_and_si256(u[j], m4), hi = _mm256_and_si256(_mm256_srli_epi16(u[j], 4), m4);
+                UNROLL
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *x = xq[t].x8p + c * 512 + j * 128 + hf * 32;
+                    s[t][hf] = _mm256_add_epi16(s[t][hf], _mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
+                }
             }
         }
+        /* dwords of half 0 hold blocks 0,4,8,12,1,5,9,13, of half 1 blocks 2,6,10,14,3,7,11,15 */
+        const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q4(a[t]);
-    } else { /* Q2, Q3: 8 bytes per block, four blocks per load */
+        for (int t = 0; t < nt; t++) {
+            __m256i a = widen16x(s[t][0]), b = widen16x(s[t][1]);
+            isum[t][0] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi32(a, b), perm);
+            isum[t][1] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi32(a, b), perm);
+        }
+    } else { /* Q2, Q3: V[hf][j] dword e = dword j of block 8hf + e */
         const __m256i m2 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
-        const __m256i bitpat = _mm256_set1_epi64x(0x8040201008040201ll);
-        __m256i a[TILE][2];
         UNROLL
-        for (int q = 0; q < 2; q++) {
-            int64_t off = c * 128 + h * 64 + q * 32;
-            __m256i v = ld(row + off, data_bytes - off);
+        for (int hf = 0; hf < 2; hf++) {
+            int64_t off = c * 128 + hf * 64;
+            __m256 A0 = _mm256_castsi256_ps(LDC(row + off, data_bytes - off));
+            __m256 A1 = _mm256_castsi256_ps(LDC(row + off + 32, data_bytes - off - 32));
+            __m256i V[2] = {
+                _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(A0, A1, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8),
+                _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(A0, A1, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8)};
             __m256i hv = _mm256_setzero_si256();
             if (kind == QLOW_FORMAT_Q3) {
-                int64_t hoff = c * 64 + h * 32 + q * 16, hrem = data_bytes / 2 - hoff;
-                __m128i hw;
-                if (hrem >= 16) {
-                    hw = _mm_loadu_si128((const __m128i *)(hi_row + hoff));
-                } else { /* the row's last high words: a variable-length copy only here */
-                    uint8_t tmp[16] = {0};
-                    if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)hrem);
-                    hw = _mm_loadu_si128((const __m128i *)tmp);
-                }
-                hv = _mm256_broadcastsi128_si256(hw);
+                int64_t hoff = c * 64 + hf * 32;
+                hv = LDC(hi_row + hoff, data_bytes / 2 - hoff);
             }
-            UNROLL
-            for (int t = 0; t < nt; t++) a[t][q] = _mm256_setzero_si256();
             UNROLL
             for (int k = 0; k < 4; k++) {
-                __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
-                if (kind == QLOW_FORMAT_Q3) {
-                    /* byte b*8+i <- byte k of block b's high word; bit i of it is column 8k + i */
-                    const __m256i sel = _mm256_add_epi8(
-                        _mm256_setr_epi64x(0, 0x0404040404040404ll, 0x0808080808080808ll, 0x0c0c0c0c0c0c0c0cll),
-                        _mm256_set1_epi8((char)k));
-                    __m256i bits = _mm256_and_si256(_mm256_shuffle_epi8(hv, sel), bitpat);
-                    p = _mm256_add_epi8(p, _mm256_and_si256(_mm256_cmpeq_epi8(bits, bitpat), four));
-                }
+                __m256i hk = hv;
+                if (kind == QLOW_FORMAT_Q3) /* byte 4b + i <- byte k of block b's high word (in each lane) */
+                    hk = _mm256_shuffle_epi8(hv, _mm256_add_epi8(_mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
+                                                                                   0x08080808, 0x0c0c0c0c),
+                                                                 _mm256_set1_epi8((char)k)));
                 UNROLL
-                for (int t = 0; t < nt; t++)
-                    a[t][q] = _mm256_add_epi16(a[t][q], pair16(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
+                for (int j = 0; j < 2; j++) {
+                    __m256i p = k ? _mm256_and_si256(_mm256_srli_epi16(V[j], 2 * k), m2) : _mm256_and_si256(V[j], m2);
+                    if (kind == QLOW_FORMAT_Q3) { /* column 8k + 4j + i is bit 4j + i of that byte */
+                        const __m256i pat = _mm256_set1_epi32(j ? (int)0x80402010 : 0x08040201);
+                        __m256i bits = _mm256_and_si256(hk, pat);
+                        p = _mm256_add_epi8(p, _mm256_and_si256(_mm256_cmpeq_epi8(bits, pat), four));
+                    }
+                    UNROLL
+                    for (int t = 0; t < nt; t++)
+                        s[t][hf] = _mm256_add_epi16(s[t][hf], pair16(p, ldx(xq[t].x8p + c * 512 + j * 256 + k * 64 + hf * 32)));
+                }
             }
-            UNROLL
-            for (int t = 0; t < nt; t++) a[t][q] = widen16x(a[t][q]);
         }
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
+        for (int t = 0; t < nt; t++) {
+            isum[t][0] = widen16x(s[t][0]);
+            isum[t][1] = widen16x(s[t][1]);
+        }
     }
+#undef LDC
 }
 
 /* Scale or zero of the 8 blocks starting at block b0 of a row, as fp32. */
@@ -175,43 +199,82 @@ INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t 
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
+/* How the scale groups of a part map to blocks; q_row is specialized per mode (a compile-time
+ * constant at each call), which keeps the per-chunk tests out of the loop. */
+enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
+INL int q_pmode(const qlow__kpart *kp)
+{
+    if (kp->ngroups == 1) return QP_ONE;
+    if (kp->ngroups == kp->nblk) return QP_BLOCK;
+    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;
+}
+
+/* Scale or zero of the 8 blocks starting at block b0 (a multiple of 8) for a mode; `whole`: the
+ * chunk lies inside the row, so every group the fast paths load exists. */
+INL __m256 q_params8m(const uint16_t *row_params, const qlow__kpart *kp, int64_t b0, int mode, int whole)
+{
+    if (mode == QP_ONE) return _mm256_set1_ps(h2f(row_params[0]));
+    if (whole && mode == QP_BLOCK) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row_params + b0)));
+    if (whole && mode == QP_SHIFT && kp->group_shift == 2) { /* g128: two groups per 8 blocks */
+        uint32_t w;
+        memcpy(&w, row_params + (b0 >> 2), 4);
+        __m256 v = _mm256_cvtph_ps(_mm_cvtsi32_si128((int)w));
+        return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+    }
+    return q_params8(row_params, kp, b0);
+}
+
+/* Row r of a Q part for a tile of nt tokens, one chunk (16 blocks) per step. */
+INL void q_row16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
+                 int64_t ldy, int add)
+{
+    const int64_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
+    const int64_t data_bytes = kp->cols_pad / 32 * bpb;
+    const int64_t nchunk = kp->nblk_pad / 16, chunk_bytes = bpb * 16, nfull = data_bytes / chunk_bytes;
+    const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
+    const int64_t pbytes = kp->ngroups * 2, ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes;
+    const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+    const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
+    const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
+    __m256 acc[TILE][2];
+    UNROLL
+    for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    qlow__prefetch(sr, ahead * pbytes, pbytes);
+    if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
+#define Q_CHUNK(c, whole)                                                                              \
+    {                                                                                                  \
+        __m256i isum[TILE][2];                                                                         \
+        qlow__prefetch(row, (c) * chunk_bytes + QLOW__PF_DIST, chunk_bytes);                           \
+        if (hi_row) qlow__prefetch(hi_row, (c) * 64 + QLOW__PF_DIST / 2, 64);                          \
+        q_isums16(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                              \
+        UNROLL                                                                                         \
+        for (int h = 0; h < 2; h++) {                                                                  \
+            __m256 ws = q_params8m(sr, kp, (c) * 16 + h * 8, mode, whole);                             \
+            __m256 z = zr ? q_params8m(zr, kp, (c) * 16 + h * 8, mode, whole) : _mm256_mul_ps(ws, neg_off); \
+            UNROLL                                                                                     \
+            for (int t = 0; t < nt; t++) {                                                             \
+                __m256 d = _mm256_mul_ps(ws, _mm256_loadu_ps(xq[t].xs + (c) * 16 + h * 8));            \
+                acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t][h]))); \
+                acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z, _mm256_loadu_ps(xq[t].xsum + (c) * 16 + h * 8))); \
+            }                                                                                          \
+        }                                                                                              \
+    }
+    int64_t c = 0;
+    for (; c < nfull; c++) Q_CHUNK(c, 1)
+    for (; c < nchunk; c++) Q_CHUNK(c, 0)
+#undef Q_CHUNK
+    UNROLL
+    for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
+}
+
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
-    const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
-    const int64_t nchunk = kp->nblk_pad / 16;
-    const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
-    const int64_t chunk_bytes = (int64_t)bpb * 16, pbytes = kp->ngroups * 2;
-    const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes; /* parameter rows ahead */
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
-        const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
-        const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
-        __m256 acc[TILE][2];
-        UNROLL
-        for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-        qlow__prefetch(sr, ahead * pbytes, pbytes);
-        if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
-        for (int64_t c = 0; c < nchunk; c++) {
-            qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
-            if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
-            UNROLL
-            for (int h = 0; h < 2; h++) {
-                __m256i isum[TILE];
-                q_isums8(kind, row, hi_row, c, h, data_bytes, xq, nt, isum);
-                __m256 ws = q_params8(sr, kp, c * 16 + h * 8);
-                __m256 z = zr ? q_params8(zr, kp, c * 16 + h * 8) : _mm256_mul_ps(ws, neg_off);
-                UNROLL
-                for (int t = 0; t < nt; t++) {
-                    __m256 d = _mm256_mul_ps(ws, _mm256_loadu_ps(xq[t].xs + c * 16 + h * 8));
-                    acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t])));
-                    acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z, _mm256_loadu_ps(xq[t].xsum + c * 16 + h * 8)));
-                }
-            }
-        }
-        UNROLL
-        for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
+    switch (q_pmode(kp)) {
+    case QP_ONE: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_ONE, kp, xq, nt, r, y, ldy, add); break;
+    case QP_BLOCK: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_BLOCK, kp, xq, nt, r, y, ldy, add); break;
+    case QP_SHIFT: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_SHIFT, kp, xq, nt, r, y, ldy, add); break;
+    default: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_MAP, kp, xq, nt, r, y, ldy, add); break;
     }
 }
 
@@ -457,6 +520,7 @@ const qlow__kernel_set qlow__kernels_avx2 = {
         },
     .absmax = absmax_avx2,
     .quantize = quantize_avx2,
+    .qtrans = 1,
 };
 
 #endif
