@@ -215,13 +215,34 @@ INL __m256 q_params8m(const uint16_t *row_params, const qlow__kpart *kp, int64_t
 {
     if (mode == QP_ONE) return _mm256_set1_ps(h2f(row_params[0]));
     if (whole && mode == QP_BLOCK) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row_params + b0)));
-    if (whole && mode == QP_SHIFT && kp->group_shift == 2) { /* g128: two groups per 8 blocks */
-        uint32_t w;
-        memcpy(&w, row_params + (b0 >> 2), 4);
-        __m256 v = _mm256_cvtph_ps(_mm_cvtsi32_si128((int)w));
-        return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
-    }
     return q_params8(row_params, kp, b0);
+}
+
+/* Scales ws[h] and zero terms z[h] of the two 8-block halves of chunk c. g128 (four groups per chunk)
+ * converts the chunk's scales and zeros with one vcvtph2ps. */
+INL void q_params16(const uint16_t *sr, const uint16_t *zr, const qlow__kpart *kp, int64_t c, int mode, int whole,
+                    __m256 neg_off, __m256 *ws, __m256 *z)
+{
+    if (whole && mode == QP_SHIFT && kp->group_shift == 2) {
+        __m128i raw = _mm_loadl_epi64((const __m128i *)(sr + c * 4));
+        if (zr) raw = _mm_unpacklo_epi64(raw, _mm_loadl_epi64((const __m128i *)(zr + c * 4)));
+        const __m256 v = _mm256_cvtph_ps(raw);
+        ws[0] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        ws[1] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
+        if (zr) {
+            z[0] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5));
+            z[1] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7));
+        } else {
+            z[0] = _mm256_mul_ps(ws[0], neg_off);
+            z[1] = _mm256_mul_ps(ws[1], neg_off);
+        }
+        return;
+    }
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        ws[h] = q_params8m(sr, kp, c * 16 + h * 8, mode, whole);
+        z[h] = zr ? q_params8m(zr, kp, c * 16 + h * 8, mode, whole) : _mm256_mul_ps(ws[h], neg_off);
+    }
 }
 
 /* Row r of a Q part for a tile of nt tokens, one chunk (16 blocks) per step. */
@@ -247,10 +268,11 @@ INL void q_row16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *
         qlow__prefetch(row, (c) * chunk_bytes + QLOW__PF_DIST, chunk_bytes);                           \
         if (hi_row) qlow__prefetch(hi_row, (c) * 64 + QLOW__PF_DIST / 2, 64);                          \
         q_isums16(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                              \
+        __m256 wsc[2], zc[2];                                                                          \
+        q_params16(sr, zr, kp, c, mode, whole, neg_off, wsc, zc);                                      \
         UNROLL                                                                                         \
         for (int h = 0; h < 2; h++) {                                                                  \
-            __m256 ws = q_params8m(sr, kp, (c) * 16 + h * 8, mode, whole);                             \
-            __m256 z = zr ? q_params8m(zr, kp, (c) * 16 + h * 8, mode, whole) : _mm256_mul_ps(ws, neg_off); \
+            const __m256 ws = wsc[h], z = zc[h];                                                       \
             UNROLL                                                                                     \
             for (int t = 0; t < nt; t++) {                                                             \
                 __m256 d = _mm256_mul_ps(ws, _mm256_loadu_ps(xq[t].xs + (c) * 16 + h * 8));            \
