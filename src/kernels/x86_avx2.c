@@ -28,6 +28,15 @@ INL __m256i ld(const uint8_t *p, int64_t rem)
     if (rem > 0) memcpy(tmp, p, (size_t)rem);
     return _mm256_loadu_si256((const __m256i *)tmp);
 }
+/* The same for a length rem that is a multiple of 4 when positive (every Q plane's), with a masked
+ * dword load instead of a copy: the partial chunk is all of a short M161 salient part. */
+INL __m256i ld4(const uint8_t *p, int64_t rem)
+{
+    if (rem >= 32) return _mm256_loadu_si256((const __m256i *)p);
+    if (rem <= 0) return _mm256_setzero_si256();
+    const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(rem / 4)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_epi32((const int *)(const void *)p, live);
+}
 INL __m256i ldx(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
 /* Exact int32 sums of u8 * s8 over each 4-byte group (codes <= 15). */
@@ -69,7 +78,7 @@ INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, con
     UNROLL
     for (int k = 0; k < 8; k++) {
         int64_t off = c * 512 + h * 256 + k * 32;
-        __m256i v = ld(row + off, data_bytes - off);
+        __m256i v = ld4(row + off, data_bytes - off);
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         UNROLL
         for (int t = 0; t < nt; t++) {
@@ -91,7 +100,7 @@ INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, con
 INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
                    int whole, const qlow__xq *xq, int nt, __m256i (*isum)[2])
 {
-#define LDC(p, rem) (whole ? _mm256_loadu_si256((const __m256i *)(p)) : ld((p), (rem)))
+#define LDC(p, rem) (whole ? _mm256_loadu_si256((const __m256i *)(p)) : ld4((p), (rem)))
     __m256i s[TILE][2];
     UNROLL
     for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
