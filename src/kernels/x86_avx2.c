@@ -333,23 +333,32 @@ INL __m256i bits_to_bytes(const uint8_t *p)
     return _mm256_min_epu8(_mm256_and_si256(b, bitpat), _mm256_set1_epi8(1));
 }
 
-/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. The quotients
- * by 3 come from 16-bit multiplies on the even and odd bytes; the remainders are taken on both bytes
- * at once (3 * quotient <= 255 and the remainder >= 0, so no carry or borrow crosses a byte). After
- * four divisions the quotient is b / 81 in 0..3, and digit 4 = (b / 81) % 3 maps 3 (b >= 243) to 0. */
+/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. Two divisions
+ * by 9 split a byte b into r = b % 9, r2 = (b / 9) % 9 and q2 = b / 81 (0..3); digits 0..3 are r and
+ * r2 in base 3, and digit 4 = q2 % 3 (3 for b >= 243 maps to 0), each one table lookup. The quotients
+ * come from 16-bit multiplies on the even and odd bytes (b * 7282 >> 16 = b / 9 for b <= 255); the
+ * remainders are taken on both bytes at once (9 * quotient <= 252, so no carry or borrow crosses a
+ * byte). */
 INL void t158_digits(__m256i v, __m256i *d)
 {
-    const __m256i third = _mm256_set1_epi16(21846), three = _mm256_set1_epi16(3);
-    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8), cur = v;
-    UNROLL
-    for (int k = 0; k < 4; k++) {
-        e = _mm256_mulhi_epu16(e, third);
-        o = _mm256_mulhi_epu16(o, third);
-        __m256i q = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
-        d[k] = _mm256_sub_epi16(cur, _mm256_mullo_epi16(q, three));
-        cur = q;
-    }
-    d[4] = _mm256_andnot_si256(_mm256_cmpeq_epi8(cur, _mm256_set1_epi8(3)), cur);
+    const __m256i ninth = _mm256_set1_epi16(7282), nine = _mm256_set1_epi16(9);
+    const __m256i mod3 = _mm256_setr_epi8(0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 1, 2, 0, 1, 2,
+                                          0, 0, 0, 0, 0, 0, 0);
+    const __m256i div3 = _mm256_setr_epi8(0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2,
+                                          0, 0, 0, 0, 0, 0, 0);
+    __m256i e = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi16(0xff)), ninth);
+    __m256i o = _mm256_mulhi_epu16(_mm256_srli_epi16(v, 8), ninth);
+    __m256i q = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+    __m256i r = _mm256_sub_epi8(v, _mm256_mullo_epi16(q, nine));
+    e = _mm256_mulhi_epu16(e, ninth);
+    o = _mm256_mulhi_epu16(o, ninth);
+    __m256i q2 = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+    __m256i r2 = _mm256_sub_epi8(q, _mm256_mullo_epi16(q2, nine));
+    d[0] = _mm256_shuffle_epi8(mod3, r);
+    d[1] = _mm256_shuffle_epi8(div3, r);
+    d[2] = _mm256_shuffle_epi8(mod3, r2);
+    d[3] = _mm256_shuffle_epi8(div3, r2);
+    d[4] = _mm256_shuffle_epi8(mod3, q2);
 }
 
 /* Step b of a row into the lane sums: a[t][0] holds blocks 0-7 of the chunk, a[t][1] blocks 8-15. */
