@@ -362,14 +362,14 @@ INL void t158_digits(__m256i v, __m256i *d)
 }
 
 /* Step b of a row into the lane sums: a[t][0] holds blocks 0-7 of the chunk, a[t][1] blocks 8-15. */
-INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const qlow__xq *xq, int nt,
+INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt,
                  __m256i (*a)[2])
 {
     if (kind == QLOW_FORMAT_B1) { /* int16 lane sums: bt_tile widens them once per chunk */
         UNROLL
         for (int m = 0; m < 8; m++) { /* 32 columns each */
             size_t off = (size_t)b * 32 + (size_t)m * 4;
-            if (off + 4 > rb) break;
+            if (!whole && off + 4 > rb) break;
             __m256i bits = bits_to_bytes(row + off);
             UNROLL
             for (int t = 0; t < nt; t++)
@@ -445,6 +445,13 @@ INL int64_t live_steps(size_t rb, size_t step_bytes, int64_t c)
     return n < 0 ? 0 : n > 16 ? 16 : n;
 }
 
+/* Steps of chunk c that lie wholly inside a row of rb bytes. */
+INL int64_t whole_steps(size_t rb, size_t step_bytes, int64_t c)
+{
+    int64_t n = (int64_t)(rb / step_bytes) - c * 16;
+    return n < 0 ? 0 : n > 16 ? 16 : n;
+}
+
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
@@ -464,14 +471,18 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
             /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
             const int64_t ns = live_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
-            for (int64_t s = 0; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+            /* steps wholly inside the row need no bounds checks (B1 checked each 32 columns) */
+            const int64_t nw = k1 == QLOW_FORMAT_B1 ? whole_steps(rb, 32, c) : 0;
+            int64_t s = 0;
+            for (; s < nw; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
+            for (; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
             if (k1 == QLOW_FORMAT_B1) widen16(nt, is);
             bt_fold(xq, nt, c, is, acc);
             if (kind == QLOW_FORMAT_B2) {
                 UNROLL
                 for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
-                for (int64_t s = 0; s < ns; s++)
-                    bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+                for (s = 0; s < nw; s++) bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
+                for (; s < ns; s++) bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
                 widen16(nt, is);
                 bt_fold(xq, nt, c, is, acc2);
             }
