@@ -71,14 +71,15 @@ INL __m256i red8(const __m256i *a)
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
 /* Q8: exact sums of 8 blocks (half h of 16-block chunk c) for nt tokens, natural activation order. */
-INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, const qlow__xq *xq, int nt, __m256i *isum)
+INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, int whole, const qlow__xq *xq, int nt,
+                   __m256i *isum)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
     __m256i a[TILE][8];
     UNROLL
     for (int k = 0; k < 8; k++) {
         int64_t off = c * 512 + h * 256 + k * 32;
-        __m256i v = ld4(row + off, data_bytes - off);
+        __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld4(row + off, data_bytes - off);
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         UNROLL
         for (int t = 0; t < nt; t++) {
@@ -108,7 +109,7 @@ INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int6
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
             __m256i h8[TILE];
-            q8_isums8(row, c, hf, data_bytes, xq, nt, h8);
+            q8_isums8(row, c, hf, data_bytes, whole, xq, nt, h8);
             UNROLL
             for (int t = 0; t < nt; t++) isum[t][hf] = h8[t];
         }
@@ -380,7 +381,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
-            __m256i v = ld(row + off, (int64_t)rb - off);
+            __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off);
             __m256i s16[TILE];
             UNROLL
             for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
@@ -399,7 +400,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
             __m256i d[5];
-            t158_digits(ld(row + off, (int64_t)rb - off), d);
+            t158_digits(whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off), d);
             __m256i s16[TILE];
             UNROLL
             for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
@@ -471,8 +472,8 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
             /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
             const int64_t ns = live_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
-            /* steps wholly inside the row need no bounds checks (B1 checked each 32 columns) */
-            const int64_t nw = k1 == QLOW_FORMAT_B1 ? whole_steps(rb, 32, c) : 0;
+            /* steps wholly inside the row load without bounds checks */
+            const int64_t nw = whole_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
             int64_t s = 0;
             for (; s < nw; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
             for (; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
