@@ -255,6 +255,31 @@ INL void q_params16(const uint16_t *sr, const uint16_t *zr, const qlow__kpart *k
     }
 }
 
+/* Chunk c (16 blocks) of a Q row folded into acc; `whole` (a compile-time constant at each call): the
+ * chunk lies inside the row. */
+INL void q_chunk(int32_t kind, int mode, int whole, const qlow__kpart *kp, const uint8_t *row, const uint8_t *hi_row,
+                 const uint16_t *sr, const uint16_t *zr, int64_t c, int64_t data_bytes, __m256 neg_off,
+                 const qlow__xq *xq, int nt, __m256 (*acc)[2])
+{
+    const int64_t chunk_bytes = 16 * (kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8);
+    __m256i isum[TILE][2];
+    __m256 ws[2], z[2];
+    qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
+    if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
+    q_isums16(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);
+    q_params16(sr, zr, kp, c, mode, whole, neg_off, ws, z);
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        const int64_t b0 = c * 16 + h * 8;
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m256 d = _mm256_mul_ps(ws[h], _mm256_loadu_ps(xq[t].xs + b0));
+            acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t][h])));
+            acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z[h], _mm256_loadu_ps(xq[t].xsum + b0)));
+        }
+    }
+}
+
 /* Row r of a Q part for a tile of nt tokens, one chunk (16 blocks) per step. */
 INL void q_row16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
                  int64_t ldy, int add)
@@ -272,29 +297,9 @@ INL void q_row16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *
     for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     qlow__prefetch(sr, ahead * pbytes, pbytes);
     if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
-#define Q_CHUNK(c, whole)                                                                              \
-    {                                                                                                  \
-        __m256i isum[TILE][2];                                                                         \
-        qlow__prefetch(row, (c) * chunk_bytes + QLOW__PF_DIST, chunk_bytes);                           \
-        if (hi_row) qlow__prefetch(hi_row, (c) * 64 + QLOW__PF_DIST / 2, 64);                          \
-        q_isums16(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                              \
-        __m256 wsc[2], zc[2];                                                                          \
-        q_params16(sr, zr, kp, c, mode, whole, neg_off, wsc, zc);                                      \
-        UNROLL                                                                                         \
-        for (int h = 0; h < 2; h++) {                                                                  \
-            const __m256 ws = wsc[h], z = zc[h];                                                       \
-            UNROLL                                                                                     \
-            for (int t = 0; t < nt; t++) {                                                             \
-                __m256 d = _mm256_mul_ps(ws, _mm256_loadu_ps(xq[t].xs + (c) * 16 + h * 8));            \
-                acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t][h]))); \
-                acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z, _mm256_loadu_ps(xq[t].xsum + (c) * 16 + h * 8))); \
-            }                                                                                          \
-        }                                                                                              \
-    }
     int64_t c = 0;
-    for (; c < nfull; c++) Q_CHUNK(c, 1)
-    for (; c < nchunk; c++) Q_CHUNK(c, 0)
-#undef Q_CHUNK
+    for (; c < nfull; c++) q_chunk(kind, mode, 1, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
+    for (; c < nchunk; c++) q_chunk(kind, mode, 0, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
     UNROLL
     for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
 }
