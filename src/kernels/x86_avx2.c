@@ -280,39 +280,42 @@ INL void q_chunk(int32_t kind, int mode, int whole, const qlow__kpart *kp, const
     }
 }
 
-/* Row r of a Q part for a tile of nt tokens, one chunk (16 blocks) per step. */
-INL void q_row16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
-                 int64_t ldy, int add)
+/* Rows [r0, r1) of a Q part for a tile of nt tokens, one row at a time (as the AVX-512 kernels: a
+ * single memory stream), one chunk (16 blocks) per step. */
+INL void q_rows16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                  float *y, int64_t ldy, int add)
 {
     const int64_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = kp->cols_pad / 32 * bpb;
-    const int64_t nchunk = kp->nblk_pad / 16, chunk_bytes = bpb * 16, nfull = data_bytes / chunk_bytes;
+    const int64_t nchunk = kp->nblk_pad / 16, nfull = data_bytes / (bpb * 16);
     const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
     const int64_t pbytes = kp->ngroups * 2, ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes;
-    const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
-    const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
-    const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
-    __m256 acc[TILE][2];
-    UNROLL
-    for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    qlow__prefetch(sr, ahead * pbytes, pbytes);
-    if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
-    int64_t c = 0;
-    for (; c < nfull; c++) q_chunk(kind, mode, 1, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
-    for (; c < nchunk; c++) q_chunk(kind, mode, 0, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
-    UNROLL
-    for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+        const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
+        const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
+        __m256 acc[TILE][2];
+        UNROLL
+        for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        qlow__prefetch(sr, ahead * pbytes, pbytes);
+        if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
+        int64_t c = 0;
+        for (; c < nfull; c++) q_chunk(kind, mode, 1, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
+        for (; c < nchunk; c++) q_chunk(kind, mode, 0, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
+        UNROLL
+        for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
+    }
 }
 
+/* The group mode is a compile-time constant inside each q_rows16 instance. */
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    switch (q_pmode(kp)) {
-    case QP_ONE: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_ONE, kp, xq, nt, r, y, ldy, add); break;
-    case QP_BLOCK: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_BLOCK, kp, xq, nt, r, y, ldy, add); break;
-    case QP_SHIFT: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_SHIFT, kp, xq, nt, r, y, ldy, add); break;
-    default: for (int64_t r = r0; r < r1; r++) q_row16(kind, QP_MAP, kp, xq, nt, r, y, ldy, add); break;
-    }
+    const int mode = q_pmode(kp);
+    if (mode == QP_ONE) q_rows16(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add);
+    else if (mode == QP_BLOCK) q_rows16(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add);
+    else if (mode == QP_SHIFT) q_rows16(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add);
+    else q_rows16(kind, QP_MAP, kp, xq, nt, r0, r1, y, ldy, add);
 }
 
 #define ROWS_FN(name, tile_fn, KIND)                                                                   \
