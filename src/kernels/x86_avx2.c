@@ -171,10 +171,13 @@ INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int6
                 UNROLL
                 for (int j = 0; j < 2; j++) {
                     __m256i p = k ? _mm256_and_si256(_mm256_srli_epi16(V[j], 2 * k), m2) : _mm256_and_si256(V[j], m2);
-                    if (kind == QLOW_FORMAT_Q3) { /* column 8k + 4j + i is bit 4j + i of that byte */
-                        const __m256i pat = _mm256_set1_epi32(j ? (int)0x80402010 : 0x08040201);
-                        __m256i bits = _mm256_and_si256(hk, pat);
-                        p = _mm256_add_epi8(p, _mm256_and_si256(_mm256_cmpeq_epi8(bits, pat), four));
+                    if (kind == QLOW_FORMAT_Q3) {
+                        /* column 8k + 4j + i is bit 4j + i of that byte; with j = 0 the byte is first
+                         * shifted up by 2 (bits 6, 7 spill into the next byte's bits 0, 1, never
+                         * tested), so the tested bit is always >= 4 and min(bit, 4) is the high part */
+                        const __m256i pat = _mm256_set1_epi32(j ? (int)0x80402010 : 0x20100804);
+                        __m256i bits = _mm256_and_si256(j ? hk : _mm256_slli_epi16(hk, 2), pat);
+                        p = _mm256_add_epi8(p, _mm256_min_epu8(bits, four));
                     }
                     UNROLL
                     for (int t = 0; t < nt; t++)
