@@ -2,8 +2,11 @@
  * Used at QLOW_ISA_AVX2 and QLOW_ISA_AVX512 (the AVX-512 kernels need VNNI and VBMI).
  * Integer dot products use vpmaddubsw (unsigned codes x signed int8 activations, pairs summed in
  * int16: every code here is at most 15, so 2 * 15 * 127 cannot saturate; Q8 codes are split into
- * nibbles) followed by vpmaddwd into int32. The fp32 folding follows kernels.h, so results equal the
- * generic kernels bit for bit. */
+ * nibbles) followed by vpmaddwd into int32. Without vpdpbusd the kernels are bound by vector
+ * operations rather than memory, so they keep as many products as the bounds below allow in int16
+ * before one vpmaddwd, and Q4/Q3/Q2 read the transposed activation orders (qtrans) so that int16
+ * lanes are blocks and no horizontal reduction is needed. The fp32 folding follows kernels.h, so
+ * results equal the generic kernels bit for bit. */
 #include "kernels/kernels.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
