@@ -918,9 +918,18 @@ typedef enum qlow_ptq161_key {
     QLOW_SCALE_CG_ITERS = 608,       /* int 1..100, default 2: conjugate-gradient steps for r2 per sweep */
     QLOW_SCALE_ADAM_STEPS = 609,     /* int 0..1000000, default 16: Adam steps after the sweeps */
     QLOW_SCALE_BATCH_TOKENS = 610,   /* int 1..1<<30, default 128: tokens per Adam step */
-    QLOW_SCALE_FIT_TOKENS = 611      /* int 1..1<<30, default 512: the optimizer fits on a seeded random
-                                        subset of at most this many calibration tokens (12K scales need
-                                        far fewer than rows * tokens equations; cost is linear in it) */
+    QLOW_SCALE_FIT_TOKENS = 611      /* int 0..1<<30, default 0: tokens of X the layer-wise optimizer
+                                        fits on. 0 = every token, never copied when X has more tokens than
+                                        columns: the closed-form sweeps (output MSE) run on cols
+                                        pseudo-tokens of X^T X accumulated over all tokens, the Adam
+                                        minibatches (MSE + cosine) and the final loss read X in place in
+                                        chunks of QLOW_SCALE_BATCH_TOKENS (Adam draws its
+                                        ADAM_STEPS * BATCH_TOKENS tokens by a seeded stride over all of
+                                        X); memory O(cols^2 + batch x (rows + cols)), time linear in the
+                                        tokens. With at most cols tokens they are all copied (O(cols^2)).
+                                        N > 0 = a seeded random subset of at most N tokens is copied
+                                        and fitted (the behaviour before 0 existed; memory and time
+                                        bounded by N whatever the token count) */
 } qlow_ptq161_key;
 
 /* ---- activation statistics ---- */
@@ -999,6 +1008,8 @@ QLOW_API qlow_status qlow_ptq161_bits(int64_t rows, int64_t cols, int64_t n_sali
  *  approximates W' and the caller must feed x / s instead of x, i.e. divide the preceding RMSNorm weight
  *  (or the preceding linear's rows) by s. fold_scale[cols] receives s (all ones without equalization);
  *  it may be NULL only when equalization is off.
+ *  By default (QLOW_SCALE_FIT_TOKENS = 0) every token of X is used and X is read in place (strided
+ *  rows, any supported dtype), not copied; X must stay unchanged during the call.
  *  Deterministic; bit-identical for any QLOW_CTX_NUM_THREADS. Allocates through the ctx allocator.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE, QLOW_E_PARAM,
  *  QLOW_E_NUMERIC, QLOW_E_NO_MEMORY; on failure the outputs are untouched. */
