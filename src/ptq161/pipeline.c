@@ -19,8 +19,9 @@ typedef struct pipe {
     uint8_t *mask;
     qlow__p161 *p;
     qlow__layer_opt opt;
-    /* Streaming (QLOW_SCALE_FIT_TOKENS = 0 with more tokens than columns): X above holds cols MSE-exact
-     * pseudo-tokens of the Gram matrix of every token, and the cosine/Adam parts read the caller's X. */
+    /* Streaming (more tokens than columns, and QLOW_SCALE_FIT_TOKENS = 0 or >= cols): X above holds cols
+     * MSE-exact pseudo-tokens of the Gram matrix of every token, and the Adam minibatches and the final
+     * loss read the caller's X in place. */
     int streaming, mse_only;
     qlow__stream stream;
 } pipe;
@@ -297,18 +298,21 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     if (H && !stats) return QLOW_E_NULL_POINTER;
     if (!X && !H && (!stats || needs_x)) return QLOW_E_NULL_POINTER;
     if (qlow__param_int(params, QLOW_PTQ161_EQUALIZE) && !fold_scale) return QLOW_E_NULL_POINTER;
-    int64_t T = 0;
+    int64_t T = 0, fit_tokens = 0;
     int streaming = 0;
     if (X) {
         QLOW_TRY(qlow__view_check(X, QLOW__DT_FLOAT, 2));
         if (X->shape[1] != cols || X->shape[0] < 1) return QLOW_E_SHAPE;
         QLOW_TRY(qlow__view_check_finite(X));
         T = X->shape[0];
-        const int64_t fit = qlow__param_int(params, QLOW_SCALE_FIT_TOKENS);
-        if (fit > 0 && T > fit) T = fit;
-        if (fit == 0 && T > cols) {
+        /* Streaming whenever the cols pseudo-tokens cost no more than the token budget: the sweeps are
+         * then exact over every token for the price of a subset. */
+        fit_tokens = qlow__param_int(params, QLOW_SCALE_FIT_TOKENS);
+        if (T > cols && (fit_tokens == 0 || cols <= fit_tokens)) {
             streaming = 1;
             T = cols;
+        } else if (fit_tokens > 0 && T > fit_tokens) {
+            T = fit_tokens;
         }
     }
     if (H) {
@@ -340,6 +344,7 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     s.cols = cols;
     s.T = T;
     s.streaming = streaming;
+    s.stream.eval_tokens = fit_tokens;
     s.W = mem;
     s.Wp = s.W + wc;
     s.tmp = s.Wp + wc;

@@ -215,7 +215,8 @@ static void load_batch(const qlow_ctx *ctx, const qlow__p161 *p, const float *Wp
 }
 
 /* Loss of the current p over every token. In-memory tokens: one product. Stream: chunks of B tokens in
- * order, their sums added serially, so memory stays O(B x cols) and the value is thread-independent. */
+ * order (all, or the evenly spread sample of eval_tokens), their sums added serially, so memory stays
+ * O(B x cols) and the value is thread-independent. */
 static double full_loss(const qlow_ctx *ctx, const qlow__p161 *p, const float *Wp, work *w, const qlow__calib *c,
                         batch *b, double lambda, double *mse, double *cosm)
 {
@@ -225,11 +226,14 @@ static double full_loss(const qlow_ctx *ctx, const qlow__p161 *p, const float *W
         qlow__sgemm_nn(ctx, rows, c->T, cols, w->A, cols, c->XT, c->T, w->P, c->T, 0);
         return qlow__loss_mse_nlc(ctx, w->Y, w->P, rows, c->T, c->T, lambda, NULL, mse, cosm);
     }
-    const int64_t T = c->stream->X->shape[0];
+    const int64_t T_all = c->stream->X->shape[0], ev = c->stream->eval_tokens;
+    const int64_t T = ev > 0 && ev < T_all ? ev : T_all;
     double sq = 0.0, csum = 0.0;
     for (int64_t t0 = 0; t0 < T; t0 += b->B) {
         const int64_t n = t0 + b->B < T ? b->B : T - t0;
-        for (int64_t k = 0; k < n; k++) b->idx[k] = t0 + k;
+        /* Token k of an evenly spread sample is floor(k T_all / T) (k itself when all are read). */
+        for (int64_t k = 0; k < n; k++)
+            b->idx[k] = T == T_all ? t0 + k : (int64_t)(((double)(t0 + k) * (double)T_all) / (double)T);
         load_batch(ctx, p, Wp, w, c, b, n);
         qlow__sgemm_nn(ctx, rows, n, cols, w->A, cols, b->XbT, n, b->Yhb, n, 0);
         double s1 = 0.0, s2 = 0.0;

@@ -86,8 +86,9 @@ QLOW_HIDDEN double qlow__loss_from_sums(double sq, double csum, int64_t rows, in
  * is given (equalized coordinates). */
 typedef struct qlow__stream {
     const qlow_view *X;
-    const int32_t *perm; /* cols: permuted position -> original column */
-    const float *fold;   /* cols, may be NULL */
+    const int32_t *perm;  /* cols: permuted position -> original column */
+    const float *fold;    /* cols, may be NULL */
+    int64_t eval_tokens;  /* the final loss reads every token (0) or this many, evenly spread */
 } qlow__stream;
 /* Rows t0 .. t0 + n - 1 of the stream into Xb [n x cols] and XbT [cols x n] (permuted, folded);
  * row [cols] is scratch. */
