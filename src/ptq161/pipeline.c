@@ -24,6 +24,7 @@ typedef struct pipe {
      * loss read the caller's X in place. */
     int streaming, mse_only;
     qlow__stream stream;
+    qlow_hessian *hess; /* X^T X over every token, kept from the pseudo-tokens for GPTQ */
 } pipe;
 
 static void permute(pipe *s)
@@ -129,9 +130,12 @@ static qlow_status gptq_hessian(pipe *s, const qlow_view *X, const float *fold, 
     const int64_t m = s->cols;
     const int32_t *perm = s->p->perm;
     if (X) {
-        qlow_hessian *h = NULL;
-        QLOW_TRY(qlow_hessian_create(s->alloc, m, QLOW_HESSIAN_FULL, &h));
-        qlow_status st = qlow_hessian_add(s->ctx, h, X);
+        qlow_hessian *h = s->hess;
+        qlow_status st = QLOW_OK;
+        if (!h) {
+            QLOW_TRY(qlow_hessian_create(s->alloc, m, QLOW_HESSIAN_FULL, &h));
+            st = qlow_hessian_add(s->ctx, h, X);
+        }
         if (st == QLOW_OK) {
             for (int64_t a = 0; a < m; a++)
                 for (int64_t b = 0; b < m; b++) {
@@ -140,7 +144,7 @@ static qlow_status gptq_hessian(pipe *s, const qlow_view *X, const float *fold, 
                     Hp[a * m + b] = v / ((double)fold[i] * fold[j]);
                 }
         }
-        qlow_hessian_destroy(h);
+        if (h != s->hess) qlow_hessian_destroy(h);
         return st;
     }
     float *Hf = (float *)qlow__alloc(s->alloc, (size_t)m * (size_t)m * sizeof(float), 64);
@@ -238,7 +242,7 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
  * calibration set (the cosine term needs real tokens: the caller switches it off, or streams them).
  * H comes from the view Hv, or is accumulated over every token of the view Xv. */
 static qlow_status pseudo_tokens(qlow_ctx *ctx, const qlow_allocator *alloc, const qlow_view *Hv,
-                                 const qlow_view *Xv, int64_t m, float *X)
+                                 const qlow_view *Xv, int64_t m, float *X, qlow_hessian **keep)
 {
     size_t mm = 0, bytes = 0, scratch = qlow__spd_scratch_doubles(m);
     QLOW_TRY(qlow__matrix_count(m, m, &mm));
@@ -254,7 +258,8 @@ static qlow_status pseudo_tokens(qlow_ctx *ctx, const qlow_allocator *alloc, con
         if (st == QLOW_OK)
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j <= i; j++) A[i * m + j] = A[j * m + i] = h->S[i * m + j];
-        qlow_hessian_destroy(h);
+        if (st == QLOW_OK && keep) *keep = h;
+        else qlow_hessian_destroy(h);
         if (st != QLOW_OK) {
             qlow__free(alloc, A);
             return st;
@@ -357,12 +362,13 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     qlow__layer_opt_from_params(ctx, params, &s.opt);
     read_matrix(W, s.W);
     qlow_status st = QLOW_OK;
-    if (streaming) st = pseudo_tokens(ctx, alloc, NULL, X, cols, s.X);
+    if (streaming)
+        st = pseudo_tokens(ctx, alloc, NULL, X, cols, s.X, qlow__param_int(params, QLOW_PTQ161_GPTQ) ? &s.hess : NULL);
     else if (X && T == X->shape[0]) read_matrix(X, s.X);
     else if (X) read_token_subset(X, T, s.opt.seed, s.X);
     if (H) {
         s.opt.lambda_cos = 0.0;
-        st = pseudo_tokens(ctx, alloc, H, NULL, cols, s.X);
+        st = pseudo_tokens(ctx, alloc, H, NULL, cols, s.X, NULL);
     }
     if (st == QLOW_OK) st = run(&s, X, stats, fold);
     if (st == QLOW_OK) {
@@ -371,6 +377,7 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     } else {
         qlow__p161_destroy(s.p);
     }
+    qlow_hessian_destroy(s.hess);
     qlow__free(alloc, mem);
     return st;
 }
