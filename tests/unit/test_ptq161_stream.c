@@ -8,33 +8,21 @@
 
 #include <math.h>
 
-/* Counting allocator with the peak of live bytes. */
+/* qtest's counting allocator plus the peak of live bytes. */
 typedef struct peak_alloc {
-    size_t live, peak;
-    long count;
+    qt_alloc_state qs;
+    size_t peak;
 } peak_alloc;
 
 static void *peak_alloc_fn(void *user, size_t size, size_t align)
 {
     peak_alloc *s = (peak_alloc *)user;
-    if (align < 16) align = 16;
-    unsigned char *raw = (unsigned char *)malloc(size + align + 16);
-    if (!raw) return NULL;
-    uintptr_t p = ((uintptr_t)raw + 16 + align - 1) & ~(uintptr_t)(align - 1);
-    ((void **)p)[-1] = raw;
-    ((size_t *)p)[-2] = size;
-    s->live += size;
-    s->count++;
-    if (s->live > s->peak) s->peak = s->live;
-    return (void *)p;
+    void *p = qt_alloc_fn(&s->qs, size, align);
+    if (s->qs.bytes_live > s->peak) s->peak = s->qs.bytes_live;
+    return p;
 }
 
-static void peak_free_fn(void *user, void *ptr)
-{
-    peak_alloc *s = (peak_alloc *)user;
-    s->live -= ((size_t *)ptr)[-2];
-    free(((void **)ptr)[-1]);
-}
+static void peak_free_fn(void *user, void *ptr) { qt_free_fn(&((peak_alloc *)user)->qs, ptr); }
 
 static qlow_ctx *make_ctx(const qlow_allocator *a, int threads)
 {
@@ -168,7 +156,8 @@ static void test_pipeline(void)
     size_t peak[4];
     const int64_t fits[4] = {0, 0, 512, 30};
     for (int k = 0; k < 4; k++) {
-        peak_alloc pa = {0, 0, 0};
+        peak_alloc pa;
+        memset(&pa, 0, sizeof pa);
         qlow_allocator a = {peak_alloc_fn, peak_free_fn, &pa};
         qlow_ctx *ctx = make_ctx(&a, 1);
         qlow_params_set_int(pr, QLOW_SCALE_FIT_TOKENS, fits[k]);
@@ -176,7 +165,8 @@ static void test_pipeline(void)
         QT_CHECK_OK(run(ctx, pr, &wv, &xv, Wh[k]));
         peak[k] = pa.peak;
         qlow_ctx_destroy(ctx);
-        QT_CHECK(pa.live == 0, "fit %lld: %zu bytes leaked", (long long)fits[k], pa.live);
+        QT_CHECK(pa.qs.live == 0 && pa.qs.bytes_live == 0, "fit %lld: %zu bytes leaked", (long long)fits[k],
+                 pa.qs.bytes_live);
     }
     xv.shape[0] = T;
     const size_t xbytes = (size_t)T * C * sizeof(float);
