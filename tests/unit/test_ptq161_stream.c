@@ -217,8 +217,38 @@ static void test_pipeline(void)
     free(W), free(X);
 }
 
+/* Rank-deficient tokens (a dead column, a duplicated one) still give a positive definite Gram matrix for
+ * the pseudo-tokens, and equalization + low rank run on them. */
+static void test_degenerate(void)
+{
+    enum { R = 8, C = 16, T = 300 };
+    float W[R * C], *X = malloc(sizeof(float) * T * C), Wh[R * C], fold[C];
+    make_data(R, C, T, C, W, X);
+    for (int t = 0; t < T; t++) {
+        X[t * C + 3] = 0.0f;
+        X[t * C + 9] = X[t * C + 4];
+    }
+    qlow_view wv, xv;
+    qlow_view_init_2d(&wv, QLOW_DTYPE_F32, R, C, W);
+    qlow_view_init_2d(&xv, QLOW_DTYPE_F32, T, C, X);
+    qlow_ctx *ctx = make_ctx(NULL, 1);
+    qlow_params *pr = NULL;
+    qlow_params_create(NULL, &pr);
+    qlow_params_set_int(pr, QLOW_PTQ161_EQUALIZE, 1);
+    qlow_params_set_int(pr, QLOW_PTQ161_LOWRANK, 2);
+    qlow_params_set_int(pr, QLOW_PTQ161_GPTQ, 1);
+    QT_CHECK_OK(qlow_ptq161_quantize_f32(ctx, pr, &wv, &xv, NULL, Wh, NULL, fold));
+    int finite = 1;
+    for (int k = 0; k < R * C; k++) finite &= isfinite(Wh[k]) != 0;
+    QT_CHECK(finite, "finite W_hat on rank-deficient tokens");
+    qlow_params_destroy(pr);
+    qlow_ctx_destroy(ctx);
+    free(X);
+}
+
 int main(void)
 {
+    test_degenerate();
     test_reported_loss();
     test_pipeline();
     return qt_finish();
