@@ -918,9 +918,20 @@ typedef enum qlow_ptq161_key {
     QLOW_SCALE_CG_ITERS = 608,       /* int 1..100, default 2: conjugate-gradient steps for r2 per sweep */
     QLOW_SCALE_ADAM_STEPS = 609,     /* int 0..1000000, default 16: Adam steps after the sweeps */
     QLOW_SCALE_BATCH_TOKENS = 610,   /* int 1..1<<30, default 128: tokens per Adam step */
-    QLOW_SCALE_FIT_TOKENS = 611      /* int 1..1<<30, default 512: the optimizer fits on a seeded random
-                                        subset of at most this many calibration tokens (12K scales need
-                                        far fewer than rows * tokens equations; cost is linear in it) */
+    QLOW_SCALE_FIT_TOKENS = 611      /* int 0..1<<30, default 512: token budget of the layer-wise
+                                        optimizer. With more tokens T than columns and budget 0 or
+                                        >= cols, X is streamed, never copied: the closed-form sweeps
+                                        (output MSE) run exactly over all T tokens on cols
+                                        pseudo-tokens of X^T X, the Adam minibatches (MSE + cosine)
+                                        read X in place, drawn by a seeded stride over all T, and the
+                                        final loss reads all T (budget 0) or an evenly spread sample of
+                                        the budget; memory O(cols^2 + batch x (rows + cols)),
+                                        independent of T. Otherwise a seeded random subset of at most
+                                        `budget` tokens (all if 0) is copied and fitted: memory and
+                                        time linear in it. The default keeps a 4096-column layer at
+                                        512 tokens' cost and is exact over every token on layers of
+                                        up to 512 columns; 0 = every token everywhere (slower on wide
+                                        layers: sweeps cost rows x cols x min(T, cols)) */
 } qlow_ptq161_key;
 
 /* ---- activation statistics ---- */
@@ -999,6 +1010,9 @@ QLOW_API qlow_status qlow_ptq161_bits(int64_t rows, int64_t cols, int64_t n_sali
  *  approximates W' and the caller must feed x / s instead of x, i.e. divide the preceding RMSNorm weight
  *  (or the preceding linear's rows) by s. fold_scale[cols] receives s (all ones without equalization);
  *  it may be NULL only when equalization is off.
+ *  When X has more tokens than columns and QLOW_SCALE_FIT_TOKENS is 0 or >= cols (the default on
+ *  layers of up to 512 columns), every token of X is used and X is read in place (strided rows, any
+ *  supported dtype), not copied.
  *  Deterministic; bit-identical for any QLOW_CTX_NUM_THREADS. Allocates through the ctx allocator.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_SHAPE, QLOW_E_DTYPE, QLOW_E_NONFINITE, QLOW_E_PARAM,
  *  QLOW_E_NUMERIC, QLOW_E_NO_MEMORY; on failure the outputs are untouched. */

@@ -124,8 +124,12 @@ INL void isum_q2q3(const qlow__kpart *kp, int64_t r, int64_t r1, int64_t b, cons
             const int64_t row = row_at(r, 4 * i + l, r1);
             const uint8_t *p = kp->codes + (size_t)row * kp->row_bytes + b * 8;
             c[l] = two ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(0xff, p);
+            if (!q3) { /* Q2 has no high plane (codes_hi is NULL: no pointer arithmetic on it) */
+                hc[l] = _mm_setzero_si128();
+                continue;
+            }
             const uint8_t *hp = kp->codes_hi + (size_t)row * hs + b * 4;
-            hc[l] = !q3 ? _mm_setzero_si128() : two ? _mm_loadl_epi64((const __m128i *)hp) : _mm_maskz_loadu_epi8(0xf, hp);
+            hc[l] = two ? _mm_loadl_epi64((const __m128i *)hp) : _mm_maskz_loadu_epi8(0xf, hp);
         }
         const __m512i v = join4(c), hv = join4(hc);
         __m512i a = _mm512_setzero_si512();
@@ -378,6 +382,11 @@ qlow_status qlow__narrow_b_act_avx512(const qlow__kpart *kp, const int32_t *perm
             _mm_storeu_si128((__m128i *)(x8p + j), _mm512_cvtepi32_epi8(r));
         }
 #undef COL_MASK
+    /* The kernels read whole 64-column slot groups, and a wrapped matrix may hold sign bits in its
+     * padding columns: their activations must be zero, as in the portable preparation (with one
+     * scale per token, garbage there would be counted). */
+    const int64_t done = (n + 15) / 16 * 16;
+    memset(x8p + done, 0, (size_t)(groups * 64 - done));
     __m512 fs[4];
     for (int k = 0; k < 4; k++) { /* integer sums of each 4-lane group (exact) */
         sums[k] = _mm512_add_epi32(sums[k], _mm512_castps_si512(_mm512_permute_ps(_mm512_castsi512_ps(sums[k]), 0xB1)));

@@ -19,6 +19,12 @@ typedef struct pipe {
     uint8_t *mask;
     qlow__p161 *p;
     qlow__layer_opt opt;
+    /* Streaming (more tokens than columns, and QLOW_SCALE_FIT_TOKENS = 0 or >= cols): X above holds cols
+     * MSE-exact pseudo-tokens of the Gram matrix of every token, and the Adam minibatches and the final
+     * loss read the caller's X in place. */
+    int streaming, mse_only;
+    qlow__stream stream;
+    qlow_hessian *hess; /* X^T X over every token, kept from the pseudo-tokens for GPTQ */
 } pipe;
 
 static void permute(pipe *s)
@@ -36,7 +42,7 @@ static void permute(pipe *s)
 
 static qlow__calib calib_of(const pipe *s)
 {
-    qlow__calib c = {s->Xp, s->XpT, s->T};
+    qlow__calib c = {s->Xp, s->XpT, s->T, s->streaming && !s->mse_only ? &s->stream : NULL};
     return c;
 }
 
@@ -70,7 +76,10 @@ static qlow_status equalize(pipe *s, float *fold)
     memcpy(Xsave, s->X, xc * sizeof(float));
     qlow_status st = QLOW_OK;
     const int64_t T_full = s->T;
-    if (s->T > 256) s->T = 256; /* the trials see a prefix of the (already random) token subset */
+    /* The trials see a prefix of the (already random) token subset; pseudo-tokens are not exchangeable,
+     * so there they all stay, and the trials score the exact MSE on them. */
+    if (s->T > 256 && !s->streaming) s->T = 256;
+    s->mse_only = 1;
     for (int g = 0; g < grid && st == QLOW_OK; g++) {
         double beta = grid > 1 ? 0.5 * g / (grid - 1) : 0.0;
         qlow__equalize_scales(s->absmean, s->cols, beta, fold);
@@ -86,6 +95,7 @@ static qlow_status equalize(pipe *s, float *fold)
         memcpy(s->W, W0, wc * sizeof(float));
     }
     s->T = T_full;
+    s->mse_only = 0;
     if (st == QLOW_OK) {
         qlow__equalize_scales(s->absmean, s->cols, best_beta, fold);
         for (size_t k = 0; k < wc; k++) s->W[k] = W0[k] * fold[k % (size_t)s->cols];
@@ -120,9 +130,12 @@ static qlow_status gptq_hessian(pipe *s, const qlow_view *X, const float *fold, 
     const int64_t m = s->cols;
     const int32_t *perm = s->p->perm;
     if (X) {
-        qlow_hessian *h = NULL;
-        QLOW_TRY(qlow_hessian_create(s->alloc, m, QLOW_HESSIAN_FULL, &h));
-        qlow_status st = qlow_hessian_add(s->ctx, h, X);
+        qlow_hessian *h = s->hess;
+        qlow_status st = QLOW_OK;
+        if (!h) {
+            QLOW_TRY(qlow_hessian_create(s->alloc, m, QLOW_HESSIAN_FULL, &h));
+            st = qlow_hessian_add(s->ctx, h, X);
+        }
         if (st == QLOW_OK) {
             for (int64_t a = 0; a < m; a++)
                 for (int64_t b = 0; b < m; b++) {
@@ -131,7 +144,7 @@ static qlow_status gptq_hessian(pipe *s, const qlow_view *X, const float *fold, 
                     Hp[a * m + b] = v / ((double)fold[i] * fold[j]);
                 }
         }
-        qlow_hessian_destroy(h);
+        if (h != s->hess) qlow_hessian_destroy(h);
         return st;
     }
     float *Hf = (float *)qlow__alloc(s->alloc, (size_t)m * (size_t)m * sizeof(float), 64);
@@ -163,7 +176,11 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
     QLOW_TRY(qlow__p161_create(s->alloc, rows, cols, s->mask, &s->p));
     for (int64_t j = 0; j < cols; j++) fold[j] = 1.0f;
     const int optimize = (int)qlow__param_int(s->params, QLOW_PTQ161_OPTIMIZE);
-    if (qlow__param_int(s->params, QLOW_PTQ161_EQUALIZE) && s->T > 0) QLOW_TRY(equalize(s, fold));
+    const int equalize_on = qlow__param_int(s->params, QLOW_PTQ161_EQUALIZE) && s->T > 0;
+    s->stream.X = X;
+    s->stream.perm = s->p->perm;
+    s->stream.fold = equalize_on ? fold : NULL;
+    if (equalize_on) QLOW_TRY(equalize(s, fold));
     permute(s);
     QLOW_TRY(fit(s, s->Wp, &s->opt, optimize, NULL));
     const int64_t rank = qlow__param_int(s->params, QLOW_PTQ161_LOWRANK);
@@ -222,9 +239,10 @@ static qlow_status run(pipe *s, const qlow_view *X, const qlow_actstats *stats, 
 
 /* Pseudo-tokens from a Gram matrix: with H + eps I = L L^T, the cols rows of L^T satisfy
  * sum_t x_t x_t^T = H + eps I, so every output-MSE quantity computed on them is the one of the real
- * calibration set (the cosine term, which needs real tokens, is switched off by the caller). */
-static qlow_status pseudo_tokens(const qlow_ctx *ctx, const qlow_allocator *alloc, const qlow_view *H, int64_t m,
-                                 float *X)
+ * calibration set (the cosine term needs real tokens: the caller switches it off, or streams them).
+ * H comes from the view Hv, or is accumulated over every token of the view Xv. */
+static qlow_status pseudo_tokens(qlow_ctx *ctx, const qlow_allocator *alloc, const qlow_view *Hv,
+                                 const qlow_view *Xv, int64_t m, float *X, qlow_hessian **keep)
 {
     size_t mm = 0, bytes = 0, scratch = qlow__spd_scratch_doubles(m);
     QLOW_TRY(qlow__matrix_count(m, m, &mm));
@@ -232,19 +250,34 @@ static qlow_status pseudo_tokens(const qlow_ctx *ctx, const qlow_allocator *allo
     QLOW_TRY(qlow__mul_size(bytes, sizeof(double), &bytes));
     double *A = (double *)qlow__alloc(alloc, bytes, 64);
     if (!A) return QLOW_E_NO_MEMORY;
-    float *row = X; /* X doubles as the row buffer until the factor is written */
     double mean_diag = 0.0;
-    for (int64_t i = 0; i < m; i++) {
-        qlow__view_read_row_f32(H, i, row);
-        for (int64_t j = 0; j < m; j++) A[i * m + j] = 0.5 * row[j];
-        mean_diag += row[i];
-    }
-    for (int64_t i = 0; i < m; i++) /* symmetrize */
-        for (int64_t j = 0; j < i; j++) {
-            double v = A[i * m + j] + A[j * m + i];
-            A[i * m + j] = A[j * m + i] = v;
+    if (Xv) {
+        qlow_hessian *h = NULL;
+        qlow_status st = qlow_hessian_create(alloc, m, QLOW_HESSIAN_FULL, &h);
+        if (st == QLOW_OK) st = qlow_hessian_add(ctx, h, Xv);
+        if (st == QLOW_OK)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j <= i; j++) A[i * m + j] = A[j * m + i] = h->S[i * m + j];
+        if (st == QLOW_OK && keep) *keep = h;
+        else qlow_hessian_destroy(h);
+        if (st != QLOW_OK) {
+            qlow__free(alloc, A);
+            return st;
         }
-    for (int64_t i = 0; i < m; i++) A[i * m + i] *= 2.0;
+    } else {
+        float *row = X; /* X doubles as the row buffer until the factor is written */
+        for (int64_t i = 0; i < m; i++) {
+            qlow__view_read_row_f32(Hv, i, row);
+            for (int64_t j = 0; j < m; j++) A[i * m + j] = 0.5 * row[j];
+        }
+        for (int64_t i = 0; i < m; i++) /* symmetrize */
+            for (int64_t j = 0; j < i; j++) {
+                double v = A[i * m + j] + A[j * m + i];
+                A[i * m + j] = A[j * m + i] = v;
+            }
+        for (int64_t i = 0; i < m; i++) A[i * m + i] *= 2.0;
+    }
+    for (int64_t i = 0; i < m; i++) mean_diag += A[i * m + i];
     mean_diag = mean_diag > 0.0 ? mean_diag / (double)m : 1.0;
     for (int64_t i = 0; i < m; i++) A[i * m + i] += 1e-6 * mean_diag + (A[i * m + i] <= 0.0 ? mean_diag * 1e-3 : 0.0);
     qlow_status st = qlow__cholesky_lower(qlow__ctx_isa(ctx), qlow__ctx_threads(ctx), A, m, A + mm);
@@ -270,14 +303,22 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     if (H && !stats) return QLOW_E_NULL_POINTER;
     if (!X && !H && (!stats || needs_x)) return QLOW_E_NULL_POINTER;
     if (qlow__param_int(params, QLOW_PTQ161_EQUALIZE) && !fold_scale) return QLOW_E_NULL_POINTER;
-    int64_t T = 0;
+    int64_t T = 0, fit_tokens = 0;
+    int streaming = 0;
     if (X) {
         QLOW_TRY(qlow__view_check(X, QLOW__DT_FLOAT, 2));
         if (X->shape[1] != cols || X->shape[0] < 1) return QLOW_E_SHAPE;
         QLOW_TRY(qlow__view_check_finite(X));
         T = X->shape[0];
-        const int64_t fit = qlow__param_int(params, QLOW_SCALE_FIT_TOKENS);
-        if (T > fit) T = fit;
+        /* Streaming whenever the cols pseudo-tokens cost no more than the token budget: the sweeps are
+         * then exact over every token for the price of a subset. */
+        fit_tokens = qlow__param_int(params, QLOW_SCALE_FIT_TOKENS);
+        if (T > cols && (fit_tokens == 0 || cols <= fit_tokens)) {
+            streaming = 1;
+            T = cols;
+        } else if (fit_tokens > 0 && T > fit_tokens) {
+            T = fit_tokens;
+        }
     }
     if (H) {
         QLOW_TRY(qlow__view_check(H, QLOW__DT_FLOAT, 2));
@@ -307,6 +348,8 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     s.rows = rows;
     s.cols = cols;
     s.T = T;
+    s.streaming = streaming;
+    s.stream.eval_tokens = fit_tokens;
     s.W = mem;
     s.Wp = s.W + wc;
     s.tmp = s.Wp + wc;
@@ -319,11 +362,13 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     qlow__layer_opt_from_params(ctx, params, &s.opt);
     read_matrix(W, s.W);
     qlow_status st = QLOW_OK;
-    if (X && T == X->shape[0]) read_matrix(X, s.X);
+    if (streaming)
+        st = pseudo_tokens(ctx, alloc, NULL, X, cols, s.X, qlow__param_int(params, QLOW_PTQ161_GPTQ) ? &s.hess : NULL);
+    else if (X && T == X->shape[0]) read_matrix(X, s.X);
     else if (X) read_token_subset(X, T, s.opt.seed, s.X);
     if (H) {
         s.opt.lambda_cos = 0.0;
-        st = pseudo_tokens(ctx, alloc, H, cols, s.X);
+        st = pseudo_tokens(ctx, alloc, H, NULL, cols, s.X, NULL);
     }
     if (st == QLOW_OK) st = run(&s, X, stats, fold);
     if (st == QLOW_OK) {
@@ -332,6 +377,7 @@ qlow_status qlow__ptq161_run(qlow_ctx *ctx, const qlow_params *params, const qlo
     } else {
         qlow__p161_destroy(s.p);
     }
+    qlow_hessian_destroy(s.hess);
     qlow__free(alloc, mem);
     return st;
 }

@@ -187,43 +187,151 @@ static void solve_r2(const qlow_ctx *ctx, qlow__p161 *p, work *w, const qlow__ca
     for (size_t k = 0; k < rt; k++) w->R[k] -= w->Md[k];
 }
 
-static double full_loss(const qlow_ctx *ctx, const qlow__p161 *p, work *w, const qlow__calib *c, double lambda,
-                        double *mse, double *cosm)
-{
-    qlow__p161_materialize(ctx, p, w->A, 1);
-    qlow__sgemm_nn(ctx, p->rows, c->T, p->cols, w->A, p->cols, c->XT, c->T, w->P, c->T, 0);
-    return qlow__loss_mse_nlc(ctx, w->Y, w->P, p->rows, c->T, c->T, lambda, NULL, mse, cosm);
-}
+/* Minibatch buffers: tokens (both layouts), their indices, targets, outputs and output gradients. */
+typedef struct batch {
+    int64_t B;
+    float *Xb, *XbT, *row; /* B x cols, cols x B, cols */
+    float *Yb, *Yhb, *dY;  /* rows x B */
+    int64_t *idx;          /* B */
+    int32_t *order;        /* T (in-memory tokens only) */
+} batch;
 
-/* Minibatch Adam over a seeded token order, batches cycled. Uses w->R/Md/Mp as batch buffers. */
-static void adam_phase(const qlow_ctx *ctx, qlow__p161 *p, work *w, const qlow__calib *c, const qlow__layer_opt *o,
-                       int32_t *order, float *Xb, float *XbT)
+/* Tokens idx[0..n) into the batch and their targets Yb = Wp x: read from the stream, or gathered from
+ * the in-memory tokens (whose targets w->Y are known). */
+static void load_batch(const qlow_ctx *ctx, const qlow__p161 *p, const float *Wp, const work *w, const qlow__calib *c,
+                       batch *b, int64_t n)
 {
     const int64_t rows = p->rows, cols = p->cols, T = c->T;
-    const int64_t B = o->batch_tokens < T ? o->batch_tokens : T, nb = T / B;
-    uint64_t st = o->seed ^ 0xada3u;
-    for (int64_t t = 0; t < T; t++) order[t] = (int32_t)t;
-    for (int64_t t = T - 1; t > 0; t--) {
-        int64_t k = (int64_t)(qlow__splitmix64(&st) % (uint64_t)(t + 1));
-        int32_t tmp = order[t];
-        order[t] = order[k];
-        order[k] = tmp;
+    if (c->stream) {
+        qlow__stream_read(c->stream, cols, b->idx, n, b->row, b->Xb, b->XbT);
+        qlow__sgemm_nn(ctx, rows, n, cols, Wp, cols, b->XbT, n, b->Yb, n, 0);
+        return;
     }
-    float *Yb = w->R, *Yhb = w->Md, *dY = w->Mp;
+    for (int64_t k = 0; k < n; k++) memcpy(b->Xb + k * cols, c->X + b->idx[k] * cols, (size_t)cols * sizeof(float));
+    for (int64_t j = 0; j < cols; j++)
+        for (int64_t k = 0; k < n; k++) b->XbT[j * n + k] = c->XT[j * T + b->idx[k]];
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t k = 0; k < n; k++) b->Yb[i * n + k] = w->Y[i * T + b->idx[k]];
+}
+
+/* Loss of the current p over every token. In-memory tokens: one product. Stream: chunks of B tokens in
+ * order (all, or the evenly spread sample of eval_tokens), their sums added serially, so memory stays
+ * O(B x cols) and the value is thread-independent. */
+static double full_loss(const qlow_ctx *ctx, const qlow__p161 *p, const float *Wp, work *w, const qlow__calib *c,
+                        batch *b, double lambda, double *mse, double *cosm)
+{
+    const int64_t rows = p->rows, cols = p->cols;
+    qlow__p161_materialize(ctx, p, w->A, 1);
+    if (!c->stream) {
+        qlow__sgemm_nn(ctx, rows, c->T, cols, w->A, cols, c->XT, c->T, w->P, c->T, 0);
+        return qlow__loss_mse_nlc(ctx, w->Y, w->P, rows, c->T, c->T, lambda, NULL, mse, cosm);
+    }
+    const int64_t T_all = c->stream->X->shape[0], ev = c->stream->eval_tokens;
+    const int64_t T = ev > 0 && ev < T_all ? ev : T_all;
+    double sq = 0.0, csum = 0.0;
+    for (int64_t t0 = 0; t0 < T; t0 += b->B) {
+        const int64_t n = t0 + b->B < T ? b->B : T - t0;
+        /* Token k of an evenly spread sample is floor(k T_all / T) (k itself when all are read). */
+        for (int64_t k = 0; k < n; k++)
+            b->idx[k] = T == T_all ? t0 + k : (int64_t)(((double)(t0 + k) * (double)T_all) / (double)T);
+        load_batch(ctx, p, Wp, w, c, b, n);
+        qlow__sgemm_nn(ctx, rows, n, cols, w->A, cols, b->XbT, n, b->Yhb, n, 0);
+        double s1 = 0.0, s2 = 0.0;
+        qlow__loss_sums(ctx, b->Yb, b->Yhb, rows, n, n, &s1, &s2);
+        sq += s1;
+        csum += s2;
+    }
+    return qlow__loss_from_sums(sq, csum, rows, T, lambda, mse, cosm);
+}
+
+/* Minibatch Adam over a seeded token order, batches cycled. In-memory tokens: a seeded shuffle. Stream:
+ * the walk t -> t + g mod T from a seeded start with a seeded g coprime to T, which visits every token
+ * once per T draws and spreads each batch over the whole set with no O(T) state. */
+static void adam_phase(const qlow_ctx *ctx, qlow__p161 *p, const float *Wp, work *w, const qlow__calib *c,
+                       const qlow__layer_opt *o, batch *b)
+{
+    const int64_t rows = p->rows, cols = p->cols;
+    const int64_t T = c->stream ? c->stream->X->shape[0] : c->T, B = b->B, nb = T / B;
+    uint64_t st = o->seed ^ 0xada3u;
+    int64_t walk = 0, g = 1;
+    if (c->stream) {
+        walk = (int64_t)(qlow__splitmix64(&st) % (uint64_t)T);
+        g = T > 1 ? 1 + (int64_t)(qlow__splitmix64(&st) % (uint64_t)(T - 1)) : 1;
+        for (;;) { /* smallest g' >= g coprime to T (g' = 1 always is) */
+            int64_t x = g, y = T;
+            while (y) {
+                int64_t r = x % y;
+                x = y;
+                y = r;
+            }
+            if (x == 1) break;
+            g = g + 1 < T ? g + 1 : 1;
+        }
+    } else {
+        for (int64_t t = 0; t < T; t++) b->order[t] = (int32_t)t;
+        for (int64_t t = T - 1; t > 0; t--) {
+            int64_t k = (int64_t)(qlow__splitmix64(&st) % (uint64_t)(t + 1));
+            int32_t tmp = b->order[t];
+            b->order[t] = b->order[k];
+            b->order[k] = tmp;
+        }
+    }
     for (int64_t step = 0; step < o->adam_steps; step++) {
-        const int32_t *idx = order + (step % nb) * B;
-        for (int64_t k = 0; k < B; k++) memcpy(Xb + k * cols, c->X + (int64_t)idx[k] * cols, (size_t)cols * 4);
-        for (int64_t j = 0; j < cols; j++)
-            for (int64_t k = 0; k < B; k++) XbT[j * B + k] = c->XT[j * T + idx[k]];
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t k = 0; k < B; k++) Yb[i * B + k] = w->Y[i * T + idx[k]];
+        for (int64_t k = 0; k < B; k++) {
+            if (c->stream) {
+                b->idx[k] = walk;
+                walk = walk + g < T ? walk + g : walk + g - T;
+            } else {
+                b->idx[k] = b->order[(step % nb) * B + k];
+            }
+        }
+        load_batch(ctx, p, Wp, w, c, b, B);
         qlow__p161_materialize(ctx, p, w->A, 1);
-        qlow__sgemm_nn(ctx, rows, B, cols, w->A, cols, XbT, B, Yhb, B, 0);
-        qlow__loss_mse_nlc(ctx, Yb, Yhb, rows, B, B, o->lambda_cos, dY, NULL, NULL);
-        qlow__sgemm_nn(ctx, rows, cols, B, dY, B, Xb, cols, w->G, cols, 0);
+        qlow__sgemm_nn(ctx, rows, B, cols, w->A, cols, b->XbT, B, b->Yhb, B, 0);
+        qlow__loss_mse_nlc(ctx, b->Yb, b->Yhb, rows, B, B, o->lambda_cos, b->dY, NULL, NULL);
+        qlow__sgemm_nn(ctx, rows, cols, B, b->dY, B, b->Xb, cols, w->G, cols, 0);
         qlow__p161_accumulate_grad(ctx, p, w->G, cols, 1);
         qlow__p161_adam_step(p, &o->hp);
     }
+}
+
+/* Bytes of the batch buffers (base NULL) or carve them from base. */
+static size_t carve_batch(batch *b, unsigned char *base, int64_t rows, int64_t cols, int64_t B, int64_t T_order)
+{
+    size_t off = 0;
+#define TAKE(field, type, count)                                                                       \
+    do {                                                                                               \
+        if (base) b->field = (type *)(base + off);                                                     \
+        off += qlow__align_up((size_t)(count) * sizeof(type), 64);                                     \
+    } while (0)
+    TAKE(Xb, float, (size_t)B * (size_t)cols);
+    TAKE(XbT, float, (size_t)B * (size_t)cols);
+    TAKE(row, float, cols);
+    TAKE(Yb, float, (size_t)rows * (size_t)B);
+    TAKE(Yhb, float, (size_t)rows * (size_t)B);
+    TAKE(dY, float, (size_t)rows * (size_t)B);
+    TAKE(idx, int64_t, B);
+    TAKE(order, int32_t, T_order);
+#undef TAKE
+    b->B = B;
+    return off;
+}
+
+/* Bytes of the work and batch buffers, with the products carve() and carve_batch() form unchecked
+ * verified first. */
+static qlow_status scratch_bytes(int64_t rows, int64_t cols, int64_t nu, int64_t T, int64_t B, int64_t T_order,
+                                 size_t *bytes)
+{
+    size_t a = 0, b = 0;
+    QLOW_TRY(qlow__mul_size((size_t)rows, (size_t)(T > cols ? T : cols), &a));
+    QLOW_TRY(qlow__mul_size(a, 8 * sizeof(double), &a));
+    QLOW_TRY(qlow__mul_size((size_t)B, 3 * (size_t)rows + 2 * (size_t)cols + 2, &b));
+    QLOW_TRY(qlow__mul_size(b, sizeof(double), &b));
+    QLOW_TRY(qlow__add_size(a, b, &a));
+    work w;
+    batch bt;
+    *bytes = carve(&w, NULL, rows, cols, nu, T) + carve_batch(&bt, NULL, rows, cols, B, T_order);
+    return QLOW_OK;
 }
 
 qlow_status qlow__layer_optimize(const qlow_ctx *ctx, const qlow_allocator *alloc, qlow__p161 *p, const float *Wp,
@@ -231,18 +339,18 @@ qlow_status qlow__layer_optimize(const qlow_ctx *ctx, const qlow_allocator *allo
 {
     const int64_t rows = p->rows, cols = p->cols, ns = p->ns, nu = p->nu, T = c->T;
     if (T < 1) return QLOW_E_SHAPE;
-    const int64_t B = o->batch_tokens < T ? o->batch_tokens : T;
+    const int64_t T_all = c->stream ? c->stream->X->shape[0] : T;
+    const int64_t B = o->batch_tokens < T_all ? o->batch_tokens : T_all;
     work w;
+    batch bt;
     memset(&w, 0, sizeof(w));
-    size_t bytes = carve(&w, NULL, rows, cols, nu, T), extra = 0;
-    QLOW_TRY(qlow__mul_size((size_t)B * (size_t)cols, 2 * sizeof(float), &extra));
-    QLOW_TRY(qlow__add_size(bytes, extra + (size_t)T * sizeof(int32_t) + 256, &bytes));
+    memset(&bt, 0, sizeof(bt));
+    size_t bytes = 0;
+    QLOW_TRY(scratch_bytes(rows, cols, nu, T, B, c->stream ? 0 : T, &bytes));
     unsigned char *mem = (unsigned char *)qlow__alloc(alloc, bytes, 64);
     if (!mem) return QLOW_E_NO_MEMORY;
     size_t off = carve(&w, mem, rows, cols, nu, T);
-    float *Xb = (float *)(mem + off);
-    float *XbT = Xb + (size_t)B * (size_t)cols;
-    int32_t *order = (int32_t *)(XbT + (size_t)B * (size_t)cols);
+    carve_batch(&bt, mem + off, rows, cols, B, c->stream ? 0 : T);
 
     qlow__sgemm_nn(ctx, rows, T, cols, Wp, cols, c->XT, T, w.Y, T, 0);
     if (ns > 0) {
@@ -264,11 +372,11 @@ qlow_status qlow__layer_optimize(const qlow_ctx *ctx, const qlow_allocator *allo
             solve_r2(ctx, p, &w, c, o->cg_iters);
         }
     }
-    double best = full_loss(ctx, p, &w, c, o->lambda_cos, NULL, NULL);
+    double best = full_loss(ctx, p, Wp, &w, c, &bt, o->lambda_cos, NULL, NULL);
     if (o->adam_steps > 0 && nu > 0) {
         qlow__p161_save(p, w.best);
-        adam_phase(ctx, p, &w, c, o, order, Xb, XbT);
-        double after = full_loss(ctx, p, &w, c, o->lambda_cos, NULL, NULL);
+        adam_phase(ctx, p, Wp, &w, c, o, &bt);
+        double after = full_loss(ctx, p, Wp, &w, c, &bt, o->lambda_cos, NULL, NULL);
         if (!(after <= best)) qlow__p161_load(p, w.best);
         else best = after;
     }
@@ -281,19 +389,21 @@ qlow_status qlow__layer_loss(const qlow_ctx *ctx, const qlow_allocator *alloc, c
                              const qlow__calib *c, double lambda, double *loss, double *mse, double *cosm)
 {
     const int64_t rows = p->rows, cols = p->cols, T = c->T;
-    size_t rt = 0, rc = 0, bytes = 0;
-    QLOW_TRY(qlow__matrix_count(rows, T, &rt));
-    QLOW_TRY(qlow__matrix_count(rows, cols, &rc));
-    QLOW_TRY(qlow__add_size(rt, rt, &bytes));
-    QLOW_TRY(qlow__add_size(bytes, rc, &bytes));
-    QLOW_TRY(qlow__mul_size(bytes, sizeof(float), &bytes));
-    float *mem = (float *)qlow__alloc(alloc, bytes, 64);
+    if (T < 1) return QLOW_E_SHAPE;
+    const int64_t T_all = c->stream ? c->stream->X->shape[0] : T;
+    const int64_t B = T_all < 128 ? T_all : 128;
+    work w;
+    batch bt;
+    memset(&w, 0, sizeof(w));
+    memset(&bt, 0, sizeof(bt));
+    size_t bytes = 0;
+    QLOW_TRY(scratch_bytes(rows, cols, p->nu, T, B, 0, &bytes));
+    unsigned char *mem = (unsigned char *)qlow__alloc(alloc, bytes, 64);
     if (!mem) return QLOW_E_NO_MEMORY;
-    float *Y = mem, *Yh = mem + rt, *Wh = mem + 2 * rt;
-    qlow__sgemm_nn(ctx, rows, T, cols, Wp, cols, c->XT, T, Y, T, 0);
-    qlow__p161_materialize(ctx, p, Wh, 1);
-    qlow__sgemm_nn(ctx, rows, T, cols, Wh, cols, c->XT, T, Yh, T, 0);
-    double l = qlow__loss_mse_nlc(ctx, Y, Yh, rows, T, T, lambda, NULL, mse, cosm);
+    size_t off = carve(&w, mem, rows, cols, p->nu, T);
+    carve_batch(&bt, mem + off, rows, cols, B, 0);
+    if (!c->stream) qlow__sgemm_nn(ctx, rows, T, cols, Wp, cols, c->XT, T, w.Y, T, 0);
+    double l = full_loss(ctx, p, Wp, &w, c, &bt, lambda, mse, cosm);
     qlow__free(alloc, mem);
     if (loss) *loss = l;
     return QLOW_OK;

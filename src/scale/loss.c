@@ -5,8 +5,8 @@
 
 #include <math.h>
 
-double qlow__loss_mse_nlc(const qlow_ctx *ctx, const float *Y, const float *Yh, int64_t rows, int64_t T,
-                          int64_t ld, double lambda, float *dYh, double *mse, double *cosm)
+void qlow__loss_sums(const qlow_ctx *ctx, const float *Y, const float *Yh, int64_t rows, int64_t T, int64_t ld,
+                     double *sq_out, double *cos_out)
 {
     const int64_t TB = 16, blocks = (T + TB - 1) / TB;
     double sq = 0.0, csum = 0.0;
@@ -49,11 +49,30 @@ double qlow__loss_mse_nlc(const qlow_ctx *ctx, const float *Y, const float *Yh, 
             csum += block_cos[b - b0];
         }
     }
-    const double n_el = (double)rows * (double)T;
-    const double m = sq / n_el, c = csum / (double)T;
+    *sq_out = sq;
+    *cos_out = csum;
+}
+
+double qlow__loss_from_sums(double sq, double csum, int64_t rows, int64_t T, double lambda, double *mse, double *cosm)
+{
+    const double m = sq / ((double)rows * (double)T), c = csum / (double)T;
     const double ac = fabs(c) > 1e-30 ? fabs(c) : 1e-30;
-    const double loss = m + lambda * -log(ac);
     if (mse) *mse = m;
+    if (cosm) *cosm = c;
+    return m + lambda * -log(ac);
+}
+
+double qlow__loss_mse_nlc(const qlow_ctx *ctx, const float *Y, const float *Yh, int64_t rows, int64_t T,
+                          int64_t ld, double lambda, float *dYh, double *mse, double *cosm)
+{
+    const int64_t TB = 16, blocks = (T + TB - 1) / TB;
+    double sq = 0.0, csum = 0.0, c = 0.0;
+    int nth = qlow__par_threads(ctx, (double)rows * (double)T);
+    (void)nth;
+    qlow__loss_sums(ctx, Y, Yh, rows, T, ld, &sq, &csum);
+    const double n_el = (double)rows * (double)T;
+    const double loss = qlow__loss_from_sums(sq, csum, rows, T, lambda, mse, &c);
+    const double ac = fabs(c) > 1e-30 ? fabs(c) : 1e-30;
     if (cosm) *cosm = c;
     if (dYh) {
         /* d(-log|c|)/dyh_t = -sign(c)/|c| * (1/T) * (y/(|y||yh|) - cos * yh/|yh|^2). */

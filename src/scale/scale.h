@@ -74,11 +74,36 @@ QLOW_HIDDEN double qlow__loss_mse_nlc(const qlow_ctx *ctx, const float *Y, const
                                       int64_t T, int64_t ld, double lambda, float *dYh, double *mse,
                                       double *cosm);
 
-/* Calibration data in permuted column order: X [T x cols] and its transpose XT [cols x T]. */
+/* Sums over T tokens behind the loss: squared error and per-token cosine; they add up over chunks. */
+QLOW_HIDDEN void qlow__loss_sums(const qlow_ctx *ctx, const float *Y, const float *Yh, int64_t rows, int64_t T,
+                                 int64_t ld, double *sq, double *csum);
+/* The loss of sums over T tokens (as qlow__loss_mse_nlc()). */
+QLOW_HIDDEN double qlow__loss_from_sums(double sq, double csum, int64_t rows, int64_t T, double lambda, double *mse,
+                                        double *cosm);
+
+/* The caller's tokens, read in place chunk by chunk: token t of the optimizer is row t of X [T x cols]
+ * (original column order) with column j at permuted position perm^-1(j), divided by fold[j] when fold
+ * is given (equalized coordinates). */
+typedef struct qlow__stream {
+    const qlow_view *X;
+    const int32_t *perm;  /* cols: permuted position -> original column */
+    const float *fold;    /* cols, may be NULL */
+    int64_t eval_tokens;  /* the final loss reads every token (0) or this many, evenly spread */
+} qlow__stream;
+/* Rows t0 .. t0 + n - 1 of the stream into Xb [n x cols] and XbT [cols x n] (permuted, folded);
+ * row [cols] is scratch. */
+QLOW_HIDDEN void qlow__stream_read(const qlow__stream *s, int64_t cols, const int64_t *idx, int64_t n, float *row,
+                                   float *Xb, float *XbT);
+
+/* Calibration data in permuted column order: X [T x cols] and its transpose XT [cols x T]. With
+ * `stream` set, X holds MSE-exact pseudo-tokens (sum_t x_t x_t^T = the Gram matrix of every streamed
+ * token), which the closed-form sweeps use, while the Adam minibatches and the final loss read the real
+ * tokens from the stream; otherwise everything runs on X. */
 typedef struct qlow__calib {
     const float *X;
     const float *XT;
     int64_t T;
+    const qlow__stream *stream;
 } qlow__calib;
 
 typedef struct qlow__layer_opt {

@@ -3,15 +3,24 @@
  * tokens, measured as relative output MSE. Prints the table as INFO lines. */
 #include "ptq161_data.h"
 
-enum { CALIB_TOKENS = 512, HELD_TOKENS = 256, N_STAGES = 6, N_EXTRA = 3 };
+enum { HELD_TOKENS = 256, N_STAGES = 6, N_EXTRA = 3 };
 static const char *const stage_names[N_STAGES + N_EXTRA] = {
     "RTN binarization (all columns)", "BiLLM-style residual binarization", "mask only (20% 4-bit)",
     "mask + optimized scales", "+ preprocessing (equalize, rank 8)", "+ GPTQ compensation",
     /* outside the chain: each option on its own on top of "mask + optimized scales" */
     "  (scales + equalization only)", "  (scales + rank-8 restoration only)", "  (scales, 4-bit range = full row)"};
 
+/* Measurement knobs (the defaults keep make check fast): QLOW_ABLATION_CALIB = calibration tokens
+ * (default 512), QLOW_ABLATION_FIT = QLOW_SCALE_FIT_TOKENS (default: the library's). */
+static int env_int(const char *name, int fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : fallback;
+}
+
 int main(void)
 {
+    const int CALIB_TOKENS = env_int("QLOW_ABLATION_CALIB", 512), fit_tokens = env_int("QLOW_ABLATION_FIT", -1);
     pd_model m;
     memset(&m, 0, sizeof m);
     if (pd_load(&m) != 0) {
@@ -26,6 +35,8 @@ int main(void)
     qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1);
     qlow_params *pr = NULL;
     QT_CHECK_OK(qlow_params_create(NULL, &pr));
+    int64_t fit_default = 0;
+    QT_CHECK_OK(qlow_params_get_int(pr, QLOW_SCALE_FIT_TOKENS, &fit_default));
     double sum_cal[N_STAGES + N_EXTRA] = {0}, sum_held[N_STAGES + N_EXTRA] = {0};
     double cos_cal[N_STAGES + N_EXTRA] = {0}, cos_held[N_STAGES + N_EXTRA] = {0};
     int n_lin = 0;
@@ -42,6 +53,7 @@ int main(void)
             double *Yh = pd_outputs(W, rows, cols, held.x[l][k], HELD_TOKENS);
             for (int s = 0; s < N_STAGES + N_EXTRA; s++) {
                 qlow_params_reset(pr);
+                if (fit_tokens >= 0) qlow_params_set_int(pr, QLOW_SCALE_FIT_TOKENS, fit_tokens);
                 int use_fold = 0;
                 if (s >= N_STAGES) {
                     if (s == N_STAGES) {
@@ -86,8 +98,10 @@ int main(void)
             n_lin++;
         }
     }
-    printf("INFO PTQ1.61 ablation, stories260K, %d linears, %d calibration / %d held-out TinyStories tokens\n", n_lin,
-           CALIB_TOKENS, HELD_TOKENS);
+    printf("INFO PTQ1.61 ablation, stories260K, %d linears, %d calibration / %d held-out TinyStories tokens, "
+           "QLOW_SCALE_FIT_TOKENS %d\n",
+           n_lin, CALIB_TOKENS, HELD_TOKENS,
+           fit_tokens >= 0 ? fit_tokens : (int)fit_default);
     printf("INFO mean stored bits/weight on these layers: PTQ1.61 (M161) %.3f, BiLLM-style %.3f\n", bits_p161 / n_lin,
            bits_billm / n_lin);
     printf("INFO %-36s %12s %9s %12s %9s\n", "stage", "relMSE cal", "cos cal", "relMSE held", "cos held");
