@@ -42,11 +42,6 @@ INL __m256i ld4(const uint8_t *p, int64_t rem)
 }
 INL __m256i ldx(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Exact int32 sums of u8 * s8 over each 4-byte group (codes <= 15). */
-INL __m256i dot4(__m256i u, __m256i s)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
 /* Several vpmaddubsw results are added in int16 before one vpmaddwd widens them: each is at most
  * 2 * code * 127 in magnitude, and every caller bounds the count so that the sum stays below 2^15
  * (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762; T158: 5 x 508). */
