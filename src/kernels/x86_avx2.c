@@ -2,8 +2,11 @@
  * Used at QLOW_ISA_AVX2 and QLOW_ISA_AVX512 (the AVX-512 kernels need VNNI and VBMI).
  * Integer dot products use vpmaddubsw (unsigned codes x signed int8 activations, pairs summed in
  * int16: every code here is at most 15, so 2 * 15 * 127 cannot saturate; Q8 codes are split into
- * nibbles) followed by vpmaddwd into int32. The fp32 folding follows kernels.h, so results equal the
- * generic kernels bit for bit. */
+ * nibbles) followed by vpmaddwd into int32. Without vpdpbusd the kernels are bound by vector
+ * operations rather than memory, so they keep as many products as the bounds below allow in int16
+ * before one vpmaddwd, and Q4/Q3/Q2 read the transposed activation orders (qtrans) so that int16
+ * lanes are blocks and no horizontal reduction is needed. The fp32 folding follows kernels.h, so
+ * results equal the generic kernels bit for bit. */
 #include "kernels/kernels.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
@@ -28,16 +31,20 @@ INL __m256i ld(const uint8_t *p, int64_t rem)
     if (rem > 0) memcpy(tmp, p, (size_t)rem);
     return _mm256_loadu_si256((const __m256i *)tmp);
 }
+/* The same for a length rem that is a multiple of 4 when positive (every Q plane's), with a masked
+ * dword load instead of a copy: the partial chunk is all of a short M161 salient part. */
+INL __m256i ld4(const uint8_t *p, int64_t rem)
+{
+    if (rem >= 32) return _mm256_loadu_si256((const __m256i *)p);
+    if (rem <= 0) return _mm256_setzero_si256();
+    const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(rem / 4)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_epi32((const int *)(const void *)p, live);
+}
 INL __m256i ldx(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Exact int32 sums of u8 * s8 over each 4-byte group (codes <= 15). */
-INL __m256i dot4(__m256i u, __m256i s)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
 /* Several vpmaddubsw results are added in int16 before one vpmaddwd widens them: each is at most
  * 2 * code * 127 in magnitude, and every caller bounds the count so that the sum stays below 2^15
- * (Q4: 2 x 3810; Q3/Q2: 4 x 1778; T2: 4 x 762; T158: 5 x 508). */
+ * (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762; T158: 5 x 508). */
 INL __m256i pair16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }
 INL __m256i widen16x(__m256i s16) { return _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); }
 
@@ -59,102 +66,130 @@ INL __m256i red8(const __m256i *a)
     __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
     return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
 }
-/* Four accumulators of two blocks each (one per 128-bit lane): a_q holds blocks 2q and 2q + 1. */
-INL __m256i red_q4(const __m256i *a)
-{
-    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-/* Two accumulators of four blocks each (two dwords per block). */
-INL __m256i red_q2(__m256i a0, __m256i a1)
-{
-    __m256i h = _mm256_hadd_epi32(a0, a1);
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
-}
-
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
-/* Exact sums of 8 blocks (half h of 16-block chunk c) for nt tokens. */
-INL void q_isums8(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int h, int64_t data_bytes,
-                  const qlow__xq *xq, int nt, __m256i *isum)
+/* Q8: exact sums of 8 blocks (half h of 16-block chunk c) for nt tokens, natural activation order. */
+INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, int whole, const qlow__xq *xq, int nt,
+                   __m256i *isum)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i a[TILE][8];
+    UNROLL
+    for (int k = 0; k < 8; k++) {
+        int64_t off = c * 512 + h * 256 + k * 32;
+        __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld4(row + off, data_bytes - off);
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m256i x = ldx(xq[t].x8p + off);
+            __m256i l = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), _mm256_set1_epi16(1));
+            __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), _mm256_set1_epi16(16));
+            a[t][k] = _mm256_add_epi32(l, u);
+        }
+    }
+    UNROLL
+    for (int t = 0; t < nt; t++) isum[t] = red8(a[t]);
+}
+
+/* Exact sums of the 16 blocks of chunk c for nt tokens, isum[t][0] blocks 0-7 and
+ * isum[t][1] blocks 8-15. Q4, Q3 and Q2 activations are in the transposed orders (QLOW__XORD_Q4T / Q2T), so
+ * once the codes are transposed the same way every int16 lane of a vpmaddubsw result belongs to one
+ * block: all eight products of a chunk are added in int16 (Q4: 8 x 3810, Q3: 8 x 1778, Q2: 8 x 762,
+ * all below 2^15) and one vpmaddwd per half gives the block sums, with no horizontal reduction. */
+INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
+                   int whole, const qlow__xq *xq, int nt, __m256i (*isum)[2])
+{
+#define LDC(p, rem) (whole ? _mm256_loadu_si256((const __m256i *)(p)) : ld4((p), (rem)))
+    __m256i s[TILE][2];
+    UNROLL
+    for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
     if (kind == QLOW_FORMAT_Q8) {
-        __m256i a[TILE][8];
         UNROLL
-        for (int k = 0; k < 8; k++) {
-            int64_t off = c * 512 + h * 256 + k * 32;
-            __m256i v = ld(row + off, data_bytes - off);
-            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int hf = 0; hf < 2; hf++) {
+            __m256i h8[TILE];
+            q8_isums8(row, c, hf, data_bytes, whole, xq, nt, h8);
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                __m256i x = ldx(xq[t].x8p + off);
-                __m256i l = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), _mm256_set1_epi16(1));
-                __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), _mm256_set1_epi16(16));
-                a[t][k] = _mm256_add_epi32(l, u);
-            }
+            for (int t = 0; t < nt; t++) isum[t][hf] = h8[t];
         }
-        UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red8(a[t]);
     } else if (kind == QLOW_FORMAT_Q4) {
-        __m256i a[TILE][4];
+        const __m256i m4 = _mm256_set1_epi8(15);
         UNROLL
-        for (int q = 0; q < 4; q++) {
-            int64_t off = c * 256 + h * 128 + q * 32; /* blocks 8h + 2q, 8h + 2q + 1 */
-            __m256i v = ld(row + off, data_bytes - off);
-            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int hf = 0; hf < 2; hf++) { /* hf 0: blocks 4q + l for l = 0, 1; hf 1: l = 2, 3 */
+            __m256i L[4];
             UNROLL
-            for (int t = 0; t < nt; t++) {
-                const int8_t *x = xq[t].x8p + c * 512 + h * 256 + (q / 2) * 128 + (q % 2) * 32;
-                a[t][q] = widen16x(_mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
+            for (int q = 0; q < 4; q++) {
+                int64_t off = c * 256 + q * 64 + hf * 32;
+                L[q] = LDC(row + off, data_bytes - off);
+            }
+            /* 4x4 dword transpose in each 128-bit lane: u_j dword 4l' + q = dword j of block 4q + l */
+            __m256i t0 = _mm256_unpacklo_epi32(L[0], L[1]), t1 = _mm256_unpackhi_epi32(L[0], L[1]);
+            __m256i t2 = _mm256_unpacklo_epi32(L[2], L[3]), t3 = _mm256_unpackhi_epi32(L[2], L[3]);
+            __m256i u[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), _mm256_unpacklo_epi64(t1, t3),
+                            _mm256_unpackhi_epi64(t1, t3)};
+            UNROLL
+            for (int j = 0; j < 4; j++) {
+                __m256i lo = _mm256_and_si256(u[j], m4), hi = _mm256_and_si256(_mm256_srli_epi16(u[j], 4), m4);
+                UNROLL
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *x = xq[t].x8p + c * 512 + j * 128 + hf * 32;
+                    s[t][hf] = _mm256_add_epi16(s[t][hf], _mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
+                }
             }
         }
+        /* dwords of half 0 hold blocks 0,4,8,12,1,5,9,13, of half 1 blocks 2,6,10,14,3,7,11,15 */
+        const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q4(a[t]);
-    } else { /* Q2, Q3: 8 bytes per block, four blocks per load */
+        for (int t = 0; t < nt; t++) {
+            __m256i a = widen16x(s[t][0]), b = widen16x(s[t][1]);
+            isum[t][0] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi32(a, b), perm);
+            isum[t][1] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi32(a, b), perm);
+        }
+    } else { /* Q2, Q3: V[hf][j] dword e = dword j of block 8hf + e */
         const __m256i m2 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
-        const __m256i bitpat = _mm256_set1_epi64x(0x8040201008040201ll);
-        __m256i a[TILE][2];
         UNROLL
-        for (int q = 0; q < 2; q++) {
-            int64_t off = c * 128 + h * 64 + q * 32;
-            __m256i v = ld(row + off, data_bytes - off);
+        for (int hf = 0; hf < 2; hf++) {
+            int64_t off = c * 128 + hf * 64;
+            __m256 A0 = _mm256_castsi256_ps(LDC(row + off, data_bytes - off));
+            __m256 A1 = _mm256_castsi256_ps(LDC(row + off + 32, data_bytes - off - 32));
+            __m256i V[2] = {
+                _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(A0, A1, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8),
+                _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(A0, A1, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8)};
             __m256i hv = _mm256_setzero_si256();
             if (kind == QLOW_FORMAT_Q3) {
-                int64_t hoff = c * 64 + h * 32 + q * 16, hrem = data_bytes / 2 - hoff;
-                __m128i hw;
-                if (hrem >= 16) {
-                    hw = _mm_loadu_si128((const __m128i *)(hi_row + hoff));
-                } else { /* the row's last high words: a variable-length copy only here */
-                    uint8_t tmp[16] = {0};
-                    if (hrem > 0) memcpy(tmp, hi_row + hoff, (size_t)hrem);
-                    hw = _mm_loadu_si128((const __m128i *)tmp);
-                }
-                hv = _mm256_broadcastsi128_si256(hw);
+                int64_t hoff = c * 64 + hf * 32;
+                hv = LDC(hi_row + hoff, data_bytes / 2 - hoff);
             }
-            UNROLL
-            for (int t = 0; t < nt; t++) a[t][q] = _mm256_setzero_si256();
             UNROLL
             for (int k = 0; k < 4; k++) {
-                __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
-                if (kind == QLOW_FORMAT_Q3) {
-                    /* byte b*8+i <- byte k of block b's high word; bit i of it is column 8k + i */
-                    const __m256i sel = _mm256_add_epi8(
-                        _mm256_setr_epi64x(0, 0x0404040404040404ll, 0x0808080808080808ll, 0x0c0c0c0c0c0c0c0cll),
-                        _mm256_set1_epi8((char)k));
-                    __m256i bits = _mm256_and_si256(_mm256_shuffle_epi8(hv, sel), bitpat);
-                    p = _mm256_add_epi8(p, _mm256_and_si256(_mm256_cmpeq_epi8(bits, bitpat), four));
-                }
+                __m256i hk = hv;
+                if (kind == QLOW_FORMAT_Q3) /* byte 4b + i <- byte k of block b's high word (in each lane) */
+                    hk = _mm256_shuffle_epi8(hv, _mm256_add_epi8(_mm256_setr_epi32(0, 0x04040404, 0x08080808, 0x0c0c0c0c, 0, 0x04040404,
+                                                                                   0x08080808, 0x0c0c0c0c),
+                                                                 _mm256_set1_epi8((char)k)));
                 UNROLL
-                for (int t = 0; t < nt; t++)
-                    a[t][q] = _mm256_add_epi16(a[t][q], pair16(p, ldx(xq[t].x8p + c * 512 + h * 256 + k * 64 + q * 32)));
+                for (int j = 0; j < 2; j++) {
+                    __m256i p = k ? _mm256_and_si256(_mm256_srli_epi16(V[j], 2 * k), m2) : _mm256_and_si256(V[j], m2);
+                    if (kind == QLOW_FORMAT_Q3) {
+                        /* column 8k + 4j + i is bit 4j + i of that byte; with j = 0 the byte is first
+                         * shifted up by 2 (bits 6, 7 spill into the next byte's bits 0, 1, never
+                         * tested), so the tested bit is always >= 4 and min(bit, 4) is the high part */
+                        const __m256i pat = _mm256_set1_epi32(j ? (int)0x80402010 : 0x20100804);
+                        __m256i bits = _mm256_and_si256(j ? hk : _mm256_slli_epi16(hk, 2), pat);
+                        p = _mm256_add_epi8(p, _mm256_min_epu8(bits, four));
+                    }
+                    UNROLL
+                    for (int t = 0; t < nt; t++)
+                        s[t][hf] = _mm256_add_epi16(s[t][hf], pair16(p, ldx(xq[t].x8p + c * 512 + j * 256 + k * 64 + hf * 32)));
+                }
             }
-            UNROLL
-            for (int t = 0; t < nt; t++) a[t][q] = widen16x(a[t][q]);
         }
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q2(a[t][0], a[t][1]);
+        for (int t = 0; t < nt; t++) {
+            isum[t][0] = widen16x(s[t][0]);
+            isum[t][1] = widen16x(s[t][1]);
+        }
     }
+#undef LDC
 }
 
 /* Scale or zero of the 8 blocks starting at block b0 of a row, as fp32. */
@@ -175,15 +210,87 @@ INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t 
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
-INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
-                int64_t ldy, int add)
+/* How the scale groups of a part map to blocks; q_row is specialized per mode (a compile-time
+ * constant at each call), which keeps the per-chunk tests out of the loop. */
+enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
+INL int q_pmode(const qlow__kpart *kp)
 {
-    const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
-    const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
-    const int64_t nchunk = kp->nblk_pad / 16;
+    if (kp->ngroups == 1) return QP_ONE;
+    if (kp->ngroups == kp->nblk) return QP_BLOCK;
+    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;
+}
+
+/* Scale or zero of the 8 blocks starting at block b0 (a multiple of 8) for a mode; `whole`: the
+ * chunk lies inside the row, so every group the fast paths load exists. */
+INL __m256 q_params8m(const uint16_t *row_params, const qlow__kpart *kp, int64_t b0, int mode, int whole)
+{
+    if (mode == QP_ONE) return _mm256_set1_ps(h2f(row_params[0]));
+    if (whole && mode == QP_BLOCK) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row_params + b0)));
+    return q_params8(row_params, kp, b0);
+}
+
+/* Scales ws[h] and zero terms z[h] of the two 8-block halves of chunk c. g128 (four groups per chunk)
+ * converts the chunk's scales and zeros with one vcvtph2ps. */
+INL void q_params16(const uint16_t *sr, const uint16_t *zr, const qlow__kpart *kp, int64_t c, int mode, int whole,
+                    __m256 neg_off, __m256 *ws, __m256 *z)
+{
+    if (whole && mode == QP_SHIFT && kp->group_shift == 2) {
+        __m128i raw = _mm_loadl_epi64((const __m128i *)(sr + c * 4));
+        if (zr) raw = _mm_unpacklo_epi64(raw, _mm_loadl_epi64((const __m128i *)(zr + c * 4)));
+        const __m256 v = _mm256_cvtph_ps(raw);
+        ws[0] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        ws[1] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
+        if (zr) {
+            z[0] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5));
+            z[1] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7));
+        } else {
+            z[0] = _mm256_mul_ps(ws[0], neg_off);
+            z[1] = _mm256_mul_ps(ws[1], neg_off);
+        }
+        return;
+    }
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        ws[h] = q_params8m(sr, kp, c * 16 + h * 8, mode, whole);
+        z[h] = zr ? q_params8m(zr, kp, c * 16 + h * 8, mode, whole) : _mm256_mul_ps(ws[h], neg_off);
+    }
+}
+
+/* Chunk c (16 blocks) of a Q row folded into acc; `whole` (a compile-time constant at each call): the
+ * chunk lies inside the row. */
+INL void q_chunk(int32_t kind, int mode, int whole, const qlow__kpart *kp, const uint8_t *row, const uint8_t *hi_row,
+                 const uint16_t *sr, const uint16_t *zr, int64_t c, int64_t data_bytes, __m256 neg_off,
+                 const qlow__xq *xq, int nt, __m256 (*acc)[2])
+{
+    const int64_t chunk_bytes = 16 * (kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8);
+    __m256i isum[TILE][2];
+    __m256 ws[2], z[2];
+    qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
+    if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
+    q_isums16(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);
+    q_params16(sr, zr, kp, c, mode, whole, neg_off, ws, z);
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        const int64_t b0 = c * 16 + h * 8;
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m256 d = _mm256_mul_ps(ws[h], _mm256_loadu_ps(xq[t].xs + b0));
+            acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t][h])));
+            acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z[h], _mm256_loadu_ps(xq[t].xsum + b0)));
+        }
+    }
+}
+
+/* Rows [r0, r1) of a Q part for a tile of nt tokens, one row at a time (as the AVX-512 kernels: a
+ * single memory stream), one chunk (16 blocks) per step. */
+INL void q_rows16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                  float *y, int64_t ldy, int add)
+{
+    const int64_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
+    const int64_t data_bytes = kp->cols_pad / 32 * bpb;
+    const int64_t nchunk = kp->nblk_pad / 16, nfull = data_bytes / (bpb * 16);
     const __m256 neg_off = _mm256_set1_ps(-kp->sym_offset);
-    const int64_t chunk_bytes = (int64_t)bpb * 16, pbytes = kp->ngroups * 2;
-    const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes; /* parameter rows ahead */
+    const int64_t pbytes = kp->ngroups * 2, ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
         const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
@@ -193,26 +300,23 @@ INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt,
         for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
         qlow__prefetch(sr, ahead * pbytes, pbytes);
         if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
-        for (int64_t c = 0; c < nchunk; c++) {
-            qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
-            if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
-            UNROLL
-            for (int h = 0; h < 2; h++) {
-                __m256i isum[TILE];
-                q_isums8(kind, row, hi_row, c, h, data_bytes, xq, nt, isum);
-                __m256 ws = q_params8(sr, kp, c * 16 + h * 8);
-                __m256 z = zr ? q_params8(zr, kp, c * 16 + h * 8) : _mm256_mul_ps(ws, neg_off);
-                UNROLL
-                for (int t = 0; t < nt; t++) {
-                    __m256 d = _mm256_mul_ps(ws, _mm256_loadu_ps(xq[t].xs + c * 16 + h * 8));
-                    acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t])));
-                    acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z, _mm256_loadu_ps(xq[t].xsum + c * 16 + h * 8)));
-                }
-            }
-        }
+        int64_t c = 0;
+        for (; c < nfull; c++) q_chunk(kind, mode, 1, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
+        for (; c < nchunk; c++) q_chunk(kind, mode, 0, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
         UNROLL
         for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
     }
+}
+
+/* The group mode is a compile-time constant inside each q_rows16 instance. */
+INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                int64_t ldy, int add)
+{
+    const int mode = q_pmode(kp);
+    if (mode == QP_ONE) q_rows16(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add);
+    else if (mode == QP_BLOCK) q_rows16(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add);
+    else if (mode == QP_SHIFT) q_rows16(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add);
+    else q_rows16(kind, QP_MAP, kp, xq, nt, r0, r1, y, ldy, add);
 }
 
 #define ROWS_FN(name, tile_fn, KIND)                                                                   \
@@ -239,34 +343,43 @@ INL __m256i bits_to_bytes(const uint8_t *p)
     return _mm256_min_epu8(_mm256_and_si256(b, bitpat), _mm256_set1_epi8(1));
 }
 
-/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. The quotients
- * by 3 come from 16-bit multiplies on the even and odd bytes; the remainders are taken on both bytes
- * at once (3 * quotient <= 255 and the remainder >= 0, so no carry or borrow crosses a byte). After
- * four divisions the quotient is b / 81 in 0..3, and digit 4 = (b / 81) % 3 maps 3 (b >= 243) to 0. */
+/* Base-3 digits of 32 code bytes: d[k] = digit k (k = 0..4) of each byte, as bytes. Two divisions
+ * by 9 split a byte b into r = b % 9, r2 = (b / 9) % 9 and q2 = b / 81 (0..3); digits 0..3 are r and
+ * r2 in base 3, and digit 4 = q2 % 3 (3 for b >= 243 maps to 0), each one table lookup. The quotients
+ * come from 16-bit multiplies on the even and odd bytes (b * 7282 >> 16 = b / 9 for b <= 255); the
+ * remainders are taken on both bytes at once (9 * quotient <= 252, so no carry or borrow crosses a
+ * byte). */
 INL void t158_digits(__m256i v, __m256i *d)
 {
-    const __m256i third = _mm256_set1_epi16(21846), three = _mm256_set1_epi16(3);
-    __m256i e = _mm256_and_si256(v, _mm256_set1_epi16(0xff)), o = _mm256_srli_epi16(v, 8), cur = v;
-    UNROLL
-    for (int k = 0; k < 4; k++) {
-        e = _mm256_mulhi_epu16(e, third);
-        o = _mm256_mulhi_epu16(o, third);
-        __m256i q = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
-        d[k] = _mm256_sub_epi16(cur, _mm256_mullo_epi16(q, three));
-        cur = q;
-    }
-    d[4] = _mm256_andnot_si256(_mm256_cmpeq_epi8(cur, _mm256_set1_epi8(3)), cur);
+    const __m256i ninth = _mm256_set1_epi16(7282), nine = _mm256_set1_epi16(9);
+    const __m256i mod3 = _mm256_setr_epi8(0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 1, 2, 0, 1, 2,
+                                          0, 0, 0, 0, 0, 0, 0);
+    const __m256i div3 = _mm256_setr_epi8(0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2,
+                                          0, 0, 0, 0, 0, 0, 0);
+    __m256i e = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi16(0xff)), ninth);
+    __m256i o = _mm256_mulhi_epu16(_mm256_srli_epi16(v, 8), ninth);
+    __m256i q = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+    __m256i r = _mm256_sub_epi8(v, _mm256_mullo_epi16(q, nine));
+    e = _mm256_mulhi_epu16(e, ninth);
+    o = _mm256_mulhi_epu16(o, ninth);
+    __m256i q2 = _mm256_or_si256(e, _mm256_slli_epi16(o, 8));
+    __m256i r2 = _mm256_sub_epi8(q, _mm256_mullo_epi16(q2, nine));
+    d[0] = _mm256_shuffle_epi8(mod3, r);
+    d[1] = _mm256_shuffle_epi8(div3, r);
+    d[2] = _mm256_shuffle_epi8(mod3, r2);
+    d[3] = _mm256_shuffle_epi8(div3, r2);
+    d[4] = _mm256_shuffle_epi8(mod3, q2);
 }
 
 /* Step b of a row into the lane sums: a[t][0] holds blocks 0-7 of the chunk, a[t][1] blocks 8-15. */
-INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const qlow__xq *xq, int nt,
+INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt,
                  __m256i (*a)[2])
 {
     if (kind == QLOW_FORMAT_B1) { /* int16 lane sums: bt_tile widens them once per chunk */
         UNROLL
         for (int m = 0; m < 8; m++) { /* 32 columns each */
             size_t off = (size_t)b * 32 + (size_t)m * 4;
-            if (off + 4 > rb) break;
+            if (!whole && off + 4 > rb) break;
             __m256i bits = bits_to_bytes(row + off);
             UNROLL
             for (int t = 0; t < nt; t++)
@@ -277,7 +390,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
-            __m256i v = ld(row + off, (int64_t)rb - off);
+            __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off);
             __m256i s16[TILE];
             UNROLL
             for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
@@ -296,7 +409,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, const q
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
             __m256i d[5];
-            t158_digits(ld(row + off, (int64_t)rb - off), d);
+            t158_digits(whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off), d);
             __m256i s16[TILE];
             UNROLL
             for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
@@ -342,6 +455,13 @@ INL int64_t live_steps(size_t rb, size_t step_bytes, int64_t c)
     return n < 0 ? 0 : n > 16 ? 16 : n;
 }
 
+/* Steps of chunk c that lie wholly inside a row of rb bytes. */
+INL int64_t whole_steps(size_t rb, size_t step_bytes, int64_t c)
+{
+    int64_t n = (int64_t)(rb / step_bytes) - c * 16;
+    return n < 0 ? 0 : n > 16 ? 16 : n;
+}
+
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
@@ -361,14 +481,19 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
             /* Steps past the row's code bytes add exact zeros: skip them (small matrices fill one step). */
             const int64_t ns = live_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
-            for (int64_t s = 0; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+            /* steps wholly inside the row load without bounds checks (not for B tiles of several
+             * tokens, whose unchecked copy of the step ran a third slower at batch 8 and 32) */
+            const int64_t nw = k1 == QLOW_FORMAT_B1 && nt > 1 ? 0 : whole_steps(rb, k1 == QLOW_FORMAT_B1 ? 32 : 64, c);
+            int64_t s = 0;
+            for (; s < nw; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
+            for (; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
             if (k1 == QLOW_FORMAT_B1) widen16(nt, is);
             bt_fold(xq, nt, c, is, acc);
             if (kind == QLOW_FORMAT_B2) {
                 UNROLL
                 for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
-                for (int64_t s = 0; s < ns; s++)
-                    bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, xq, nt, is);
+                for (s = 0; s < nw; s++) bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
+                for (; s < ns; s++) bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
                 widen16(nt, is);
                 bt_fold(xq, nt, c, is, acc2);
             }
@@ -457,6 +582,7 @@ const qlow__kernel_set qlow__kernels_avx2 = {
         },
     .absmax = absmax_avx2,
     .quantize = quantize_avx2,
+    .qtrans = 1,
 };
 
 #endif

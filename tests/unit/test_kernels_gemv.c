@@ -20,6 +20,7 @@ static const cfg CFGS[] = {
     {"Q4 asym row gr3", QLOW_FORMAT_Q4, 0, 0, 3, 0, 0, 0},
     {"Q3 asym g32", QLOW_FORMAT_Q3, 0, 32, 1, 0, 0, 0},
     {"Q3 sym g64", QLOW_FORMAT_Q3, 1, 64, 1, 0, 0, 0},
+    {"Q3 asym g128", QLOW_FORMAT_Q3, 0, 128, 1, 0, 0, 0}, /* AVX2: g128 scales and zeros in one conversion */
     {"Q2 asym g32", QLOW_FORMAT_Q2, 0, 32, 1, 0, 0, 0},
     {"Q2 sym g96 gr2", QLOW_FORMAT_Q2, 1, 96, 2, 0, 0, 0},
     {"Q2 asym g256", QLOW_FORMAT_Q2, 0, 256, 1, 0, 0, 0}, /* the SIMD kernels' group-shift paths 3, 4 */
