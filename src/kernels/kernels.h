@@ -205,6 +205,16 @@ static inline const uint16_t *qlow__q_zero_row(const qlow__kpart *kp, int64_t r)
     return kp->zero ? kp->zero + qlow__q_param_offset(kp, r) : NULL;
 }
 
+/* How the scale groups of a Q part map to blocks. The SIMD row kernels are specialized per mode (a
+ * compile-time constant at each call), which keeps the per-chunk tests out of the loop. */
+enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
+static inline int qlow__q_pmode(const qlow__kpart *kp)
+{
+    if (kp->ngroups == 1) return QP_ONE;             /* one group per row (M161 salient part) */
+    if (kp->ngroups == kp->nblk) return QP_BLOCK;    /* group_cols == 32: one group per block, in order */
+    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;  /* 2^shift blocks per group, or the group maps */
+}
+
 /* Natural column (within the part) of kernel-order position p. */
 static inline size_t qlow__xord_source(int xord, size_t p)
 {

@@ -210,15 +210,6 @@ INL __m256 q_params8(const uint16_t *row_params, const qlow__kpart *kp, int64_t 
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
-/* How the scale groups of a part map to blocks; q_row is specialized per mode (a compile-time
- * constant at each call), which keeps the per-chunk tests out of the loop. */
-enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
-INL int q_pmode(const qlow__kpart *kp)
-{
-    if (kp->ngroups == 1) return QP_ONE;
-    if (kp->ngroups == kp->nblk) return QP_BLOCK;
-    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;
-}
 
 /* Scale or zero of the 8 blocks starting at block b0 (a multiple of 8) for a mode; `whole`: the
  * chunk lies inside the row, so every group the fast paths load exists. */
@@ -312,7 +303,7 @@ INL void q_rows16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    const int mode = q_pmode(kp);
+    const int mode = qlow__q_pmode(kp);
     if (mode == QP_ONE) q_rows16(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add);
     else if (mode == QP_BLOCK) q_rows16(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add);
     else if (mode == QP_SHIFT) q_rows16(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add);

@@ -71,15 +71,6 @@ INL __m512i red_q8(const __m512i *a)
 }
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
-/* How the scale groups of a part map to blocks; the row kernels are specialized per mode (a
- * compile-time constant at each call), which keeps the per-chunk tests out of the loop. */
-enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
-INL int q_pmode(const qlow__kpart *kp)
-{
-    if (kp->ngroups == 1) return QP_ONE;             /* one group per row (M161 salient part) */
-    if (kp->ngroups == kp->nblk) return QP_BLOCK;    /* group_cols == 32: one group per block, in order */
-    return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;  /* 2^shift blocks per group, or the group maps */
-}
 
 /* Scale (and zero) of the 16 blocks of chunk c of row r as fp32. `whole`: the chunk lies inside the
  * row, so all of its groups exist and the fast paths load them without a computed mask (the mask
@@ -239,7 +230,7 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    switch (q_pmode(kp)) {
+    switch (qlow__q_pmode(kp)) {
     case QP_ONE: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_ONE, kp, xq, nt, r, y, ldy, add); break;
     case QP_BLOCK: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_BLOCK, kp, xq, nt, r, y, ldy, add); break;
     case QP_SHIFT: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_SHIFT, kp, xq, nt, r, y, ldy, add); break;
