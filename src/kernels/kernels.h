@@ -47,6 +47,10 @@ typedef struct qlow__xq {
     const float *xs;    /* per ablock scale */
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
     float xtot;         /* sum of xsum in block order */
+    /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512 (lut.h): the lookup tables and the
+     * per-row fold area the kernel fills */
+    const uint8_t *ltab;
+    float *lfold;
 } qlow__xq;
 
 /* One part of a packed matrix as the row kernels see it. A plain matrix has one part; M161 has a
@@ -85,6 +89,9 @@ typedef struct qlow__kpart {
      * that 16 consecutive rows' parameters are one load. */
     const uint16_t *scale_t, *zero_t;
     int64_t rows_t;
+    /* B1 kinds on CPUs with the lookup kernel, prepared per matrix (else NULL): the row-tiled copies of
+     * codes and codes2 (lut.h). */
+    const uint8_t *lut, *lut2;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).

@@ -1,0 +1,90 @@
+/* lut.h - the row-tiled copy of binary sign planes read by the table-lookup GEMV (x86_avx512_lut.c).
+ *
+ * Why a second layout: a table-lookup kernel turns each 4-bit group of signs into one byte lookup
+ * (vpermb) of a precomputed partial sum of 4 activations, four times fewer multiply-adds than masking
+ * activations by sign bits. A lookup table covers one group of columns, so the bytes that go through
+ * one lookup must come from different rows of the same columns: the stored rows are transposed into
+ * tiles of 16 rows. The copy is built once per handle (qlow__gemm_prep) on CPUs that run the kernel.
+ *
+ * Geometry of a B1-kind part (ablock 256, interleaved, see kernels.h): block b holds 256 slots; slot m
+ * is kernel position p = (b / 16) * 4096 + (m / 4) * 64 + 4 * (b % 16) + m % 4 of a stored row. A
+ * "unit" is 32 consecutive slots 32u .. 32u + 31 of one block. Blocks of chunk c (16 blocks, 4096
+ * positions) have units_per_block(c) units: 8, or fewer for the last chunk when the row ends early.
+ * Units are numbered block after block (unit_base(b) + u).
+ *
+ * Tiles: rows 16t .. 16t + 15 (rows past the matrix have zero bits), in groups of 4 tiles (64 rows;
+ * the last group may have fewer, ng). The copy is block-major, so that a product walks one block's
+ * units over all its rows while that block's activation tables (2 KiB) stay in L1, and the weights
+ * stream linearly: block b (units unit_base(b) .. + nu) takes the vectors from unit_base(b) * tiles;
+ * inside, group grp starts 4 * grp * nu vectors later, and the 64-byte vector of (unit u, tile g of
+ * the group) is u * ng + g further (qlow__lut_vector). Byte 4 i + q of that vector: row 16t + i, slots
+ * 32u + 8q + k at bit k (k < 4: the low nibble, k >= 4: the high nibble).
+ *
+ * Activation tables of one token (built per call): per unit 256 bytes, four 64-entry tables indexed
+ * by 16 q + n (n a 4-bit sign group): [0] low nibbles and [1] high nibbles over xl = x & 15, [2], [3]
+ * the same over xh = x >> 4 (floor), each entry the sum over the set bits of n. x = 16 xh + xl keeps
+ * every entry and every byte-wide sum of a few entries inside int8 / uint8, so the integer block
+ * sums come out exact and the products equal every other kernel's bit for bit. */
+#ifndef QLOW_KERNELS_LUT_H
+#define QLOW_KERNELS_LUT_H
+
+#include "kernels/kernels.h"
+
+#define QLOW__LUT_TILE 16   /* rows per tile, one dword of a vector each */
+#define QLOW__LUT_GROUP 4   /* tiles per group */
+#define QLOW__LUT_UNIT 32   /* slots per unit */
+
+typedef struct qlow__lut_geom {
+    int64_t tiles;    /* ceil(rows / 16) */
+    int64_t units;    /* units of one row, all blocks */
+    int64_t nchunk;   /* 16-block chunks */
+    int32_t nu_last;  /* units per block of the last chunk (8 for the others) */
+    size_t plane_bytes; /* bytes of one row-tiled plane: tiles * units * 64 */
+    size_t table_bytes; /* bytes of one token's activation tables: units * 256 */
+} qlow__lut_geom;
+
+/* Tiles in group grp (4, or fewer for the last). */
+static inline int64_t qlow__lut_group_tiles(const qlow__lut_geom *g, int64_t grp)
+{
+    const int64_t left = g->tiles - grp * QLOW__LUT_GROUP;
+    return left < QLOW__LUT_GROUP ? left : QLOW__LUT_GROUP;
+}
+
+/* Index (in 64-byte vectors) of unit u, tile gt of group grp (ng tiles) of the block whose units start
+ * at ubase and number nu. */
+static inline int64_t qlow__lut_vector(const qlow__lut_geom *g, int64_t ubase, int64_t nu, int64_t grp, int64_t ng,
+                                       int64_t u, int64_t gt)
+{
+    return ubase * g->tiles + grp * QLOW__LUT_GROUP * nu + u * ng + gt;
+}
+
+/* Whether part kp has the shape the lookup kernel handles (B1 kind, 256-slot interleaved blocks) and is
+ * large enough for the copy to pay. Independent of the CPU. */
+QLOW_HIDDEN int qlow__lut_part_ok(const qlow__kpart *kp);
+
+/* Geometry of part kp (qlow__lut_part_ok). QLOW_E_OVERFLOW when a size does not fit size_t. */
+QLOW_HIDDEN qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom *g);
+
+/* Write the row-tiled copy of one sign plane of kp (codes or codes2, stride kp->row_bytes) into dst
+ * (g->plane_bytes). Never allocates. */
+QLOW_HIDDEN void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *codes, uint8_t *dst);
+
+/* Floats of a token's fold area (xq->lfold, 64-byte aligned) for part kp: 16 lanes per row, rows
+ * rounded up to 64, plus one T per row for B2. */
+QLOW_HIDDEN size_t qlow__lut_fold_floats(const qlow__kpart *kp);
+
+/* Parts of handle qm whose kernel tables hold a row-tiled copy (tests and the bench). */
+QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* The activation tables of one token from its block-major x8 (x8 of qlow__xq) into tab. */
+QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+/* Batch-1 rows [r0, r1) of part kp (kp->lut set; kp->lut2 too for B2) from the token's tables
+ * (xq->ltab) and fold area (xq->lfold). r0 must start a 64-row group and r1 end one (or be the last
+ * row); otherwise nothing is done and r0 is returned. y as the row kernels (add != 0 adds). Returns
+ * r1. Equal to the generic kernel bit for bit. */
+QLOW_HIDDEN int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
+                                          int add);
+#endif
+
+#endif

@@ -1,0 +1,234 @@
+/* x86_avx512_lut.c - batch-1 binary planes (B1, B2, the binary part of M161) by table lookup over the
+ * row-tiled sign copy (lut.h), AVX-512 VBMI + VNNI.
+ *
+ * The masked kernels spend one mask move and one vpdpbusd per 64 signs, and on Zen 5 the mask moves
+ * alone (kmov, 1 per cycle) held B1 to about half the read bandwidth. Here a 64-byte vector holds 16
+ * rows x 32 columns; per vector: a shift, two ternary-logic ops that turn each nibble into a table
+ * index (nibble | 16 q), four vpermb lookups (low / high nibble x low / high activation part) and four
+ * byte adds, and one vpdpbusd per two vectors widens the byte sums of each row into its dword. Each
+ * unit's four tables are loaded once for a group of 4 tiles (64 rows).
+ *
+ * Exactness: entries over xl = x & 15 are 0..60 and four of them add up to at most 240 (uint8);
+ * entries over xh = floor(x / 16) are -32..28 and four add up to -128..112 (int8). So the byte sums
+ * never wrap, 16 * sum(xh) + sum(xl) is the exact block sum, and the fp32 folding below repeats
+ * kernels.h step for step with rows in lanes (lane l of the fold is block b = l mod 16). */
+#include "kernels/lut.h"
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+#include <immintrin.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+/* No "fma": the fp32 folding must stay separate multiplies and adds. */
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,f16c")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* ---- activation tables ------------------------------------------------------------------------ */
+
+/* Table entry 16 q + n over source s: the sum of s[8 q + 4 h + k] over the set bits k of n. */
+INL __m512i unit_table(__m512i s, int h)
+{
+    /* bit 16 q + n of mask k is bit k of n */
+    static const uint64_t bit_of_n[4] = {0xAAAAAAAAAAAAAAAAull, 0xCCCCCCCCCCCCCCCCull, 0xF0F0F0F0F0F0F0F0ull,
+                                         0xFF00FF00FF00FF00ull};
+    const __m512i qbase = _mm512_set_epi64(0x1818181818181818ll, 0x1818181818181818ll, 0x1010101010101010ll,
+                                           0x1010101010101010ll, 0x0808080808080808ll, 0x0808080808080808ll, 0, 0);
+    __m512i t = _mm512_setzero_si512();
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        __m512i v = _mm512_permutexvar_epi8(_mm512_add_epi8(qbase, _mm512_set1_epi8((char)(4 * h + k))), s);
+        t = _mm512_mask_add_epi8(t, _cvtu64_mask64(bit_of_n[k]), t, v);
+    }
+    return t;
+}
+
+void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab) TGT;
+void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab)
+{
+    qlow__lut_geom g;
+#ifdef LUT_NO_TABLES
+    return;
+#endif
+    if (qlow__lut_geometry(kp, &g) != QLOW_OK) return;
+    const __m512i lo4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last;
+        for (int64_t u = 0; u < nu; u++, tab += 256) {
+            __m512i x = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(x8 + b * 256 + u * 32)));
+            __m512i xl = _mm512_and_si512(x, lo4);
+            /* floor(x / 16) = ((x + 128) >> 4) - 8, with the shift done bytewise */
+            __m512i xh = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(_mm512_xor_si512(x, bias), 4), lo4), eight);
+            _mm512_store_si512((void *)tab, unit_table(xl, 0));
+            _mm512_store_si512((void *)(tab + 64), unit_table(xl, 1));
+            _mm512_store_si512((void *)(tab + 128), unit_table(xh, 0));
+            _mm512_store_si512((void *)(tab + 192), unit_table(xh, 1));
+        }
+    }
+}
+
+#ifndef LUT_PF
+#define LUT_PF 8192
+#endif
+#ifndef LUT_PFL
+#define LUT_PFL 3
+#endif
+#if LUT_PF
+#define LUT_PREFETCH(p) __builtin_prefetch((const void *)((uintptr_t)(p) + LUT_PF), 0, LUT_PFL)
+#else
+#define LUT_PREFETCH(p) (void)(p)
+#endif
+
+/* ---- rows --------------------------------------------------------------------------------------- */
+
+/* One unit of one tile: the byte sums of its 16 rows added to bl (xl part) and bh (xh part). */
+INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
+{
+    const __m512i lo4 = _mm512_set1_epi8(0x0F), sel = _mm512_set1_epi32(0x30201000);
+    /* (w & 15) | 16 q and ((w >> 4) & 15) | 16 q: ternary-logic 0xEA is (a & b) | c */
+    __m512i ilo = _mm512_ternarylogic_epi32(w, lo4, sel, 0xEA);
+    __m512i ihi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 4), lo4, sel, 0xEA);
+    *bl = _mm512_add_epi8(*bl, _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[0]), _mm512_permutexvar_epi8(ihi, t[1])));
+    *bh = _mm512_add_epi8(*bh, _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[2]), _mm512_permutexvar_epi8(ihi, t[3])));
+}
+
+/* Unit u of the NG tiles of one group: the tables once, then each tile's vector. */
+INL void unit_tiles(const uint8_t *wv, const int NG, int64_t u, const uint8_t *btab, __m512i *bl, __m512i *bh)
+{
+    const uint8_t *tp = btab + (size_t)u * 256;
+    const __m512i t[4] = {_mm512_load_si512((const void *)tp), _mm512_load_si512((const void *)(tp + 64)),
+                          _mm512_load_si512((const void *)(tp + 128)), _mm512_load_si512((const void *)(tp + 192))};
+    UNROLL
+    for (int i = 0; i < NG; i++) {
+        const uint8_t *p = wv + (size_t)(u * NG + i) * 64;
+        LUT_PREFETCH(p);
+        unit_step(_mm512_load_si512((const void *)p), t, &bl[i], &bh[i]);
+    }
+}
+
+/* Widen the byte sums of the NG tiles into their dword accumulators. */
+INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, __m512i *H)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    UNROLL
+    for (int i = 0; i < NG; i++) {
+        L[i] = _mm512_dpbusd_epi32(L[i], bl[i], ones);
+        H[i] = _mm512_dpbusd_epi32(H[i], ones, bh[i]);
+    }
+}
+
+/* Exact block sums of the NG tiles of one group over one block's nu units (vectors at wv, unit u of
+ * tile i at wv + (u * NG + i) * 64), lane = row. */
+INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
+{
+    __m512i L[QLOW__LUT_GROUP], H[QLOW__LUT_GROUP], bl[QLOW__LUT_GROUP], bh[QLOW__LUT_GROUP];
+    UNROLL
+    for (int i = 0; i < NG; i++) L[i] = H[i] = _mm512_setzero_si512();
+    int64_t u = 0;
+    /* two units per widening: four lookups per byte stay inside uint8 / int8 (see the top) */
+    for (; u + 2 <= nu; u += 2) {
+        UNROLL
+        for (int i = 0; i < NG; i++) bl[i] = bh[i] = _mm512_setzero_si512();
+        unit_tiles(wv, NG, u, btab, bl, bh);
+        unit_tiles(wv, NG, u + 1, btab, bl, bh);
+        widen(NG, bl, bh, L, H);
+    }
+    if (u < nu) {
+        UNROLL
+        for (int i = 0; i < NG; i++) bl[i] = bh[i] = _mm512_setzero_si512();
+        unit_tiles(wv, NG, u, btab, bl, bh);
+        widen(NG, bl, bh, L, H);
+    }
+    UNROLL
+    for (int i = 0; i < NG; i++) isum[i] = _mm512_add_epi32(_mm512_slli_epi32(H[i], 4), L[i]);
+}
+
+/* One sign plane over groups [grp0, grp1): lane b mod 16 of each row's fold, F[l * rpad + row], gets
+ * xs_b * isum_b block after block, exactly as kernels.h folds it (the first chunk adds to zero). */
+INL void plane_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *plane, const qlow__xq *xq,
+                    int64_t grp0, int64_t grp1, float *F, int64_t rpad)
+{
+    const __m512 fzero = _mm512_setzero_ps();
+    int64_t ubase = 0;
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        const int64_t nu = b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
+        const uint8_t *btab = xq->ltab + (size_t)ubase * 256;
+        const __m512 x = _mm512_set1_ps(xq->xs[b]);
+        float *Fl = F + (size_t)(b % 16) * (size_t)rpad;
+        for (int64_t grp = grp0; grp < grp1; grp++) {
+            const int64_t ng = qlow__lut_group_tiles(g, grp);
+            const uint8_t *wv = plane + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, 0) * 64;
+            __m512i isum[QLOW__LUT_GROUP];
+            switch (ng) { /* a constant tile count per instance keeps the accumulators in registers */
+            case 4: group_isums(wv, 4, nu, btab, isum); break;
+            case 3: group_isums(wv, 3, nu, btab, isum); break;
+            case 2: group_isums(wv, 2, nu, btab, isum); break;
+            default: group_isums(wv, 1, nu, btab, isum); break;
+            }
+            for (int64_t i = 0; i < ng; i++) {
+                float *f = Fl + (size_t)(grp * QLOW__LUT_GROUP + i) * QLOW__LUT_TILE;
+                const __m512 prev = b < 16 ? fzero : _mm512_load_ps(f);
+                _mm512_store_ps(f, _mm512_add_ps(prev, _mm512_mul_ps(x, _mm512_cvtepi32_ps(isum[i]))));
+            }
+        }
+        ubase += nu;
+    }
+}
+
+/* qlow__lanes_sum's tree, (l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1), for the 16 rows at row. */
+INL __m512 fold_sum(const float *F, int64_t rpad, int64_t row)
+{
+    __m512 a[QLOW__LANES];
+    for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(F + (size_t)l * (size_t)rpad + (size_t)row);
+    for (int l = 0; l < 8; l++) a[l] = _mm512_add_ps(a[l], a[l + 8]);
+    for (int l = 0; l < 4; l++) a[l] = _mm512_add_ps(a[l], a[l + 4]);
+    for (int l = 0; l < 2; l++) a[l] = _mm512_add_ps(a[l], a[l + 2]);
+    return _mm512_add_ps(a[0], a[1]);
+}
+
+int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+    TGT;
+int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+{
+    const int64_t grows = QLOW__LUT_TILE * QLOW__LUT_GROUP;
+    qlow__lut_geom g;
+    /* whole groups only: every row of a group is written by the call that owns the group */
+    if (r0 >= r1 || r0 % grows != 0 || (r1 % grows != 0 && r1 != kp->rows) || !xq->ltab || !xq->lfold ||
+        qlow__lut_geometry(kp, &g) != QLOW_OK)
+        return r0;
+#ifdef LUT_NO_ROWS
+    return r1;
+#endif
+    const int64_t rpad = (kp->rows + grows - 1) / grows * grows, grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
+    float *F = xq->lfold, *T1 = F + (size_t)QLOW__LANES * (size_t)rpad;
+    const int two = kp->format == QLOW_FORMAT_B2;
+    if (two) { /* the first plane's T is kept while the fold area takes the second */
+        plane_fold(kp, &g, kp->lut, xq, grp0, grp1, F, rpad);
+        for (int64_t r = grp0 * grows; r < grp1 * grows; r += QLOW__LUT_TILE) _mm512_store_ps(T1 + r, fold_sum(F, rpad, r));
+    }
+    plane_fold(kp, &g, two ? kp->lut2 : kp->lut, xq, grp0, grp1, F, rpad);
+    const __m512 X = _mm512_set1_ps(xq->xtot);
+    for (int64_t r = r0; r < r1; r += QLOW__LUT_TILE) {
+        const int64_t n = r1 - r < QLOW__LUT_TILE ? r1 - r : QLOW__LUT_TILE;
+        const __mmask16 m = (__mmask16)((1u << n) - 1u);
+        const __m512 T = fold_sum(F, rpad, r);
+        const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
+        const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
+        /* qlow__b1_finish / qlow__b2_finish, lane-wise (for B2, T1 is the first plane's sum) */
+        const __m512 Ta = two ? _mm512_load_ps(T1 + r) : T;
+        __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(Ta, Ta), X));
+        if (two) {
+            const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
+            v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T, T), X)));
+        }
+        v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
+        if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
+        _mm512_mask_storeu_ps(y + r, m, v);
+    }
+    return r1;
+}
+
+#endif
