@@ -499,12 +499,9 @@ static void carve_tokens(qlow__wksp *w, const gemm_plan *pl, int64_t batch, gemm
             b.v = part_gathers(pl, k) ? (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float)) : NULL;
             b.vb = kp->interleave ? (float *)qlow__wksp_take(w, qlow__act_x8_bytes(kp) * sizeof(float)) : NULL;
             b.ltab = NULL;
-            b.lfold = NULL;
             qlow__lut_geom g;
-            if (batch == 1 && kp->lut && qlow__lut_geometry(kp, &g) == QLOW_OK) {
+            if (batch == 1 && kp->lut && qlow__lut_geometry(kp, &g) == QLOW_OK)
                 b.ltab = (uint8_t *)qlow__wksp_take(w, g.table_bytes);
-                b.lfold = (float *)qlow__wksp_take(w, qlow__lut_fold_floats(kp) * sizeof(float));
-            }
             if (ws->xbuf) ws->xbuf[(size_t)k * nb + t] = b;
         }
     }
@@ -641,12 +638,10 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
     ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,
                                            &ws->xq[i]);
     ws->xq[i].ltab = NULL;
-    ws->xq[i].lfold = NULL;
 #if defined(QLOW__HAVE_X86_KERNELS)
-    if (ws->tok_status[i] == QLOW_OK && lut_b(ks, &pl->part[k], ntok) && b->ltab && b->lfold) {
+    if (ws->tok_status[i] == QLOW_OK && lut_b(ks, &pl->part[k], ntok) && b->ltab) {
         qlow__lut_tables_avx512(&pl->part[k], ws->xq[i].x8, b->ltab);
         ws->xq[i].ltab = b->ltab;
-        ws->xq[i].lfold = b->lfold;
     }
 #endif
 }

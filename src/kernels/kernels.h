@@ -47,10 +47,7 @@ typedef struct qlow__xq {
     const float *xs;    /* per ablock scale */
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
     float xtot;         /* sum of xsum in block order */
-    /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512 (lut.h): the lookup tables and the
-     * per-row fold area the kernel fills */
-    const uint8_t *ltab;
-    float *lfold;
+    const uint8_t *ltab; /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512: lookup tables (lut.h) */
 } qlow__xq;
 
 /* One part of a packed matrix as the row kernels see it. A plain matrix has one part; M161 has a

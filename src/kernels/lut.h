@@ -13,12 +13,14 @@
  * Units are numbered block after block (unit_base(b) + u).
  *
  * Tiles: rows 16t .. 16t + 15 (rows past the matrix have zero bits), in groups of 4 tiles (64 rows;
- * the last group may have fewer, ng). The copy is block-major, so that a product walks one block's
- * units over all its rows while that block's activation tables (2 KiB) stay in L1, and the weights
- * stream linearly: block b (units unit_base(b) .. + nu) takes the vectors from unit_base(b) * tiles;
- * inside, group grp starts 4 * grp * nu vectors later, and the 64-byte vector of (unit u, tile g of
- * the group) is u * ng + g further (qlow__lut_vector). Byte 4 i + q of that vector: row 16t + i, slots
- * 32u + 8q + k at bit k (k < 4: the low nibble, k >= 4: the high nibble).
+ * the last group may have fewer, ng), and groups in panels of 4 (256 rows; the last may have fewer).
+ * A product walks a panel block by block and, inside a block, group by group: that block's activation
+ * tables (2 KiB) and the panel's per-row fold (16 KiB) stay in L1 while the weights stream linearly.
+ * So the copy is panel-major, then block-major: panel P starts at vector 16 P * units (16 tiles per
+ * panel) and holds, for block b (units ubase .. ubase + nu), the vectors from ubase * TP on (TP: the
+ * panel's tiles); inside, the group j of the panel starts 4 j * nu vectors later and the 64-byte vector
+ * of (unit u, tile g of the group) is u * ng + g further (qlow__lut_vector). Byte 4 i + q of that
+ * vector: row 16t + i, slots 32u + 8q + k at bit k (k < 4: the low nibble, k >= 4: the high nibble).
  *
  * Activation tables of one token (built per call): per unit 256 bytes, four 64-entry tables indexed
  * by 16 q + n (n a 4-bit sign group): [0] low nibbles and [1] high nibbles over xl = x & 15, [2], [3]
@@ -50,12 +52,16 @@ static inline int64_t qlow__lut_group_tiles(const qlow__lut_geom *g, int64_t grp
     return left < QLOW__LUT_GROUP ? left : QLOW__LUT_GROUP;
 }
 
+#define QLOW__LUT_PANEL 4  /* groups per panel */
+
 /* Index (in 64-byte vectors) of unit u, tile gt of group grp (ng tiles) of the block whose units start
  * at ubase and number nu. */
 static inline int64_t qlow__lut_vector(const qlow__lut_geom *g, int64_t ubase, int64_t nu, int64_t grp, int64_t ng,
                                        int64_t u, int64_t gt)
 {
-    return ubase * g->tiles + grp * QLOW__LUT_GROUP * nu + u * ng + gt;
+    const int64_t pt = QLOW__LUT_PANEL * QLOW__LUT_GROUP, t0 = grp / QLOW__LUT_PANEL * pt;
+    const int64_t tp = g->tiles - t0 < pt ? g->tiles - t0 : pt;
+    return t0 * g->units + ubase * tp + (grp % QLOW__LUT_PANEL) * QLOW__LUT_GROUP * nu + u * ng + gt;
 }
 
 /* Whether part kp has the shape the lookup kernel handles (B1 kind, 256-slot interleaved blocks) and is
@@ -69,10 +75,6 @@ QLOW_HIDDEN qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom
  * (g->plane_bytes). Never allocates. */
 QLOW_HIDDEN void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *codes, uint8_t *dst);
 
-/* Floats of a token's fold area (xq->lfold, 64-byte aligned) for part kp: 16 lanes per row, rows
- * rounded up to 64, plus one T per row for B2. */
-QLOW_HIDDEN size_t qlow__lut_fold_floats(const qlow__kpart *kp);
-
 /* Parts of handle qm whose kernel tables hold a row-tiled copy (tests and the bench). */
 QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
 
@@ -80,7 +82,7 @@ QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
 /* The activation tables of one token from its block-major x8 (x8 of qlow__xq) into tab. */
 QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
 /* Batch-1 rows [r0, r1) of part kp (kp->lut set; kp->lut2 too for B2) from the token's tables
- * (xq->ltab) and fold area (xq->lfold). r0 must start a 64-row group and r1 end one (or be the last
+ * (xq->ltab). r0 must start a 64-row group and r1 end one (or be the last
  * row); otherwise nothing is done and r0 is returned. y as the row kernels (add != 0 adds). Returns
  * r1. Equal to the generic kernel bit for bit. */
 QLOW_HIDDEN int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,

@@ -35,12 +35,6 @@ qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom *g)
     return QLOW_OK;
 }
 
-size_t qlow__lut_fold_floats(const qlow__kpart *kp)
-{
-    const size_t rpad = (size_t)((kp->rows + 63) / 64 * 64);
-    return rpad * (QLOW__LANES + (kp->format == QLOW_FORMAT_B2 ? 1u : 0u));
-}
-
 /* The 4 signs of slots 4s .. 4s + 3 of block (c, d) in a stored row (0 past the stored bytes). Those
  * slots are kernel positions 4096 c + 64 s + 4 d + 0..3: one nibble of one byte. */
 static unsigned nibble(const uint8_t *row, size_t rb, int64_t c, int64_t s, int64_t d)

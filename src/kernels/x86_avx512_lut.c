@@ -50,9 +50,6 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
 void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab)
 {
     qlow__lut_geom g;
-#ifdef LUT_NO_TABLES
-    return;
-#endif
     if (qlow__lut_geometry(kp, &g) != QLOW_OK) return;
     const __m512i lo4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
@@ -70,17 +67,9 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
     }
 }
 
-#ifndef LUT_PF
-#define LUT_PF 8192
-#endif
-#ifndef LUT_PFL
-#define LUT_PFL 3
-#endif
-#if LUT_PF
-#define LUT_PREFETCH(p) __builtin_prefetch((const void *)((uintptr_t)(p) + LUT_PF), 0, LUT_PFL)
-#else
-#define LUT_PREFETCH(p) (void)(p)
-#endif
+/* Each weight vector is paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream (into
+ * L1: prefetching into L2 only, or 4 or 16 KiB ahead, streamed cold calls slower). */
+#define LUT_PREFETCH(p) qlow__prefetch((p), QLOW__PF_DIST, 64)
 
 /* ---- rows --------------------------------------------------------------------------------------- */
 
@@ -121,22 +110,15 @@ INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, _
 }
 
 /* Exact block sums of the NG tiles of one group over one block's nu units (vectors at wv, unit u of
- * tile i at wv + (u * NG + i) * 64), lane = row. */
+ * tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own: accumulating two
+ * units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the spills cost more
+ * (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
 INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
 {
     __m512i L[QLOW__LUT_GROUP], H[QLOW__LUT_GROUP], bl[QLOW__LUT_GROUP], bh[QLOW__LUT_GROUP];
     UNROLL
     for (int i = 0; i < NG; i++) L[i] = H[i] = _mm512_setzero_si512();
-    int64_t u = 0;
-    /* two units per widening: four lookups per byte stay inside uint8 / int8 (see the top) */
-    for (; u + 2 <= nu; u += 2) {
-        UNROLL
-        for (int i = 0; i < NG; i++) bl[i] = bh[i] = _mm512_setzero_si512();
-        unit_tiles(wv, NG, u, btab, bl, bh);
-        unit_tiles(wv, NG, u + 1, btab, bl, bh);
-        widen(NG, bl, bh, L, H);
-    }
-    if (u < nu) {
+    for (int64_t u = 0; u < nu; u++) {
         UNROLL
         for (int i = 0; i < NG; i++) bl[i] = bh[i] = _mm512_setzero_si512();
         unit_tiles(wv, NG, u, btab, bl, bh);
@@ -146,10 +128,11 @@ INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t 
     for (int i = 0; i < NG; i++) isum[i] = _mm512_add_epi32(_mm512_slli_epi32(H[i], 4), L[i]);
 }
 
-/* One sign plane over groups [grp0, grp1): lane b mod 16 of each row's fold, F[l * rpad + row], gets
- * xs_b * isum_b block after block, exactly as kernels.h folds it (the first chunk adds to zero). */
-INL void plane_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *plane, const qlow__xq *xq,
-                    int64_t grp0, int64_t grp1, float *F, int64_t rpad)
+/* One sign plane over groups [ga, gb) of the panel starting at group pg: lane b mod 16 of each row's
+ * fold (F, tile t - 4 pg) gets xs_b * isum_b block after block, exactly as kernels.h folds it (the
+ * first chunk adds to zero). */
+INL void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *plane, const qlow__xq *xq,
+                    int64_t pg, int64_t ga, int64_t gb, float *F)
 {
     const __m512 fzero = _mm512_setzero_ps();
     int64_t ubase = 0;
@@ -157,8 +140,7 @@ INL void plane_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_
         const int64_t nu = b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
         const uint8_t *btab = xq->ltab + (size_t)ubase * 256;
         const __m512 x = _mm512_set1_ps(xq->xs[b]);
-        float *Fl = F + (size_t)(b % 16) * (size_t)rpad;
-        for (int64_t grp = grp0; grp < grp1; grp++) {
+        for (int64_t grp = ga; grp < gb; grp++) {
             const int64_t ng = qlow__lut_group_tiles(g, grp);
             const uint8_t *wv = plane + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, 0) * 64;
             __m512i isum[QLOW__LUT_GROUP];
@@ -169,7 +151,7 @@ INL void plane_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_
             default: group_isums(wv, 1, nu, btab, isum); break;
             }
             for (int64_t i = 0; i < ng; i++) {
-                float *f = Fl + (size_t)(grp * QLOW__LUT_GROUP + i) * QLOW__LUT_TILE;
+                float *f = F + (size_t)(((grp - pg) * QLOW__LUT_GROUP + i) * QLOW__LANES + b % 16) * QLOW__LANES;
                 const __m512 prev = b < 16 ? fzero : _mm512_load_ps(f);
                 _mm512_store_ps(f, _mm512_add_ps(prev, _mm512_mul_ps(x, _mm512_cvtepi32_ps(isum[i]))));
             }
@@ -178,11 +160,11 @@ INL void plane_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_
     }
 }
 
-/* qlow__lanes_sum's tree, (l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1), for the 16 rows at row. */
-INL __m512 fold_sum(const float *F, int64_t rpad, int64_t row)
+/* qlow__lanes_sum's tree, (l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1), for the 16 rows of tile t. */
+INL __m512 fold_sum(const float *F, int64_t t)
 {
     __m512 a[QLOW__LANES];
-    for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(F + (size_t)l * (size_t)rpad + (size_t)row);
+    for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(F + (size_t)(t * QLOW__LANES + l) * QLOW__LANES);
     for (int l = 0; l < 8; l++) a[l] = _mm512_add_ps(a[l], a[l + 8]);
     for (int l = 0; l < 4; l++) a[l] = _mm512_add_ps(a[l], a[l + 4]);
     for (int l = 0; l < 2; l++) a[l] = _mm512_add_ps(a[l], a[l + 2]);
@@ -196,37 +178,42 @@ int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t
     const int64_t grows = QLOW__LUT_TILE * QLOW__LUT_GROUP;
     qlow__lut_geom g;
     /* whole groups only: every row of a group is written by the call that owns the group */
-    if (r0 >= r1 || r0 % grows != 0 || (r1 % grows != 0 && r1 != kp->rows) || !xq->ltab || !xq->lfold ||
+    if (r0 >= r1 || r0 % grows != 0 || (r1 % grows != 0 && r1 != kp->rows) || !xq->ltab ||
         qlow__lut_geometry(kp, &g) != QLOW_OK)
         return r0;
-#ifdef LUT_NO_ROWS
-    return r1;
-#endif
-    const int64_t rpad = (kp->rows + grows - 1) / grows * grows, grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
-    float *F = xq->lfold, *T1 = F + (size_t)QLOW__LANES * (size_t)rpad;
+    const int64_t grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
+    /* the fold area and the first plane's T serve one panel at a time (17 KiB of this thread's stack),
+     * so they stay in L1 */
+    float F[QLOW__LUT_PANEL * QLOW__LUT_GROUP * QLOW__LANES * QLOW__LANES] __attribute__((aligned(64)));
+    float T1[QLOW__LUT_PANEL * QLOW__LUT_GROUP * QLOW__LUT_TILE] __attribute__((aligned(64)));
     const int two = kp->format == QLOW_FORMAT_B2;
-    if (two) { /* the first plane's T is kept while the fold area takes the second */
-        plane_fold(kp, &g, kp->lut, xq, grp0, grp1, F, rpad);
-        for (int64_t r = grp0 * grows; r < grp1 * grows; r += QLOW__LUT_TILE) _mm512_store_ps(T1 + r, fold_sum(F, rpad, r));
-    }
-    plane_fold(kp, &g, two ? kp->lut2 : kp->lut, xq, grp0, grp1, F, rpad);
     const __m512 X = _mm512_set1_ps(xq->xtot);
-    for (int64_t r = r0; r < r1; r += QLOW__LUT_TILE) {
-        const int64_t n = r1 - r < QLOW__LUT_TILE ? r1 - r : QLOW__LUT_TILE;
-        const __mmask16 m = (__mmask16)((1u << n) - 1u);
-        const __m512 T = fold_sum(F, rpad, r);
-        const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
-        const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
-        /* qlow__b1_finish / qlow__b2_finish, lane-wise (for B2, T1 is the first plane's sum) */
-        const __m512 Ta = two ? _mm512_load_ps(T1 + r) : T;
-        __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(Ta, Ta), X));
+    for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
+        const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
+        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1, tbase = pg * QLOW__LUT_GROUP;
         if (two) {
-            const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
-            v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T, T), X)));
+            panel_fold(kp, &g, kp->lut, xq, pg, ga, gb, F);
+            for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE)
+                _mm512_store_ps(T1 + (r - pg * grows), fold_sum(F, r / QLOW__LUT_TILE - tbase));
         }
-        v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
-        if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
-        _mm512_mask_storeu_ps(y + r, m, v);
+        panel_fold(kp, &g, two ? kp->lut2 : kp->lut, xq, pg, ga, gb, F);
+        for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
+            const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE;
+            const __mmask16 m = (__mmask16)((1u << n) - 1u);
+            const __m512 T = fold_sum(F, r / QLOW__LUT_TILE - tbase);
+            const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
+            const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
+            /* qlow__b1_finish / qlow__b2_finish, lane-wise (for B2, Ta is the first plane's sum) */
+            const __m512 Ta = two ? _mm512_load_ps(T1 + (r - pg * grows)) : T;
+            __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(Ta, Ta), X));
+            if (two) {
+                const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
+                v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T, T), X)));
+            }
+            v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
+            if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
+            _mm512_mask_storeu_ps(y + r, m, v);
+        }
     }
     return r1;
 }

@@ -51,8 +51,9 @@ static void check_copy(const qlow__kpart *kp, const uint8_t *codes, const char *
                     for (int q = 0; q < 4; q++)
                         for (int k = 0; k < 8; k++) {
                             const int64_t r = 16 * t + i;
-                            /* block-major: the block's units over all tiles, group by group (lut.h) */
-                            const size_t vec = (size_t)(ubase * g.tiles + grp * 4 * nu + u * ng + t % 4);
+                            /* panels of 16 tiles, then blocks, then groups of the panel (lut.h) */
+                            const int64_t t0 = t / 16 * 16, tp = g.tiles - t0 < 16 ? g.tiles - t0 : 16;
+                            const size_t vec = (size_t)(t0 * g.units + ubase * tp + (grp % 4) * 4 * nu + u * ng + t % 4);
                             const size_t at = vec * 64 + 4 * (size_t)i + (size_t)q;
                             unsigned got = (copy[at] >> k) & 1u;
                             unsigned want = r < kp->rows ? slot_sign(codes + (size_t)r * kp->row_bytes, kp->row_bytes, b,
