@@ -477,8 +477,9 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
  *  here once so that no call repeats it: the kernel plans (about 2 KB), for M161 the column
  *  permutation (4 bytes per column), for column-scaled formats the scales as fp32 (4 bytes per scaled
  *  column), for Q formats the group maps (about 2.25 bytes per 32 columns), the activation order of Q
- *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns, their fp16
- *  scales and zeros once more, regrouped by column group (as many bytes as those planes). On CPUs with
+ *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns and under
+ *  1024 rows, their fp16 scales and zeros once more, regrouped by column group (as many bytes as those
+ *  planes). On CPUs with
  *  AVX-512 VBMI and VNNI, B1, B2 and M161 matrices of at least 64 rows whose binary part has at least
  *  1024 columns also get their sign planes once more, transposed into 16-row tiles for the batch-1
  *  table-lookup kernel (as many bytes as the sign planes, rounded up to whole 64-row groups: one more

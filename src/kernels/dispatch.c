@@ -270,7 +270,8 @@ static int part_has_xmap(const qlow__kpart *kp)
 /* Q parts of one 16-block chunk get their parameters transposed (see qlow__kpart.scale_t). */
 static int part_has_ptab(const qlow__kpart *kp)
 {
-    return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && kp->nblk_pad == QLOW__LANES;
+    return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && kp->nblk_pad == QLOW__LANES &&
+           kp->rows < QLOW__NARROW_Q_MAX_ROWS;
 }
 
 static void fill_ptab(const qlow__kpart *kp, const uint16_t *plane, uint16_t *tab, int64_t rows_t)

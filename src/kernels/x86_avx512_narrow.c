@@ -19,6 +19,7 @@
 #define INL static inline __attribute__((always_inline)) TGT
 #define NR 16 /* rows per pass: one fp32 lane each */
 
+
 /* Row r + i of a pass, clamped to the last row: a short last pass recomputes that row in its unused
  * lanes (never stored) instead of reading past the matrix. */
 INL int64_t row_at(int64_t r, int i, int64_t r1) { return r + i < r1 ? r + i : r1 - 1; }
@@ -35,6 +36,7 @@ int qlow__narrow_q_ok(const qlow__kpart *kp)
 {
     return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && (kp->format != QLOW_FORMAT_Q3 || kp->codes_hi) &&
            kp->nblk_pad == QLOW__LANES && kp->nblk >= 1 && kp->grel && kp->g0 && kp->scale_t &&
+           kp->rows < QLOW__NARROW_Q_MAX_ROWS &&
            (!kp->zero || kp->zero_t);
 }
 
