@@ -347,12 +347,9 @@ static void carve_luts(qlow__wksp *w, gemm_plan *pl)
         qlow__lut_geom g;
         if (!lut_wanted(kp) || qlow__lut_geometry(kp, &g) != QLOW_OK) continue;
         uint8_t *a = (uint8_t *)qlow__wksp_take(w, g.plane_bytes);
-        uint8_t *b = kp->format == QLOW_FORMAT_B2 ? (uint8_t *)qlow__wksp_take(w, g.plane_bytes) : NULL;
-        if (!a || (kp->format == QLOW_FORMAT_B2 && !b)) continue;
-        qlow__lut_pack(kp, &g, kp->codes, a);
-        if (b) qlow__lut_pack(kp, &g, kp->codes2, b);
+        if (!a) continue;
+        qlow__lut_pack(kp, &g, a);
         kp->lut = a;
-        kp->lut2 = b;
     }
 }
 
@@ -418,7 +415,6 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
     if (w.overflow) return NULL;
     for (int k = 0; k < pr->plan[1].nparts; k++) {
         pr->plan[1].part[k].lut = pr->plan[0].part[k].lut;
-        pr->plan[1].part[k].lut2 = pr->plan[0].part[k].lut2;
     }
     pr->plan[2] = pr->plan[1];
 #if defined(QLOW__HAVE_X86_KERNELS)

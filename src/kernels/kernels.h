@@ -86,9 +86,9 @@ typedef struct qlow__kpart {
      * that 16 consecutive rows' parameters are one load. */
     const uint16_t *scale_t, *zero_t;
     int64_t rows_t;
-    /* B1 kinds on CPUs with the lookup kernel, prepared per matrix (else NULL): the row-tiled copies of
-     * codes and codes2 (lut.h). */
-    const uint8_t *lut, *lut2;
+    /* B1 kinds on CPUs with the lookup kernel, prepared per matrix (else NULL): the row-tiled copy of
+     * codes (and codes2) (lut.h). */
+    const uint8_t *lut;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).

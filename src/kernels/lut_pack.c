@@ -26,8 +26,11 @@ qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom *g)
     if (live < 1) live = 1;
     g->nu_last = (int32_t)(((live + 63) / 64 + 7) / 8);
     g->units = ((g->nchunk - 1) * 8 + g->nu_last) * 16;
+    g->planes = kp->format == QLOW_FORMAT_B2 ? 2 : 1;
+    g->gtiles = QLOW__LUT_VTILES / g->planes;
+    g->reserved = 0;
     size_t per_tile, plane, table;
-    QLOW_TRY(qlow__mul_size((size_t)g->units, 64, &per_tile));
+    QLOW_TRY(qlow__mul_size((size_t)g->units, 64 * (size_t)g->planes, &per_tile));
     QLOW_TRY(qlow__mul_size(per_tile, (size_t)g->tiles, &plane));
     QLOW_TRY(qlow__mul_size((size_t)g->units, 256, &table));
     g->plane_bytes = plane;
@@ -43,24 +46,28 @@ static unsigned nibble(const uint8_t *row, size_t rb, int64_t c, int64_t s, int6
     return p / 8 < rb ? (row[p / 8] >> (p % 8)) & 15u : 0u;
 }
 
-void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *codes, uint8_t *dst)
+void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst)
 {
     const size_t rb = kp->row_bytes;
     int64_t ubase = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
         const int64_t c = b / 16, d = b % 16, nu = c < g->nchunk - 1 ? 8 : g->nu_last;
         for (int64_t t = 0; t < g->tiles; t++) {
-            const int64_t grp = t / QLOW__LUT_GROUP, ng = qlow__lut_group_tiles(g, grp);
-            uint8_t *seg = dst + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, t % QLOW__LUT_GROUP) * 64;
-            for (int i = 0; i < QLOW__LUT_TILE; i++) {
-                const int64_t r = t * QLOW__LUT_TILE + i;
-                const uint8_t *row = r < kp->rows ? codes + (size_t)r * rb : NULL;
-                for (int64_t u = 0; u < nu; u++)
-                    for (int q = 0; q < 4; q++) {
-                        const int64_t s = 8 * u + 2 * q;
-                        seg[(size_t)(u * ng) * 64 + 4 * (size_t)i + (size_t)q] =
-                            row ? (uint8_t)(nibble(row, rb, c, s, d) | nibble(row, rb, c, s + 1, d) << 4) : 0;
+            const int64_t grp = t / g->gtiles, ng = qlow__lut_group_tiles(g, grp);
+            for (int pl = 0; pl < g->planes; pl++) {
+                const uint8_t *codes = pl ? kp->codes2 : kp->codes;
+                const int64_t v = pl * ng + t % g->gtiles;
+                for (int i = 0; i < QLOW__LUT_TILE; i++) {
+                    const int64_t r = t * QLOW__LUT_TILE + i;
+                    const uint8_t *row = r < kp->rows ? codes + (size_t)r * rb : NULL;
+                    for (int64_t u = 0; u < nu; u++) {
+                        uint8_t *vec = dst + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, u, v) * 64 + 4 * (size_t)i;
+                        for (int q = 0; q < 4; q++) {
+                            const int64_t s = 8 * u + 2 * q;
+                            vec[q] = row ? (uint8_t)(nibble(row, rb, c, s, d) | nibble(row, rb, c, s + 1, d) << 4) : 0;
+                        }
                     }
+                }
             }
         }
         ubase += nu;

@@ -109,13 +109,13 @@ INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, _
     }
 }
 
-/* Exact block sums of the NG tiles of one group over one block's nu units (vectors at wv, unit u of
- * tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own: accumulating two
+/* Exact block sums of the NG virtual tiles of one group over one block's nu units (vectors at wv,
+ * unit u of virtual tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own: accumulating two
  * units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the spills cost more
  * (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
 INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
 {
-    __m512i L[QLOW__LUT_GROUP], H[QLOW__LUT_GROUP], bl[QLOW__LUT_GROUP], bh[QLOW__LUT_GROUP];
+    __m512i L[QLOW__LUT_VTILES], H[QLOW__LUT_VTILES], bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
     UNROLL
     for (int i = 0; i < NG; i++) L[i] = H[i] = _mm512_setzero_si512();
     for (int64_t u = 0; u < nu; u++) {
@@ -128,43 +128,45 @@ INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t 
     for (int i = 0; i < NG; i++) isum[i] = _mm512_add_epi32(_mm512_slli_epi32(H[i], 4), L[i]);
 }
 
-/* One sign plane over groups [ga, gb) of the panel starting at group pg: lane b mod 16 of each row's
- * fold (F, tile t - 4 pg) gets xs_b * isum_b block after block, exactly as kernels.h folds it (the
- * first chunk adds to zero). */
-INL void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const uint8_t *plane, const qlow__xq *xq,
-                    int64_t pg, int64_t ga, int64_t gb, float *F)
+/* Groups [ga, gb) of the panel starting at group pg, every plane: lane b mod 16 of each row's fold
+ * (F: plane p, tile j of the panel at ((p * pt + j) * 16 + lane) * 16, pt tiles per panel) gets
+ * xs_b * isum_b block after block, exactly as kernels.h folds it (the first chunk adds to zero). */
+INL void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg, int64_t ga,
+                    int64_t gb, float *F)
 {
     const __m512 fzero = _mm512_setzero_ps();
+    const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
     int64_t ubase = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
         const int64_t nu = b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
         const uint8_t *btab = xq->ltab + (size_t)ubase * 256;
         const __m512 x = _mm512_set1_ps(xq->xs[b]);
         for (int64_t grp = ga; grp < gb; grp++) {
-            const int64_t ng = qlow__lut_group_tiles(g, grp);
-            const uint8_t *wv = plane + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, 0) * 64;
-            __m512i isum[QLOW__LUT_GROUP];
-            switch (ng) { /* a constant tile count per instance keeps the accumulators in registers */
+            const int64_t ng = qlow__lut_group_tiles(g, grp), nv = ng * g->planes;
+            const uint8_t *wv = kp->lut + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, 0) * 64;
+            __m512i isum[QLOW__LUT_VTILES];
+            switch (nv) { /* a constant count per instance keeps the accumulators in registers */
             case 4: group_isums(wv, 4, nu, btab, isum); break;
             case 3: group_isums(wv, 3, nu, btab, isum); break;
             case 2: group_isums(wv, 2, nu, btab, isum); break;
             default: group_isums(wv, 1, nu, btab, isum); break;
             }
-            for (int64_t i = 0; i < ng; i++) {
-                float *f = F + (size_t)(((grp - pg) * QLOW__LUT_GROUP + i) * QLOW__LANES + b % 16) * QLOW__LANES;
+            for (int64_t v = 0; v < nv; v++) {
+                const int64_t tile = (grp - pg) * g->gtiles + v % ng, plane = v / ng;
+                float *f = F + (size_t)((plane * pt + tile) * QLOW__LANES + b % 16) * QLOW__LANES;
                 const __m512 prev = b < 16 ? fzero : _mm512_load_ps(f);
-                _mm512_store_ps(f, _mm512_add_ps(prev, _mm512_mul_ps(x, _mm512_cvtepi32_ps(isum[i]))));
+                _mm512_store_ps(f, _mm512_add_ps(prev, _mm512_mul_ps(x, _mm512_cvtepi32_ps(isum[v]))));
             }
         }
         ubase += nu;
     }
 }
 
-/* qlow__lanes_sum's tree, (l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1), for the 16 rows of tile t. */
-INL __m512 fold_sum(const float *F, int64_t t)
+/* qlow__lanes_sum's tree, (l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1), for the 16 rows at f. */
+INL __m512 fold_sum(const float *f)
 {
     __m512 a[QLOW__LANES];
-    for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(F + (size_t)(t * QLOW__LANES + l) * QLOW__LANES);
+    for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(f + (size_t)l * QLOW__LANES);
     for (int l = 0; l < 8; l++) a[l] = _mm512_add_ps(a[l], a[l + 8]);
     for (int l = 0; l < 4; l++) a[l] = _mm512_add_ps(a[l], a[l + 4]);
     for (int l = 0; l < 2; l++) a[l] = _mm512_add_ps(a[l], a[l + 2]);
@@ -175,40 +177,33 @@ int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t
     TGT;
 int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
 {
-    const int64_t grows = QLOW__LUT_TILE * QLOW__LUT_GROUP;
     qlow__lut_geom g;
-    /* whole groups only: every row of a group is written by the call that owns the group */
-    if (r0 >= r1 || r0 % grows != 0 || (r1 % grows != 0 && r1 != kp->rows) || !xq->ltab ||
-        qlow__lut_geometry(kp, &g) != QLOW_OK)
+    /* whole 64-row spans only (a span is one group of B1 or two of B2): every row of a group is then
+     * written by the call that owns the group */
+    if (r0 >= r1 || r0 % 64 != 0 || (r1 % 64 != 0 && r1 != kp->rows) || !xq->ltab || qlow__lut_geometry(kp, &g) != QLOW_OK)
         return r0;
+    const int64_t grows = QLOW__LUT_TILE * g.gtiles, pt = (int64_t)QLOW__LUT_PANEL * g.gtiles;
     const int64_t grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
-    /* the fold area and the first plane's T serve one panel at a time (17 KiB of this thread's stack),
-     * so they stay in L1 */
-    float F[QLOW__LUT_PANEL * QLOW__LUT_GROUP * QLOW__LANES * QLOW__LANES] __attribute__((aligned(64)));
-    float T1[QLOW__LUT_PANEL * QLOW__LUT_GROUP * QLOW__LUT_TILE] __attribute__((aligned(64)));
-    const int two = kp->format == QLOW_FORMAT_B2;
+    const int two = g.planes == 2;
+    /* the fold area serves one panel at a time (16 KiB of this thread's stack), so it stays in L1 */
+    float F[QLOW__LUT_PANEL * QLOW__LUT_VTILES * QLOW__LANES * QLOW__LANES] __attribute__((aligned(64)));
     const __m512 X = _mm512_set1_ps(xq->xtot);
     for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
         const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
-        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1, tbase = pg * QLOW__LUT_GROUP;
-        if (two) {
-            panel_fold(kp, &g, kp->lut, xq, pg, ga, gb, F);
-            for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE)
-                _mm512_store_ps(T1 + (r - pg * grows), fold_sum(F, r / QLOW__LUT_TILE - tbase));
-        }
-        panel_fold(kp, &g, two ? kp->lut2 : kp->lut, xq, pg, ga, gb, F);
+        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1;
+        panel_fold(kp, &g, xq, pg, ga, gb, F);
         for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
-            const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE;
+            const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g.gtiles;
             const __mmask16 m = (__mmask16)((1u << n) - 1u);
-            const __m512 T = fold_sum(F, r / QLOW__LUT_TILE - tbase);
+            const __m512 T = fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES);
             const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
             const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
-            /* qlow__b1_finish / qlow__b2_finish, lane-wise (for B2, Ta is the first plane's sum) */
-            const __m512 Ta = two ? _mm512_load_ps(T1 + (r - pg * grows)) : T;
-            __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(Ta, Ta), X));
+            /* qlow__b1_finish / qlow__b2_finish, lane-wise */
+            __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(T, T), X));
             if (two) {
+                const __m512 T2 = fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES);
                 const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
-                v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T, T), X)));
+                v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T2, T2), X)));
             }
             v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
             if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);

@@ -33,42 +33,58 @@ static unsigned slot_sign(const uint8_t *row, size_t rb, int64_t b, int64_t m)
     return p / 8 < rb ? (row[p / 8] >> (p % 8)) & 1u : 0u;
 }
 
-static void check_copy(const qlow__kpart *kp, const uint8_t *codes, const char *name)
+/* Vector index of (block units from ubase, nu; tile t; plane pl; unit u), written out from lut.h's
+ * prose rather than through qlow__lut_vector: panels of 4 groups, then blocks, then groups, then units,
+ * then virtual tiles plane * ng + (tile in group). */
+static size_t vector_at(const qlow__lut_geom *g, int64_t ubase, int64_t nu, int64_t t, int pl, int64_t u)
+{
+    const int64_t P = g->planes, gt = 4 / P, grp = t / gt, ng = g->tiles - grp * gt < gt ? g->tiles - grp * gt : gt;
+    const int64_t panel_tiles = 4 * gt, t0 = t / panel_tiles * panel_tiles;
+    const int64_t tp = g->tiles - t0 < panel_tiles ? g->tiles - t0 : panel_tiles;
+    const int64_t panel_start = t0 * g->units * P, block_start = ubase * tp * P;
+    const int64_t group_start = (grp % 4) * gt * nu * P;
+    return (size_t)(panel_start + block_start + group_start + u * ng * P + pl * ng + t % gt);
+}
+
+static void check_copy(const qlow__kpart *kp, const char *name)
 {
     qlow__lut_geom g;
     if (!QT_CHECK(qlow__lut_geometry(kp, &g) == QLOW_OK, "%s: geometry", name)) return;
+    QT_CHECK(g.planes == (kp->format == QLOW_FORMAT_B2 ? 2 : 1), "%s: %d planes", name, g.planes);
     uint8_t *copy = (uint8_t *)malloc(g.plane_bytes);
     memset(copy, 0xA5, g.plane_bytes); /* every byte must be written */
-    qlow__lut_pack(kp, &g, codes, copy);
+    qlow__lut_pack(kp, &g, copy);
     int64_t bad = 0, ones = 0;
-    for (int64_t t = 0; t < g.tiles; t++) {
-        const int64_t grp = t / 4, ng = g.tiles - 4 * grp < 4 ? g.tiles - 4 * grp : 4;
-        int64_t unit = 0;
-        for (int64_t b = 0; b < kp->nblk_pad; b++) {
-            const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last, ubase = unit;
-            for (int64_t u = 0; u < nu; u++, unit++)
-                for (int i = 0; i < 16; i++)
-                    for (int q = 0; q < 4; q++)
-                        for (int k = 0; k < 8; k++) {
-                            const int64_t r = 16 * t + i;
-                            /* panels of 16 tiles, then blocks, then groups of the panel (lut.h) */
-                            const int64_t t0 = t / 16 * 16, tp = g.tiles - t0 < 16 ? g.tiles - t0 : 16;
-                            const size_t vec = (size_t)(t0 * g.units + ubase * tp + (grp % 4) * 4 * nu + u * ng + t % 4);
-                            const size_t at = vec * 64 + 4 * (size_t)i + (size_t)q;
-                            unsigned got = (copy[at] >> k) & 1u;
-                            unsigned want = r < kp->rows ? slot_sign(codes + (size_t)r * kp->row_bytes, kp->row_bytes, b,
-                                                                     32 * u + 8 * q + k)
-                                                         : 0u;
-                            bad += got != want;
-                            ones += want;
-                        }
+    for (int pl = 0; pl < g.planes; pl++) {
+        const uint8_t *codes = pl ? kp->codes2 : kp->codes;
+        for (int64_t t = 0; t < g.tiles; t++) {
+            int64_t unit = 0;
+            for (int64_t b = 0; b < kp->nblk_pad; b++) {
+                const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last, ubase = unit;
+                for (int64_t u = 0; u < nu; u++, unit++)
+                    for (int i = 0; i < 16; i++)
+                        for (int q = 0; q < 4; q++)
+                            for (int k = 0; k < 8; k++) {
+                                const int64_t r = 16 * t + i;
+                                const size_t at = vector_at(&g, ubase, nu, t, pl, u) * 64 + 4 * (size_t)i + (size_t)q;
+                                unsigned got = (copy[at] >> k) & 1u;
+                                unsigned want = r < kp->rows ? slot_sign(codes + (size_t)r * kp->row_bytes,
+                                                                         kp->row_bytes, b, 32 * u + 8 * q + k)
+                                                             : 0u;
+                                bad += got != want;
+                                ones += want;
+                            }
+            }
+            QT_CHECK(unit == g.units, "%s: %lld units walked, geometry says %lld", name, (long long)unit,
+                     (long long)g.units);
         }
-        QT_CHECK(unit == g.units, "%s: %lld units walked, geometry says %lld", name, (long long)unit, (long long)g.units);
     }
     /* every stored sign lands somewhere: the copy has as many set bits as the rows' stored positions */
     int64_t stored = 0, copied = 0;
-    for (int64_t r = 0; r < kp->rows; r++)
-        for (size_t j = 0; j < kp->row_bytes; j++) stored += __builtin_popcount(codes[(size_t)r * kp->row_bytes + j]);
+    for (int pl = 0; pl < g.planes; pl++)
+        for (int64_t r = 0; r < kp->rows; r++)
+            for (size_t j = 0; j < kp->row_bytes; j++)
+                stored += __builtin_popcount((pl ? kp->codes2 : kp->codes)[(size_t)r * kp->row_bytes + j]);
     for (size_t j = 0; j < g.plane_bytes; j++) copied += __builtin_popcount(copy[j]);
     QT_CHECK(bad == 0, "%s: %lld signs of the row-tiled copy differ from the rows", name, (long long)bad);
     QT_CHECK(stored == copied && ones == stored, "%s: %lld signs stored, %lld copied, %lld expected", name,
@@ -167,8 +183,9 @@ int main(void)
             kp.interleave = 1;
             kp.nblk_pad = (kp.cols_pad / 256 + (kp.cols_pad % 256 != 0) + 15) / 16 * 16;
             QT_CHECK(qlow__lut_part_ok(&kp), "%s: part not eligible for the lookup kernel", name);
-            check_copy(&kp, p->codes, name);
-            if (c->format == QLOW_FORMAT_B2) check_copy(&kp, p->codes2, name);
+            kp.codes = p->codes;
+            kp.codes2 = c->format == QLOW_FORMAT_B2 ? p->codes2 : NULL;
+            check_copy(&kp, name);
 #if defined(QLOW__HAVE_X86_KERNELS)
             if (lut_cpu && si < 2) check_tables(&kp, name);
 #endif
