@@ -261,7 +261,7 @@ static void tp_make(tp_matrix *m, const tp_opts *o)
 
 /* Build the per-matrix kernel tables a real handle has (qlow__gemm_prep), as qlow_qmatrix_wrap does.
  * Their memory is not counted in m->bytes (the weights). Returns 0 if they could not be built. */
-static int tp_attach_prep(tp_matrix *m)
+static inline int tp_attach_prep(tp_matrix *m)
 {
     size_t n = 0;
     if (qlow__gemm_prep_bytes(&m->qm.p, m->qm.perm != NULL, &n) != QLOW_OK || n == 0) return 0;
