@@ -4,12 +4,12 @@
  * The masked kernels spend one mask move and one vpdpbusd per 64 signs, and on Zen 5 the mask moves
  * alone (kmov, 1 per cycle) held B1 to about half the read bandwidth. Here a 64-byte vector holds 16
  * rows x 32 columns; per vector: a shift, two ternary-logic ops that turn each nibble into a table
- * index (nibble | 16 q), four vpermb lookups (low / high nibble x low / high activation part) and four
- * byte adds, and one vpdpbusd per two vectors widens the byte sums of each row into its dword. Each
- * unit's four tables are loaded once for a group of 4 tiles (64 rows).
+ * index (nibble | 16 q), four vpermb lookups (low / high nibble x low / high activation part), two
+ * byte adds, and two vpdpbusd that widen each row's four byte sums into its dword. Each unit's four
+ * tables are loaded once for a group of four (virtual) tiles.
  *
- * Exactness: entries over xl = x & 15 are 0..60 and four of them add up to at most 240 (uint8);
- * entries over xh = floor(x / 16) are -32..28 and four add up to -128..112 (int8). So the byte sums
+ * Exactness: entries over xl = x & 15 are 0..60 and a low plus a high lookup at most 120 (uint8);
+ * entries over xh = floor(x / 16) are -32..28 and two add up to -64..56 (int8). So the byte sums
  * never wrap, 16 * sum(xh) + sum(xl) is the exact block sum, and the fp32 folding below repeats
  * kernels.h step for step with rows in lanes (lane l of the fold is block b = l mod 16). */
 #include "kernels/lut.h"
@@ -73,15 +73,15 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
 
 /* ---- rows --------------------------------------------------------------------------------------- */
 
-/* One unit of one tile: the byte sums of its 16 rows added to bl (xl part) and bh (xh part). */
+/* One unit of one tile: the byte sums of its 16 rows, bl over xl and bh over xh. */
 INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
 {
     const __m512i lo4 = _mm512_set1_epi8(0x0F), sel = _mm512_set1_epi32(0x30201000);
     /* (w & 15) | 16 q and ((w >> 4) & 15) | 16 q: ternary-logic 0xEA is (a & b) | c */
     __m512i ilo = _mm512_ternarylogic_epi32(w, lo4, sel, 0xEA);
     __m512i ihi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 4), lo4, sel, 0xEA);
-    *bl = _mm512_add_epi8(*bl, _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[0]), _mm512_permutexvar_epi8(ihi, t[1])));
-    *bh = _mm512_add_epi8(*bh, _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[2]), _mm512_permutexvar_epi8(ihi, t[3])));
+    *bl = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[0]), _mm512_permutexvar_epi8(ihi, t[1]));
+    *bh = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[2]), _mm512_permutexvar_epi8(ihi, t[3]));
 }
 
 /* Unit u of the NG tiles of one group: the tables once, then each tile's vector. */
@@ -119,8 +119,6 @@ INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t 
     UNROLL
     for (int i = 0; i < NG; i++) L[i] = H[i] = _mm512_setzero_si512();
     for (int64_t u = 0; u < nu; u++) {
-        UNROLL
-        for (int i = 0; i < NG; i++) bl[i] = bh[i] = _mm512_setzero_si512();
         unit_tiles(wv, NG, u, btab, bl, bh);
         widen(NG, bl, bh, L, H);
     }
