@@ -13,6 +13,7 @@
  * never wrap, 16 * sum(xh) + sum(xl) is the exact block sum, and the fp32 folding below repeats
  * kernels.h step for step with rows in lanes (lane l of the fold is block b = l mod 16). */
 #include "kernels/lut.h"
+#include "kernels/x86_avx512_finish.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -110,9 +111,9 @@ INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, _
 }
 
 /* Exact block sums of the NG virtual tiles of one group over one block's nu units (vectors at wv,
- * unit u of virtual tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own: accumulating two
- * units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the spills cost more
- * (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
+ * unit u of virtual tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own:
+ * accumulating two units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the
+ * spills cost more (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
 INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
 {
     __m512i L[QLOW__LUT_VTILES], H[QLOW__LUT_VTILES], bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
@@ -193,19 +194,9 @@ int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t
         for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
             const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g.gtiles;
             const __mmask16 m = (__mmask16)((1u << n) - 1u);
-            const __m512 T = fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES);
-            const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
-            const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
-            /* qlow__b1_finish / qlow__b2_finish, lane-wise */
-            __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(T, T), X));
-            if (two) {
-                const __m512 T2 = fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES);
-                const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
-                v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T2, T2), X)));
-            }
-            v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
-            if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
-            _mm512_mask_storeu_ps(y + r, m, v);
+            const __m512 T1 = fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES);
+            const __m512 T2 = two ? fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES) : T1;
+            qlow__b_finish16(kp, r, m, T1, T2, X, y, add);
         }
     }
     return r1;
