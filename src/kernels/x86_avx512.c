@@ -354,8 +354,8 @@ INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const
  * which has the digits 0..3 of v, so one vpermt2b gives all four; v - i is 81 times digit 4. That
  * holds up to v = 242; the bytes 243..255 (no packer writes them, but kernels.h defines their digits,
  * digit 4 being 0) would add 162 instead. `exact` zeroes those with a compare; otherwise the largest
- * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (the compare
- * and masked subtract cost 4% on the hot loop). */
+ * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (for one token
+ * the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster exact). */
 INL void t_step(int32_t kind, __m512i v, int64_t b, __m512i tab0, __m512i tab1, const qlow__xq *xq, int nt,
                 __m512i (*a)[5], int exact, __m512i *hi)
 {
@@ -434,13 +434,14 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, __m512i 
 }
 
 /* Exact per-block sums of chunk c, prefetching the codes QLOW__PF_DIST ahead in one burst (the ternary
- * kinds did better with that than step by step). */
+ * kinds did better with that than step by step). One token takes the fast T158 decode, redone exactly
+ * in the rare chunk that needs it. */
 INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, __m512i tab0, __m512i tab1, const qlow__xq *xq,
                  int nt, __m512i *isum)
 {
     const int64_t left = (int64_t)rb - c * 1024;
     qlow__prefetch(row, c * 1024 + QLOW__PF_DIST, left < 1024 ? left : 1024);
-    if (t_isums(kind, row, rb, c, tab0, tab1, xq, nt, isum, 0)) t_isums(kind, row, rb, c, tab0, tab1, xq, nt, isum, 1);
+    if (t_isums(kind, row, rb, c, tab0, tab1, xq, nt, isum, nt > 1)) t_isums(kind, row, rb, c, tab0, tab1, xq, nt, isum, 1);
 }
 
 /* Row r for a tile of nt tokens. One row at a time: rows walked two or four together were faster hot
