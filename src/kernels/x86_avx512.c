@@ -356,15 +356,30 @@ INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const
  * digit 4 being 0) would add 162 instead. `exact` zeroes those with a compare; otherwise the largest
  * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (for one token
  * the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster exact). */
-INL void t_step(int32_t kind, __m512i v, int64_t b, __m512i tab0, __m512i tab1, const qlow__xq *xq, int nt,
-                __m512i (*a)[5], int exact, __m512i *hi)
+/* Loop constants, set up once per call so that they stay out of the row loop. */
+typedef struct t_consts {
+    __m512i tab0, tab1; /* T158_PACKED */
+    __m512i minus81;
+    __m512i field[4];   /* 3 << 2k in every byte */
+} t_consts;
+
+INL void t_consts_init(t_consts *K)
+{
+    K->tab0 = _mm512_load_si512((const void *)T158_PACKED);
+    K->tab1 = _mm512_load_si512((const void *)(T158_PACKED + 64));
+    K->minus81 = _mm512_set1_epi8((char)175);
+    UNROLL
+    for (int k = 0; k < 4; k++) K->field[k] = _mm512_set1_epi8((char)(3 << (2 * k)));
+}
+
+INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlow__xq *xq, int nt, __m512i (*a)[5],
+                int exact, __m512i *hi)
 {
     const int64_t xb = b * (kind == QLOW_FORMAT_T158 ? 320 : 256);
     if (kind == QLOW_FORMAT_T158) {
         __asm__("" : "+v"(v)); /* one load: GCC otherwise re-reads v as a memory operand of each use */
-        const __m512i minus81 = _mm512_set1_epi8((char)175);
-        __m512i i1 = _mm512_min_epu8(v, _mm512_add_epi8(v, minus81));
-        __m512i i = _mm512_min_epu8(i1, _mm512_add_epi8(i1, minus81));
+        __m512i i1 = _mm512_min_epu8(v, _mm512_add_epi8(v, K->minus81));
+        __m512i i = _mm512_min_epu8(i1, _mm512_add_epi8(i1, K->minus81));
         __m512i e;
         if (exact)
             e = _mm512_maskz_sub_epi8(_mm512_cmplt_epu8_mask(i, _mm512_set1_epi8(81)), v, i);
@@ -374,25 +389,28 @@ INL void t_step(int32_t kind, __m512i v, int64_t b, __m512i tab0, __m512i tab1, 
         }
         UNROLL
         for (int t = 0; t < nt; t++) a[t][4] = _mm512_dpbusd_epi32(a[t][4], e, ldx(xq[t].x8p + xb + 256));
-        v = _mm512_permutex2var_epi8(tab0, i, tab1);
+        v = _mm512_permutex2var_epi8(K->tab0, i, K->tab1);
     }
     UNROLL
     for (int k = 0; k < 4; k++) {
-        __m512i d = _mm512_and_si512(v, _mm512_set1_epi8((char)(3 << (2 * k))));
+        __m512i d = _mm512_and_si512(v, K->field[k]);
         UNROLL
         for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], d, ldx(xq[t].x8p + xb + k * 64));
     }
 }
 
 /* Per-block sums of chunk c (16 steps) of one T2 or T158 row for nt tokens; lanes are blocks, as in
- * bt_isums. One token keeps two sets of accumulators, even and odd steps, so that ten (T2: eight)
- * vpdpbusd chains overlap: with one set their four-cycle latency, not the two vpdpbusd per cycle,
- * bounded the loop. A tile of tokens has enough chains with one set. Only the last step of a row can
- * be partial; a masked load reads it. Returns nonzero when the chunk must be redone with `exact`. */
-INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, __m512i tab0, __m512i tab1,
+ * bt_isums. One token keeps two sets of T158 accumulators, even and odd steps, so that ten vpdpbusd
+ * chains overlap: with one set their four-cycle latency, not the two vpdpbusd per cycle, bounded the
+ * loop. T2 keeps one set: two were 12% faster hot but 2-4% slower cold, its loop being bound by
+ * memory there (T158 was faster both ways). A tile of tokens has enough chains with one set. The codes
+ * are prefetched QLOW__PF_DIST ahead step by step (faster than one burst per chunk, hot and cold).
+ * Only the last step of a row can be partial; a masked load reads it. Returns nonzero when the chunk
+ * must be redone with `exact`. */
+INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K,
                 const qlow__xq *xq, int nt, __m512i *isum, int exact)
 {
-    const int ns = nt == 1 ? 2 : 1, nd = kind == QLOW_FORMAT_T158 ? 5 : 4;
+    const int ns = nt == 1 && kind == QLOW_FORMAT_T158 ? 2 : 1, nd = kind == QLOW_FORMAT_T158 ? 5 : 4;
     const int64_t left = (int64_t)rb - c * 1024;
     const int64_t nwhole = left >= 1024 ? 16 : left > 0 ? left / 64 : 0, tail = left > 0 && left < 1024 ? left % 64 : 0;
     const uint8_t *p = row + c * 1024;
@@ -406,17 +424,25 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, __m512i 
         }
     }
     int64_t s = 0;
+#define T_PF(off) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)((off) + QLOW__PF_DIST)), 0, 3)
     if (ns == 2)
         for (; s + 2 <= nwhole; s += 2) {
-            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, tab0, tab1, xq, nt, a[0], exact, &hi);
-            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64 + 64)), c * 16 + s + 1, tab0, tab1, xq, nt, a[1],
+            T_PF(s * 64);
+            T_PF(s * 64 + 64);
+            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], exact, &hi);
+            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64 + 64)), c * 16 + s + 1, K, xq, nt, a[1],
                    exact, &hi);
         }
-    for (; s < nwhole; s++)
-        t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, tab0, tab1, xq, nt, a[0], exact, &hi);
-    if (tail)
+    for (; s < nwhole; s++) {
+        T_PF(s * 64);
+        t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], exact, &hi);
+    }
+    if (tail) {
+        T_PF(s * 64);
         t_step(kind, _mm512_maskz_loadu_epi8(_cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)tail)), p + s * 64), c * 16 + s,
-               tab0, tab1, xq, nt, a[ns - 1], exact, &hi);
+               K, xq, nt, a[ns - 1], exact, &hi);
+    }
+#undef T_PF
     /* The shifts and the multiplication by the inverse of 81 modulo 2^32 are exact: each sum is a
      * multiple of its factor and, per lane and chunk, below 16 * 4 * 192 * 127 < 2^31 in magnitude. */
     UNROLL
@@ -433,15 +459,12 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, __m512i 
     return kind == QLOW_FORMAT_T158 && !exact && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
 }
 
-/* Exact per-block sums of chunk c, prefetching the codes QLOW__PF_DIST ahead in one burst (the ternary
- * kinds did better with that than step by step). One token takes the fast T158 decode, redone exactly
- * in the rare chunk that needs it. */
-INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, __m512i tab0, __m512i tab1, const qlow__xq *xq,
+/* Exact per-block sums of chunk c. One token takes the fast T158 decode, redone exactly in the rare
+ * chunk that needs it. */
+INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq,
                  int nt, __m512i *isum)
 {
-    const int64_t left = (int64_t)rb - c * 1024;
-    qlow__prefetch(row, c * 1024 + QLOW__PF_DIST, left < 1024 ? left : 1024);
-    if (t_isums(kind, row, rb, c, tab0, tab1, xq, nt, isum, nt > 1)) t_isums(kind, row, rb, c, tab0, tab1, xq, nt, isum, 1);
+    if (t_isums(kind, row, rb, c, K, xq, nt, isum, nt > 1)) t_isums(kind, row, rb, c, K, xq, nt, isum, 1);
 }
 
 /* Row r for a tile of nt tokens. One row at a time: rows walked two or four together were faster hot
@@ -451,13 +474,14 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
-    const __m512i tab0 = _mm512_load_si512((const void *)T158_PACKED), tab1 = _mm512_load_si512((const void *)(T158_PACKED + 64));
+    t_consts K;
+    t_consts_init(&K);
     __m512 acc[TILE];
     UNROLL
     for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t c = 0; c < nchunk; c++) {
         __m512i isum[TILE];
-        t_chunk(kind, row, kp->row_bytes, c, tab0, tab1, xq, nt, isum);
+        t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_loadu_ps(xq[t].xs + c * 16), _mm512_cvtepi32_ps(isum[t])));
@@ -474,7 +498,8 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
 INL void t_rows1(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
-    const __m512i tab0 = _mm512_load_si512((const void *)T158_PACKED), tab1 = _mm512_load_si512((const void *)(T158_PACKED + 64));
+    t_consts K;
+    t_consts_init(&K);
     const __m512 xs_last = nchunk > 0 ? _mm512_loadu_ps(xq->xs + (nchunk - 1) * 16) : _mm512_setzero_ps();
     __m512 pacc = _mm512_setzero_ps();
     __m512i pisum = _mm512_setzero_si512();
@@ -483,7 +508,7 @@ INL void t_rows1(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int64_
         __m512 acc = _mm512_setzero_ps();
         __m512i isum[TILE];
         for (int64_t c = 0; c < nchunk; c++) {
-            t_chunk(kind, row, kp->row_bytes, c, tab0, tab1, xq, 1, isum);
+            t_chunk(kind, row, kp->row_bytes, c, &K, xq, 1, isum);
             if (c == 0 && r > r0) {
                 __m512 T = _mm512_add_ps(pacc, _mm512_mul_ps(xs_last, _mm512_cvtepi32_ps(pisum)));
                 store(&y[r - 1], qlow__t_finish(lanes_sum(T), xq->xtot, h2f(kp->alpha[r - 1])), add);
