@@ -494,7 +494,10 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
 /* Rows [r0, r1) for one token, as t_row, except that the end of each row (its last fp32 fold, the lane
  * sum and the store) is issued after the next row's first chunk: it waits on the row's vpdpbusd
  * chains, and right behind them in program order it filled the reorder buffer before the next row
- * could start (hot 8% slower). The fp32 operations and their order are unchanged. */
+ * could start (T158 8% slower hot, 5% cold). The fp32 operations and their order are unchanged. T2
+ * stays with t_row: there the deferral was 15% faster hot but 3-5% slower cold, where its loop waits
+ * on memory (a faster T2 loop catches up with the prefetches; the same held for two accumulator
+ * sets). */
 INL void t_rows1(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
@@ -574,7 +577,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
 {
     int64_t r = r0;
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
-        if (nt == 1) t_rows1(kind, kp, xq, r0, r1, y, add);
+        if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
         else
             for (; r < r1; r++) t_row(kind, kp, xq, nt, r, y, ldy, add);
         return;
