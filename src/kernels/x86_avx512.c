@@ -348,14 +348,6 @@ INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const
 
 /* ---- T2 / T158 ----------------------------------------------------------------------------------- */
 
-/* Step b of a T2 (256 columns) or T158 (320 columns) row, code bytes v, added to the lane sums
- * a[t][0..4]. Accumulator k < 4 gets digit k (T2: bit pair k) masked in place, so it holds 4^k times
- * its sum. T158 bytes are reduced by two unsigned minimums to i = v mod 81 (+81 when v >= 243), i < 94,
- * which has the digits 0..3 of v, so one vpermt2b gives all four; v - i is 81 times digit 4. That
- * holds up to v = 242; the bytes 243..255 (no packer writes them, but kernels.h defines their digits,
- * digit 4 being 0) would add 162 instead. `exact` zeroes those with a compare; otherwise the largest
- * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (for one token
- * the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster exact). */
 /* Loop constants, set up once per call so that they stay out of the row loop. */
 typedef struct t_consts {
     __m512i tab0, tab1; /* T158_PACKED */
@@ -372,6 +364,14 @@ INL void t_consts_init(t_consts *K)
     for (int k = 0; k < 4; k++) K->field[k] = _mm512_set1_epi8((char)(3 << (2 * k)));
 }
 
+/* Step b of a T2 (256 columns) or T158 (320 columns) row, code bytes v, added to the lane sums
+ * a[t][0..4]. Accumulator k < 4 gets digit k (T2: bit pair k) masked in place, so it holds 4^k times
+ * its sum. T158 bytes are reduced by two unsigned minimums to i = v mod 81 (+81 when v >= 243), i < 94,
+ * which has the digits 0..3 of v, so one vpermt2b gives all four; v - i is 81 times digit 4. That
+ * holds up to v = 242; the bytes 243..255 (no packer writes them, but kernels.h defines their digits,
+ * digit 4 being 0) would add 162 instead. `exact` zeroes those with a compare; otherwise the largest
+ * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (for one token
+ * the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster exact). */
 INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlow__xq *xq, int nt, __m512i (*a)[5],
                 int exact, __m512i *hi)
 {
@@ -509,7 +509,7 @@ INL void t_rows1(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int64_
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
         __m512 acc = _mm512_setzero_ps();
-        __m512i isum[TILE];
+        __m512i isum[TILE] = {_mm512_setzero_si512()};
         for (int64_t c = 0; c < nchunk; c++) {
             t_chunk(kind, row, kp->row_bytes, c, &K, xq, 1, isum);
             if (c == 0 && r > r0) {
