@@ -409,13 +409,18 @@ int main(int argc, char **argv)
             o.seed = 1234 + (uint64_t)fi;
             tp_matrix base;
             tp_make(&base, &o);
+            tp_attach_prep(&base);
             size_t wbytes = base.bytes;
             double bpw = 8.0 * (double)wbytes / (double)(R * C);
             int ncopy = (int)ceil(COLD_BYTES / (double)wbytes);
             if (ncopy < 2) ncopy = 2;
             if (ncopy > 64) ncopy = 64;
             tp_matrix *mats = (tp_matrix *)calloc((size_t)ncopy, sizeof(tp_matrix));
-            for (int k = 0; k < ncopy; k++) clone(&base, &mats[k]);
+            /* each copy gets its own kernel tables, as a handle built from it would */
+            for (int k = 0; k < ncopy; k++) {
+                clone(&base, &mats[k]);
+                tp_attach_prep(&mats[k]);
+            }
             for (int bi = 0; bi < nbatch; bi++) {
                 size_t wsb = 0;
                 qlow_gemm_workspace_size(&base.qm, batches[bi], 0, &wsb);

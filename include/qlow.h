@@ -467,7 +467,7 @@ QLOW_API qlow_status qlow_qmatrix_serialize(const qlow_qmatrix *qm, void *buf, s
  *  buf must be 8-byte aligned and stay valid and unchanged while the matrix is used.
  *  @return QLOW_E_NULL_POINTER, QLOW_E_ALIGNMENT, QLOW_E_TRUNCATED, QLOW_E_FORMAT, QLOW_E_CHECKSUM,
  *  QLOW_E_VERSION_MISMATCH, QLOW_E_OVERFLOW, QLOW_E_UNSUPPORTED (big-endian host), QLOW_E_NO_MEMORY.
- *  Allocates only the handle through the ctx allocator: the struct plus the small tables the kernels
+ *  Allocates only the handle through the ctx allocator: the struct plus the tables the kernels
  *  precompute once per matrix (see qlow_qmatrix_wrap_size()). */
 QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t bytes, qlow_qmatrix **out);
 
@@ -477,8 +477,13 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
  *  here once so that no call repeats it: the kernel plans (about 2 KB), for M161 the column
  *  permutation (4 bytes per column), for column-scaled formats the scales as fp32 (4 bytes per scaled
  *  column), for Q formats the group maps (about 2.25 bytes per 32 columns), the activation order of Q
- *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns, their fp16
- *  scales and zeros once more, regrouped by column group (as many bytes as those planes). That memory
+ *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns and under
+ *  1024 rows, their fp16 scales and zeros once more, regrouped by column group (as many bytes as those
+ *  planes). On CPUs with
+ *  AVX-512 VBMI and VNNI, B1, B2 and M161 matrices of at least 64 rows whose binary part has at least
+ *  1024 columns also get their sign planes once more, transposed into 16-row tiles for the batch-1
+ *  table-lookup kernel (as many bytes as the sign planes, rounded up to whole 64-row groups: one more
+ *  bit per binary weight; build with QLOW_NO_LUT_COPY to trade that speed for the memory). That memory
  *  must stay valid and unchanged while the matrix is used. @return as qlow_qmatrix_wrap() plus
  *  QLOW_E_WORKSPACE_TOO_SMALL; never QLOW_E_NO_MEMORY. Never allocate. */
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "formats/layout.h"
+#include "kernels/kernels.h"
 
 typedef struct tp_opts {
     int format;
@@ -256,6 +257,19 @@ static void tp_make(tp_matrix *m, const tp_opts *o)
     }
     default: break;
     }
+}
+
+/* Build the per-matrix kernel tables a real handle has (qlow__gemm_prep), as qlow_qmatrix_wrap does.
+ * Their memory is not counted in m->bytes (the weights). Returns 0 if they could not be built. */
+static inline int tp_attach_prep(tp_matrix *m)
+{
+    size_t n = 0;
+    if (qlow__gemm_prep_bytes(&m->qm.p, m->qm.perm != NULL, &n) != QLOW_OK || n == 0) return 0;
+    void *mem = aligned_alloc(64, (n + 63) / 64 * 64);
+    if (!mem) return 0;
+    m->blk[m->nblk++] = mem;
+    m->qm.prep = qlow__gemm_prep_build(&m->qm, mem, n);
+    return m->qm.prep != NULL;
 }
 
 static void tp_free(tp_matrix *m)

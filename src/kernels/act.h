@@ -20,6 +20,7 @@ typedef struct qlow__xbuf {
     float *xs, *xsum;
     float *v;
     float *vb; /* interleaved parts: the activations in block-major order (nblk_pad * ablock floats) */
+    uint8_t *ltab; /* parts with a row-tiled copy: the lookup tables of a batch-1 call (lut.h) */
 } qlow__xbuf;
 
 /* Bytes of each buffer: x8 (and x8p) hold nblk_pad * ablock bytes, xs and xsum nblk_pad floats. */

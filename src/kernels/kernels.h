@@ -47,6 +47,7 @@ typedef struct qlow__xq {
     const float *xs;    /* per ablock scale */
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
     float xtot;         /* sum of xsum in block order */
+    const uint8_t *ltab; /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512: lookup tables (lut.h) */
 } qlow__xq;
 
 /* One part of a packed matrix as the row kernels see it. A plain matrix has one part; M161 has a
@@ -85,6 +86,9 @@ typedef struct qlow__kpart {
      * that 16 consecutive rows' parameters are one load. */
     const uint16_t *scale_t, *zero_t;
     int64_t rows_t;
+    /* B1 kinds on CPUs with the lookup kernel, prepared per matrix (else NULL): the row-tiled copy of
+     * codes (and codes2) (lut.h). */
+    const uint8_t *lut;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).
@@ -271,9 +275,15 @@ QLOW_HIDDEN qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_st
  * qlow__gemm_prep_bytes). Returns NULL if they cannot be built; never allocates. */
 QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes);
 
+/* From this many rows on, the chunk kernels beat the narrow ones on Q parts: the salient Q4 part of a
+ * 4096 x 4096 M161 matrix (416 columns) took 40 us narrow against 35 us, and cold calls of the whole
+ * matrix 170 against 120 us. */
+#define QLOW__NARROW_Q_MAX_ROWS 1024
+
 #if defined(QLOW__HAVE_X86_KERNELS)
 /* Batch-1 AVX-512 VNNI rows of a narrow Q part (x86_avx512_narrow.c), sixteen rows per pass. _ok: the
- * part qualifies (Q8/Q4/Q3/Q2, one 16-block chunk, tables prepared). _rows computes rows [r0, r1) and
+ * part qualifies (Q8/Q4/Q3/Q2, one 16-block chunk, fewer than QLOW__NARROW_Q_MAX_ROWS rows, tables
+ * prepared). _rows computes rows [r0, r1) and
  * returns the first row it left to the caller (r1). Results equal the other kernels bit for bit. */
 QLOW_HIDDEN int qlow__narrow_q_ok(const qlow__kpart *kp);
 QLOW_HIDDEN int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,

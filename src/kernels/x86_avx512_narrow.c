@@ -6,6 +6,7 @@
  * each block's lane of the row kernels becoming one vector. Same operations on the same values in
  * the same order, so the results equal the generic kernel bit for bit. */
 #include "kernels/kernels.h"
+#include "kernels/x86_avx512_finish.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -18,6 +19,7 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
 #define NR 16 /* rows per pass: one fp32 lane each */
+
 
 /* Row r + i of a pass, clamped to the last row: a short last pass recomputes that row in its unused
  * lanes (never stored) instead of reading past the matrix. */
@@ -35,6 +37,7 @@ int qlow__narrow_q_ok(const qlow__kpart *kp)
 {
     return kp->format >= QLOW_FORMAT_Q8 && kp->format <= QLOW_FORMAT_Q2 && (kp->format != QLOW_FORMAT_Q3 || kp->codes_hi) &&
            kp->nblk_pad == QLOW__LANES && kp->nblk >= 1 && kp->grel && kp->g0 && kp->scale_t &&
+           kp->rows < QLOW__NARROW_Q_MAX_ROWS &&
            (!kp->zero || kp->zero_t);
 }
 
@@ -286,18 +289,8 @@ int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
     for (int64_t r = r0; r < r1; r += NR) {
         const __mmask16 m = r1 - r >= NR ? (__mmask16)0xffff : (__mmask16)((1u << (r1 - r)) - 1u);
         const __m512 T1 = b_plane_sums(kp->codes, rb, xq->x8p, xq->xs, r, r1);
-        const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha + r));
-        const __m512 mu = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->mu + r));
-        /* qlow__b1_finish / qlow__b2_finish, lane-wise */
-        __m512 v = _mm512_mul_ps(alpha, _mm512_sub_ps(_mm512_add_ps(T1, T1), X));
-        if (kp->format == QLOW_FORMAT_B2) {
-            const __m512 T2 = b_plane_sums(kp->codes2, rb, xq->x8p, xq->xs, r, r1);
-            const __m512 alpha2 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp->alpha2 + r));
-            v = _mm512_add_ps(v, _mm512_mul_ps(alpha2, _mm512_sub_ps(_mm512_add_ps(T2, T2), X)));
-        }
-        v = _mm512_add_ps(v, _mm512_mul_ps(mu, X));
-        if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r), v);
-        _mm512_mask_storeu_ps(y + r, m, v);
+        const __m512 T2 = kp->format == QLOW_FORMAT_B2 ? b_plane_sums(kp->codes2, rb, xq->x8p, xq->xs, r, r1) : T1;
+        qlow__b_finish16(kp, r, m, T1, T2, X, y, add);
     }
     return r1;
 }

@@ -1,0 +1,94 @@
+/* lut.h - the row-tiled copy of binary sign planes read by the table-lookup GEMV (x86_avx512_lut.c).
+ *
+ * Why a second layout: a table-lookup kernel turns each 4-bit group of signs into one byte lookup
+ * (vpermb) of a precomputed partial sum of 4 activations, four times fewer multiply-adds than masking
+ * activations by sign bits. A lookup table covers one group of columns, so the bytes that go through
+ * one lookup must come from different rows of the same columns: the stored rows are transposed into
+ * tiles of 16 rows. The copy is built once per handle (qlow__gemm_prep) on CPUs that run the kernel.
+ *
+ * Geometry of a B1-kind part (ablock 256, interleaved, see kernels.h): block b holds 256 slots; slot m
+ * is kernel position p = (b / 16) * 4096 + (m / 4) * 64 + 4 * (b % 16) + m % 4 of a stored row. A
+ * "unit" is 32 consecutive slots 32u .. 32u + 31 of one block. Blocks of chunk c (16 blocks, 4096
+ * positions) have units_per_block(c) units: 8, or fewer for the last chunk when the row ends early.
+ * Units are numbered block after block (unit_base(b) + u).
+ *
+ * Tiles: rows 16t .. 16t + 15 (rows past the matrix have zero bits), in groups (4 tiles, 64 rows; B2:
+ * 2 tiles, whose two planes make 4 "virtual tiles") and groups in panels of 4 (the last group and
+ * panel may be short). A product walks a panel block by block and, inside a block, group by group:
+ * that block's activation tables (2 KiB) and the panel's per-row fold (16 KiB) stay in L1 while the
+ * weights, both planes of B2 included, stream linearly as one sequence. So the copy is panel-major,
+ * then block-major, then group-major: see qlow__lut_vector. Inside a group, the 64-byte vector of
+ * (unit u, virtual tile v) comes at u * nv + v, where v = plane * ng + (tile in the group), ng the
+ * group's tiles and nv = ng * planes. Byte 4 i + q of that vector: row 16t + i, slots 32u + 8q + k at
+ * bit k (k < 4: the low nibble, k >= 4: the high nibble).
+ *
+ * Activation tables of one token (built per call): per unit 256 bytes, four 64-entry tables indexed
+ * by 16 q + n (n a 4-bit sign group): [0] low nibbles and [1] high nibbles over xl = x & 15, [2], [3]
+ * the same over xh = x >> 4 (floor), each entry the sum over the set bits of n. x = 16 xh + xl keeps
+ * every entry and every byte-wide sum of a few entries inside int8 / uint8, so the integer block
+ * sums come out exact and the products equal every other kernel's bit for bit. */
+#ifndef QLOW_KERNELS_LUT_H
+#define QLOW_KERNELS_LUT_H
+
+#include "kernels/kernels.h"
+
+#define QLOW__LUT_TILE 16   /* rows per tile, one dword of a vector each */
+#define QLOW__LUT_VTILES 4  /* virtual tiles per group: tiles x planes */
+#define QLOW__LUT_PANEL 4   /* groups per panel */
+#define QLOW__LUT_UNIT 32   /* slots per unit */
+
+typedef struct qlow__lut_geom {
+    int64_t tiles;      /* ceil(rows / 16) */
+    int64_t units;      /* units of one row, all blocks */
+    int64_t nchunk;     /* 16-block chunks */
+    int32_t nu_last;    /* units per block of the last chunk (8 for the others) */
+    int32_t planes;     /* sign planes: 1, or 2 for B2 */
+    int32_t gtiles;     /* tiles per group: QLOW__LUT_VTILES / planes */
+    int32_t reserved;
+    size_t plane_bytes; /* bytes of the copy: tiles * units * planes * 64 */
+    size_t table_bytes; /* bytes of one token's activation tables: units * 256 */
+} qlow__lut_geom;
+
+/* Tiles in group grp (gtiles, or fewer for the last). */
+static inline int64_t qlow__lut_group_tiles(const qlow__lut_geom *g, int64_t grp)
+{
+    const int64_t left = g->tiles - grp * g->gtiles;
+    return left < g->gtiles ? left : g->gtiles;
+}
+
+/* Index (in 64-byte vectors) of unit u, virtual tile v of group grp (ng tiles) of the block whose
+ * units start at ubase and number nu. */
+static inline int64_t qlow__lut_vector(const qlow__lut_geom *g, int64_t ubase, int64_t nu, int64_t grp, int64_t ng,
+                                       int64_t u, int64_t v)
+{
+    const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles, t0 = grp / QLOW__LUT_PANEL * pt;
+    const int64_t tp = g->tiles - t0 < pt ? g->tiles - t0 : pt, P = g->planes;
+    return (t0 * g->units + ubase * tp + (grp % QLOW__LUT_PANEL) * g->gtiles * nu) * P + u * ng * P + v;
+}
+
+/* Whether part kp has the shape the lookup kernel handles (B1 kind, 256-slot interleaved blocks) and is
+ * large enough for the copy to pay. Independent of the CPU. */
+QLOW_HIDDEN int qlow__lut_part_ok(const qlow__kpart *kp);
+
+/* Geometry of part kp (qlow__lut_part_ok). QLOW_E_OVERFLOW when a size does not fit size_t. */
+QLOW_HIDDEN qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom *g);
+
+/* Write the row-tiled copy of kp's sign planes (codes, and codes2 for B2; stride kp->row_bytes) into
+ * dst (g->plane_bytes). Never allocates. */
+QLOW_HIDDEN void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst);
+
+/* Parts of handle qm whose kernel tables hold a row-tiled copy (tests and the bench). */
+QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* The activation tables of one token from its block-major x8 (x8 of qlow__xq) into tab. */
+QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+/* Batch-1 rows [r0, r1) of part kp (kp->lut set) from the token's tables
+ * (xq->ltab). r0 must start a 64-row span and r1 end one (or be the last
+ * row); otherwise nothing is done and r0 is returned. y as the row kernels (add != 0 adds). Returns
+ * r1. Equal to the generic kernel bit for bit. */
+QLOW_HIDDEN int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
+                                          int add);
+#endif
+
+#endif

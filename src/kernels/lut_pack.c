@@ -1,0 +1,75 @@
+/* lut_pack.c - geometry and construction of the row-tiled sign planes (layout in lut.h). Portable C:
+ * the copy is made once per handle, on any build that has the lookup kernel. */
+#include "kernels/lut.h"
+
+/* Below this many rows or stored columns the narrow and chunk kernels are already fast and a second
+ * copy of the signs would not pay for its memory. */
+#define LUT_MIN_ROWS 64
+#define LUT_MIN_COLS 1024
+
+int qlow__lut_part_ok(const qlow__kpart *kp)
+{
+    return kp->format == QLOW_FORMAT_B1 || kp->format == QLOW_FORMAT_B2
+               ? kp->interleave && kp->ablock == 256 && kp->nblk_pad % 16 == 0 && kp->rows >= LUT_MIN_ROWS &&
+                     kp->cols_pad >= LUT_MIN_COLS && kp->row_bytes * 8 >= (size_t)kp->cols_pad
+               : 0;
+}
+
+qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom *g)
+{
+    const int64_t chunk_pos = 16 * 256;
+    g->tiles = (kp->rows + QLOW__LUT_TILE - 1) / QLOW__LUT_TILE;
+    g->nchunk = kp->nblk_pad / 16;
+    /* positions the last chunk stores, in rows of 64 (one 4-slot group per block), then units of 8 rows */
+    int64_t live = (int64_t)kp->row_bytes * 8 - (g->nchunk - 1) * chunk_pos;
+    if (live > chunk_pos) live = chunk_pos;
+    if (live < 1) live = 1;
+    g->nu_last = (int32_t)(((live + 63) / 64 + 7) / 8);
+    g->units = ((g->nchunk - 1) * 8 + g->nu_last) * 16;
+    g->planes = kp->format == QLOW_FORMAT_B2 ? 2 : 1;
+    g->gtiles = QLOW__LUT_VTILES / g->planes;
+    g->reserved = 0;
+    size_t per_tile, plane, table;
+    QLOW_TRY(qlow__mul_size((size_t)g->units, 64 * (size_t)g->planes, &per_tile));
+    QLOW_TRY(qlow__mul_size(per_tile, (size_t)g->tiles, &plane));
+    QLOW_TRY(qlow__mul_size((size_t)g->units, 256, &table));
+    g->plane_bytes = plane;
+    g->table_bytes = table;
+    return QLOW_OK;
+}
+
+/* The 4 signs of slots 4s .. 4s + 3 of block (c, d) in a stored row (0 past the stored bytes). Those
+ * slots are kernel positions 4096 c + 64 s + 4 d + 0..3: one nibble of one byte. */
+static unsigned nibble(const uint8_t *row, size_t rb, int64_t c, int64_t s, int64_t d)
+{
+    size_t p = (size_t)(c * 4096 + s * 64 + 4 * d);
+    return p / 8 < rb ? (row[p / 8] >> (p % 8)) & 15u : 0u;
+}
+
+void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst)
+{
+    const size_t rb = kp->row_bytes;
+    int64_t ubase = 0;
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        const int64_t c = b / 16, d = b % 16, nu = c < g->nchunk - 1 ? 8 : g->nu_last;
+        for (int64_t t = 0; t < g->tiles; t++) {
+            const int64_t grp = t / g->gtiles, ng = qlow__lut_group_tiles(g, grp);
+            for (int pl = 0; pl < g->planes; pl++) {
+                const uint8_t *codes = pl ? kp->codes2 : kp->codes;
+                const int64_t v = pl * ng + t % g->gtiles;
+                for (int i = 0; i < QLOW__LUT_TILE; i++) {
+                    const int64_t r = t * QLOW__LUT_TILE + i;
+                    const uint8_t *row = r < kp->rows ? codes + (size_t)r * rb : NULL;
+                    for (int64_t u = 0; u < nu; u++) {
+                        uint8_t *vec = dst + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, u, v) * 64 + 4 * (size_t)i;
+                        for (int q = 0; q < 4; q++) {
+                            const int64_t s = 8 * u + 2 * q;
+                            vec[q] = row ? (uint8_t)(nibble(row, rb, c, s, d) | nibble(row, rb, c, s + 1, d) << 4) : 0;
+                        }
+                    }
+                }
+            }
+        }
+        ubase += nu;
+    }
+}

@@ -1,0 +1,205 @@
+/* x86_avx512_lut.c - batch-1 binary planes (B1, B2, the binary part of M161) by table lookup over the
+ * row-tiled sign copy (lut.h), AVX-512 VBMI + VNNI.
+ *
+ * The masked kernels spend one mask move and one vpdpbusd per 64 signs, and on Zen 5 the mask moves
+ * alone (kmov, 1 per cycle) held B1 to about half the read bandwidth. Here a 64-byte vector holds 16
+ * rows x 32 columns; per vector: a shift, two ternary-logic ops that turn each nibble into a table
+ * index (nibble | 16 q), four vpermb lookups (low / high nibble x low / high activation part), two
+ * byte adds, and two vpdpbusd that widen each row's four byte sums into its dword. Each unit's four
+ * tables are loaded once for a group of four (virtual) tiles.
+ *
+ * Exactness: entries over xl = x & 15 are 0..60 and a low plus a high lookup at most 120 (uint8);
+ * entries over xh = floor(x / 16) are -32..28 and two add up to -64..56 (int8). So the byte sums
+ * never wrap, 16 * sum(xh) + sum(xl) is the exact block sum, and the fp32 folding below repeats
+ * kernels.h step for step with rows in lanes (lane l of the fold is block b = l mod 16). */
+#include "kernels/lut.h"
+#include "kernels/x86_avx512_finish.h"
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+#include <immintrin.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+/* No "fma": the fp32 folding must stay separate multiplies and adds. */
+#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,f16c")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define UNROLL _Pragma("GCC unroll 8")
+
+/* ---- activation tables ------------------------------------------------------------------------ */
+
+/* Table entry 16 q + n over source s: the sum of s[8 q + 4 h + k] over the set bits k of n. */
+INL __m512i unit_table(__m512i s, int h)
+{
+    /* bit 16 q + n of mask k is bit k of n */
+    static const uint64_t bit_of_n[4] = {0xAAAAAAAAAAAAAAAAull, 0xCCCCCCCCCCCCCCCCull, 0xF0F0F0F0F0F0F0F0ull,
+                                         0xFF00FF00FF00FF00ull};
+    const __m512i qbase = _mm512_set_epi64(0x1818181818181818ll, 0x1818181818181818ll, 0x1010101010101010ll,
+                                           0x1010101010101010ll, 0x0808080808080808ll, 0x0808080808080808ll, 0, 0);
+    __m512i t = _mm512_setzero_si512();
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        __m512i v = _mm512_permutexvar_epi8(_mm512_add_epi8(qbase, _mm512_set1_epi8((char)(4 * h + k))), s);
+        t = _mm512_mask_add_epi8(t, _cvtu64_mask64(bit_of_n[k]), t, v);
+    }
+    return t;
+}
+
+void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab) TGT;
+void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab)
+{
+    qlow__lut_geom g;
+    if (qlow__lut_geometry(kp, &g) != QLOW_OK) return;
+    const __m512i lo4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last;
+        for (int64_t u = 0; u < nu; u++, tab += 256) {
+            __m512i x = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(x8 + b * 256 + u * 32)));
+            __m512i xl = _mm512_and_si512(x, lo4);
+            /* floor(x / 16) = ((x + 128) >> 4) - 8, with the shift done bytewise */
+            __m512i xh = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(_mm512_xor_si512(x, bias), 4), lo4), eight);
+            _mm512_store_si512((void *)tab, unit_table(xl, 0));
+            _mm512_store_si512((void *)(tab + 64), unit_table(xl, 1));
+            _mm512_store_si512((void *)(tab + 128), unit_table(xh, 0));
+            _mm512_store_si512((void *)(tab + 192), unit_table(xh, 1));
+        }
+    }
+}
+
+/* Each weight vector is paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream (into
+ * L1: prefetching into L2 only, or 4 or 16 KiB ahead, streamed cold calls slower). */
+#define LUT_PREFETCH(p) qlow__prefetch((p), QLOW__PF_DIST, 64)
+
+/* ---- rows --------------------------------------------------------------------------------------- */
+
+/* One unit of one tile: the byte sums of its 16 rows, bl over xl and bh over xh. */
+INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
+{
+    const __m512i lo4 = _mm512_set1_epi8(0x0F), sel = _mm512_set1_epi32(0x30201000);
+    /* (w & 15) | 16 q and ((w >> 4) & 15) | 16 q: ternary-logic 0xEA is (a & b) | c */
+    __m512i ilo = _mm512_ternarylogic_epi32(w, lo4, sel, 0xEA);
+    __m512i ihi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 4), lo4, sel, 0xEA);
+    *bl = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[0]), _mm512_permutexvar_epi8(ihi, t[1]));
+    *bh = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[2]), _mm512_permutexvar_epi8(ihi, t[3]));
+}
+
+/* Unit u of the NG tiles of one group: the tables once, then each tile's vector. */
+INL void unit_tiles(const uint8_t *wv, const int NG, int64_t u, const uint8_t *btab, __m512i *bl, __m512i *bh)
+{
+    const uint8_t *tp = btab + (size_t)u * 256;
+    const __m512i t[4] = {_mm512_load_si512((const void *)tp), _mm512_load_si512((const void *)(tp + 64)),
+                          _mm512_load_si512((const void *)(tp + 128)), _mm512_load_si512((const void *)(tp + 192))};
+    UNROLL
+    for (int i = 0; i < NG; i++) {
+        const uint8_t *p = wv + (size_t)(u * NG + i) * 64;
+        LUT_PREFETCH(p);
+        unit_step(_mm512_load_si512((const void *)p), t, &bl[i], &bh[i]);
+    }
+}
+
+/* Widen the byte sums of the NG tiles into their dword accumulators. */
+INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, __m512i *H)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    UNROLL
+    for (int i = 0; i < NG; i++) {
+        L[i] = _mm512_dpbusd_epi32(L[i], bl[i], ones);
+        H[i] = _mm512_dpbusd_epi32(H[i], ones, bh[i]);
+    }
+}
+
+/* Exact block sums of the NG virtual tiles of one group over one block's nu units (vectors at wv,
+ * unit u of virtual tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own:
+ * accumulating two units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the
+ * spills cost more (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
+INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
+{
+    __m512i L[QLOW__LUT_VTILES], H[QLOW__LUT_VTILES], bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
+    UNROLL
+    for (int i = 0; i < NG; i++) L[i] = H[i] = _mm512_setzero_si512();
+    for (int64_t u = 0; u < nu; u++) {
+        unit_tiles(wv, NG, u, btab, bl, bh);
+        widen(NG, bl, bh, L, H);
+    }
+    UNROLL
+    for (int i = 0; i < NG; i++) isum[i] = _mm512_add_epi32(_mm512_slli_epi32(H[i], 4), L[i]);
+}
+
+/* Groups [ga, gb) of the panel starting at group pg, every plane: lane b mod 16 of each row's fold
+ * (F: plane p, tile j of the panel at ((p * pt + j) * 16 + lane) * 16, pt tiles per panel) gets
+ * xs_b * isum_b block after block, exactly as kernels.h folds it (the first chunk adds to zero). */
+INL void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg, int64_t ga,
+                    int64_t gb, float *F)
+{
+    const __m512 fzero = _mm512_setzero_ps();
+    const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
+    int64_t ubase = 0;
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        const int64_t nu = b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
+        const uint8_t *btab = xq->ltab + (size_t)ubase * 256;
+        const __m512 x = _mm512_set1_ps(xq->xs[b]);
+        for (int64_t grp = ga; grp < gb; grp++) {
+            const int64_t ng = qlow__lut_group_tiles(g, grp), nv = ng * g->planes;
+            const uint8_t *wv = kp->lut + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, 0) * 64;
+            __m512i isum[QLOW__LUT_VTILES];
+            switch (nv) { /* a constant count per instance keeps the accumulators in registers */
+            case 4: group_isums(wv, 4, nu, btab, isum); break;
+            case 3: group_isums(wv, 3, nu, btab, isum); break;
+            case 2: group_isums(wv, 2, nu, btab, isum); break;
+            default: group_isums(wv, 1, nu, btab, isum); break;
+            }
+            for (int64_t v = 0; v < nv; v++) {
+                const int64_t tile = (grp - pg) * g->gtiles + v % ng, plane = v / ng;
+                float *f = F + (size_t)((plane * pt + tile) * QLOW__LANES + b % 16) * QLOW__LANES;
+                const __m512 prev = b < 16 ? fzero : _mm512_load_ps(f);
+                _mm512_store_ps(f, _mm512_add_ps(prev, _mm512_mul_ps(x, _mm512_cvtepi32_ps(isum[v]))));
+            }
+        }
+        ubase += nu;
+    }
+}
+
+/* qlow__lanes_sum's tree, (l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1), for the 16 rows at f. */
+INL __m512 fold_sum(const float *f)
+{
+    __m512 a[QLOW__LANES];
+    for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(f + (size_t)l * QLOW__LANES);
+    for (int l = 0; l < 8; l++) a[l] = _mm512_add_ps(a[l], a[l + 8]);
+    for (int l = 0; l < 4; l++) a[l] = _mm512_add_ps(a[l], a[l + 4]);
+    for (int l = 0; l < 2; l++) a[l] = _mm512_add_ps(a[l], a[l + 2]);
+    return _mm512_add_ps(a[0], a[1]);
+}
+
+int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+    TGT;
+int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+{
+    qlow__lut_geom g;
+    /* whole 64-row spans only (a span is one group of B1 or two of B2): every row of a group is then
+     * written by the call that owns the group */
+    if (r0 >= r1 || r0 % 64 != 0 || (r1 % 64 != 0 && r1 != kp->rows) || !xq->ltab || qlow__lut_geometry(kp, &g) != QLOW_OK)
+        return r0;
+    const int64_t grows = QLOW__LUT_TILE * g.gtiles, pt = (int64_t)QLOW__LUT_PANEL * g.gtiles;
+    const int64_t grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
+    const int two = g.planes == 2;
+    /* the fold area serves one panel at a time (16 KiB of this thread's stack), so it stays in L1 */
+    float F[QLOW__LUT_PANEL * QLOW__LUT_VTILES * QLOW__LANES * QLOW__LANES] __attribute__((aligned(64)));
+    const __m512 X = _mm512_set1_ps(xq->xtot);
+    for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
+        const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
+        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1;
+        panel_fold(kp, &g, xq, pg, ga, gb, F);
+        for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
+            const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g.gtiles;
+            const __mmask16 m = (__mmask16)((1u << n) - 1u);
+            const __m512 T1 = fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES);
+            const __m512 T2 = two ? fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES) : T1;
+            qlow__b_finish16(kp, r, m, T1, T2, X, y, add);
+        }
+    }
+    return r1;
+}
+
+#endif

@@ -1,0 +1,221 @@
+/* test_kernels_lut.c - the table-lookup kernel of binary planes (src/kernels/x86_avx512_lut.c) and the
+ * row-tiled sign copy it reads (src/kernels/lut.h):
+ *   - the copy holds every sign of the stored rows at the documented place, and zeros elsewhere;
+ *   - the activation tables hold the documented partial sums, for every int8 activation value;
+ *   - batch-1 products through the handle's tables equal the generic kernel bit for bit, at 1 and 2
+ *     threads (row splits that cut a 64-row group), in both activation modes, for B1, B2 and M161, and
+ *     equal the kernels of a handle without the copy. */
+#include "qtest.h"
+#include "kernels_testpack.h"
+#include "kernels/lut.h"
+
+typedef struct cfg {
+    const char *name;
+    int format, col_scale, store_perm;
+    double salient_frac;
+} cfg;
+
+static const cfg CFGS[] = {
+    {"B1", QLOW_FORMAT_B1, 0, 0, 0},
+    {"B1 r2", QLOW_FORMAT_B1, 1, 0, 0},
+    {"B2", QLOW_FORMAT_B2, 0, 0, 0},
+    {"M161 r2 perm", QLOW_FORMAT_M161, 1, 1, 0.1},
+    {"M161 mask-only", QLOW_FORMAT_M161, 0, 0, 0.3},
+};
+
+/* rows x cols: one tile group, partial groups, several chunks, a short last chunk, 11008 columns */
+static const int64_t SHAPES[][2] = {{64, 1536}, {100, 4096}, {77, 5000}, {130, 2080}, {70, 11008}};
+
+/* The sign of slot m of block b in a stored row, straight from the definition in kernels.h. */
+static unsigned slot_sign(const uint8_t *row, size_t rb, int64_t b, int64_t m)
+{
+    size_t p = (size_t)((b / 16) * 4096 + (m / 4) * 64 + 4 * (b % 16) + m % 4);
+    return p / 8 < rb ? (row[p / 8] >> (p % 8)) & 1u : 0u;
+}
+
+/* Vector index of (block units from ubase, nu; tile t; plane pl; unit u), written out from lut.h's
+ * prose rather than through qlow__lut_vector: panels of 4 groups, then blocks, then groups, then units,
+ * then virtual tiles plane * ng + (tile in group). */
+static size_t vector_at(const qlow__lut_geom *g, int64_t ubase, int64_t nu, int64_t t, int pl, int64_t u)
+{
+    const int64_t P = g->planes, gt = 4 / P, grp = t / gt, ng = g->tiles - grp * gt < gt ? g->tiles - grp * gt : gt;
+    const int64_t panel_tiles = 4 * gt, t0 = t / panel_tiles * panel_tiles;
+    const int64_t tp = g->tiles - t0 < panel_tiles ? g->tiles - t0 : panel_tiles;
+    const int64_t panel_start = t0 * g->units * P, block_start = ubase * tp * P;
+    const int64_t group_start = (grp % 4) * gt * nu * P;
+    return (size_t)(panel_start + block_start + group_start + u * ng * P + pl * ng + t % gt);
+}
+
+static void check_copy(const qlow__kpart *kp, const char *name)
+{
+    qlow__lut_geom g;
+    if (!QT_CHECK(qlow__lut_geometry(kp, &g) == QLOW_OK, "%s: geometry", name)) return;
+    QT_CHECK(g.planes == (kp->format == QLOW_FORMAT_B2 ? 2 : 1), "%s: %d planes", name, g.planes);
+    uint8_t *copy = (uint8_t *)malloc(g.plane_bytes);
+    memset(copy, 0xA5, g.plane_bytes); /* every byte must be written */
+    qlow__lut_pack(kp, &g, copy);
+    int64_t bad = 0, ones = 0;
+    for (int pl = 0; pl < g.planes; pl++) {
+        const uint8_t *codes = pl ? kp->codes2 : kp->codes;
+        for (int64_t t = 0; t < g.tiles; t++) {
+            int64_t unit = 0;
+            for (int64_t b = 0; b < kp->nblk_pad; b++) {
+                const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last, ubase = unit;
+                for (int64_t u = 0; u < nu; u++, unit++)
+                    for (int i = 0; i < 16; i++)
+                        for (int q = 0; q < 4; q++)
+                            for (int k = 0; k < 8; k++) {
+                                const int64_t r = 16 * t + i;
+                                const size_t at = vector_at(&g, ubase, nu, t, pl, u) * 64 + 4 * (size_t)i + (size_t)q;
+                                unsigned got = (copy[at] >> k) & 1u;
+                                unsigned want = r < kp->rows ? slot_sign(codes + (size_t)r * kp->row_bytes,
+                                                                         kp->row_bytes, b, 32 * u + 8 * q + k)
+                                                             : 0u;
+                                bad += got != want;
+                                ones += want;
+                            }
+            }
+            QT_CHECK(unit == g.units, "%s: %lld units walked, geometry says %lld", name, (long long)unit,
+                     (long long)g.units);
+        }
+    }
+    /* every stored sign lands somewhere: the copy has as many set bits as the rows' stored positions */
+    int64_t stored = 0, copied = 0;
+    for (int pl = 0; pl < g.planes; pl++)
+        for (int64_t r = 0; r < kp->rows; r++)
+            for (size_t j = 0; j < kp->row_bytes; j++)
+                stored += __builtin_popcount((pl ? kp->codes2 : kp->codes)[(size_t)r * kp->row_bytes + j]);
+    for (size_t j = 0; j < g.plane_bytes; j++) copied += __builtin_popcount(copy[j]);
+    QT_CHECK(bad == 0, "%s: %lld signs of the row-tiled copy differ from the rows", name, (long long)bad);
+    QT_CHECK(stored == copied && ones == stored, "%s: %lld signs stored, %lld copied, %lld expected", name,
+             (long long)stored, (long long)copied, (long long)ones);
+    free(copy);
+}
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* Tables over activations that take every int8 value the quantizer produces (-127..127). */
+static void check_tables(const qlow__kpart *kp, const char *name)
+{
+    qlow__lut_geom g;
+    if (!QT_CHECK(qlow__lut_geometry(kp, &g) == QLOW_OK, "%s: geometry", name)) return;
+    const size_t nx = (size_t)kp->nblk_pad * 256;
+    int8_t *x8 = (int8_t *)malloc(nx);
+    uint8_t *tab = (uint8_t *)aligned_alloc(64, (g.table_bytes + 63) / 64 * 64);
+    for (size_t i = 0; i < nx; i++) x8[i] = (int8_t)((int)((i * 37 + i / 255) % 255) - 127);
+    qlow__lut_tables_avx512(kp, x8, tab);
+    int64_t bad = 0, unit = 0;
+    for (int64_t b = 0; b < kp->nblk_pad; b++) {
+        const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last;
+        for (int64_t u = 0; u < nu; u++, unit++)
+            for (int t = 0; t < 4; t++)
+                for (int q = 0; q < 4; q++)
+                    for (int n = 0; n < 16; n++) {
+                        int want = 0;
+                        for (int k = 0; k < 4; k++) {
+                            if (!((n >> k) & 1)) continue;
+                            int x = x8[b * 256 + 32 * u + 8 * q + 4 * (t & 1) + k];
+                            int xh = (int)floor(x / 16.0), xl = x - 16 * xh;
+                            want += t < 2 ? xl : xh;
+                        }
+                        uint8_t raw = tab[(size_t)unit * 256 + (size_t)t * 64 + (size_t)(16 * q + n)];
+                        int got = t < 2 ? (int)raw : (int)(int8_t)raw;
+                        bad += got != want;
+                    }
+    }
+    QT_CHECK(bad == 0, "%s: %lld lookup-table entries differ from their sums", name, (long long)bad);
+    free(x8);
+    free(tab);
+}
+#endif
+
+static qlow_status run(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y, int per_token)
+{
+    size_t wsb = 0;
+    qlow_status st = qlow_gemm_workspace_size(qm, 1, per_token ? QLOW_GEMM_ACT8 : 0, &wsb);
+    if (st != QLOW_OK) return st;
+    void *ws = aligned_alloc(64, (wsb + 63) / 64 * 64);
+    memset(ws, 0x5A, (wsb + 63) / 64 * 64); /* the kernels must not read scratch they did not write */
+    st = per_token ? qlow_gemm_act8_ws(ctx, qm, x, 1, y, ws, wsb) : qlow_gemv_ws(ctx, qm, x, y, ws, wsb);
+    free(ws);
+    return st;
+}
+
+int main(void)
+{
+    qlow_ctx *ctx = NULL;
+    QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
+    int64_t det = 0;
+    QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &det));
+    const int lut_cpu = det == QLOW_ISA_AVX512_VNNI;
+    if (!lut_cpu) printf("INFO this CPU has no AVX-512 VBMI+VNNI: only the copy and the generic path are checked\n");
+
+    for (size_t si = 0; si < sizeof(SHAPES) / sizeof(SHAPES[0]); si++)
+        for (size_t ci = 0; ci < sizeof(CFGS) / sizeof(CFGS[0]); ci++) {
+            const cfg *c = &CFGS[ci];
+            tp_opts o = {0};
+            o.format = c->format;
+            o.rows = SHAPES[si][0];
+            o.cols = SHAPES[si][1];
+            o.col_scale = c->col_scale;
+            o.store_perm = c->store_perm;
+            o.n_salient = (int64_t)(c->salient_frac * (double)o.cols);
+            o.no_dequant = 1;
+            o.seed = 77 + si * 31 + ci;
+            tp_matrix m;
+            tp_make(&m, &o);
+            qlow_qmatrix plain = m.qm; /* no kernel tables: the chunk / narrow kernels */
+            char name[96];
+            snprintf(name, sizeof(name), "%s %lldx%lld", c->name, (long long)o.rows, (long long)o.cols);
+            QT_CHECK(tp_attach_prep(&m), "%s: no kernel tables", name);
+            const int nlut = qlow__gemm_prep_lut_parts(&m.qm);
+            QT_CHECK(nlut == (lut_cpu ? 1 : 0), "%s: %d parts with a row-tiled copy", name, nlut);
+
+            /* The binary part, as the kernels describe it. */
+            const qlow__packed *p = &m.qm.p;
+            qlow__kpart kp;
+            memset(&kp, 0, sizeof(kp));
+            kp.format = c->format == QLOW_FORMAT_B2 ? QLOW_FORMAT_B2 : QLOW_FORMAT_B1;
+            kp.rows = p->rows;
+            kp.cols = p->cols - (c->format == QLOW_FORMAT_M161 ? p->n_salient : 0);
+            kp.cols_pad = (kp.cols + 31) / 32 * 32;
+            kp.row_bytes = p->row_bytes;
+            kp.ablock = 256;
+            kp.interleave = 1;
+            kp.nblk_pad = (kp.cols_pad / 256 + (kp.cols_pad % 256 != 0) + 15) / 16 * 16;
+            QT_CHECK(qlow__lut_part_ok(&kp), "%s: part not eligible for the lookup kernel", name);
+            kp.codes = p->codes;
+            kp.codes2 = c->format == QLOW_FORMAT_B2 ? p->codes2 : NULL;
+            check_copy(&kp, name);
+#if defined(QLOW__HAVE_X86_KERNELS)
+            if (lut_cpu && si < 2) check_tables(&kp, name);
+#endif
+
+            float *x = (float *)malloc((size_t)o.cols * sizeof(float));
+            uint64_t s = o.seed;
+            for (int64_t j = 0; j < o.cols; j++) x[j] = (float)(tp_unif(&s) * 4.0 - 2.0) * (j % 13 == 5 ? 7.0f : 1.0f);
+            float *yg = (float *)malloc((size_t)o.rows * sizeof(float)), *y = (float *)malloc((size_t)o.rows * sizeof(float));
+            for (int per_token = 0; per_token < 2; per_token++) {
+                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
+                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
+                QT_CHECK_OK(run(ctx, &m.qm, x, yg, per_token));
+                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
+                for (int th = 1; th <= 2; th++) {
+                    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
+                    for (int h = 0; h < 2; h++) {
+                        memset(y, 0xFF, (size_t)o.rows * sizeof(float));
+                        QT_CHECK_OK(run(ctx, h ? &plain : &m.qm, x, y, per_token));
+                        QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
+                                 "%s %s %d threads %s: differs from the generic kernel (row 0: %.9g vs %.9g)", name,
+                                 per_token ? "act8" : "block", th, h ? "plain handle" : "with tables", (double)y[0],
+                                 (double)yg[0]);
+                    }
+                }
+            }
+            free(x);
+            free(y);
+            free(yg);
+            tp_free(&m);
+        }
+    qlow_ctx_destroy(ctx);
+    return qt_finish();
+}
