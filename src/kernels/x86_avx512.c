@@ -4,8 +4,8 @@
  *   Q8 bytes as they are; Q4/Q2 nibbles and bit pairs split by shift+and, T2 bit pairs masked in place
  *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb +
  *   vptestmb; B1/B2 sign bits used as byte masks on the activations (sum of x over the +1 columns);
- *   T158 base-3 digits decoded by vpermt2b table lookups (digits 0..3 as 2-bit fields of one lookup,
- *   digit 4 from another). Weight planes are prefetched QLOW__PF_DIST bytes ahead (kernels.h).
+ *   T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from one vpermt2b lookup of the
+ *   remainder (2-bit fields) and digit 4 from the difference. Weight planes are prefetched QLOW__PF_DIST bytes ahead (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 
@@ -24,7 +24,7 @@
 #define INL static inline __attribute__((always_inline)) TGT
 #define TILE 4 /* tokens sharing one pass over the weights */
 #ifndef BT_NR
-#define BT_NR 4 /* rows walked together by one token in the binary and ternary kernels */
+#define BT_NR 4 /* rows walked together by one token in the binary kernels */
 #endif
 /* Small fixed loops must be fully unrolled so that accumulator arrays live in registers. */
 #define UNROLL _Pragma("GCC unroll 16")
@@ -262,27 +262,12 @@ Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
 
 /* ---- B1 / B2 / T2 / T158: one 256- or 320-column activation block per step ---------------------- */
 
-/* Base-3 digits 0..3 of each code byte as 2-bit fields (digit k at bit 2k), defined for all 256 values. */
-static const uint8_t T158_PACKED[256] __attribute__((aligned(64))) = {
+/* Base-3 digits 0..3 of i as 2-bit fields (digit k at bit 2k), for i < 128. */
+static const uint8_t T158_PACKED[128] __attribute__((aligned(64))) = {
     0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22, 24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66, 68, 69,
     70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97, 98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137, 138, 144,
     145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168, 169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22,
     24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66, 68, 69, 70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97,
-    98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137, 138, 144, 145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168,
-    169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20, 21, 22, 24, 25, 26, 32, 33, 34, 36, 37, 38, 40, 41, 42, 64, 65, 66,
-    68, 69, 70, 72, 73, 74, 80, 81, 82, 84, 85, 86, 88, 89, 90, 96, 97, 98, 100, 101, 102, 104, 105, 106, 128, 129, 130, 132, 133, 134, 136, 137,
-    138, 144, 145, 146, 148, 149, 150, 152, 153, 154, 160, 161, 162, 164, 165, 166, 168, 169, 170, 0, 1, 2, 4, 5, 6, 8, 9, 10, 16, 17, 18, 20,
-};
-/* Digit 4 of each code byte. */
-static const uint8_t T158_DIGIT4[256] __attribute__((aligned(64))) = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 /* 8 bytes of a sign plane at byte offset off of a row of rb bytes (rb is a multiple of 4). */
@@ -307,57 +292,30 @@ INL __mmask64 bits64(const uint8_t *row, size_t off, size_t rb)
     return _cvtu64_mask64(v);
 }
 
-/* Step b of a row: 256 (B1, T2) or 320 (T158) columns, added to the lane sums a[t][0..3] (four
- * accumulators per token so that the vpdpbusd chains overlap). `whole`: the step lies inside the row. */
-INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt,
-                 __m512i (*a)[4])
+/* Step b of a B1 row: 256 columns, added to the lane sums a[t][0..3] (four accumulators per token so
+ * that the vpdpbusd chains overlap). `whole`: the step lies inside the row. */
+INL void bt_step(const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt, __m512i (*a)[4])
 {
-    if (kind == QLOW_FORMAT_B1) {
-        const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1);
+    UNROLL
+    for (int m = 0; m < 4; m++) {
+        size_t off = (size_t)b * 32 + (size_t)m * 8;
+        __mmask64 k = whole ? mask64_at(row + off) : bits64(row, off, rb);
         UNROLL
-        for (int m = 0; m < 4; m++) {
-            size_t off = (size_t)b * 32 + (size_t)m * 8;
-            __mmask64 k = whole ? mask64_at(row + off) : bits64(row, off, rb);
-            UNROLL
-            for (int t = 0; t < nt; t++)
-                a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_mov_epi8(k, ldx(xq[t].x8p + off * 8)));
-        }
-    } else if (kind == QLOW_FORMAT_T2) {
-        __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
-        UNROLL
-        for (int k = 0; k < 4; k++) { /* bit pair k masked in place: accumulator k holds 4^k times its sum */
-            __m512i p = _mm512_and_si512(v, _mm512_set1_epi8((char)(3 << (2 * k))));
-            UNROLL
-            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], p, ldx(xq[t].x8p + b * 256 + k * 64));
-        }
-    } else { /* T158: digits 0..3 masked in place (digit k scaled by 4^k, see bt_isums), digit 4 apart */
-        __m512i v = whole ? _mm512_loadu_si512((const void *)(row + b * 64)) : ld(row + b * 64, (int64_t)rb - b * 64);
-        __mmask64 high = _mm512_movepi8_mask(v);
-        const __m512i *pk = (const __m512i *)T158_PACKED, *d4t = (const __m512i *)T158_DIGIT4;
-        __m512i pd = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(pk), v, _mm512_load_si512(pk + 1)),
-                                            _mm512_permutex2var_epi8(_mm512_load_si512(pk + 2), v, _mm512_load_si512(pk + 3)));
-        __m512i d4 = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(_mm512_load_si512(d4t), v, _mm512_load_si512(d4t + 1)),
-                                            _mm512_permutex2var_epi8(_mm512_load_si512(d4t + 2), v, _mm512_load_si512(d4t + 3)));
-        UNROLL
-        for (int k = 0; k < 4; k++) {
-            __m512i d = _mm512_and_si512(pd, _mm512_set1_epi8((char)(3 << (2 * k))));
-            UNROLL
-            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], d, ldx(xq[t].x8p + b * 320 + k * 64));
-        }
-        UNROLL
-        for (int t = 0; t < nt; t++) a[t][0] = _mm512_dpbusd_epi32(a[t][0], d4, ldx(xq[t].x8p + b * 320 + 256));
+        for (int t = 0; t < nt; t++)
+            a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_mov_epi8(k, ldx(xq[t].x8p + off * 8)));
     }
 }
 
-/* Per-block sums of the 16 interleaved activation blocks of chunk c for rows row[0..nr): lane d of
+/* Per-block sums of the 16 interleaved activation blocks of chunk c of B1 rows row[0..nr): lane d of
  * each vpdpbusd accumulates block 16c + d, so the accumulators are the result. The rows are walked
  * together, step by step, so that 4 * nr independent vpdpbusd chains overlap (one row's four chains
  * left the vector units waiting on their latency). Steps past the stored bytes of a row hold zero
  * codes and are skipped; only the last stored step can be partial. */
-INL void bt_isums(int32_t kind, const uint8_t *const *row, int nr, size_t rb, int64_t c, const qlow__xq *xq, int nt,
+INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const qlow__xq *xq, int nt,
                   __m512i (*isum)[TILE])
 {
-    const int64_t step_bytes = kind == QLOW_FORMAT_B1 ? 32 : 64, left = (int64_t)rb - c * 16 * step_bytes;
+    const int64_t step_bytes = 32, left = (int64_t)rb - c * 16 * step_bytes;
     const int64_t nwhole = left >= 16 * step_bytes ? 16 : left / step_bytes;
     const int64_t nstep = left >= 16 * step_bytes ? 16 : (left + step_bytes - 1) / step_bytes;
     __m512i a[BT_NR][TILE][4];
@@ -370,29 +328,203 @@ INL void bt_isums(int32_t kind, const uint8_t *const *row, int nr, size_t rb, in
     for (; s < nwhole; s++) {
         UNROLL
         for (int i = 0; i < nr; i++) {
-            /* The binary kinds walk four rows: their prefetches go step by step rather than one burst
-             * per chunk and row (B2 cold 211 -> 196 us); the ternary kinds did better with the burst. */
-            if (kind == QLOW_FORMAT_B1) qlow__prefetch(row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
-            bt_step(kind, row[i], rb, c * 16 + s, 1, xq, nt, a[i]);
+            /* Four rows at a time: the prefetches go step by step rather than one burst per chunk and
+             * row (B2 cold 211 -> 196 us). */
+            qlow__prefetch(row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
+            bt_step(row[i], rb, c * 16 + s, 1, xq, nt, a[i]);
         }
     }
     for (; s < nstep; s++) {
         UNROLL
-        for (int i = 0; i < nr; i++) bt_step(kind, row[i], rb, c * 16 + s, 0, xq, nt, a[i]);
+        for (int i = 0; i < nr; i++) bt_step(row[i], rb, c * 16 + s, 0, xq, nt, a[i]);
     }
-    /* T2 and T158 accumulator k holds 4^k times its exact sum (bit pair or digit k masked in place
-     * rather than shifted down: one instruction instead of two per 64 codes), so the exact arithmetic
-     * shift recovers it. Per lane and chunk the sums stay below 16 * 4 * 192 * 127 < 2^31. */
-    const int sh = kind == QLOW_FORMAT_T158 || kind == QLOW_FORMAT_T2;
     UNROLL
     for (int i = 0; i < nr; i++) {
         UNROLL
-        for (int t = 0; t < nt; t++) {
-            __m512i a1 = sh ? _mm512_srai_epi32(a[i][t][1], 2) : a[i][t][1];
-            __m512i a2 = sh ? _mm512_srai_epi32(a[i][t][2], 4) : a[i][t][2];
-            __m512i a3 = sh ? _mm512_srai_epi32(a[i][t][3], 6) : a[i][t][3];
-            isum[i][t] = _mm512_add_epi32(_mm512_add_epi32(a[i][t][0], a1), _mm512_add_epi32(a2, a3));
+        for (int t = 0; t < nt; t++)
+            isum[i][t] = _mm512_add_epi32(_mm512_add_epi32(a[i][t][0], a[i][t][1]), _mm512_add_epi32(a[i][t][2], a[i][t][3]));
+    }
+}
+
+/* ---- T2 / T158 ----------------------------------------------------------------------------------- */
+
+/* Loop constants, set up once per call so that they stay out of the row loop. */
+typedef struct t_consts {
+    __m512i tab0, tab1; /* T158_PACKED */
+    __m512i minus81;
+    __m512i field[4];   /* 3 << 2k in every byte */
+} t_consts;
+
+INL void t_consts_init(t_consts *K)
+{
+    K->tab0 = _mm512_load_si512((const void *)T158_PACKED);
+    K->tab1 = _mm512_load_si512((const void *)(T158_PACKED + 64));
+    K->minus81 = _mm512_set1_epi8((char)175);
+    UNROLL
+    for (int k = 0; k < 4; k++) K->field[k] = _mm512_set1_epi8((char)(3 << (2 * k)));
+}
+
+/* Step b of a T2 (256 columns) or T158 (320 columns) row, code bytes v, added to the lane sums
+ * a[t][0..4]. Accumulator k < 4 gets digit k (T2: bit pair k) masked in place, so it holds 4^k times
+ * its sum. T158 bytes are reduced by two unsigned minimums to i = v mod 81 (+81 when v >= 243), i < 94,
+ * which has the digits 0..3 of v, so one vpermt2b gives all four; v - i is 81 times digit 4. That
+ * holds up to v = 242; the bytes 243..255 (no packer writes them, but kernels.h defines their digits,
+ * digit 4 being 0) would add 162 instead. `exact` zeroes those with a compare; otherwise the largest
+ * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (for one token
+ * the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster exact). */
+INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlow__xq *xq, int nt, __m512i (*a)[5],
+                int exact, __m512i *hi)
+{
+    const int64_t xb = b * (kind == QLOW_FORMAT_T158 ? 320 : 256);
+    if (kind == QLOW_FORMAT_T158) {
+        __asm__("" : "+v"(v)); /* one load: GCC otherwise re-reads v as a memory operand of each use */
+        __m512i i1 = _mm512_min_epu8(v, _mm512_add_epi8(v, K->minus81));
+        __m512i i = _mm512_min_epu8(i1, _mm512_add_epi8(i1, K->minus81));
+        __m512i e;
+        if (exact)
+            e = _mm512_maskz_sub_epi8(_mm512_cmplt_epu8_mask(i, _mm512_set1_epi8(81)), v, i);
+        else {
+            e = _mm512_sub_epi8(v, i);
+            *hi = _mm512_max_epu8(*hi, v);
         }
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][4] = _mm512_dpbusd_epi32(a[t][4], e, ldx(xq[t].x8p + xb + 256));
+        v = _mm512_permutex2var_epi8(K->tab0, i, K->tab1);
+    }
+    UNROLL
+    for (int k = 0; k < 4; k++) {
+        __m512i d = _mm512_and_si512(v, K->field[k]);
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(a[t][k], d, ldx(xq[t].x8p + xb + k * 64));
+    }
+}
+
+/* Per-block sums of chunk c (16 steps) of one T2 or T158 row for nt tokens; lanes are blocks, as in
+ * bt_isums. One token keeps two sets of T158 accumulators, even and odd steps, so that ten vpdpbusd
+ * chains overlap: with one set their four-cycle latency, not the two vpdpbusd per cycle, bounded the
+ * loop. T2 keeps one set: two were 12% faster hot but 2-4% slower cold, its loop being bound by
+ * memory there (T158 was faster both ways). A tile of tokens has enough chains with one set. The codes
+ * are prefetched QLOW__PF_DIST ahead step by step (faster than one burst per chunk, hot and cold).
+ * Only the last step of a row can be partial; a masked load reads it. Returns nonzero when the chunk
+ * must be redone with `exact`. */
+INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K,
+                const qlow__xq *xq, int nt, __m512i *isum, int exact)
+{
+    const int ns = nt == 1 && kind == QLOW_FORMAT_T158 ? 2 : 1, nd = kind == QLOW_FORMAT_T158 ? 5 : 4;
+    const int64_t left = (int64_t)rb - c * 1024;
+    const int64_t nwhole = left >= 1024 ? 16 : left > 0 ? left / 64 : 0, tail = left > 0 && left < 1024 ? left % 64 : 0;
+    const uint8_t *p = row + c * 1024;
+    __m512i a[2][TILE][5], hi = _mm512_setzero_si512();
+    UNROLL
+    for (int j = 0; j < ns; j++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            UNROLL
+            for (int k = 0; k < nd; k++) a[j][t][k] = _mm512_setzero_si512();
+        }
+    }
+    int64_t s = 0;
+#define T_PF(off) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)((off) + QLOW__PF_DIST)), 0, 3)
+    if (ns == 2)
+        for (; s + 2 <= nwhole; s += 2) {
+            T_PF(s * 64);
+            T_PF(s * 64 + 64);
+            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], exact, &hi);
+            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64 + 64)), c * 16 + s + 1, K, xq, nt, a[1],
+                   exact, &hi);
+        }
+    for (; s < nwhole; s++) {
+        T_PF(s * 64);
+        t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], exact, &hi);
+    }
+    if (tail) {
+        T_PF(s * 64);
+        t_step(kind, _mm512_maskz_loadu_epi8(_cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)tail)), p + s * 64), c * 16 + s,
+               K, xq, nt, a[ns - 1], exact, &hi);
+    }
+#undef T_PF
+    /* The shifts and the multiplication by the inverse of 81 modulo 2^32 are exact: each sum is a
+     * multiple of its factor and, per lane and chunk, below 16 * 4 * 192 * 127 < 2^31 in magnitude. */
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        __m512i k[5];
+        UNROLL
+        for (int d = 0; d < nd; d++) k[d] = ns == 2 ? _mm512_add_epi32(a[0][t][d], a[1][t][d]) : a[0][t][d];
+        __m512i s01 = _mm512_add_epi32(k[0], _mm512_srai_epi32(k[1], 2));
+        __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(k[2], 4), _mm512_srai_epi32(k[3], 6));
+        isum[t] = _mm512_add_epi32(s01, s23);
+        if (kind == QLOW_FORMAT_T158)
+            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(k[4], _mm512_set1_epi32(0x781948b1)));
+    }
+    return kind == QLOW_FORMAT_T158 && !exact && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
+}
+
+/* Exact per-block sums of chunk c. One token takes the fast T158 decode, redone exactly in the rare
+ * chunk that needs it. */
+INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq,
+                 int nt, __m512i *isum)
+{
+    if (t_isums(kind, row, rb, c, K, xq, nt, isum, nt > 1)) t_isums(kind, row, rb, c, K, xq, nt, isum, 1);
+}
+
+/* Row r for a tile of nt tokens. One row at a time: rows walked two or four together were faster hot
+ * but up to 2x slower cold (the memory stream is then split across rows). */
+INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
+               int add)
+{
+    const int64_t nchunk = kp->nblk_pad / 16;
+    const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+    t_consts K;
+    t_consts_init(&K);
+    __m512 acc[TILE];
+    UNROLL
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < nchunk; c++) {
+        __m512i isum[TILE];
+        t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_loadu_ps(xq[t].xs + c * 16), _mm512_cvtepi32_ps(isum[t])));
+    }
+    const float alpha = h2f(kp->alpha[r]);
+    UNROLL
+    for (int t = 0; t < nt; t++) store(&y[t * ldy + r], qlow__t_finish(lanes_sum(acc[t]), xq[t].xtot, alpha), add);
+}
+
+/* Rows [r0, r1) for one token, as t_row, except that the end of each row (its last fp32 fold, the lane
+ * sum and the store) is issued after the next row's first chunk: it waits on the row's vpdpbusd
+ * chains, and right behind them in program order it filled the reorder buffer before the next row
+ * could start (T158 8% slower hot, 5% cold). The fp32 operations and their order are unchanged. T2
+ * stays with t_row: there the deferral was 15% faster hot but 3-5% slower cold, where its loop waits
+ * on memory (a faster T2 loop catches up with the prefetches; the same held for two accumulator
+ * sets). */
+INL void t_rows1(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+{
+    const int64_t nchunk = kp->nblk_pad / 16;
+    t_consts K;
+    t_consts_init(&K);
+    const __m512 xs_last = nchunk > 0 ? _mm512_loadu_ps(xq->xs + (nchunk - 1) * 16) : _mm512_setzero_ps();
+    __m512 pacc = _mm512_setzero_ps();
+    __m512i pisum = _mm512_setzero_si512();
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+        __m512 acc = _mm512_setzero_ps();
+        __m512i isum[TILE] = {_mm512_setzero_si512()};
+        for (int64_t c = 0; c < nchunk; c++) {
+            t_chunk(kind, row, kp->row_bytes, c, &K, xq, 1, isum);
+            if (c == 0 && r > r0) {
+                __m512 T = _mm512_add_ps(pacc, _mm512_mul_ps(xs_last, _mm512_cvtepi32_ps(pisum)));
+                store(&y[r - 1], qlow__t_finish(lanes_sum(T), xq->xtot, h2f(kp->alpha[r - 1])), add);
+            }
+            if (c + 1 < nchunk)
+                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(xq->xs + c * 16), _mm512_cvtepi32_ps(isum[0])));
+        }
+        pacc = acc;
+        pisum = isum[0];
+    }
+    if (r1 > r0) {
+        __m512 T = _mm512_add_ps(pacc, _mm512_mul_ps(xs_last, _mm512_cvtepi32_ps(pisum)));
+        store(&y[r1 - 1], qlow__t_finish(lanes_sum(T), xq->xtot, h2f(kp->alpha[r1 - 1])), add);
     }
 }
 
@@ -411,7 +543,6 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
-    const int32_t k1 = kind == QLOW_FORMAT_B2 ? QLOW_FORMAT_B1 : kind;
     const uint8_t *row[BT_NR], *row2[BT_NR];
     __m512 acc[BT_NR][TILE], acc2[BT_NR][TILE];
     UNROLL
@@ -421,17 +552,12 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
         UNROLL
         for (int t = 0; t < nt; t++) acc[i][t] = acc2[i][t] = _mm512_setzero_ps();
     }
-    const int64_t pfd = QLOW__PF_DIST, span = 16 * (k1 == QLOW_FORMAT_B1 ? 32 : 64);
     for (int64_t c = 0; c < nchunk; c++) {
         __m512i isum[BT_NR][TILE];
-        UNROLL
-        for (int i = 0; i < nr; i++) {
-            if (k1 != QLOW_FORMAT_B1) qlow__prefetch(row[i], c * span + pfd, span);
-        }
-        bt_isums(k1, row, nr, rb, c, xq, nt, isum);
+        bt_isums(row, nr, rb, c, xq, nt, isum);
         bt_fold(xq, nt, nr, c, isum, acc);
         if (kind == QLOW_FORMAT_B2) {
-            bt_isums(QLOW_FORMAT_B1, row2, nr, rb, c, xq, nt, isum);
+            bt_isums(row2, nr, rb, c, xq, nt, isum);
             bt_fold(xq, nt, nr, c, isum, acc2);
         }
     }
@@ -444,15 +570,19 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     }
 }
 
-/* One token walks BT_NR rows at a time; a tile of tokens shares each row's codes instead. */
+/* One token walks BT_NR binary rows at a time (they span 2 KiB at 4096 columns); a tile of tokens
+ * shares each row's codes instead. The ternary kinds go one row at a time (t_row, t_rows1). */
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
     int64_t r = r0;
-    /* Only the binary kinds walk several rows: their four rows span 2 KiB at 4096 columns. T2 and
-     * T158 rows walked two or four at a time were faster hot but up to 2x slower cold (the memory
-     * stream is then split across rows), and cold is what decoding sees. */
-    if (nt == 1 && (kind == QLOW_FORMAT_B1 || kind == QLOW_FORMAT_B2))
+    if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
+        if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
+        else
+            for (; r < r1; r++) t_row(kind, kp, xq, nt, r, y, ldy, add);
+        return;
+    }
+    if (nt == 1)
         for (; r + BT_NR <= r1; r += BT_NR) bt_rows_nr(kind, kp, xq, 1, BT_NR, r, y, ldy, add);
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
