@@ -190,6 +190,12 @@ int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t
     for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
         const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
         const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1;
+        /* this panel's per-row parameters, read after its fold: cold, each panel waited on their misses */
+        for (int64_t r = ra; r < rb; r += 32) {
+            __builtin_prefetch((const void *)(kp->alpha + r), 0, 3);
+            __builtin_prefetch((const void *)(kp->mu + r), 0, 3);
+            if (two) __builtin_prefetch((const void *)(kp->alpha2 + r), 0, 3);
+        }
         panel_fold(kp, &g, xq, pg, ga, gb, F);
         for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
             const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g.gtiles;
