@@ -155,6 +155,7 @@ static qlow_status plan_parts(const qlow_qmatrix *qm, gemm_plan *pl, int qtrans)
             s->ngroups = 1;
             s->group_rows = 1;
             s->group_shift = -1;
+            s->m161_salient = 1;
             part_blocks(s, QLOW_FORMAT_Q4, p->rows, ns, qtrans);
             pl->src[k].perm = qm->perm; /* filled in by the caller when derived */
             k++;
@@ -328,22 +329,32 @@ static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
 /* B1-kind parts get a row-tiled copy of their sign planes when this CPU runs the lookup kernel
  * (lut.h): one more bit per binary weight in the handle, for a batch-1 product about twice as fast
  * (4096 x 4096 B1, 1 thread, hot: 100 -> 40 us). QLOW_NO_LUT_COPY builds keep handles small. */
-static int lut_wanted(const qlow__kpart *kp)
+static int lut_cpu(void)
 {
 #if defined(QLOW__HAVE_X86_KERNELS) && !defined(QLOW_NO_LUT_COPY)
     const int isa = qlow__cpu_best_isa();
-    return isa >= QLOW_ISA_AVX512_VNNI && isa < QLOW_ISA_NEON && qlow__lut_part_ok(kp);
+    return isa >= QLOW_ISA_AVX512_VNNI && isa < QLOW_ISA_NEON;
 #else
-    (void)kp;
     return 0;
 #endif
 }
+
+static int lut_wanted(const qlow__kpart *kp) { return lut_cpu() && qlow__lut_part_ok(kp); }
 
 /* Carve (or count) and fill the row-tiled copies of plan pl's binary parts. */
 static void carve_luts(qlow__wksp *w, gemm_plan *pl)
 {
     for (int k = 0; k < pl->nparts; k++) {
         qlow__kpart *kp = &pl->part[k];
+        size_t q4b;
+        if (lut_cpu() && qlow__q4t_part_ok(kp) && qlow__q4t_bytes(kp, &q4b) == QLOW_OK) {
+            uint8_t *q = (uint8_t *)qlow__wksp_take(w, q4b);
+            if (q) {
+                qlow__q4t_pack(kp, q);
+                kp->q4t = q;
+            }
+            continue;
+        }
         qlow__lut_geom g;
         if (!lut_wanted(kp) || qlow__lut_geometry(kp, &g) != QLOW_OK) continue;
         uint8_t *a = (uint8_t *)qlow__wksp_take(w, g.plane_bytes);
@@ -415,6 +426,7 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
     if (w.overflow) return NULL;
     for (int k = 0; k < pr->plan[1].nparts; k++) {
         pr->plan[1].part[k].lut = pr->plan[0].part[k].lut;
+        pr->plan[1].part[k].q4t = pr->plan[0].part[k].q4t;
     }
     pr->plan[2] = pr->plan[1];
 #if defined(QLOW__HAVE_X86_KERNELS)
@@ -460,7 +472,7 @@ int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm)
 {
     const qlow__gemm_prep *pr = qm ? handle_prep(qm) : NULL;
     int n = 0;
-    for (int k = 0; pr && k < pr->plan[0].nparts; k++) n += pr->plan[0].part[k].lut != NULL;
+    for (int k = 0; pr && k < pr->plan[0].nparts; k++) n += pr->plan[0].part[k].lut || pr->plan[0].part[k].q4t;
     return n;
 }
 
@@ -591,6 +603,17 @@ static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batc
 #endif
 }
 
+/* Batch-1 M161 salient parts with a row-tiled copy on AVX-512 (x86_avx512_q4tile.c). */
+static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+{
+#if defined(QLOW__HAVE_X86_KERNELS)
+    return batch == 1 && ks == &qlow__kernels_avx512 && kp->q4t;
+#else
+    (void)ks, (void)kp, (void)batch;
+    return 0;
+#endif
+}
+
 #if defined(QLOW__HAVE_X86_KERNELS)
 /* Batch-1 B1/B2 parts of one chunk on AVX-512 prepare and run through x86_avx512_narrow.c. */
 static int narrow_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
@@ -608,12 +631,14 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
         qlow__rows_fn fn = ks->rows[kp->format] ? ks->rows[kp->format] : qlow__kernels_generic.rows[kp->format];
         int64_t r = r0;
 #if defined(QLOW__HAVE_X86_KERNELS)
-        if (batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
-            r = qlow__narrow_q_rows_avx512(kp, xq, r0, r1, Y, k > 0);
-        else if (lut_b(ks, kp, batch))
-            r = qlow__lut_rows_avx512(kp, xq, r0, r1, Y, k > 0);
-        else if (narrow_b(ks, kp, batch))
-            r = qlow__narrow_b_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+        if (q4t_b(ks, kp, batch)) r = qlow__q4t_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+        /* a narrow Q part's activations are in natural order, which only the narrow kernel reads */
+        if (r < r1 && batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
+            r = qlow__narrow_q_rows_avx512(kp, xq, r, r1, Y, k > 0);
+        else if (r < r1 && lut_b(ks, kp, batch))
+            r = qlow__lut_rows_avx512(kp, xq, r, r1, Y, k > 0);
+        else if (r < r1 && narrow_b(ks, kp, batch))
+            r = qlow__narrow_b_rows_avx512(kp, xq, r, r1, Y, k > 0);
 #endif
         if (r < r1) fn(kp, xq, (int)batch, r, r1, Y, pl->p->rows, k > 0);
     }
@@ -700,7 +725,7 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     const int64_t ntasks = row_par ? row_tasks(rows, threads) : 1;
     int64_t split = 1; /* the lookup kernel owns whole 64-row groups */
     for (int k = 0; k < pl->nparts; k++)
-        if (lut_b(ks, &pl->part[k], batch)) split = 64;
+        if (lut_b(ks, &pl->part[k], batch) || q4t_b(ks, &pl->part[k], batch)) split = 64;
     if (ntasks > 1) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads)

@@ -69,7 +69,7 @@ typedef struct qlow__kpart {
     const uint16_t *scale, *zero; /* zero NULL when symmetric */
     int64_t ngroups;         /* scale groups per row group */
     int32_t group_shift;     /* log2(group_cols / 32) when that is 1..4 (groups tile 512 columns), else -1 */
-    int32_t reserved2;
+    int32_t m161_salient;    /* the 4-bit salient part of an M161 matrix */
     int64_t group_rows;
     float sym_offset;        /* 2^(bits-1) when symmetric, else 0 */
     const uint16_t *grel;    /* per 16-block chunk: group index of each block minus g0 */
@@ -89,6 +89,7 @@ typedef struct qlow__kpart {
     /* B1 kinds on CPUs with the lookup kernel, prepared per matrix (else NULL): the row-tiled copy of
      * codes (and codes2) (lut.h). */
     const uint8_t *lut;
+    const uint8_t *q4t; /* M161's salient part, same CPUs: its codes in 16-row tiles (lut.h) */
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).

@@ -77,12 +77,32 @@ QLOW_HIDDEN qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom
  * dst (g->plane_bytes). Never allocates. */
 QLOW_HIDDEN void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst);
 
+/* ---- row-tiled Q4 codes (M161's salient part) ----
+ * The salient part of M161 is a Q4 matrix of about a tenth of the columns with one scale and zero per
+ * row. Its rows are short (416 columns at 4096), and the chunk kernels pay a fixed cost per row that
+ * dominated. The copy puts 16 rows in the dwords of each vector so that vpdpbusd accumulates one
+ * 32-column block of 16 rows with no reduction: per group of 4 tiles (64 rows; the last may have
+ * fewer, ng) and block b, vector (k, g) sits at group_base + (b * 4 + k) * ng + g, group_base = 4 * grp *
+ * nblk * 4 vectors. Byte j (j < 4) of dword i: low nibble the code of column 32b + 8k + j of row
+ * 16t + i, high nibble that of column 32b + 8k + 4 + j (zero past the rows or stored columns). */
+#define QLOW__Q4T_GROUP 4 /* tiles per group */
+
+/* Whether part kp is such a part, large enough for the copy to pay. Independent of the CPU. */
+QLOW_HIDDEN int qlow__q4t_part_ok(const qlow__kpart *kp);
+/* Bytes of the copy (QLOW_E_OVERFLOW if they do not fit size_t). */
+QLOW_HIDDEN qlow_status qlow__q4t_bytes(const qlow__kpart *kp, size_t *bytes);
+/* Write the copy of kp's codes into dst. Never allocates. */
+QLOW_HIDDEN void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst);
+
 /* Parts of handle qm whose kernel tables hold a row-tiled copy (tests and the bench). */
 QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 /* The activation tables of one token from its block-major x8 (x8 of qlow__xq) into tab. */
 QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+/* Batch-1 rows [r0, r1) of a part with a Q4 row-tiled copy (kp->q4t), same contract as below. */
+QLOW_HIDDEN int64_t qlow__q4t_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
+                                          int add);
 /* Batch-1 rows [r0, r1) of part kp (kp->lut set) from the token's tables
  * (xq->ltab). r0 must start a 64-row span and r1 end one (or be the last
  * row); otherwise nothing is done and r0 is returned. y as the row kernels (add != 0 adds). Returns

@@ -73,3 +73,49 @@ void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst
         ubase += nu;
     }
 }
+
+/* ---- row-tiled Q4 codes ---- */
+
+int qlow__q4t_part_ok(const qlow__kpart *kp)
+{
+    return kp->m161_salient && kp->format == QLOW_FORMAT_Q4 && kp->ablock == 32 && !kp->interleave &&
+           kp->ngroups == 1 && kp->group_rows == 1 && kp->nblk >= 4 && kp->rows >= LUT_MIN_ROWS &&
+           kp->row_bytes * 2 >= (size_t)(kp->nblk * 32);
+}
+
+qlow_status qlow__q4t_bytes(const qlow__kpart *kp, size_t *bytes)
+{
+    const size_t tiles = (size_t)((kp->rows + QLOW__LUT_TILE - 1) / QLOW__LUT_TILE);
+    size_t per_tile;
+    QLOW_TRY(qlow__mul_size((size_t)kp->nblk, 256, &per_tile));
+    return qlow__mul_size(per_tile, tiles, bytes);
+}
+
+/* Code of column j of a Q4 row (32-column blocks of 16 bytes: byte i holds columns i and i + 16). */
+static unsigned q4_code(const uint8_t *row, int64_t j)
+{
+    const uint8_t v = row[(j / 32) * 16 + j % 16];
+    return (j % 32) < 16 ? v & 15u : (unsigned)(v >> 4);
+}
+
+void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst)
+{
+    const int64_t tiles = (kp->rows + QLOW__LUT_TILE - 1) / QLOW__LUT_TILE, nb = kp->nblk;
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t grp = t / QLOW__Q4T_GROUP, gt = t % QLOW__Q4T_GROUP;
+        const int64_t ng = tiles - grp * QLOW__Q4T_GROUP < QLOW__Q4T_GROUP ? tiles - grp * QLOW__Q4T_GROUP : QLOW__Q4T_GROUP;
+        uint8_t *base = dst + (size_t)(grp * QLOW__Q4T_GROUP * nb * 4) * 64;
+        for (int i = 0; i < QLOW__LUT_TILE; i++) {
+            const int64_t r = t * QLOW__LUT_TILE + i;
+            const uint8_t *row = r < kp->rows ? kp->codes + (size_t)r * kp->row_bytes : NULL;
+            for (int64_t b = 0; b < nb; b++)
+                for (int k = 0; k < 4; k++) {
+                    uint8_t *v = base + (size_t)((b * 4 + k) * ng + gt) * 64 + 4 * (size_t)i;
+                    for (int j = 0; j < 4; j++) {
+                        const int64_t c = 32 * b + 8 * k + j;
+                        v[j] = row ? (uint8_t)(q4_code(row, c) | q4_code(row, c + 4) << 4) : 0;
+                    }
+                }
+        }
+    }
+}

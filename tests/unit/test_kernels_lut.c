@@ -3,8 +3,8 @@
  *   - the copy holds every sign of the stored rows at the documented place, and zeros elsewhere;
  *   - the activation tables hold the documented partial sums, for every int8 activation value;
  *   - batch-1 products through the handle's tables equal the generic kernel bit for bit, at 1 and 2
- *     threads (row splits that cut a 64-row group), in both activation modes, for B1, B2 and M161, and
- *     equal the kernels of a handle without the copy. */
+ *     threads (row splits that cut a 64-row group), in both activation modes, for B1, B2 and M161 (its
+ *     salient Q4 part through its own row-tiled copy), and equal the kernels of a handle without one. */
 #include "qtest.h"
 #include "kernels_testpack.h"
 #include "kernels/lut.h"
@@ -21,6 +21,7 @@ static const cfg CFGS[] = {
     {"B2", QLOW_FORMAT_B2, 0, 0, 0},
     {"M161 r2 perm", QLOW_FORMAT_M161, 1, 1, 0.1},
     {"M161 mask-only", QLOW_FORMAT_M161, 0, 0, 0.3},
+    {"M161 all salient", QLOW_FORMAT_M161, 1, 1, 1.0},
 };
 
 /* rows x cols: one tile group, partial groups, several chunks, a short last chunk, 11008 columns */
@@ -89,6 +90,53 @@ static void check_copy(const qlow__kpart *kp, const char *name)
     QT_CHECK(bad == 0, "%s: %lld signs of the row-tiled copy differ from the rows", name, (long long)bad);
     QT_CHECK(stored == copied && ones == stored, "%s: %lld signs stored, %lld copied, %lld expected", name,
              (long long)stored, (long long)copied, (long long)ones);
+    free(copy);
+}
+
+/* M161's salient Q4 part: the code of (row r, salient column c) at the documented nibble (lut.h). */
+static void check_salient_copy(const qlow__packed *p, const char *name)
+{
+    qlow__kpart kp;
+    memset(&kp, 0, sizeof(kp));
+    kp.format = QLOW_FORMAT_Q4;
+    kp.m161_salient = 1;
+    kp.rows = p->rows;
+    kp.cols = p->n_salient;
+    kp.cols_pad = (kp.cols + 31) / 32 * 32;
+    kp.row_bytes = p->sal_row_bytes;
+    kp.ablock = 32;
+    kp.nblk = kp.cols_pad / 32;
+    kp.nblk_pad = (kp.nblk + 15) / 16 * 16;
+    kp.ngroups = 1;
+    kp.group_rows = 1;
+    kp.codes = p->sal_codes;
+    size_t bytes = 0;
+    if (!QT_CHECK(qlow__q4t_part_ok(&kp) && qlow__q4t_bytes(&kp, &bytes) == QLOW_OK, "%s: salient part not eligible", name))
+        return;
+    uint8_t *copy = (uint8_t *)malloc(bytes);
+    memset(copy, 0xA5, bytes);
+    qlow__q4t_pack(&kp, copy);
+    const int64_t tiles = (kp.rows + 15) / 16;
+    int64_t bad = 0;
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t grp = t / 4, ng = tiles - 4 * grp < 4 ? tiles - 4 * grp : 4;
+        for (int64_t b = 0; b < kp.nblk; b++)
+            for (int k = 0; k < 4; k++)
+                for (int i = 0; i < 16; i++)
+                    for (int j = 0; j < 8; j++) {
+                        const int64_t r = 16 * t + i, col = 32 * b + 8 * k + j;
+                        const size_t vec = (size_t)(grp * 4 * kp.nblk * 4 + (b * 4 + k) * ng + t % 4);
+                        const uint8_t byte = copy[vec * 64 + 4 * (size_t)i + (size_t)(j % 4)];
+                        const unsigned got = j < 4 ? byte & 15u : (unsigned)(byte >> 4);
+                        unsigned want = 0;
+                        if (r < kp.rows) { /* Q4: byte i of a 32-column block holds columns i and i + 16 */
+                            const uint8_t v = p->sal_codes[(size_t)r * p->sal_row_bytes + (size_t)(col / 32) * 16 + col % 16];
+                            want = col % 32 < 16 ? v & 15u : (unsigned)(v >> 4);
+                        }
+                        bad += got != want;
+                    }
+    }
+    QT_CHECK(bad == 0, "%s: %lld codes of the salient copy differ from the rows", name, (long long)bad);
     free(copy);
 }
 
@@ -167,11 +215,15 @@ int main(void)
             char name[96];
             snprintf(name, sizeof(name), "%s %lldx%lld", c->name, (long long)o.rows, (long long)o.cols);
             QT_CHECK(tp_attach_prep(&m), "%s: no kernel tables", name);
+            const qlow__packed *p = &m.qm.p;
+            /* M161's salient part gets a row-tiled copy from 128 stored columns on */
+            const int sal = c->format == QLOW_FORMAT_M161 && (p->n_salient + 31) / 32 * 32 >= 128;
+            const int bin = p->cols - (c->format == QLOW_FORMAT_M161 ? p->n_salient : 0) > 0;
             const int nlut = qlow__gemm_prep_lut_parts(&m.qm);
-            QT_CHECK(nlut == (lut_cpu ? 1 : 0), "%s: %d parts with a row-tiled copy", name, nlut);
+            QT_CHECK(nlut == (lut_cpu ? sal + bin : 0), "%s: %d parts with a row-tiled copy", name, nlut);
+            if (sal) check_salient_copy(p, name);
 
             /* The binary part, as the kernels describe it. */
-            const qlow__packed *p = &m.qm.p;
             qlow__kpart kp;
             memset(&kp, 0, sizeof(kp));
             kp.format = c->format == QLOW_FORMAT_B2 ? QLOW_FORMAT_B2 : QLOW_FORMAT_B1;
@@ -182,12 +234,14 @@ int main(void)
             kp.ablock = 256;
             kp.interleave = 1;
             kp.nblk_pad = (kp.cols_pad / 256 + (kp.cols_pad % 256 != 0) + 15) / 16 * 16;
-            QT_CHECK(qlow__lut_part_ok(&kp), "%s: part not eligible for the lookup kernel", name);
             kp.codes = p->codes;
             kp.codes2 = c->format == QLOW_FORMAT_B2 ? p->codes2 : NULL;
-            check_copy(&kp, name);
+            if (bin) {
+                QT_CHECK(qlow__lut_part_ok(&kp), "%s: part not eligible for the lookup kernel", name);
+                check_copy(&kp, name);
+            }
 #if defined(QLOW__HAVE_X86_KERNELS)
-            if (lut_cpu && si < 2) check_tables(&kp, name);
+            if (bin && lut_cpu && si < 2) check_tables(&kp, name);
 #endif
 
             float *x = (float *)malloc((size_t)o.cols * sizeof(float));
