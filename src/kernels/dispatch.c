@@ -328,7 +328,8 @@ static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
 
 /* B1-kind parts get a row-tiled copy of their sign planes when this CPU runs the lookup kernel
  * (lut.h): one more bit per binary weight in the handle, for a batch-1 product about twice as fast
- * (4096 x 4096 B1, 1 thread, hot: 100 -> 40 us). QLOW_NO_LUT_COPY builds keep handles small. */
+ * (4096 x 4096 B1, 1 thread, hot: 100 -> 40 us); M161's salient part a row-tiled copy of its codes.
+ * QLOW_NO_LUT_COPY builds keep handles small. */
 static int lut_cpu(void)
 {
 #if defined(QLOW__HAVE_X86_KERNELS) && !defined(QLOW_NO_LUT_COPY)
@@ -341,7 +342,7 @@ static int lut_cpu(void)
 
 static int lut_wanted(const qlow__kpart *kp) { return lut_cpu() && qlow__lut_part_ok(kp); }
 
-/* Carve (or count) and fill the row-tiled copies of plan pl's binary parts. */
+/* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part). */
 static void carve_luts(qlow__wksp *w, gemm_plan *pl)
 {
     for (int k = 0; k < pl->nparts; k++) {
