@@ -1320,7 +1320,8 @@ QLOW_API qlow_status qlow_tokenizer_encode(const qlow_tokenizer *tok, const char
 
 /*! qlow_tokenizer_decode_piece() : the bytes token `token` stands for after token `prev` (llama2.c
  *  decode): byte tokens <0xHH> give the raw byte, and the leading space of a piece right after BOS is
- *  dropped. *piece points into the tokenizer or a static table (not NUL-terminated); *length may be 0.
+ *  dropped (so is a <0x20> byte token there: the encoder's dummy-prefix space in a vocabulary that has
+ *  no " " token). *piece points into the tokenizer or a static table (not NUL-terminated); *length may be 0.
  *  @return QLOW_E_INVALID_ARG for an id out of range. Never allocates; thread-safe. */
 QLOW_API qlow_status qlow_tokenizer_decode_piece(const qlow_tokenizer *tok, int32_t prev, int32_t token,
                                                  const char **piece, size_t *length);

@@ -428,7 +428,9 @@ qlow_status qlow_tokenizer_decode_piece(const qlow_tokenizer *tok, int32_t prev,
     if (n == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>' && (hi = hex_digit(p[3])) >= 0 &&
         (lo = hex_digit(p[4])) >= 0) {
         p = (const char *)&tok->raw[hi * 16 + lo];
-        n = 1;
+        /* A vocabulary without a " " token gets the encoder's dummy-prefix space as the byte token
+         * <0x20>: it is dropped after BOS like a leading space, so that decoding undoes encoding. */
+        n = prev == QLOW_TOKEN_BOS && hi * 16 + lo == ' ' ? 0 : 1;
     }
     *piece = p;
     *length = n;
