@@ -593,26 +593,24 @@ static int64_t task_row(int64_t rows, int64_t task, int64_t ntasks, int64_t spli
     return task >= ntasks ? rows : rows * task / ntasks / split * split;
 }
 
-/* Batch-1 parts with a row-tiled copy on AVX-512 go through the lookup kernel (x86_avx512_lut.c). */
-static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+/* Batch-1 calls on AVX-512 read the row-tiled copies (lut.h) of the parts that have one: binary parts
+ * through the lookup kernel (x86_avx512_lut.c), M161's salient part through x86_avx512_q4tile.c. */
+static int tiled_calls(const qlow__kernel_set *ks, int64_t batch)
 {
 #if defined(QLOW__HAVE_X86_KERNELS)
-    return batch == 1 && ks == &qlow__kernels_avx512 && kp->lut;
+    return batch == 1 && ks == &qlow__kernels_avx512;
 #else
-    (void)ks, (void)kp, (void)batch;
+    (void)ks, (void)batch;
     return 0;
 #endif
 }
-
-/* Batch-1 M161 salient parts with a row-tiled copy on AVX-512 (x86_avx512_q4tile.c). */
+static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+{
+    return tiled_calls(ks, batch) && kp->lut;
+}
 static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-#if defined(QLOW__HAVE_X86_KERNELS)
-    return batch == 1 && ks == &qlow__kernels_avx512 && kp->q4t;
-#else
-    (void)ks, (void)kp, (void)batch;
-    return 0;
-#endif
+    return tiled_calls(ks, batch) && kp->q4t;
 }
 
 #if defined(QLOW__HAVE_X86_KERNELS)
