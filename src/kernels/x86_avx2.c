@@ -53,24 +53,30 @@ INL __m256i ld4(const uint8_t *p, int64_t rem)
 }
 INL __m256i ldx(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Exact u8 x s8 dot products into the int32 lanes of a vector, each lane the sum over its 4 bytes: a
- * run starts with dot_begin(acc), grows by dot_step(run, codes, activations) and is added to acc by
- * dot_end(acc, run); dot_widen(run) is a run begun from zero as int32. With vpdpbusd a run is the
- * int32 accumulator itself. Without it a run holds int16 pair sums (vpmaddubsw) widened once by
- * vpmaddwd: each step adds at most 2 * code * 127 per int16 lane, and every caller bounds the steps of
- * a run so that the sum stays below 2^15 (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762;
- * T158: 5 x 508; B1: 64 x 254). Integer sums are exact, so both give the same int32 lanes. */
+/* Exact u8 x s8 dot products into the int32 lanes of a vector, each lane the sum over its 4 bytes. A
+ * run of them starts from zero (dot_begin), grows by dot_step(run, codes, activations) and is added
+ * to an int32 accumulator by dot_end(acc, run); dot_widen(run) is the run alone as int32.
+ * Without vpdpbusd a run holds int16 pair sums (vpmaddubsw) widened once by vpmaddwd: each step adds
+ * at most 2 * code * 127 per int16 lane, and every caller bounds the steps of a run so that the sum
+ * stays below 2^15 (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762; T158: 5 x 508; B1: 64 x 254).
+ * With vpdpbusd a run is int32 already. Its steps form one dependency chain, so runs stay short (a
+ * chain of vpdpbusd through a whole row ran at its latency: T2 at batch 1 took 200 us where the
+ * vpmaddubsw kernel took 160); B1's chunk-long runs are therefore resumed per step (dot_resume /
+ * dot_pause): in the int16 form the run itself lives on, with vpdpbusd each step's short run is
+ * added. Integer sums are exact, so every form gives the same int32 lanes. */
+INL __m256i dot_begin(void) { return _mm256_setzero_si256(); }
 #if defined(QLOW__AVX2_WITH_VNNI)
-INL __m256i dot_begin(__m256i acc) { return acc; }
 INL __m256i dot_step(__m256i run, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(run, u, s); }
-INL __m256i dot_end(__m256i acc, __m256i run) { (void)acc; return run; }
 INL __m256i dot_widen(__m256i run) { return run; }
+INL __m256i dot_resume(__m256i acc) { (void)acc; return dot_begin(); }
+INL __m256i dot_pause(__m256i acc, __m256i run) { return _mm256_add_epi32(acc, run); }
 #else
-INL __m256i dot_begin(__m256i acc) { (void)acc; return _mm256_setzero_si256(); }
 INL __m256i dot_step(__m256i run, __m256i u, __m256i s) { return _mm256_add_epi16(run, _mm256_maddubs_epi16(u, s)); }
 INL __m256i dot_widen(__m256i run) { return _mm256_madd_epi16(run, _mm256_set1_epi16(1)); }
-INL __m256i dot_end(__m256i acc, __m256i run) { return _mm256_add_epi32(acc, dot_widen(run)); }
+INL __m256i dot_resume(__m256i acc) { return acc; }
+INL __m256i dot_pause(__m256i acc, __m256i run) { (void)acc; return run; }
 #endif
+INL __m256i dot_end(__m256i acc, __m256i run) { return _mm256_add_epi32(acc, dot_widen(run)); }
 
 INL float lanes_sum(__m256 lo, __m256 hi)
 {
@@ -103,7 +109,7 @@ INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, int
         __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld4(row + off, data_bytes - off);
 #if defined(QLOW__AVX2_WITH_VNNI) /* vpdpbusd takes the full code bytes: its products never saturate */
         UNROLL
-        for (int t = 0; t < nt; t++) a[t][k] = dot_step(_mm256_setzero_si256(), v, ldx(xq[t].x8p + off));
+        for (int t = 0; t < nt; t++) a[t][k] = dot_step(dot_begin(), v, ldx(xq[t].x8p + off));
 #else /* vpmaddubsw of 255 * 127 pairs would saturate: code = lo + 16 hi */
         const __m256i m4 = _mm256_set1_epi8(15);
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
@@ -131,7 +137,7 @@ INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int6
 #define LDC(p, rem) (whole ? _mm256_loadu_si256((const __m256i *)(p)) : ld4((p), (rem)))
     __m256i s[TILE][2];
     UNROLL
-    for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
+    for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = dot_begin();
     if (kind == QLOW_FORMAT_Q8) {
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
@@ -396,6 +402,9 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
                  __m256i (*a)[2])
 {
     if (kind == QLOW_FORMAT_B1) { /* runs of a whole chunk: bt_tile widens them (dot_widen) */
+        __m256i run[TILE][2];
+        UNROLL
+        for (int t = 0; t < nt; t++) run[t][0] = dot_resume(a[t][0]), run[t][1] = dot_resume(a[t][1]);
         UNROLL
         for (int m = 0; m < 8; m++) { /* 32 columns each */
             size_t off = (size_t)b * 32 + (size_t)m * 4;
@@ -403,8 +412,10 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             __m256i bits = bits_to_bytes(row + off);
             UNROLL
             for (int t = 0; t < nt; t++)
-                a[t][m & 1] = dot_step(a[t][m & 1], bits, ldx(xq[t].x8p + off * 8));
+                run[t][m & 1] = dot_step(run[t][m & 1], bits, ldx(xq[t].x8p + off * 8));
         }
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][0] = dot_pause(a[t][0], run[t][0]), a[t][1] = dot_pause(a[t][1], run[t][1]);
     } else if (kind == QLOW_FORMAT_T2) {
         const __m256i m2 = _mm256_set1_epi8(3);
         UNROLL
@@ -413,7 +424,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off);
             __m256i run[TILE];
             UNROLL
-            for (int t = 0; t < nt; t++) run[t] = dot_begin(a[t][hf]);
+            for (int t = 0; t < nt; t++) run[t] = dot_begin();
             UNROLL
             for (int k = 0; k < 4; k++) {
                 __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
@@ -432,7 +443,7 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             t158_digits(whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off), d);
             __m256i run[TILE];
             UNROLL
-            for (int t = 0; t < nt; t++) run[t] = dot_begin(a[t][hf]);
+            for (int t = 0; t < nt; t++) run[t] = dot_begin();
             UNROLL
             for (int k = 0; k < 5; k++) {
                 UNROLL
