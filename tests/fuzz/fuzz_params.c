@@ -3,6 +3,7 @@
  * statuses are pinned codes, nothing leaks). Keys come from src/core/param_keys.def, so every key a
  * subsystem adds is fuzzed without editing this file. */
 #include "fuzz_common.h"
+#include "core/internal.h"
 
 typedef struct params_key_def {
     int32_t key;
@@ -143,19 +144,8 @@ static void params_check_bounds(fuzz_reader *r)
     FUZZ_REQUIRE(qlow_param_bounds(key, NULL, NULL, NULL, NULL) == QLOW_OK, "bounds with NULL outputs");
 }
 
-/* ISA levels by rank (documented at QLOW_CTX_ISA_MAX): -1 for values that are no level. */
-static int params_isa_rank(int64_t v)
-{
-    switch (v) {
-    case QLOW_ISA_GENERIC: return 0;
-    case QLOW_ISA_AVX2: return 1;
-    case QLOW_ISA_AVX2_VNNI: return 2;
-    case QLOW_ISA_AVX512: return 3;
-    case QLOW_ISA_AVX512_VNNI: return 4;
-    case QLOW_ISA_NEON: return 16;
-    default: return -1;
-    }
-}
+/* Levels by rank (documented at QLOW_CTX_ISA_MAX): qlow__isa_rank, -1 for values that are no level. */
+static int params_isa_rank(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX ? qlow__isa_rank((int)v) : -1; }
 static int params_isa_valid(int64_t v) { return params_isa_rank(v) >= 0; }
 
 static void params_check_ctx_set(qlow_ctx *ctx, fuzz_reader *r)
