@@ -22,7 +22,7 @@
 #if defined(QLOW__AVX2_WITH_VNNI)
 #define TGT __attribute__((target("avx2,fma,f16c,bmi2,avxvnni")))
 #define KERNEL_SET qlow__kernels_avx2_vnni
-#define KERNEL_SET_NAME "avx2_vnni"
+#define KERNEL_SET_NAME "avx2-vnni"
 #else
 #define TGT __attribute__((target("avx2,fma,f16c,bmi2")))
 #define KERNEL_SET qlow__kernels_avx2

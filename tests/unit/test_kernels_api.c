@@ -111,7 +111,7 @@ int main(void)
              "x86 kernel sets by level");
 #if defined(QLOW__HAVE_AVX_VNNI_KERNELS)
     QT_CHECK(qlow__kernels_for_isa(QLOW_ISA_AVX2_VNNI) == &qlow__kernels_avx2_vnni &&
-                 strcmp(qlow__kernels_avx2_vnni.name, "avx2_vnni") == 0,
+                 strcmp(qlow__kernels_avx2_vnni.name, "avx2-vnni") == 0,
              "AVX2_VNNI runs the AVX-VNNI set");
 #endif
 #endif
