@@ -8,6 +8,7 @@
  * lanes are blocks and no horizontal reduction is needed. The fp32 folding follows kernels.h, so
  * results equal the generic kernels bit for bit. */
 #include "kernels/kernels.h"
+#include "kernels/lut.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -574,6 +575,8 @@ const qlow__kernel_set qlow__kernels_avx2 = {
     .absmax = absmax_avx2,
     .quantize = quantize_avx2,
     .qtrans = 1,
+    .lut_tables = qlow__lut_tables_avx2,
+    .lut_rows = qlow__lut_rows_avx2,
 };
 
 #endif
