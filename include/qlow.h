@@ -486,13 +486,13 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
  *  column), for Q formats the group maps (about 2.25 bytes per 32 columns), the activation order of Q
  *  matrices up to 4096 columns (4 bytes per column) and, for Q matrices up to 512 columns and under
  *  1024 rows, their fp16 scales and zeros once more, regrouped by column group (as many bytes as those
- *  planes). On CPUs with
- *  AVX-512 VBMI and VNNI, B1, B2 and M161 matrices of at least 64 rows whose binary part has at least
- *  1024 columns also get their sign planes once more, transposed into 16-row tiles for the batch-1
- *  table-lookup kernel (as many bytes as the sign planes, rounded up to whole 64-row groups: one more
- *  bit per binary weight), and M161 matrices of at least 64 rows and 128 salient columns their salient
- *  4-bit codes once more, in 16-row tiles as well (build with QLOW_NO_LUT_COPY to trade that speed for
- *  the memory). That memory
+ *  planes). On x86-64
+ *  CPUs with AVX2, B1, B2 and M161 matrices of at least 64 rows whose binary part has at least 1024
+ *  columns also get their sign planes once more, transposed into 16-row tiles for the batch-1
+ *  table-lookup kernels (as many bytes as the sign planes, rounded up to whole 64-row groups: one more
+ *  bit per binary weight), and on CPUs with AVX-512 VBMI and VNNI, M161 matrices of at least 64 rows
+ *  and 128 salient columns their salient 4-bit codes once more, in 16-row tiles as well (build with
+ *  QLOW_NO_LUT_COPY to trade that speed for the memory). That memory
  *  must stay valid and unchanged while the matrix is used. @return as qlow_qmatrix_wrap() plus
  *  QLOW_E_WORKSPACE_TOO_SMALL; never QLOW_E_NO_MEMORY. Never allocate. */
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);

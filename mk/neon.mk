@@ -5,8 +5,8 @@
 NEON_CC     ?= aarch64-linux-gnu-gcc
 NEON_QEMU   ?= qemu-aarch64
 NEON_SYSROOT ?= /usr/aarch64-linux-gnu
-NEON_TESTS  := test_core test_fp16 test_formats_pack test_kernels_api test_kernels_gemv test_kernels_quant \
-               test_kernels_prep test_kernels_codebytes
+NEON_TESTS  := test_core test_fp16 \
+               $(sort $(notdir $(basename $(wildcard tests/unit/test_formats_*.c tests/unit/test_kernels_*.c))))
 NEON_FLAVORS := armv8-a armv8.2-a+dotprod
 
 .PHONY: check-neon

@@ -329,29 +329,30 @@ static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
     }
 }
 
-/* B1-kind parts get a row-tiled copy of their sign planes when this CPU runs the lookup kernel
- * (lut.h): one more bit per binary weight in the handle, for a batch-1 product about twice as fast
- * (4096 x 4096 B1, 1 thread, hot: 100 -> 40 us); M161's salient part a row-tiled copy of its codes.
- * QLOW_NO_LUT_COPY builds keep handles small. */
-static int lut_cpu(void)
+/* B1-kind parts get a row-tiled copy of their sign planes when this CPU runs a lookup kernel (lut.h,
+ * any x86-64 with AVX2): one more bit per binary weight in the handle, for a batch-1 product about
+ * twice as fast (4096 x 4096 B1, 1 thread, hot: AVX-512 100 -> 46 us, AVX2 210 -> 108 us). On CPUs with AVX-512
+ * VNNI and VBMI, M161's salient part gets a row-tiled copy of its codes too (x86_avx512_q4tile.c).
+ * QLOW_NO_LUT_COPY builds keep handles small. cpu_isa is the CPU's best level, read once per handle. */
+static int lut_cpu(int cpu_isa)
 {
 #if defined(QLOW__HAVE_X86_KERNELS) && !defined(QLOW_NO_LUT_COPY)
-    const int isa = qlow__cpu_best_isa();
-    return isa == QLOW_ISA_AVX512_VNNI;
+    return qlow__isa_has_avx2(cpu_isa);
 #else
+    (void)cpu_isa;
     return 0;
 #endif
 }
-
-static int lut_wanted(const qlow__kpart *kp) { return lut_cpu() && qlow__lut_part_ok(kp); }
+static int q4t_cpu(int cpu_isa) { return lut_cpu(cpu_isa) && cpu_isa == QLOW_ISA_AVX512_VNNI; }
 
 /* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part). */
 static void carve_luts(qlow__wksp *w, gemm_plan *pl)
 {
+    const int cpu_isa = qlow__cpu_best_isa();
     for (int k = 0; k < pl->nparts; k++) {
         qlow__kpart *kp = &pl->part[k];
         size_t q4b;
-        if (lut_cpu() && qlow__q4t_part_ok(kp) && qlow__q4t_bytes(kp, &q4b) == QLOW_OK) {
+        if (q4t_cpu(cpu_isa) && qlow__q4t_part_ok(kp) && qlow__q4t_bytes(kp, &q4b) == QLOW_OK) {
             uint8_t *q = (uint8_t *)qlow__wksp_take(w, q4b);
             if (q) {
                 qlow__q4t_pack(kp, q);
@@ -360,7 +361,7 @@ static void carve_luts(qlow__wksp *w, gemm_plan *pl)
             continue;
         }
         qlow__lut_geom g;
-        if (!lut_wanted(kp) || qlow__lut_geometry(kp, &g) != QLOW_OK) continue;
+        if (!lut_cpu(cpu_isa) || !qlow__lut_part_ok(kp) || qlow__lut_geometry(kp, &g) != QLOW_OK) continue;
         uint8_t *a = (uint8_t *)qlow__wksp_take(w, g.plane_bytes);
         if (!a) continue;
         qlow__lut_pack(kp, &g, a);
@@ -596,24 +597,21 @@ static int64_t task_row(int64_t rows, int64_t task, int64_t ntasks, int64_t spli
     return task >= ntasks ? rows : rows * task / ntasks / split * split;
 }
 
-/* Batch-1 calls on AVX-512 read the row-tiled copies (lut.h) of the parts that have one: binary parts
- * through the lookup kernel (x86_avx512_lut.c), M161's salient part through x86_avx512_q4tile.c. */
-static int tiled_calls(const qlow__kernel_set *ks, int64_t batch)
-{
-#if defined(QLOW__HAVE_X86_KERNELS)
-    return batch == 1 && ks == &qlow__kernels_avx512;
-#else
-    (void)ks, (void)batch;
-    return 0;
-#endif
-}
+/* Batch-1 calls read the row-tiled copies (lut.h) of the parts that have one: binary parts through the
+ * set's lookup kernel (x86_avx512_lut.c, x86_avx2_lut.c), M161's salient part on AVX-512 through
+ * x86_avx512_q4tile.c. */
 static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-    return tiled_calls(ks, batch) && kp->lut;
+    return batch == 1 && kp->lut && ks->lut_rows;
 }
 static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-    return tiled_calls(ks, batch) && kp->q4t;
+#if defined(QLOW__HAVE_X86_KERNELS)
+    return batch == 1 && ks == &qlow__kernels_avx512 && kp->q4t;
+#else
+    (void)ks, (void)kp, (void)batch;
+    return 0;
+#endif
 }
 
 #if defined(QLOW__HAVE_X86_KERNELS)
@@ -637,11 +635,10 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
         /* a narrow Q part's activations are in natural order, which only the narrow kernel reads */
         if (r < r1 && batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
             r = qlow__narrow_q_rows_avx512(kp, xq, r, r1, Y, k > 0);
-        else if (r < r1 && lut_b(ks, kp, batch))
-            r = qlow__lut_rows_avx512(kp, xq, r, r1, Y, k > 0);
         else if (r < r1 && narrow_b(ks, kp, batch))
             r = qlow__narrow_b_rows_avx512(kp, xq, r, r1, Y, k > 0);
 #endif
+        if (r < r1 && lut_b(ks, kp, batch)) r = ks->lut_rows(kp, xq, r, r1, Y, k > 0);
         if (r < r1) fn(kp, xq, (int)batch, r, r1, Y, pl->p->rows, k > 0);
     }
 }
@@ -663,12 +660,10 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
     ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,
                                            &ws->xq[i]);
     ws->xq[i].ltab = NULL;
-#if defined(QLOW__HAVE_X86_KERNELS)
     if (ws->tok_status[i] == QLOW_OK && lut_b(ks, &pl->part[k], ntok) && b->ltab) {
-        qlow__lut_tables_avx512(&pl->part[k], ws->xq[i].x8, b->ltab);
+        ks->lut_tables(&pl->part[k], ws->xq[i].x8, b->ltab);
         ws->xq[i].ltab = b->ltab;
     }
-#endif
 }
 
 static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y,

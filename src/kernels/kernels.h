@@ -104,6 +104,14 @@ typedef void (*qlow__rows_fn)(const qlow__kpart *kp, const qlow__xq *xq, int nt,
 typedef float (*qlow__absmax_fn)(const float *v, int64_t n);
 typedef int32_t (*qlow__quantize_fn)(const float *v, int64_t n, float inv, int8_t *q);
 
+/* Batch-1 table lookup over a part's row-tiled sign copy (kp->lut, lut.h). tables: the token's lookup
+ * tables from its block-major x8 into tab (the set's own layout, 256 bytes per unit). rows: rows
+ * [r0, r1), which must start a 64-row span and end one (or end the part); returns the first row it
+ * left undone (r0 when it cannot run, r1 otherwise). Same y contract and results as qlow__rows_fn. */
+typedef void (*qlow__lut_tables_fn)(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+typedef int64_t (*qlow__lut_rows_fn)(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
+                                     int add);
+
 /* Kernels of one ISA; rows are indexed by kernel kind (a qlow_format value). NULL = use generic. */
 typedef struct qlow__kernel_set {
     const char *name;
@@ -111,6 +119,8 @@ typedef struct qlow__kernel_set {
     qlow__absmax_fn absmax;
     qlow__quantize_fn quantize;
     int32_t qtrans; /* Q4/Q3/Q2 kernels read the transposed activation orders */
+    qlow__lut_tables_fn lut_tables; /* both NULL when the set has no lookup kernel */
+    qlow__lut_rows_fn lut_rows;
 } qlow__kernel_set;
 
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;

@@ -19,8 +19,11 @@
  * weights, both planes of B2 included, stream linearly as one sequence. So the copy is panel-major,
  * then block-major, then group-major: see qlow__lut_vector. Inside a group, the 64-byte vector of
  * (unit u, virtual tile v) comes at u * nv + v, where v = plane * ng + (tile in the group), ng the
- * group's tiles and nv = ng * planes. Byte 4 i + q of that vector: row 16t + i, slots 32u + 8q + k at
- * bit k (k < 4: the low nibble, k >= 4: the high nibble).
+ * group's tiles and nv = ng * planes. Byte qlow__lut_byte(i, q) = 32 (q & 1) + 16 (q >> 1) + i of that
+ * vector: row 16t + i, slots 32u + 8q + k at bit k (k < 4: the low nibble, k >= 4: the high nibble).
+ * So each 16-byte lane holds one column group q (0, 2, 1, 3) of the 16 rows: that is what an AVX2
+ * vpshufb (16 entries per lane) can look up as loaded; the AVX-512 kernel regroups the bytes by row
+ * with one vpermb.
  *
  * Activation tables of one token (built per call): per unit 256 bytes, four 64-entry tables indexed
  * by 16 q + n (n a 4-bit sign group): [0] low nibbles and [1] high nibbles over xl = x & 15, [2], [3]
@@ -48,6 +51,9 @@ typedef struct qlow__lut_geom {
     size_t plane_bytes; /* bytes of the copy: tiles * units * planes * 64 */
     size_t table_bytes; /* bytes of one token's activation tables: units * 256 */
 } qlow__lut_geom;
+
+/* Byte of row i (of a tile) and column group q (of a unit) in a 64-byte vector of the copy. */
+static inline int qlow__lut_byte(int i, int q) { return 32 * (q & 1) + 16 * (q >> 1) + i; }
 
 /* Tiles in group grp (gtiles, or fewer for the last). */
 static inline int64_t qlow__lut_group_tiles(const qlow__lut_geom *g, int64_t grp)
@@ -98,8 +104,10 @@ QLOW_HIDDEN void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst);
 QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
 
 #if defined(QLOW__HAVE_X86_KERNELS)
-/* The activation tables of one token from its block-major x8 (x8 of qlow__xq) into tab. */
+/* The activation tables of one token from its block-major x8 (x8 of qlow__xq) into tab, in the layout
+ * each kernel reads (x86_avx512_lut.c, x86_avx2_lut.c). */
 QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+QLOW_HIDDEN void qlow__lut_tables_avx2(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
 /* Batch-1 rows [r0, r1) of a part with a Q4 row-tiled copy (kp->q4t), same contract as below. */
 QLOW_HIDDEN int64_t qlow__q4t_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
                                           int add);
@@ -109,6 +117,8 @@ QLOW_HIDDEN int64_t qlow__q4t_rows_avx512(const qlow__kpart *kp, const qlow__xq 
  * r1. Equal to the generic kernel bit for bit. */
 QLOW_HIDDEN int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
                                           int add);
+QLOW_HIDDEN int64_t qlow__lut_rows_avx2(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
+                                        int add);
 #endif
 
 #endif

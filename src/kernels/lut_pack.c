@@ -61,10 +61,11 @@ void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst
                     const int64_t r = t * QLOW__LUT_TILE + i;
                     const uint8_t *row = r < kp->rows ? codes + (size_t)r * rb : NULL;
                     for (int64_t u = 0; u < nu; u++) {
-                        uint8_t *vec = dst + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, u, v) * 64 + 4 * (size_t)i;
+                        uint8_t *vec = dst + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, u, v) * 64;
                         for (int q = 0; q < 4; q++) {
                             const int64_t s = 8 * u + 2 * q;
-                            vec[q] = row ? (uint8_t)(nibble(row, rb, c, s, d) | nibble(row, rb, c, s + 1, d) << 4) : 0;
+                            vec[qlow__lut_byte(i, q)] =
+                                row ? (uint8_t)(nibble(row, rb, c, s, d) | nibble(row, rb, c, s + 1, d) << 4) : 0;
                         }
                     }
                 }

@@ -11,6 +11,7 @@
  * (qtrans) so that the lanes of a dot product are blocks and no horizontal reduction is needed. The
  * fp32 folding follows kernels.h, so both sets equal the generic kernels bit for bit. */
 #include "kernels/kernels.h"
+#include "kernels/lut.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -616,6 +617,8 @@ const qlow__kernel_set KERNEL_SET = {
     .absmax = qlow__absmax_avx2,
     .quantize = qlow__quantize_avx2,
     .qtrans = 1,
+    .lut_tables = qlow__lut_tables_avx2,
+    .lut_rows = qlow__lut_rows_avx2,
 };
 
 #endif

@@ -8,6 +8,7 @@
  *   remainder (2-bit fields) and digit 4 from the difference. Weight planes are prefetched QLOW__PF_DIST bytes ahead (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
+#include "kernels/lut.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -651,6 +652,8 @@ const qlow__kernel_set qlow__kernels_avx512 = {
     .absmax = absmax_avx512,
     .quantize = quantize_avx512,
     .qtrans = 1,
+    .lut_tables = qlow__lut_tables_avx512,
+    .lut_rows = qlow__lut_rows_avx512,
 };
 
 #endif

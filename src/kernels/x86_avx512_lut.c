@@ -91,11 +91,15 @@ INL void unit_tiles(const uint8_t *wv, const int NG, int64_t u, const uint8_t *b
     const uint8_t *tp = btab + (size_t)u * 256;
     const __m512i t[4] = {_mm512_load_si512((const void *)tp), _mm512_load_si512((const void *)(tp + 64)),
                           _mm512_load_si512((const void *)(tp + 128)), _mm512_load_si512((const void *)(tp + 192))};
+    /* byte 4 i + q of a regrouped vector = row i, group q (lut.h stores it at qlow__lut_byte(i, q)) */
+    const __m512i by_row = _mm512_set_epi32(0x3f1f2f0f, 0x3e1e2e0e, 0x3d1d2d0d, 0x3c1c2c0c, 0x3b1b2b0b, 0x3a1a2a0a,
+                                            0x39192909, 0x38182808, 0x37172707, 0x36162606, 0x35152505, 0x34142404,
+                                            0x33132303, 0x32122202, 0x31112101, 0x30102000);
     UNROLL
     for (int i = 0; i < NG; i++) {
         const uint8_t *p = wv + (size_t)(u * NG + i) * 64;
         LUT_PREFETCH(p);
-        unit_step(_mm512_load_si512((const void *)p), t, &bl[i], &bh[i]);
+        unit_step(_mm512_permutexvar_epi8(by_row, _mm512_load_si512((const void *)p)), t, &bl[i], &bh[i]);
     }
 }
 

@@ -1,12 +1,14 @@
-/* test_kernels_lut.c - the table-lookup kernel of binary planes (src/kernels/x86_avx512_lut.c) and the
- * row-tiled sign copy it reads (src/kernels/lut.h):
+/* test_kernels_lut.c - the table-lookup kernels of binary planes (src/kernels/x86_avx512_lut.c,
+ * x86_avx2_lut.c) and the row-tiled sign copy they read (src/kernels/lut.h):
  *   - the copy holds every sign of the stored rows at the documented place, and zeros elsewhere;
- *   - the activation tables hold the documented partial sums, for every int8 activation value;
+ *   - both kernels' activation tables hold the documented partial sums, for every int8 activation;
  *   - batch-1 products through the handle's tables equal the generic kernel bit for bit, at 1 and 2
- *     threads (row splits that cut a 64-row group), in both activation modes, for B1, B2 and M161 (its
- *     salient Q4 part through its own row-tiled copy), and equal the kernels of a handle without one. */
+ *     threads (row splits that cut a 64-row group), in both activation modes, at every x86 level the
+ *     CPU has (AVX2 and AVX-512), for B1, B2 and M161 (its salient Q4 part through its own row-tiled
+ *     copy on AVX-512), and equal the kernels of a handle without one. */
 #include "qtest.h"
 #include "kernels_testpack.h"
+#include "qtest_isa.h"
 #include "kernels/lut.h"
 
 typedef struct cfg {
@@ -67,7 +69,9 @@ static void check_copy(const qlow__kpart *kp, const char *name)
                         for (int q = 0; q < 4; q++)
                             for (int k = 0; k < 8; k++) {
                                 const int64_t r = 16 * t + i;
-                                const size_t at = vector_at(&g, ubase, nu, t, pl, u) * 64 + 4 * (size_t)i + (size_t)q;
+                                /* lanes hold column groups 0, 2, 1, 3, byte i of a lane row i */
+                                const size_t lane = q == 0 ? 0 : q == 2 ? 1 : q == 1 ? 2 : 3;
+                                const size_t at = vector_at(&g, ubase, nu, t, pl, u) * 64 + 16 * lane + (size_t)i;
                                 unsigned got = (copy[at] >> k) & 1u;
                                 unsigned want = r < kp->rows ? slot_sign(codes + (size_t)r * kp->row_bytes,
                                                                          kp->row_bytes, b, 32 * u + 8 * q + k)
@@ -141,8 +145,16 @@ static void check_salient_copy(const qlow__packed *p, const char *name)
 }
 
 #if defined(QLOW__HAVE_X86_KERNELS)
+/* Byte of unit table entry (kind t: 0, 1 low / high nibble over xl, 2, 3 over xh; column group q; sign
+ * pattern n) in each kernel's layout: AVX-512 [t][16 q + n] (x86_avx512_lut.c); AVX2 [t][P, Q] of 32
+ * bytes, lane q / 2 of P (q even) or Q (q odd) (x86_avx2_lut.c). */
+static size_t table_byte(int avx2, int t, int q, int n)
+{
+    return avx2 ? (size_t)(t * 64 + (q & 1) * 32 + (q / 2) * 16 + n) : (size_t)(t * 64 + 16 * q + n);
+}
+
 /* Tables over activations that take every int8 value the quantizer produces (-127..127). */
-static void check_tables(const qlow__kpart *kp, const char *name)
+static void check_tables(const qlow__kpart *kp, int avx2, const char *name)
 {
     qlow__lut_geom g;
     if (!QT_CHECK(qlow__lut_geometry(kp, &g) == QLOW_OK, "%s: geometry", name)) return;
@@ -150,7 +162,8 @@ static void check_tables(const qlow__kpart *kp, const char *name)
     int8_t *x8 = (int8_t *)malloc(nx);
     uint8_t *tab = (uint8_t *)aligned_alloc(64, (g.table_bytes + 63) / 64 * 64);
     for (size_t i = 0; i < nx; i++) x8[i] = (int8_t)((int)((i * 37 + i / 255) % 255) - 127);
-    qlow__lut_tables_avx512(kp, x8, tab);
+    if (avx2) qlow__lut_tables_avx2(kp, x8, tab);
+    else qlow__lut_tables_avx512(kp, x8, tab);
     int64_t bad = 0, unit = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
         const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last;
@@ -165,12 +178,13 @@ static void check_tables(const qlow__kpart *kp, const char *name)
                             int xh = (int)floor(x / 16.0), xl = x - 16 * xh;
                             want += t < 2 ? xl : xh;
                         }
-                        uint8_t raw = tab[(size_t)unit * 256 + (size_t)t * 64 + (size_t)(16 * q + n)];
+                        uint8_t raw = tab[(size_t)unit * 256 + table_byte(avx2, t, q, n)];
                         int got = t < 2 ? (int)raw : (int)(int8_t)raw;
                         bad += got != want;
                     }
     }
-    QT_CHECK(bad == 0, "%s: %lld lookup-table entries differ from their sums", name, (long long)bad);
+    QT_CHECK(bad == 0, "%s %s: %lld lookup-table entries differ from their sums", name, avx2 ? "AVX2" : "AVX-512",
+             (long long)bad);
     free(x8);
     free(tab);
 }
@@ -194,8 +208,14 @@ int main(void)
     QT_CHECK_OK(qlow_ctx_create(NULL, &ctx));
     int64_t det = 0;
     QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &det));
-    const int lut_cpu = det == QLOW_ISA_AVX512_VNNI;
-    if (!lut_cpu) printf("INFO this CPU has no AVX-512 VBMI+VNNI: only the copy and the generic path are checked\n");
+    /* copies of the binary parts on every x86 level (AVX2 up), of M161's salient part with AVX-512 VNNI */
+    const int lut_cpu = qt_isa_runs(QLOW_ISA_AVX2, det), q4t_cpu = det == QLOW_ISA_AVX512_VNNI;
+    if (!lut_cpu) printf("INFO this CPU runs no lookup kernel: only the copy and the generic path are checked\n");
+    /* the levels whose kernels are compared: the detected one, AVX2 and AVX2_VNNI below it */
+    int64_t isas[3] = {det, 0, 0};
+    int nisa = 1;
+    if (lut_cpu && det != QLOW_ISA_AVX2) isas[nisa++] = QLOW_ISA_AVX2;
+    if (det != QLOW_ISA_AVX2_VNNI && qt_isa_runs(QLOW_ISA_AVX2_VNNI, det)) isas[nisa++] = QLOW_ISA_AVX2_VNNI;
 
     for (size_t si = 0; si < sizeof(SHAPES) / sizeof(SHAPES[0]); si++)
         for (size_t ci = 0; ci < sizeof(CFGS) / sizeof(CFGS[0]); ci++) {
@@ -220,7 +240,7 @@ int main(void)
             const int sal = c->format == QLOW_FORMAT_M161 && (p->n_salient + 31) / 32 * 32 >= 128;
             const int bin = p->cols - (c->format == QLOW_FORMAT_M161 ? p->n_salient : 0) > 0;
             const int nlut = qlow__gemm_prep_lut_parts(&m.qm);
-            QT_CHECK(nlut == (lut_cpu ? sal + bin : 0), "%s: %d parts with a row-tiled copy", name, nlut);
+            QT_CHECK(nlut == (lut_cpu ? bin : 0) + (q4t_cpu ? sal : 0), "%s: %d parts with a row-tiled copy", name, nlut);
             if (sal) check_salient_copy(p, name);
 
             /* The binary part, as the kernels describe it. */
@@ -241,7 +261,10 @@ int main(void)
                 check_copy(&kp, name);
             }
 #if defined(QLOW__HAVE_X86_KERNELS)
-            if (bin && lut_cpu && si < 2) check_tables(&kp, name);
+            if (bin && lut_cpu && si < 2) {
+                check_tables(&kp, 1, name);
+                if (q4t_cpu) check_tables(&kp, 0, name);
+            }
 #endif
 
             float *x = (float *)malloc((size_t)o.cols * sizeof(float));
@@ -252,16 +275,19 @@ int main(void)
                 QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
                 QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
                 QT_CHECK_OK(run(ctx, &m.qm, x, yg, per_token));
-                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
-                for (int th = 1; th <= 2; th++) {
-                    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
-                    for (int h = 0; h < 2; h++) {
-                        memset(y, 0xFF, (size_t)o.rows * sizeof(float));
-                        QT_CHECK_OK(run(ctx, h ? &plain : &m.qm, x, y, per_token));
-                        QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
-                                 "%s %s %d threads %s: differs from the generic kernel (row 0: %.9g vs %.9g)", name,
-                                 per_token ? "act8" : "block", th, h ? "plain handle" : "with tables", (double)y[0],
-                                 (double)yg[0]);
+                for (int ii = 0; ii < nisa; ii++) {
+                    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[ii]));
+                    for (int th = 1; th <= 2; th++) {
+                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
+                        for (int h = 0; h < 2; h++) {
+                            memset(y, 0xFF, (size_t)o.rows * sizeof(float));
+                            QT_CHECK_OK(run(ctx, h ? &plain : &m.qm, x, y, per_token));
+                            QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
+                                     "%s %s isa %lld %d threads %s: differs from the generic kernel (row 0: %.9g vs "
+                                     "%.9g)",
+                                     name, per_token ? "act8" : "block", (long long)isas[ii], th,
+                                     h ? "plain handle" : "with tables", (double)y[0], (double)yg[0]);
+                        }
                     }
                 }
             }
