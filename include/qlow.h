@@ -235,9 +235,10 @@ typedef enum qlow_ctx_key {
                                  default is the best the CPU supports. Lowering it is how tests compare
                                  the generic path against SIMD. Levels are ordered GENERIC < AVX2 <
                                  AVX2_VNNI < AVX512 < AVX512_VNNI (not by value); NEON stands apart.
-                                 Reading it gives the level kernels run at: the lower of this value and
-                                 QLOW_CTX_ISA_DETECTED, and AVX2 for AVX2_VNNI on a CPU without
-                                 AVX-VNNI (e.g. an AVX-512 VNNI CPU without the VEX encoding). */
+                                 Reading it gives the level kernels run at: the lower (in that order)
+                                 of this value and QLOW_CTX_ISA_DETECTED, and AVX2 for AVX2_VNNI on a
+                                 CPU without AVX-VNNI (e.g. an AVX-512 VNNI CPU without the VEX
+                                 encoding). */
     QLOW_CTX_ISA_DETECTED = 4 /* int, read-only: the best qlow_isa this CPU and build support. */
 } qlow_ctx_key;
 
@@ -514,8 +515,8 @@ QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const
  * (B1 with r2, M161) scale x by it before quantizing; M161 gathers x into its salient and binary parts
  * once per call.
  *
- * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2, AVX2_VNNI,
- * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count. (This needs the library built
+ * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
+ * AVX2_VNNI, AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count. (This needs the library built
  * without fused multiply-add contraction: the default of -std=c11; GNU modes need -ffp-contract=off.)
  * Accuracy: Y equals W x_hat computed with fp32 rounding, where x_hat is the dequantized activation
  * (|x - x_hat| <= scale_block / 2 per element). Hence |Y - W x| <= sum_j |w_j| * scale_block(j) / 2
