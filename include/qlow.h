@@ -233,7 +233,12 @@ typedef enum qlow_ctx_key {
     QLOW_CTX_SEED = 2,        /* int, any int64, default 0x5eed. Seeds every randomized algorithm. */
     QLOW_CTX_ISA_MAX = 3,     /* int, a qlow_isa: highest SIMD level kernels may use (runtime override);
                                  default is the best the CPU supports. Lowering it is how tests compare
-                                 the generic path against SIMD. */
+                                 the generic path against SIMD. Levels are ordered GENERIC < AVX2 <
+                                 AVX2_VNNI < AVX512 < AVX512_VNNI (not by value); NEON stands apart.
+                                 Reading it gives the level kernels run at: the lower (in that order)
+                                 of this value and QLOW_CTX_ISA_DETECTED, and AVX2 for AVX2_VNNI on a
+                                 CPU without AVX-VNNI (e.g. an AVX-512 VNNI CPU without the VEX
+                                 encoding). */
     QLOW_CTX_ISA_DETECTED = 4 /* int, read-only: the best qlow_isa this CPU and build support. */
 } qlow_ctx_key;
 
@@ -242,7 +247,10 @@ typedef enum qlow_isa {
     QLOW_ISA_AVX2 = 1,
     QLOW_ISA_AVX512 = 2,      /* F, BW, VL, DQ */
     QLOW_ISA_AVX512_VNNI = 3, /* AVX512 plus VNNI, VBMI, VPOPCNTDQ */
-    QLOW_ISA_NEON = 16
+    QLOW_ISA_NEON = 16,
+    QLOW_ISA_AVX2_VNNI = 5    /* AVX2 + FMA + AVX-VNNI (VEX vpdpbusd): the best level of a CPU that has
+                                 AVX-VNNI but not the AVX512 level (Alder Lake .. Arrow Lake, E-core
+                                 Xeons); ranks between AVX2 and AVX512 (see QLOW_CTX_ISA_MAX) */
 } qlow_isa;
 
 /*! qlow_ctx_create() : a context with default parameters. `alloc` may be NULL (libc).
@@ -502,13 +510,13 @@ QLOW_API qlow_status qlow_qmatrix_wrap_static(void *mem, size_t mem_bytes, const
  * blocks of 256 (320) columns: column j of a chunk belongs to block (j % 64) / 4 for B1/B2,
  * ((j % 256) / 32 * 8 + j % 8) / 4 for T2 and (j % 320) / 20 for T158 (the lanes of the integer
  * dot-product instructions). The weight codes are multiplied with x8 in exact integer arithmetic
- * (AVX512-VNNI vpdpbusd, AVX2 vpmaddubsw, NEON sdot or widening multiplies, or plain C); the
+ * (AVX512-VNNI or AVX-VNNI vpdpbusd, AVX2 vpmaddubsw, NEON sdot or widening multiplies, or plain C); the
  * per-block integer sums are scaled and added in fp32 in one fixed order. Formats with a column scale
  * (B1 with r2, M161) scale x by it before quantizing; M161 gathers x into its salient and binary parts
  * once per call.
  *
  * Exactness: for a given matrix, input and mode, Y is bit-identical on every ISA (generic C, AVX2,
- * AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count. (This needs the library built
+ * AVX2_VNNI, AVX-512, NEON; see QLOW_CTX_ISA_MAX) and for every thread count. (This needs the library built
  * without fused multiply-add contraction: the default of -std=c11; GNU modes need -ffp-contract=off.)
  * Accuracy: Y equals W x_hat computed with fp32 rounding, where x_hat is the dequantized activation
  * (|x - x_hat| <= scale_block / 2 per element). Hence |Y - W x| <= sum_j |w_j| * scale_block(j) / 2

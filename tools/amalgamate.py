@@ -141,7 +141,12 @@ class Amalgamator:
             target = resolve(self.root, rel, name)
             if target is None:
                 raise SystemExit("amalgamate: %s includes unknown \"%s\"" % (rel, name))
-            if target not in self.seen:
+            if target.endswith(".c"):
+                # a source compiled again under other macros (x86_avx2_vnni.c): inlined every time,
+                # with the including file's renames, which cover the included file's names too
+                self.emit_file(target, renames)
+                self.out.append("/* ======== (back in %s) ======== */\n" % rel)
+            elif target not in self.seen:
                 self.seen.add(target)
                 self.emit_file(target)
                 self.out.append("/* ======== (back in %s) ======== */\n" % rel)
@@ -171,6 +176,12 @@ class Amalgamator:
     def build(self):
         files = source_files(self.root)
         texts = dict((f, self.read(f)) for f in files)
+        # A .c file that includes another .c file defines that file's names and macros as well.
+        for f in files:
+            for name in re.findall(r'^\s*#\s*include\s+"([^"]+\.c)"', texts[f], re.M):
+                target = resolve(self.root, f, name)
+                if target:
+                    texts[f] += "\n" + self.read(target)
         macros = set()
         for f in files:
             macros.update(STATIC_MACRO_RE.findall(texts[f]))

@@ -54,7 +54,7 @@ int qlow__cpu_best_isa(void)
 #if defined(QLOW_X86_DISPATCH)
     x86_caps c = x86_detect();
     if (!(c.avx2 && c.fma)) return QLOW_ISA_GENERIC;
-    if (!(c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq)) return QLOW_ISA_AVX2;
+    if (!(c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq)) return c.avx_vnni ? QLOW_ISA_AVX2_VNNI : QLOW_ISA_AVX2;
     if (!(c.avx512vnni && c.avx512vbmi && c.avx512popcnt)) return QLOW_ISA_AVX512;
     return QLOW_ISA_AVX512_VNNI;
 #elif (defined(__ARM_NEON) || defined(__aarch64__)) && !defined(QLOW_FORCE_GENERIC)
@@ -83,8 +83,8 @@ int qlow_has_feature(int feature)
 #else
         return 0;
 #endif
-    case QLOW_FEATURE_AVX2: return isa >= QLOW_ISA_AVX2 && isa < QLOW_ISA_NEON;
-    case QLOW_FEATURE_AVX512: return isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON;
+    case QLOW_FEATURE_AVX2: return qlow__isa_has_avx2(isa);
+    case QLOW_FEATURE_AVX512: return qlow__isa_has_avx512(isa);
     case QLOW_FEATURE_AVX512_VNNI: return isa == QLOW_ISA_AVX512_VNNI;
     case QLOW_FEATURE_NEON: return isa == QLOW_ISA_NEON;
     case QLOW_FEATURE_NO_MALLOC:
@@ -93,7 +93,7 @@ int qlow_has_feature(int feature)
 #else
         return 1;
 #endif
-    case QLOW_FEATURE_AVX_VNNI: return isa != QLOW_ISA_NEON && isa >= QLOW_ISA_AVX2 && qlow__cpu_has_avx_vnni();
+    case QLOW_FEATURE_AVX_VNNI: return qlow__isa_has_avx2(isa) && qlow__cpu_has_avx_vnni();
     case QLOW_FEATURE_FORCE_GENERIC:
 #ifdef QLOW_FORCE_GENERIC
         return 1;
@@ -102,4 +102,10 @@ int qlow_has_feature(int feature)
 #endif
     default: return 0;
     }
+}
+
+int qlow__isa_clamp(int isa_max, int detected, int avx_vnni)
+{
+    const int isa = qlow__isa_rank(isa_max) < qlow__isa_rank(detected) ? isa_max : detected;
+    return isa == QLOW_ISA_AVX2_VNNI && !avx_vnni ? QLOW_ISA_AVX2 : isa;
 }

@@ -10,6 +10,7 @@ static void ctx_defaults(qlow_ctx *c)
     c->seed = 0x5eed;
     c->isa_detected = qlow__cpu_best_isa();
     c->isa_max = c->isa_detected;
+    c->avx_vnni = qlow__cpu_has_avx_vnni();
 }
 
 qlow_status qlow_ctx_create(const qlow_allocator *alloc, qlow_ctx **out)
@@ -60,7 +61,7 @@ qlow_status qlow__ctx_check(const qlow_ctx *ctx)
 int qlow__ctx_isa(const qlow_ctx *ctx)
 {
     if (!ctx) return QLOW_ISA_GENERIC;
-    return ctx->isa_max < ctx->isa_detected ? ctx->isa_max : ctx->isa_detected;
+    return qlow__isa_clamp(ctx->isa_max, ctx->isa_detected, ctx->avx_vnni);
 }
 
 int qlow__ctx_threads(const qlow_ctx *ctx)
@@ -78,11 +79,7 @@ const qlow_allocator *qlow__ctx_allocator(const qlow_ctx *ctx)
     return ctx ? &ctx->alloc : &failing_allocator;
 }
 
-static int isa_valid(int64_t v)
-{
-    return v == QLOW_ISA_GENERIC || v == QLOW_ISA_AVX2 || v == QLOW_ISA_AVX512 ||
-           v == QLOW_ISA_AVX512_VNNI || v == QLOW_ISA_NEON;
-}
+static int isa_valid(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX && qlow__isa_rank((int)v) >= 0; }
 
 qlow_status qlow_ctx_set_int(qlow_ctx *ctx, int32_t key, int64_t value)
 {

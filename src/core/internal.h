@@ -78,10 +78,11 @@ struct qlow_ctx {
     int64_t seed;
     int32_t isa_detected;
     int32_t isa_max;
+    int32_t avx_vnni;         /* the CPU has AVX-VNNI (recorded at creation, as isa_detected) */
 };
 #define QLOW__CTX_MAGIC 0x716c6f77u /* "qlow" */
 QLOW_HIDDEN qlow_status qlow__ctx_check(const qlow_ctx *ctx);
-/* The SIMD level kernels may use: min(detected, override). */
+/* The SIMD level kernels may use: qlow__isa_clamp(override, detected, avx_vnni). */
 QLOW_HIDDEN int qlow__ctx_isa(const qlow_ctx *ctx);
 QLOW_HIDDEN int qlow__ctx_threads(const qlow_ctx *ctx);
 /* Allocator of a context: static contexts get one that always fails. */
@@ -90,6 +91,35 @@ QLOW_HIDDEN const qlow_allocator *qlow__ctx_allocator(const qlow_ctx *ctx);
 /* ---- CPU features ---- */
 QLOW_HIDDEN int qlow__cpu_best_isa(void);
 QLOW_HIDDEN int qlow__cpu_has_avx_vnni(void);
+
+/* ISA levels are not ordered by value (QLOW_ISA_AVX2_VNNI = 5 sits between AVX2 and AVX512), so code
+ * compares them only through these. Rank: GENERIC 0 < AVX2 1 < AVX2_VNNI 2 < AVX512 3 < AVX512_VNNI 4;
+ * NEON ranks above every x86 level (on x86 it means "no limit", on ARM the x86 levels mean generic);
+ * -1 for values that are no qlow_isa. */
+static inline int qlow__isa_rank(int isa)
+{
+    switch (isa) {
+    case QLOW_ISA_GENERIC: return 0;
+    case QLOW_ISA_AVX2: return 1;
+    case QLOW_ISA_AVX2_VNNI: return 2;
+    case QLOW_ISA_AVX512: return 3;
+    case QLOW_ISA_AVX512_VNNI: return 4;
+    case QLOW_ISA_NEON: return 16;
+    default: return -1;
+    }
+}
+/* The level includes AVX2 + FMA (every x86 level above GENERIC). */
+static inline int qlow__isa_has_avx2(int isa)
+{
+    const int r = qlow__isa_rank(isa);
+    return r >= 1 && r <= 4;
+}
+/* The level includes AVX-512 F/BW/VL/DQ. */
+static inline int qlow__isa_has_avx512(int isa) { return isa == QLOW_ISA_AVX512 || isa == QLOW_ISA_AVX512_VNNI; }
+/* The level kernels run at when QLOW_CTX_ISA_MAX is isa_max on a CPU whose best level is detected:
+ * the lower of the two by rank, and AVX2_VNNI falls back to AVX2 on a CPU without AVX-VNNI (an
+ * AVX-512 VNNI CPU need not have the VEX encoding). Never allocates. */
+QLOW_HIDDEN int qlow__isa_clamp(int isa_max, int detected, int avx_vnni);
 
 /* ---- views ---- */
 /* Validate a view: struct_size, dtype in `dtype_mask` (bit per qlow_dtype), ndim == want_ndim (or any if

@@ -237,7 +237,7 @@ AVX2_FN static void saxpy_avx2(int64_t n, float a, const float *x, float *y)
 static inline int use_avx2(int isa)
 {
 #ifdef DENSE_X86
-    return isa == QLOW_ISA_AVX2;
+    return qlow__isa_has_avx2(isa) && !qlow__isa_has_avx512(isa);
 #else
     (void)isa;
     return 0;
@@ -247,7 +247,7 @@ static inline int use_avx2(int isa)
 static int use_avx512(int isa)
 {
 #ifdef DENSE_X86
-    return isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON;
+    return qlow__isa_has_avx512(isa);
 #else
     (void)isa;
     return 0;

@@ -178,7 +178,7 @@ void qlow__syrk_chunk(int isa, int threads, qlow_hessian *h, int64_t t)
     int64_t items = 0;
     for (int64_t g = 0; g < groups; g++) items += (tiles - first_tile(g) + ROW_SPAN - 1) / ROW_SPAN;
 #ifdef SYRK_X86
-    int fast = isa >= QLOW_ISA_AVX512 && isa < QLOW_ISA_NEON, avx2 = isa == QLOW_ISA_AVX2;
+    int fast = qlow__isa_has_avx512(isa), avx2 = qlow__isa_has_avx2(isa) && !fast;
 #else
     (void)isa;
 #endif

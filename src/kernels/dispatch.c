@@ -11,8 +11,11 @@
 const qlow__kernel_set *qlow__kernels_for_isa(int isa)
 {
 #if defined(QLOW__HAVE_X86_KERNELS)
-    if (isa >= QLOW_ISA_AVX512_VNNI && isa < QLOW_ISA_NEON) return &qlow__kernels_avx512;
-    if (isa >= QLOW_ISA_AVX2 && isa < QLOW_ISA_NEON) return &qlow__kernels_avx2;
+    if (isa == QLOW_ISA_AVX512_VNNI) return &qlow__kernels_avx512;
+#if defined(QLOW__HAVE_AVX_VNNI_KERNELS)
+    if (isa == QLOW_ISA_AVX2_VNNI) return &qlow__kernels_avx2_vnni;
+#endif
+    if (qlow__isa_has_avx2(isa)) return &qlow__kernels_avx2; /* AVX512 without VNNI/VBMI included */
 #endif
 #if defined(QLOW__HAVE_NEON_KERNELS)
     if (isa == QLOW_ISA_NEON) return &qlow__kernels_neon;
@@ -334,7 +337,7 @@ static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
 static int lut_cpu(int cpu_isa)
 {
 #if defined(QLOW__HAVE_X86_KERNELS) && !defined(QLOW_NO_LUT_COPY)
-    return cpu_isa >= QLOW_ISA_AVX2 && cpu_isa < QLOW_ISA_NEON;
+    return qlow__isa_has_avx2(cpu_isa);
 #else
     (void)cpu_isa;
     return 0;

@@ -128,6 +128,13 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
 #define QLOW__HAVE_X86_KERNELS 1
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx2;
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx512;
+QLOW_HIDDEN float qlow__absmax_avx2(const float *v, int64_t n);                        /* x86_avx2.c */
+QLOW_HIDDEN int32_t qlow__quantize_avx2(const float *v, int64_t n, float inv, int8_t *q);
+/* x86_avx2.c compiled a second time by x86_avx2_vnni.c with vpdpbusd (AVX-VNNI, GCC 11 / clang 12 on). */
+#if (defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11)
+#define QLOW__HAVE_AVX_VNNI_KERNELS 1
+QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_avx2_vnni;
+#endif
 #endif
 #if defined(__ARM_NEON) && defined(__aarch64__) && !defined(QLOW_FORCE_GENERIC)
 #define QLOW__HAVE_NEON_KERNELS 1

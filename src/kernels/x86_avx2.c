@@ -1,12 +1,15 @@
-/* x86_avx2.c - AVX2 row kernels, compiled per function with target attributes (no -march flag).
- * Used at QLOW_ISA_AVX2 and QLOW_ISA_AVX512 (the AVX-512 kernels need VNNI and VBMI).
- * Integer dot products use vpmaddubsw (unsigned codes x signed int8 activations, pairs summed in
- * int16: every code here is at most 15, so 2 * 15 * 127 cannot saturate; Q8 codes are split into
- * nibbles) followed by vpmaddwd into int32. Without vpdpbusd the kernels are bound by vector
- * operations rather than memory, so they keep as many products as the bounds below allow in int16
- * before one vpmaddwd, and Q4/Q3/Q2 read the transposed activation orders (qtrans) so that int16
- * lanes are blocks and no horizontal reduction is needed. The fp32 folding follows kernels.h, so
- * results equal the generic kernels bit for bit. */
+/* x86_avx2.c - 256-bit row kernels, compiled per function with target attributes (no -march flag).
+ * This file builds two kernel sets. Alone it is qlow__kernels_avx2, used at QLOW_ISA_AVX2 and
+ * QLOW_ISA_AVX512 (the AVX-512 kernels need VNNI and VBMI): integer dot products use vpmaddubsw
+ * (unsigned codes x signed int8 activations, pairs summed in int16: every code here is at most 15, so
+ * 2 * 15 * 127 cannot saturate; Q8 codes are split into nibbles) followed by vpmaddwd into int32.
+ * Without vpdpbusd the kernels are bound by vector operations rather than memory, so they keep as many
+ * products as the bounds below allow in int16 before one vpmaddwd. Included by x86_avx2_vnni.c with
+ * QLOW__AVX2_WITH_VNNI defined it is qlow__kernels_avx2_vnni (QLOW_ISA_AVX2_VNNI): the same kernels
+ * with the VEX vpdpbusd of AVX-VNNI, which sums four byte products straight into int32 (Q8 codes
+ * need no nibble split, runs need no widening). Q4/Q3/Q2 read the transposed activation orders
+ * (qtrans) so that the lanes of a dot product are blocks and no horizontal reduction is needed. The
+ * fp32 folding follows kernels.h, so both sets equal the generic kernels bit for bit. */
 #include "kernels/kernels.h"
 #include "kernels/lut.h"
 
@@ -17,7 +20,15 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+#if defined(QLOW__AVX2_WITH_VNNI)
+#define TGT __attribute__((target("avx2,fma,f16c,bmi2,avxvnni")))
+#define KERNEL_SET qlow__kernels_avx2_vnni
+#define KERNEL_SET_NAME "avx2-vnni"
+#else
 #define TGT __attribute__((target("avx2,fma,f16c,bmi2")))
+#define KERNEL_SET qlow__kernels_avx2
+#define KERNEL_SET_NAME "avx2"
+#endif
 #define INL static inline __attribute__((always_inline)) TGT
 #define TILE 4
 #define UNROLL _Pragma("GCC unroll 16")
@@ -43,11 +54,30 @@ INL __m256i ld4(const uint8_t *p, int64_t rem)
 }
 INL __m256i ldx(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Several vpmaddubsw results are added in int16 before one vpmaddwd widens them: each is at most
- * 2 * code * 127 in magnitude, and every caller bounds the count so that the sum stays below 2^15
- * (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762; T158: 5 x 508). */
-INL __m256i pair16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }
-INL __m256i widen16x(__m256i s16) { return _mm256_madd_epi16(s16, _mm256_set1_epi16(1)); }
+/* Exact u8 x s8 dot products into the int32 lanes of a vector, each lane the sum over its 4 bytes. A
+ * run of them starts from zero (dot_begin), grows by dot_step(run, codes, activations) and is added
+ * to an int32 accumulator by dot_end(acc, run); dot_widen(run) is the run alone as int32.
+ * Without vpdpbusd a run holds int16 pair sums (vpmaddubsw) widened once by vpmaddwd: each step adds
+ * at most 2 * code * 127 per int16 lane, and every caller bounds the steps of a run so that the sum
+ * stays below 2^15 (Q4: 8 x 3810; Q3: 8 x 1778; Q2: 8 x 762; T2: 4 x 762; T158: 5 x 508; B1: 64 x 254).
+ * With vpdpbusd a run is int32 already. Its steps form one dependency chain, so runs stay short (a
+ * chain of vpdpbusd through a whole row ran at its latency: T2 at batch 1 took 200 us where the
+ * vpmaddubsw kernel took 160); B1's chunk-long runs are therefore resumed per step (dot_resume /
+ * dot_pause): in the int16 form the run itself lives on, with vpdpbusd each step's short run is
+ * added. Integer sums are exact, so every form gives the same int32 lanes. */
+INL __m256i dot_begin(void) { return _mm256_setzero_si256(); }
+#if defined(QLOW__AVX2_WITH_VNNI)
+INL __m256i dot_step(__m256i run, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(run, u, s); }
+INL __m256i dot_widen(__m256i run) { return run; }
+INL __m256i dot_resume(__m256i acc) { (void)acc; return dot_begin(); }
+INL __m256i dot_pause(__m256i acc, __m256i run) { return _mm256_add_epi32(acc, run); }
+#else
+INL __m256i dot_step(__m256i run, __m256i u, __m256i s) { return _mm256_add_epi16(run, _mm256_maddubs_epi16(u, s)); }
+INL __m256i dot_widen(__m256i run) { return _mm256_madd_epi16(run, _mm256_set1_epi16(1)); }
+INL __m256i dot_resume(__m256i acc) { return acc; }
+INL __m256i dot_pause(__m256i acc, __m256i run) { (void)acc; return run; }
+#endif
+INL __m256i dot_end(__m256i acc, __m256i run) { return _mm256_add_epi32(acc, dot_widen(run)); }
 
 INL float lanes_sum(__m256 lo, __m256 hi)
 {
@@ -73,12 +103,16 @@ INL __m256i red8(const __m256i *a)
 INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, int whole, const qlow__xq *xq, int nt,
                    __m256i *isum)
 {
-    const __m256i m4 = _mm256_set1_epi8(15);
     __m256i a[TILE][8];
     UNROLL
     for (int k = 0; k < 8; k++) {
         int64_t off = c * 512 + h * 256 + k * 32;
         __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld4(row + off, data_bytes - off);
+#if defined(QLOW__AVX2_WITH_VNNI) /* vpdpbusd takes the full code bytes: its products never saturate */
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][k] = dot_step(dot_begin(), v, ldx(xq[t].x8p + off));
+#else /* vpmaddubsw of 255 * 127 pairs would saturate: code = lo + 16 hi */
+        const __m256i m4 = _mm256_set1_epi8(15);
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         UNROLL
         for (int t = 0; t < nt; t++) {
@@ -87,6 +121,7 @@ INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, int
             __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), _mm256_set1_epi16(16));
             a[t][k] = _mm256_add_epi32(l, u);
         }
+#endif
     }
     UNROLL
     for (int t = 0; t < nt; t++) isum[t] = red8(a[t]);
@@ -94,16 +129,16 @@ INL void q8_isums8(const uint8_t *row, int64_t c, int h, int64_t data_bytes, int
 
 /* Exact sums of the 16 blocks of chunk c for nt tokens, isum[t][0] blocks 0-7 and
  * isum[t][1] blocks 8-15. Q4, Q3 and Q2 activations are in the transposed orders (QLOW__XORD_Q4T / Q2T), so
- * once the codes are transposed the same way every int16 lane of a vpmaddubsw result belongs to one
- * block: all eight products of a chunk are added in int16 (Q4: 8 x 3810, Q3: 8 x 1778, Q2: 8 x 762,
- * all below 2^15) and one vpmaddwd per half gives the block sums, with no horizontal reduction. */
+ * once the codes are transposed the same way every dword lane of a dot product belongs to one
+ * block: all eight products of a chunk half are one run (dot_step) and give the block sums with no
+ * horizontal reduction. */
 INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_t c, int64_t data_bytes,
                    int whole, const qlow__xq *xq, int nt, __m256i (*isum)[2])
 {
 #define LDC(p, rem) (whole ? _mm256_loadu_si256((const __m256i *)(p)) : ld4((p), (rem)))
     __m256i s[TILE][2];
     UNROLL
-    for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();
+    for (int t = 0; t < nt; t++) s[t][0] = s[t][1] = dot_begin();
     if (kind == QLOW_FORMAT_Q8) {
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
@@ -133,7 +168,7 @@ INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int6
                 UNROLL
                 for (int t = 0; t < nt; t++) {
                     const int8_t *x = xq[t].x8p + c * 512 + j * 128 + hf * 32;
-                    s[t][hf] = _mm256_add_epi16(s[t][hf], _mm256_add_epi16(pair16(lo, ldx(x)), pair16(hi, ldx(x + 64))));
+                    s[t][hf] = dot_step(dot_step(s[t][hf], lo, ldx(x)), hi, ldx(x + 64));
                 }
             }
         }
@@ -141,7 +176,7 @@ INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int6
         const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
         UNROLL
         for (int t = 0; t < nt; t++) {
-            __m256i a = widen16x(s[t][0]), b = widen16x(s[t][1]);
+            __m256i a = dot_widen(s[t][0]), b = dot_widen(s[t][1]);
             isum[t][0] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi32(a, b), perm);
             isum[t][1] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi32(a, b), perm);
         }
@@ -180,14 +215,14 @@ INL void q_isums16(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int6
                     }
                     UNROLL
                     for (int t = 0; t < nt; t++)
-                        s[t][hf] = _mm256_add_epi16(s[t][hf], pair16(p, ldx(xq[t].x8p + c * 512 + j * 256 + k * 64 + hf * 32)));
+                        s[t][hf] = dot_step(s[t][hf], p, ldx(xq[t].x8p + c * 512 + j * 256 + k * 64 + hf * 32));
                 }
             }
         }
         UNROLL
         for (int t = 0; t < nt; t++) {
-            isum[t][0] = widen16x(s[t][0]);
-            isum[t][1] = widen16x(s[t][1]);
+            isum[t][0] = dot_widen(s[t][0]);
+            isum[t][1] = dot_widen(s[t][1]);
         }
     }
 #undef LDC
@@ -367,7 +402,10 @@ INL void t158_digits(__m256i v, __m256i *d)
 INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt,
                  __m256i (*a)[2])
 {
-    if (kind == QLOW_FORMAT_B1) { /* int16 lane sums: bt_tile widens them once per chunk */
+    if (kind == QLOW_FORMAT_B1) { /* runs of a whole chunk: bt_tile widens them (dot_widen) */
+        __m256i run[TILE][2];
+        UNROLL
+        for (int t = 0; t < nt; t++) run[t][0] = dot_resume(a[t][0]), run[t][1] = dot_resume(a[t][1]);
         UNROLL
         for (int m = 0; m < 8; m++) { /* 32 columns each */
             size_t off = (size_t)b * 32 + (size_t)m * 4;
@@ -375,26 +413,28 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             __m256i bits = bits_to_bytes(row + off);
             UNROLL
             for (int t = 0; t < nt; t++)
-                a[t][m & 1] = _mm256_add_epi16(a[t][m & 1], _mm256_maddubs_epi16(bits, ldx(xq[t].x8p + off * 8)));
+                run[t][m & 1] = dot_step(run[t][m & 1], bits, ldx(xq[t].x8p + off * 8));
         }
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][0] = dot_pause(a[t][0], run[t][0]), a[t][1] = dot_pause(a[t][1], run[t][1]);
     } else if (kind == QLOW_FORMAT_T2) {
         const __m256i m2 = _mm256_set1_epi8(3);
         UNROLL
         for (int hf = 0; hf < 2; hf++) {
             int64_t off = b * 64 + hf * 32;
             __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off);
-            __m256i s16[TILE];
+            __m256i run[TILE];
             UNROLL
-            for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
+            for (int t = 0; t < nt; t++) run[t] = dot_begin();
             UNROLL
             for (int k = 0; k < 4; k++) {
                 __m256i p = _mm256_and_si256(_mm256_srli_epi16(v, 2 * k), m2);
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    s16[t] = _mm256_add_epi16(s16[t], pair16(p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32)));
+                    run[t] = dot_step(run[t], p, ldx(xq[t].x8p + b * 256 + k * 64 + hf * 32));
             }
             UNROLL
-            for (int t = 0; t < nt; t++) a[t][hf] = _mm256_add_epi32(a[t][hf], widen16x(s16[t]));
+            for (int t = 0; t < nt; t++) a[t][hf] = dot_end(a[t][hf], run[t]);
         }
     } else { /* T158 */
         UNROLL
@@ -402,17 +442,17 @@ INL void bt_step(int32_t kind, const uint8_t *row, size_t rb, int64_t b, int who
             int64_t off = b * 64 + hf * 32;
             __m256i d[5];
             t158_digits(whole ? _mm256_loadu_si256((const __m256i *)(row + off)) : ld(row + off, (int64_t)rb - off), d);
-            __m256i s16[TILE];
+            __m256i run[TILE];
             UNROLL
-            for (int t = 0; t < nt; t++) s16[t] = _mm256_setzero_si256();
+            for (int t = 0; t < nt; t++) run[t] = dot_begin();
             UNROLL
             for (int k = 0; k < 5; k++) {
                 UNROLL
                 for (int t = 0; t < nt; t++)
-                    s16[t] = _mm256_add_epi16(s16[t], pair16(d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32)));
+                    run[t] = dot_step(run[t], d[k], ldx(xq[t].x8p + b * 320 + k * 64 + hf * 32));
             }
             UNROLL
-            for (int t = 0; t < nt; t++) a[t][hf] = _mm256_add_epi32(a[t][hf], widen16x(s16[t]));
+            for (int t = 0; t < nt; t++) a[t][hf] = dot_end(a[t][hf], run[t]);
         }
     }
 }
@@ -429,14 +469,13 @@ INL void bt_fold(const qlow__xq *xq, int nt, int64_t c, __m256i (*isum)[2], __m2
     }
 }
 
-/* B1 chunk sums kept as int16 pairs: each of the 64 vpmaddubsw results added per lane over a chunk
- * (16 steps x 4) is at most 2 * 127 in magnitude, so the sum stays below 2^15; widened exactly here. */
-INL void widen16(int nt, __m256i (*is)[2])
+/* B1 chunk sums are one run per half: 64 steps (16 x 4) of 0/1 codes, at most 64 x 254 < 2^15. */
+INL void widen_runs(int nt, __m256i (*is)[2])
 {
     UNROLL
     for (int t = 0; t < nt; t++) {
-        is[t][0] = _mm256_madd_epi16(is[t][0], _mm256_set1_epi16(1));
-        is[t][1] = _mm256_madd_epi16(is[t][1], _mm256_set1_epi16(1));
+        is[t][0] = dot_widen(is[t][0]);
+        is[t][1] = dot_widen(is[t][1]);
     }
 }
 
@@ -479,14 +518,14 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
             int64_t s = 0;
             for (; s < nw; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
             for (; s < ns; s++) bt_step(k1, kp->codes + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
-            if (k1 == QLOW_FORMAT_B1) widen16(nt, is);
+            if (k1 == QLOW_FORMAT_B1) widen_runs(nt, is);
             bt_fold(xq, nt, c, is, acc);
             if (kind == QLOW_FORMAT_B2) {
                 UNROLL
                 for (int t = 0; t < nt; t++) is[t][0] = is[t][1] = _mm256_setzero_si256();
                 for (s = 0; s < nw; s++) bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, 1, xq, nt, is);
                 for (; s < ns; s++) bt_step(QLOW_FORMAT_B1, kp->codes2 + (size_t)r * rb, rb, c * 16 + s, 0, xq, nt, is);
-                widen16(nt, is);
+                widen_runs(nt, is);
                 bt_fold(xq, nt, c, is, acc2);
             }
         }
@@ -505,8 +544,10 @@ ROWS_FN(t2_rows, bt_tile, QLOW_FORMAT_T2)
 ROWS_FN(t158_rows, bt_tile, QLOW_FORMAT_T158)
 
 /* ---- activation quantization (same rounding as qlow__quantize_generic) -------------------------- */
+/* It has no dot products, so the VNNI set shares the AVX2 set's functions. */
+#if !defined(QLOW__AVX2_WITH_VNNI)
 
-static TGT float absmax_avx2(const float *v, int64_t n)
+TGT float qlow__absmax_avx2(const float *v, int64_t n)
 {
     const __m256 lim = _mm256_set1_ps(3.402823466e38f), absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
@@ -529,7 +570,7 @@ static TGT float absmax_avx2(const float *v, int64_t n)
     return amax;
 }
 
-static TGT int32_t quantize_avx2(const float *v, int64_t n, float inv, int8_t *q)
+TGT int32_t qlow__quantize_avx2(const float *v, int64_t n, float inv, int8_t *q)
 {
     const __m256 vinv = _mm256_set1_ps(inv), half = _mm256_set1_ps(0.5f);
     const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
@@ -558,9 +599,10 @@ static TGT int32_t quantize_avx2(const float *v, int64_t n, float inv, int8_t *q
     }
     return s;
 }
+#endif
 
-const qlow__kernel_set qlow__kernels_avx2 = {
-    .name = "avx2",
+const qlow__kernel_set KERNEL_SET = {
+    .name = KERNEL_SET_NAME,
     .rows =
         {
             [QLOW_FORMAT_Q8] = q8_rows,
@@ -572,8 +614,8 @@ const qlow__kernel_set qlow__kernels_avx2 = {
             [QLOW_FORMAT_T2] = t2_rows,
             [QLOW_FORMAT_T158] = t158_rows,
         },
-    .absmax = absmax_avx2,
-    .quantize = quantize_avx2,
+    .absmax = qlow__absmax_avx2,
+    .quantize = qlow__quantize_avx2,
     .qtrans = 1,
     .lut_tables = qlow__lut_tables_avx2,
     .lut_rows = qlow__lut_rows_avx2,

@@ -3,6 +3,7 @@
  * statuses are pinned codes, nothing leaks). Keys come from src/core/param_keys.def, so every key a
  * subsystem adds is fuzzed without editing this file. */
 #include "fuzz_common.h"
+#include "core/internal.h"
 
 typedef struct params_key_def {
     int32_t key;
@@ -143,11 +144,9 @@ static void params_check_bounds(fuzz_reader *r)
     FUZZ_REQUIRE(qlow_param_bounds(key, NULL, NULL, NULL, NULL) == QLOW_OK, "bounds with NULL outputs");
 }
 
-static int params_isa_valid(int64_t v)
-{
-    return v == QLOW_ISA_GENERIC || v == QLOW_ISA_AVX2 || v == QLOW_ISA_AVX512 || v == QLOW_ISA_AVX512_VNNI ||
-           v == QLOW_ISA_NEON;
-}
+/* Levels by rank (documented at QLOW_CTX_ISA_MAX): qlow__isa_rank, -1 for values that are no level. */
+static int params_isa_rank(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX ? qlow__isa_rank((int)v) : -1; }
+static int params_isa_valid(int64_t v) { return params_isa_rank(v) >= 0; }
 
 static void params_check_ctx_set(qlow_ctx *ctx, fuzz_reader *r)
 {
@@ -173,7 +172,9 @@ static void params_check_ctx_set(qlow_ctx *ctx, fuzz_reader *r)
     int64_t got = 0;
     FUZZ_REQUIRE(qlow_ctx_get_int(ctx, key, &got) == QLOW_OK, "ctx get after set");
     if (key == QLOW_CTX_ISA_MAX) {
-        int64_t want = value < before[QLOW_CTX_ISA_DETECTED - 1] ? value : before[QLOW_CTX_ISA_DETECTED - 1];
+        const int64_t det = before[QLOW_CTX_ISA_DETECTED - 1];
+        int64_t want = params_isa_rank(value) < params_isa_rank(det) ? value : det;
+        if (want == QLOW_ISA_AVX2_VNNI && !qlow_has_feature(QLOW_FEATURE_AVX_VNNI)) want = QLOW_ISA_AVX2;
         FUZZ_REQUIRE(got == want, "ISA_MAX reads %lld, want %lld", (long long)got, (long long)want);
     } else {
         FUZZ_REQUIRE(got == value, "ctx key %d reads %lld, want %lld", (int)key, (long long)got, (long long)value);

@@ -25,7 +25,8 @@ static void qmatrix_fix_checksums(unsigned char *img, size_t n)
     fuzz_put64(img + QM_HEADER_SUM, qlow__checksum64(img, QM_HEADER_SUM));
 }
 
-/* y = W x on the generic path and on the best ISA, and a 2-token GEMM with 3 threads: all identical. */
+/* y = W x on the generic path and on the best ISA, and a 2-token GEMM with 3 threads on the AVX-VNNI
+ * level: all identical. */
 static void qmatrix_products(const qlow_qmatrix *qm, int64_t rows, int64_t cols)
 {
     if (rows * cols > ((int64_t)1 << 18)) return;
@@ -38,6 +39,7 @@ static void qmatrix_products(const qlow_qmatrix *qm, int64_t rows, int64_t cols)
     for (int k = 0; k < 3; k++) FUZZ_REQUIRE(qlow_ctx_create(NULL, &ctx[k]) == QLOW_OK, "ctx");
     qlow_ctx_set_int(ctx[0], QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC);
     qlow_ctx_set_int(ctx[2], QLOW_CTX_NUM_THREADS, 3);
+    qlow_ctx_set_int(ctx[2], QLOW_CTX_ISA_MAX, QLOW_ISA_AVX2_VNNI); /* the VNNI set, else AVX2's (or generic) */
     for (int act8 = 0; act8 < 2; act8++) {
         qlow_status s[3];
         for (int k = 0; k < 3; k++) {

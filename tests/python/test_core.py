@@ -178,6 +178,20 @@ class TestCtxParams(unittest.TestCase):
                 ctx.set(qlow.QLOW_CTX_ISA_DETECTED, 0)
             self.assertEqual(ctx.threads, 3, "rejected set leaves the value")
 
+    def test_isa_avx2_vnni(self):
+        # levels rank GENERIC < AVX2 < AVX2_VNNI (5) < AVX512 < AVX512_VNNI; without AVX-VNNI it runs AVX2
+        with qlow.Ctx() as ctx:
+            det = ctx.isa_detected
+            ctx.isa_max = qlow.QLOW_ISA_AVX2_VNNI
+            vnni = qlow.has_feature(qlow.QLOW_FEATURE_AVX_VNNI)
+            if det in (qlow.QLOW_ISA_GENERIC, qlow.QLOW_ISA_AVX2):
+                want = det
+            else:
+                want = qlow.QLOW_ISA_AVX2_VNNI if vnni else qlow.QLOW_ISA_AVX2
+            self.assertEqual(ctx.isa_max, want)
+            with self.assertRaises(qlow.QlowError):
+                ctx.isa_max = 4
+
     def test_static_ctx(self):
         buf = bytearray(_lib.lib.qlow_ctx_estimate_size() + 64)
         ctx = qlow.Ctx.static(buf, threads=2)

@@ -1,5 +1,6 @@
 /* test_core.c - versions, status strings, context, params, views, allocator hooks. */
 #include "qtest.h"
+#include "qtest_isa.h"
 
 static void test_versions(void)
 {
@@ -37,6 +38,72 @@ static void test_status_strings(void)
     QT_CHECK(strcmp(qlow_status_string(1), unknown) == 0, "positive is unknown");
 }
 
+/* The ISA levels by rank (QLOW_ISA_AVX2_VNNI = 5 ranks between AVX2 and AVX512) and the clamping of
+ * QLOW_CTX_ISA_MAX against the detected level, including AVX2_VNNI on a CPU without AVX-VNNI. */
+static void isa_ladder(qlow_ctx *ctx, int64_t det)
+{
+    static const int order[] = {QLOW_ISA_GENERIC, QLOW_ISA_AVX2, QLOW_ISA_AVX2_VNNI, QLOW_ISA_AVX512,
+                                QLOW_ISA_AVX512_VNNI, QLOW_ISA_NEON};
+    for (int i = 0; i + 1 < 6; i++)
+        QT_CHECK(qlow__isa_rank(order[i]) >= 0 && qlow__isa_rank(order[i]) < qlow__isa_rank(order[i + 1]),
+                 "isa %d ranks below isa %d", order[i], order[i + 1]);
+    QT_CHECK(qlow__isa_rank(4) < 0 && qlow__isa_rank(6) < 0 && qlow__isa_rank(-1) < 0, "non-levels have no rank");
+    QT_CHECK(qlow__isa_has_avx2(QLOW_ISA_AVX2_VNNI) && !qlow__isa_has_avx512(QLOW_ISA_AVX2_VNNI) &&
+                 qlow__isa_has_avx512(QLOW_ISA_AVX512) && qlow__isa_has_avx2(QLOW_ISA_AVX512_VNNI) &&
+                 !qlow__isa_has_avx2(QLOW_ISA_NEON) && !qlow__isa_has_avx2(QLOW_ISA_GENERIC),
+             "isa predicates");
+    /* {isa_max, detected, avx_vnni, expected} */
+    static const int cases[][4] = {
+        {QLOW_ISA_AVX2_VNNI, QLOW_ISA_AVX512_VNNI, 1, QLOW_ISA_AVX2_VNNI}, /* Zen 4/5, Sapphire Rapids */
+        {QLOW_ISA_AVX2_VNNI, QLOW_ISA_AVX512_VNNI, 0, QLOW_ISA_AVX2},      /* Ice Lake: no VEX VNNI */
+        {QLOW_ISA_AVX2_VNNI, QLOW_ISA_AVX512, 0, QLOW_ISA_AVX2},           /* Skylake-X */
+        {QLOW_ISA_AVX512, QLOW_ISA_AVX2_VNNI, 1, QLOW_ISA_AVX2_VNNI},      /* Alder Lake */
+        {QLOW_ISA_AVX512_VNNI, QLOW_ISA_AVX2_VNNI, 1, QLOW_ISA_AVX2_VNNI},
+        {QLOW_ISA_AVX2, QLOW_ISA_AVX2_VNNI, 1, QLOW_ISA_AVX2},
+        {QLOW_ISA_AVX2_VNNI, QLOW_ISA_AVX2, 0, QLOW_ISA_AVX2},
+        {QLOW_ISA_AVX2_VNNI, QLOW_ISA_GENERIC, 0, QLOW_ISA_GENERIC},
+        {QLOW_ISA_NEON, QLOW_ISA_AVX2_VNNI, 1, QLOW_ISA_AVX2_VNNI},        /* NEON: no limit on x86 */
+        {QLOW_ISA_AVX2_VNNI, QLOW_ISA_NEON, 0, QLOW_ISA_AVX2},             /* ARM: runs generic kernels */
+        {QLOW_ISA_GENERIC, QLOW_ISA_AVX2_VNNI, 1, QLOW_ISA_GENERIC},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const int *c = cases[i];
+        QT_CHECK(qlow__isa_clamp(c[0], c[1], c[2]) == c[3], "clamp(%d, %d, vnni %d) = %d, want %d", c[0], c[1], c[2],
+                 qlow__isa_clamp(c[0], c[1], c[2]), c[3]);
+        /* the same through a context whose detection says so */
+        const int32_t keep_det = ctx->isa_detected, keep_vnni = ctx->avx_vnni;
+        ctx->isa_detected = c[1];
+        ctx->avx_vnni = c[2];
+        int64_t v = -1;
+        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, c[0]));
+        QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_MAX, &v));
+        QT_CHECK(v == c[3], "ctx: ISA_MAX %d on detected %d (vnni %d) reads %lld, want %d", c[0], c[1], c[2],
+                 (long long)v, c[3]);
+        ctx->isa_detected = keep_det;
+        ctx->avx_vnni = keep_vnni;
+    }
+    /* this CPU */
+    const int vnni = qlow_has_feature(QLOW_FEATURE_AVX_VNNI);
+    int64_t v = -1;
+    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_AVX2_VNNI));
+    QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_MAX, &v));
+    const int64_t want = qlow__isa_rank((int)det) < qlow__isa_rank(QLOW_ISA_AVX2_VNNI) ? det
+                         : vnni                                                       ? QLOW_ISA_AVX2_VNNI
+                                                                                      : QLOW_ISA_AVX2;
+    QT_CHECK(v == want, "ISA_MAX AVX2_VNNI reads %lld on this CPU (detected %lld, AVX-VNNI %d), want %lld",
+             (long long)v, (long long)det, vnni, (long long)want);
+    QT_CHECK(ctx->avx_vnni == vnni || !qlow__isa_has_avx2((int)det), "ctx records AVX-VNNI as has_feature reports it");
+    QT_CHECK(det != QLOW_ISA_AVX2_VNNI || (vnni && !qlow_has_feature(QLOW_FEATURE_AVX512)),
+             "detected AVX2_VNNI means AVX-VNNI without AVX-512");
+    QT_CHECK(!vnni || qlow_has_feature(QLOW_FEATURE_AVX2), "AVX-VNNI implies AVX2");
+    QT_CHECK_STATUS(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, 4), QLOW_E_PARAM);
+    QT_CHECK_STATUS(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, 6), QLOW_E_PARAM);
+    QT_CHECK_STATUS(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, (int64_t)1 << 32 | QLOW_ISA_AVX2), QLOW_E_PARAM);
+    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
+    printf("INFO isa: detected %lld, AVX-VNNI %d, AVX2_VNNI reads %lld\n", (long long)det, vnni, (long long)v);
+}
+
+
 static void test_ctx(void)
 {
     qlow_ctx *ctx = NULL;
@@ -63,8 +130,9 @@ static void test_ctx(void)
     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
     QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_MAX, &v));
     QT_CHECK(v == QLOW_ISA_GENERIC, "isa override to generic");
-    QT_CHECK((det >= QLOW_ISA_AVX2) == (qlow_has_feature(QLOW_FEATURE_AVX2) != 0) || det == QLOW_ISA_NEON,
+    QT_CHECK(qlow__isa_has_avx2((int)det) == (qlow_has_feature(QLOW_FEATURE_AVX2) != 0),
              "detected isa agrees with has_feature");
+    isa_ladder(ctx, det);
     qlow_ctx_destroy(ctx);
     qlow_ctx_destroy(NULL);
 

@@ -2,6 +2,7 @@
  * boundaries, act-order with static groups), thread-count invariance, argument errors, and on real
  * stories260K layer inputs: GPTQ's output error beats RTN at 2, 3 and 4 bits. */
 #include "qtest.h"
+#include "qtest_isa.h"
 #include "hessian_ref.h"
 #include "stories_forward.h"
 #include "quant/rtn.h"
@@ -120,7 +121,7 @@ static void test_against_reference(void)
     /* act-order off/on with the best ISA, then the AVX2 and portable kernels without act-order. */
     for (int run = 0; run < 4; run++) {
         int act = run == 1;
-        if (run == 2 && !(det >= QLOW_ISA_AVX2 && det < QLOW_ISA_NEON)) continue;
+        if (run == 2 && !qt_isa_runs(QLOW_ISA_AVX2, det)) continue;
         if (run >= 2) qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, run == 2 ? QLOW_ISA_AVX2 : QLOW_ISA_GENERIC);
         qlow_params *p = NULL;
         qlow_params_create(NULL, &p);

@@ -2,6 +2,7 @@
  * modes, f32/f16 strided views, thread and ISA independence, merge, save/load, damping, dead columns,
  * Cholesky factors, power iteration and Lanczos. */
 #include "qtest.h"
+#include "qtest_isa.h"
 #include "hessian_ref.h"
 
 /* isa_level 0: best available, 1: AVX2 at most, 2: portable C. */
@@ -12,7 +13,7 @@ static qlow_ctx *ctx_with(int threads, int isa_level)
     qlow_ctx_set_int(c, QLOW_CTX_NUM_THREADS, threads);
     int64_t det = 0;
     qlow_ctx_get_int(c, QLOW_CTX_ISA_DETECTED, &det);
-    if (isa_level == 1 && det >= QLOW_ISA_AVX2 && det < QLOW_ISA_NEON) qlow_ctx_set_int(c, QLOW_CTX_ISA_MAX, QLOW_ISA_AVX2);
+    if (isa_level == 1 && qt_isa_runs(QLOW_ISA_AVX2, det)) qlow_ctx_set_int(c, QLOW_CTX_ISA_MAX, QLOW_ISA_AVX2);
     if (isa_level == 2) qlow_ctx_set_int(c, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC);
     return c;
 }

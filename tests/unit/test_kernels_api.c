@@ -3,6 +3,7 @@
  * a batched call equals the per-token calls byte for byte. */
 #include "qtest.h"
 #include "kernels_testpack.h"
+#include "qtest_isa.h"
 
 static void make(tp_matrix *m, int format, int64_t rows, int64_t cols)
 {
@@ -102,6 +103,25 @@ int main(void)
     QT_CHECK(all_equal(y, 21, sentinel), "y written on non-finite input");
     int64_t det = 0;
     QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &det));
+#if defined(QLOW__HAVE_X86_KERNELS)
+    /* each x86 level runs its own set: AVX512 without VNNI/VBMI the AVX2 one */
+    QT_CHECK(qlow__kernels_for_isa(QLOW_ISA_AVX2) == &qlow__kernels_avx2 &&
+                 qlow__kernels_for_isa(QLOW_ISA_AVX512) == &qlow__kernels_avx2 &&
+                 qlow__kernels_for_isa(QLOW_ISA_AVX512_VNNI) == &qlow__kernels_avx512,
+             "x86 kernel sets by level");
+#if defined(QLOW__HAVE_AVX_VNNI_KERNELS)
+    QT_CHECK(qlow__kernels_for_isa(QLOW_ISA_AVX2_VNNI) == &qlow__kernels_avx2_vnni &&
+                 strcmp(qlow__kernels_avx2_vnni.name, "avx2-vnni") == 0,
+             "AVX2_VNNI runs the AVX-VNNI set");
+#endif
+#endif
+    for (int k = 0; k < QT_ISA_LEVELS; k++) {
+        if (!qt_isa_runs(qt_isa_levels[k], det)) continue;
+        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, qt_isa_levels[k]));
+        QT_CHECK_STATUS(qlow_gemm_ws(ctx, &m.qm, xn, 3, y, ws, need3), QLOW_E_NONFINITE);
+        QT_CHECK_STATUS(qlow_gemm_act8_ws(ctx, &m.qm, xn, 3, y, ws, need3), QLOW_E_NONFINITE);
+        QT_CHECK(all_equal(y, 21, sentinel), "y written on non-finite input at isa %d", qt_isa_levels[k]);
+    }
     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
 
     /* a huge value that overflows after the column scale of a B1 r2 matrix */

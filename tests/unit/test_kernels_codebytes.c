@@ -8,6 +8,7 @@
  * last step, and every byte at every position of a step. Thread counts 1 and 2 give the same bytes. */
 #include "qtest.h"
 #include "kernels_testpack.h"
+#include "qtest_isa.h"
 
 static qlow_status run(qlow_ctx *ctx, const tp_matrix *m, const float *X, int64_t batch, float *Y)
 {
@@ -54,7 +55,6 @@ int main(void)
      * chunks with a partial last step, 5120 exactly one T158 chunk, 4096 the bench shape */
     const int64_t shapes[][2] = {{7, 10300}, {9, 8200}, {2, 5120}, {5, 4096}, {5, 1300}, {2, 330}, {1, 640}, {6, 100}};
     const int64_t batches[] = {1, 3, 4, 5, 9};
-    const int isas[] = {QLOW_ISA_AVX2, QLOW_ISA_AVX512, QLOW_ISA_AVX512_VNNI, QLOW_ISA_NEON};
     int compared = 0, high_total = 0;
     uint64_t seed = 4242;
     for (size_t fi = 0; fi < sizeof(formats) / sizeof(formats[0]); fi++)
@@ -81,16 +81,16 @@ int main(void)
                     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
                     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
                     QT_CHECK_OK(run(ctx, &m, X, b, Yg));
-                    for (int k = 0; k < 4; k++) {
-                        if (isas[k] > detected || (isas[k] == QLOW_ISA_NEON) != (detected == QLOW_ISA_NEON)) continue;
-                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[k]));
+                    for (int k = 0; k < QT_ISA_LEVELS; k++) {
+                        if (!qt_isa_runs(qt_isa_levels[k], detected)) continue;
+                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, qt_isa_levels[k]));
                         for (int th = 1; th <= 2; th++) {
                             QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
                             memset(Ys, 0xcd, ny * sizeof(float));
                             QT_CHECK_OK(run(ctx, &m, X, b, Ys));
                             QT_CHECK(memcmp(Yg, Ys, (size_t)(b * o.rows) * sizeof(float)) == 0,
                                      "format %d R%lld C%lld pattern %d batch %lld threads %d: isa %d differs from generic",
-                                     o.format, (long long)o.rows, (long long)o.cols, pat, (long long)b, th, isas[k]);
+                                     o.format, (long long)o.rows, (long long)o.cols, pat, (long long)b, th, qt_isa_levels[k]);
                             compared++;
                         }
                     }

@@ -3,6 +3,7 @@
  * generic kernels. Matrices come from the test-side packer (tests/kernels_testpack.h). */
 #include "qtest.h"
 #include "kernels_testpack.h"
+#include "qtest_isa.h"
 
 typedef struct cfg {
     const char *name;
@@ -152,7 +153,6 @@ int main(void)
 #endif
     int64_t detected = 0;
     QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &detected));
-    const int isas[] = {QLOW_ISA_AVX2, QLOW_ISA_AVX512, QLOW_ISA_AVX512_VNNI, QLOW_ISA_NEON};
     int simd_runs = 0, thread_runs = 0, ref_runs = 0;
     uint64_t seed = 77;
     for (size_t ci = 0; ci < sizeof(CFGS) / sizeof(CFGS[0]); ci++) {
@@ -191,13 +191,13 @@ int main(void)
                     QT_CHECK_OK(run(ctx, &m, X, batch, Yg, mode));
                     check_reference(&m, c, X, batch, Yg, mode);
                     ref_runs++;
-                    for (int k = 0; k < 4; k++) {
-                        if (isas[k] > detected || (isas[k] == QLOW_ISA_NEON) != (detected == QLOW_ISA_NEON)) continue;
-                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[k]));
+                    for (int k = 0; k < QT_ISA_LEVELS; k++) {
+                        if (!qt_isa_runs(qt_isa_levels[k], detected)) continue;
+                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, qt_isa_levels[k]));
                         memset(Ys, 0xcd, ny * sizeof(float));
                         QT_CHECK_OK(run(ctx, &m, X, batch, Ys, mode));
                         QT_CHECK(memcmp(Yg, Ys, ny * sizeof(float)) == 0, "%s R%lld C%lld b%lld mode %d: isa %d differs",
-                                 c->name, (long long)o.rows, (long long)o.cols, (long long)batch, mode, isas[k]);
+                                 c->name, (long long)o.rows, (long long)o.cols, (long long)batch, mode, qt_isa_levels[k]);
                         simd_runs++;
                     }
                     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, detected));

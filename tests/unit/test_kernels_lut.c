@@ -8,6 +8,7 @@
  *     copy on AVX-512), and equal the kernels of a handle without one. */
 #include "qtest.h"
 #include "kernels_testpack.h"
+#include "qtest_isa.h"
 #include "kernels/lut.h"
 
 typedef struct cfg {
@@ -208,11 +209,13 @@ int main(void)
     int64_t det = 0;
     QT_CHECK_OK(qlow_ctx_get_int(ctx, QLOW_CTX_ISA_DETECTED, &det));
     /* copies of the binary parts on every x86 level (AVX2 up), of M161's salient part with AVX-512 VNNI */
-    const int lut_cpu = det >= QLOW_ISA_AVX2 && det < QLOW_ISA_NEON, q4t_cpu = det == QLOW_ISA_AVX512_VNNI;
+    const int lut_cpu = qt_isa_runs(QLOW_ISA_AVX2, det), q4t_cpu = det == QLOW_ISA_AVX512_VNNI;
     if (!lut_cpu) printf("INFO this CPU runs no lookup kernel: only the copy and the generic path are checked\n");
-    /* the levels whose kernels are compared: the detected one and AVX2 below it */
-    const int64_t isas[2] = {det, QLOW_ISA_AVX2};
-    const int nisa = lut_cpu && det != QLOW_ISA_AVX2 ? 2 : 1;
+    /* the levels whose kernels are compared: the detected one, AVX2 and AVX2_VNNI below it */
+    int64_t isas[3] = {det, 0, 0};
+    int nisa = 1;
+    if (lut_cpu && det != QLOW_ISA_AVX2) isas[nisa++] = QLOW_ISA_AVX2;
+    if (det != QLOW_ISA_AVX2_VNNI && qt_isa_runs(QLOW_ISA_AVX2_VNNI, det)) isas[nisa++] = QLOW_ISA_AVX2_VNNI;
 
     for (size_t si = 0; si < sizeof(SHAPES) / sizeof(SHAPES[0]); si++)
         for (size_t ci = 0; ci < sizeof(CFGS) / sizeof(CFGS[0]); ci++) {

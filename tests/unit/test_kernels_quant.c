@@ -3,6 +3,7 @@
  * with qlow_qmatrix_wrap(), give GEMV/GEMM results that match qlow_qmatrix_dequantize() times x in
  * double precision within the activation-quantization bound; every ISA gives the same bytes. */
 #include "qtest.h"
+#include "qtest_isa.h"
 
 typedef struct qcase {
     const char *name;
@@ -90,11 +91,15 @@ int main(void)
             QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
             QT_CHECK_OK(mode ? qlow_gemm_act8(ctx, qm, X, B, Y) : qlow_gemm(ctx, qm, X, B, Y));
             check(c->name, Wd, R, C, X, B, Y);
+            for (int k = 0; k < QT_ISA_LEVELS; k++) {
+                if (!qt_isa_runs(qt_isa_levels[k], det)) continue;
+                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, qt_isa_levels[k]));
+                QT_CHECK_OK(mode ? qlow_gemm_act8(ctx, qm, X, B, Y2) : qlow_gemm(ctx, qm, X, B, Y2));
+                QT_CHECK(memcmp(Y, Y2, sizeof(float) * (size_t)(B * R)) == 0, "%s mode %d: isa %d differs from generic",
+                         c->name, mode, qt_isa_levels[k]);
+                checked++;
+            }
             QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
-            QT_CHECK_OK(mode ? qlow_gemm_act8(ctx, qm, X, B, Y2) : qlow_gemm(ctx, qm, X, B, Y2));
-            QT_CHECK(memcmp(Y, Y2, sizeof(float) * (size_t)(B * R)) == 0, "%s mode %d: isa %lld differs from generic",
-                     c->name, mode, (long long)det);
-            checked++;
         }
         /* the serialized image, reopened in place, computes the same bytes */
         size_t n = 0;
@@ -131,9 +136,14 @@ int main(void)
             for (int mode = 0; mode < 2; mode++) {
                 QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
                 QT_CHECK_OK(mode ? qlow_gemm_act8(ctx, qm, X, B, Y) : qlow_gemm(ctx, qm, X, B, Y));
+                for (int k = 0; k < QT_ISA_LEVELS; k++) {
+                    if (!qt_isa_runs(qt_isa_levels[k], det)) continue;
+                    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, qt_isa_levels[k]));
+                    QT_CHECK_OK(mode ? qlow_gemm_act8(ctx, qm, X, B, Y2) : qlow_gemm(ctx, qm, X, B, Y2));
+                    QT_CHECK(memcmp(Y, Y2, sizeof(float) * (size_t)(B * R)) == 0, "M161 mode %d: isa %d differs", mode,
+                             qt_isa_levels[k]);
+                }
                 QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, det));
-                QT_CHECK_OK(mode ? qlow_gemm_act8(ctx, qm, X, B, Y2) : qlow_gemm(ctx, qm, X, B, Y2));
-                QT_CHECK(memcmp(Y, Y2, sizeof(float) * (size_t)(B * R)) == 0, "M161 mode %d: isa differs", mode);
                 double worst = 0;
                 for (int64_t t = 0; t < B; t++)
                     for (int64_t r = 0; r < R; r++) {

@@ -18,13 +18,15 @@ static qlow_ctx *make_ctx(variant v)
     return ctx;
 }
 
-/* The variants to compare: every thread count at the detected ISA, plus the generic path. */
+/* The variants to compare: every thread count at the detected ISA, plus the generic path, plus the
+ * AVX-VNNI kernel set when the CPU has it (and it is not the detected level already). */
 static int variants(variant *out)
 {
     int n = 0;
     for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) out[n++] = (variant){thread_counts[t], -1};
     out[n++] = (variant){1, QLOW_ISA_GENERIC};
     out[n++] = (variant){4, QLOW_ISA_GENERIC};
+    if (qlow_has_feature(QLOW_FEATURE_AVX_VNNI)) out[n++] = (variant){2, QLOW_ISA_AVX2_VNNI};
     return n;
 }
 
