@@ -55,6 +55,12 @@ typedef struct qlow__lut_geom {
 /* Byte of row i (of a tile) and column group q (of a unit) in a 64-byte vector of the copy. */
 static inline int qlow__lut_byte(int i, int q) { return 32 * (q & 1) + 16 * (q >> 1) + i; }
 
+/* Units of block b: 8, or nu_last in the last chunk. */
+static inline int64_t qlow__lut_block_units(const qlow__lut_geom *g, int64_t b)
+{
+    return b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
+}
+
 /* Tiles in group grp (gtiles, or fewer for the last). */
 static inline int64_t qlow__lut_group_tiles(const qlow__lut_geom *g, int64_t grp)
 {
@@ -82,6 +88,22 @@ QLOW_HIDDEN qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom
 /* Write the row-tiled copy of kp's sign planes (codes, and codes2 for B2; stride kp->row_bytes) into
  * dst (g->plane_bytes). Never allocates. */
 QLOW_HIDDEN void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst);
+
+/* Floats of one panel's fold: per virtual tile of the panel, 16 lanes of 16 rows. */
+#define QLOW__LUT_FOLD_FLOATS (QLOW__LUT_PANEL * QLOW__LUT_VTILES * QLOW__LANES * QLOW__LANES)
+
+/* The panel walk shared by the lookup kernels (each ISA supplies the two steps). fold: the fold F of
+ * groups [ga, gb) of the panel starting at group pg, every plane: plane p, tile j of the panel at
+ * ((p * pt + j) * 16 + lane) * 16 + row, pt = QLOW__LUT_PANEL * gtiles tiles per panel, lane b mod 16
+ * getting xs_b * isum_b block after block as kernels.h folds (the first chunk adds to zero). finish:
+ * rows [ra, rb) of that panel from F, into y (added when add != 0). */
+typedef void (*qlow__lut_fold_fn)(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg,
+                                  int64_t ga, int64_t gb, float *F);
+typedef void (*qlow__lut_finish_fn)(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg,
+                                    int64_t ra, int64_t rb, const float *F, float *y, int add);
+/* Rows [r0, r1) of part kp (kp->lut set) panel by panel, with the contract of qlow__lut_rows_fn. */
+QLOW_HIDDEN int64_t qlow__lut_walk(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add,
+                                   qlow__lut_fold_fn fold, qlow__lut_finish_fn finish);
 
 /* ---- row-tiled Q4 codes (M161's salient part) ----
  * The salient part of M161 is a Q4 matrix of about a tenth of the columns with one scale and zero per

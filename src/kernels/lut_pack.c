@@ -51,7 +51,7 @@ void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst
     const size_t rb = kp->row_bytes;
     int64_t ubase = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
-        const int64_t c = b / 16, d = b % 16, nu = c < g->nchunk - 1 ? 8 : g->nu_last;
+        const int64_t c = b / 16, d = b % 16, nu = qlow__lut_block_units(g, b);
         for (int64_t t = 0; t < g->tiles; t++) {
             const int64_t grp = t / g->gtiles, ng = qlow__lut_group_tiles(g, grp);
             for (int pl = 0; pl < g->planes; pl++) {
@@ -73,6 +73,33 @@ void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst
         }
         ubase += nu;
     }
+}
+
+int64_t qlow__lut_walk(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add,
+                       qlow__lut_fold_fn fold, qlow__lut_finish_fn finish)
+{
+    qlow__lut_geom g;
+    /* whole 64-row spans only (a span is one group of B1 or two of B2): every row of a group is then
+     * written by the call that owns the group */
+    if (r0 >= r1 || r0 % 64 != 0 || (r1 % 64 != 0 && r1 != kp->rows) || !xq->ltab || qlow__lut_geometry(kp, &g) != QLOW_OK)
+        return r0;
+    const int64_t grows = QLOW__LUT_TILE * g.gtiles;
+    const int64_t grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
+    /* the fold area serves one panel at a time (16 KiB of this thread's stack), so it stays in L1 */
+    _Alignas(64) float F[QLOW__LUT_FOLD_FLOATS];
+    for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
+        const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
+        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1;
+        /* this panel's per-row parameters, read after its fold: cold, each panel waited on their misses */
+        for (int64_t r = ra; r < rb; r += 32) {
+            qlow__prefetch(kp->alpha + r, 0, 64);
+            qlow__prefetch(kp->mu + r, 0, 64);
+            if (g.planes == 2) qlow__prefetch(kp->alpha2 + r, 0, 64);
+        }
+        fold(kp, &g, xq, pg, ga, gb, F);
+        finish(kp, &g, xq, pg, ra, rb, F, y, add);
+    }
+    return r1;
 }
 
 /* ---- row-tiled Q4 codes ---- */

@@ -63,7 +63,7 @@ void qlow__lut_tables_avx2(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab
     if (qlow__lut_geometry(kp, &g) != QLOW_OK) return;
     const __m256i lo4 = _mm256_set1_epi8(0x0F), bias = _mm256_set1_epi8((char)0x80), eight = _mm256_set1_epi8(8);
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
-        const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last;
+        const int64_t nu = qlow__lut_block_units(&g, b);
         for (int64_t u = 0; u < nu; u++, tab += 256) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(x8 + b * 256 + u * 32));
             const __m256i xl = _mm256_and_si256(x, lo4);
@@ -126,16 +126,14 @@ INL __m256i tile_isum(const tile_acc *a, int half, int64_t nu)
     return _mm256_add_epi32(l, _mm256_slli_epi32(_mm256_sub_epi32(h, _mm256_set1_epi32((int)(256 * nu))), 4));
 }
 
-/* Groups [ga, gb) of the panel starting at group pg, every plane, as x86_avx512_lut.c's panel_fold with
- * the fold transposed: F holds per virtual tile of the panel (plane p, tile j at (p * pt + j)) 16 lanes
- * of 16 rows, lane b mod 16 of row i at ((p * pt + j) * 16 + lane) * 16 + i. */
-INL void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg, int64_t ga,
-                    int64_t gb, float *F)
+/* The fold step of qlow__lut_walk (lut.h), one virtual tile at a time. */
+static TGT void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg, int64_t ga,
+                           int64_t gb, float *restrict F)
 {
     const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
     int64_t ubase = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
-        const int64_t nu = b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
+        const int64_t nu = qlow__lut_block_units(g, b);
         const uint8_t *btab = xq->ltab + (size_t)ubase * 256;
         const __m256 x = _mm256_set1_ps(xq->xs[b]);
         for (int64_t grp = ga; grp < gb; grp++) {
@@ -177,43 +175,28 @@ INL __m256 fold_sum(const float *f, int half)
 
 static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-int64_t qlow__lut_rows_avx2(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add) TGT;
-int64_t qlow__lut_rows_avx2(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+static TGT void finish_avx2(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg,
+                            int64_t ra, int64_t rb, const float *F, float *y, int add)
 {
-    qlow__lut_geom g;
-    /* whole 64-row spans only, as the AVX-512 kernel */
-    if (r0 >= r1 || r0 % 64 != 0 || (r1 % 64 != 0 && r1 != kp->rows) || !xq->ltab || qlow__lut_geometry(kp, &g) != QLOW_OK)
-        return r0;
-    const int64_t grows = QLOW__LUT_TILE * g.gtiles, pt = (int64_t)QLOW__LUT_PANEL * g.gtiles;
-    const int64_t grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
-    const int two = g.planes == 2;
-    /* one panel's fold (16 KiB of this thread's stack), as the AVX-512 kernel */
-    float F[QLOW__LUT_PANEL * QLOW__LUT_VTILES * QLOW__LANES * QLOW__LANES] __attribute__((aligned(64)));
+    const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
+    const int two = g->planes == 2;
     float T1[QLOW__LUT_TILE], T2[QLOW__LUT_TILE];
-    for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
-        const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
-        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1;
-        for (int64_t r = ra; r < rb; r += 32) {
-            __builtin_prefetch((const void *)(kp->alpha + r), 0, 3);
-            __builtin_prefetch((const void *)(kp->mu + r), 0, 3);
-            if (two) __builtin_prefetch((const void *)(kp->alpha2 + r), 0, 3);
+    for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
+        const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g->gtiles;
+        for (int h = 0; h < 2; h++) {
+            _mm256_storeu_ps(T1 + 8 * h, fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES, h));
+            if (two) _mm256_storeu_ps(T2 + 8 * h, fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES, h));
         }
-        panel_fold(kp, &g, xq, pg, ga, gb, F);
-        for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
-            const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g.gtiles;
-            const float *f1 = F + (size_t)tile * QLOW__LANES * QLOW__LANES;
-            const float *f2 = F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES;
-            for (int h = 0; h < 2; h++) {
-                _mm256_storeu_ps(T1 + 8 * h, fold_sum(f1, h));
-                if (two) _mm256_storeu_ps(T2 + 8 * h, fold_sum(f2, h));
-            }
-            for (int64_t i = 0; i < n; i++) {
-                const float v = qlow__bt_finish(kp, r + i, T1[i], two ? T2[i] : 0.0f, xq->xtot, h2f);
-                y[r + i] = add ? y[r + i] + v : v;
-            }
+        for (int64_t i = 0; i < n; i++) {
+            const float v = qlow__bt_finish(kp, r + i, T1[i], two ? T2[i] : 0.0f, xq->xtot, h2f);
+            y[r + i] = add ? y[r + i] + v : v;
         }
     }
-    return r1;
+}
+
+int64_t qlow__lut_rows_avx2(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+{
+    return qlow__lut_walk(kp, xq, r0, r1, y, add, panel_fold, finish_avx2);
 }
 
 #endif

@@ -54,7 +54,7 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
     if (qlow__lut_geometry(kp, &g) != QLOW_OK) return;
     const __m512i lo4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
-        const int64_t nu = b / 16 < g.nchunk - 1 ? 8 : g.nu_last;
+        const int64_t nu = qlow__lut_block_units(&g, b);
         for (int64_t u = 0; u < nu; u++, tab += 256) {
             __m512i x = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(x8 + b * 256 + u * 32)));
             __m512i xl = _mm512_and_si512(x, lo4);
@@ -131,17 +131,15 @@ INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t 
     for (int i = 0; i < NG; i++) isum[i] = _mm512_add_epi32(_mm512_slli_epi32(H[i], 4), L[i]);
 }
 
-/* Groups [ga, gb) of the panel starting at group pg, every plane: lane b mod 16 of each row's fold
- * (F: plane p, tile j of the panel at ((p * pt + j) * 16 + lane) * 16, pt tiles per panel) gets
- * xs_b * isum_b block after block, exactly as kernels.h folds it (the first chunk adds to zero). */
-INL void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg, int64_t ga,
-                    int64_t gb, float *F)
+/* The fold step of qlow__lut_walk (lut.h), the group's virtual tiles together. */
+static TGT void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg, int64_t ga,
+                           int64_t gb, float *restrict F)
 {
     const __m512 fzero = _mm512_setzero_ps();
     const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
     int64_t ubase = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
-        const int64_t nu = b / 16 < g->nchunk - 1 ? 8 : g->nu_last;
+        const int64_t nu = qlow__lut_block_units(g, b);
         const uint8_t *btab = xq->ltab + (size_t)ubase * 256;
         const __m512 x = _mm512_set1_ps(xq->xs[b]);
         for (int64_t grp = ga; grp < gb; grp++) {
@@ -176,40 +174,23 @@ INL __m512 fold_sum(const float *f)
     return _mm512_add_ps(a[0], a[1]);
 }
 
-int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
-    TGT;
+static TGT void finish_avx512(const qlow__kpart *kp, const qlow__lut_geom *g, const qlow__xq *xq, int64_t pg,
+                              int64_t ra, int64_t rb, const float *F, float *y, int add)
+{
+    const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
+    const __m512 X = _mm512_set1_ps(xq->xtot);
+    for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
+        const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g->gtiles;
+        const __mmask16 m = (__mmask16)((1u << n) - 1u);
+        const __m512 T1 = fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES);
+        const __m512 T2 = g->planes == 2 ? fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES) : T1;
+        qlow__b_finish16(kp, r, m, T1, T2, X, y, add);
+    }
+}
+
 int64_t qlow__lut_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
 {
-    qlow__lut_geom g;
-    /* whole 64-row spans only (a span is one group of B1 or two of B2): every row of a group is then
-     * written by the call that owns the group */
-    if (r0 >= r1 || r0 % 64 != 0 || (r1 % 64 != 0 && r1 != kp->rows) || !xq->ltab || qlow__lut_geometry(kp, &g) != QLOW_OK)
-        return r0;
-    const int64_t grows = QLOW__LUT_TILE * g.gtiles, pt = (int64_t)QLOW__LUT_PANEL * g.gtiles;
-    const int64_t grp0 = r0 / grows, grp1 = (r1 + grows - 1) / grows;
-    const int two = g.planes == 2;
-    /* the fold area serves one panel at a time (16 KiB of this thread's stack), so it stays in L1 */
-    float F[QLOW__LUT_PANEL * QLOW__LUT_VTILES * QLOW__LANES * QLOW__LANES] __attribute__((aligned(64)));
-    const __m512 X = _mm512_set1_ps(xq->xtot);
-    for (int64_t pg = grp0 - grp0 % QLOW__LUT_PANEL; pg < grp1; pg += QLOW__LUT_PANEL) {
-        const int64_t ga = pg > grp0 ? pg : grp0, gb = pg + QLOW__LUT_PANEL < grp1 ? pg + QLOW__LUT_PANEL : grp1;
-        const int64_t ra = ga * grows, rb = gb * grows < r1 ? gb * grows : r1;
-        /* this panel's per-row parameters, read after its fold: cold, each panel waited on their misses */
-        for (int64_t r = ra; r < rb; r += 32) {
-            __builtin_prefetch((const void *)(kp->alpha + r), 0, 3);
-            __builtin_prefetch((const void *)(kp->mu + r), 0, 3);
-            if (two) __builtin_prefetch((const void *)(kp->alpha2 + r), 0, 3);
-        }
-        panel_fold(kp, &g, xq, pg, ga, gb, F);
-        for (int64_t r = ra; r < rb; r += QLOW__LUT_TILE) {
-            const int64_t n = rb - r < QLOW__LUT_TILE ? rb - r : QLOW__LUT_TILE, tile = r / QLOW__LUT_TILE - pg * g.gtiles;
-            const __mmask16 m = (__mmask16)((1u << n) - 1u);
-            const __m512 T1 = fold_sum(F + (size_t)tile * QLOW__LANES * QLOW__LANES);
-            const __m512 T2 = two ? fold_sum(F + (size_t)(pt + tile) * QLOW__LANES * QLOW__LANES) : T1;
-            qlow__b_finish16(kp, r, m, T1, T2, X, y, add);
-        }
-    }
-    return r1;
+    return qlow__lut_walk(kp, xq, r0, r1, y, add, panel_fold, finish_avx512);
 }
 
 #endif
