@@ -331,9 +331,10 @@ static void carve_xmaps(qlow__wksp *w, gemm_plan *pl)
 
 /* B1-kind parts get a row-tiled copy of their sign planes when this CPU runs a lookup kernel (lut.h,
  * any x86-64 with AVX2): one more bit per binary weight in the handle, for a batch-1 product about
- * twice as fast (4096 x 4096 B1, 1 thread, hot: AVX-512 100 -> 46 us, AVX2 210 -> 108 us). On CPUs with AVX-512
- * VNNI and VBMI, M161's salient part gets a row-tiled copy of its codes too (x86_avx512_q4tile.c).
- * QLOW_NO_LUT_COPY builds keep handles small. cpu_isa is the CPU's best level, read once per handle. */
+ * twice as fast (4096 x 4096 B1, 1 thread, hot: AVX-512 100 -> 46 us, AVX2 210 -> 108 us). On CPUs
+ * with AVX-512 VNNI and VBMI, M161's salient part gets a row-tiled copy of its codes too
+ * (x86_avx512_q4tile.c). QLOW_NO_LUT_COPY builds keep handles small. cpu_isa is the CPU's best level,
+ * read once per handle. */
 static int lut_cpu(int cpu_isa)
 {
 #if defined(QLOW__HAVE_X86_KERNELS) && !defined(QLOW_NO_LUT_COPY)
