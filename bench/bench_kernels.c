@@ -374,7 +374,7 @@ int main(int argc, char **argv)
     const int want_cold = !(temp_env && strcmp(temp_env, "hot") == 0);
     const int nfmt = (int)(sizeof(FMTS) / sizeof(FMTS[0]));
     double summary[16][3]; /* cold, batch 1, 4096^2: % of bandwidth at 1 and 2 threads */
-    double summary_us[16][3], summary_min[16][3], summary_plain[16][3], summary_mb[16];
+    double summary_us[16][3], summary_min[16][3], summary_plain[16], summary_mb[16];
     memset(summary, 0, sizeof(summary));
     memset(summary_us, 0, sizeof(summary_us));
     memset(summary_min, 0, sizeof(summary_min));
@@ -473,10 +473,10 @@ int main(int argc, char **argv)
                             summary[fi][th] = 100.0 * r.gbs / bw[th];
                             summary_us[fi][th] = r.us;
                             summary_min[fi][th] = r.min_us;
-                            /* 1 thread only: two threads reading halves of a few MB took longer than one
+                            /* one thread only: two threads reading halves of a few MB took longer than one
                              * (B1: 74 against 65 us) while the 2-thread kernel took 54, so that figure
                              * measured the threads' start more than the memory */
-                            if (th == 1) summary_plain[fi][1] = read_cold_us(arena, arena_n, wbytes);
+                            if (th == 1) summary_plain[fi] = read_cold_us(arena, arena_n, wbytes);
                             summary_mb[fi] = (double)wbytes / 1e6;
                         }
                     }
@@ -505,8 +505,8 @@ int main(int argc, char **argv)
                f->name, summary[fi][max_threads], summary_us[fi][max_threads], summary_min[fi][max_threads],
                summary[fi][1], summary_us[fi][1], summary_min[fi][1], f->ggml_name, f->g1[0][0],
                summary_us[fi][1] > 0 ? f->g1[0][0] / summary_us[fi][1] : 0,
-               summary_min[fi][1] > 0 ? f->g1[0][0] / summary_min[fi][1] : 0, summary_mb[fi], summary_plain[fi][1],
-               summary_plain[fi][1] > 0 ? summary_us[fi][1] / summary_plain[fi][1] : 0);
+               summary_min[fi][1] > 0 ? f->g1[0][0] / summary_min[fi][1] : 0, summary_mb[fi], summary_plain[fi],
+               summary_plain[fi] > 0 ? summary_us[fi][1] / summary_plain[fi] : 0);
         printf("\n");
     }
     free(arena);
