@@ -44,6 +44,7 @@ static int g_quick;
 /* Optional filters for focused runs (the defaults run everything):
  *   BENCH_ONLY=Q4,B1   formats whose name contains one of the comma-separated words
  *   BENCH_BATCH=1,32   batch sizes instead of the mode's list
+ *   BENCH_SHAPES=1,3   shapes by number (1 = 4096x4096, 2 = 11008x4096, 3 = 4096x11008) instead of the mode's
  *   BENCH_THREADS=1    the thread counts to run (1, 2 or 1,2)
  *   BENCH_TEMP=hot     hot, cold or both (quick mode defaults to cold, full mode to both)
  *   BENCH_MISALIGN=1   planes at calloc offsets (16 bytes past 64) instead of 64-byte aligned */
@@ -57,7 +58,7 @@ static int env_has_word(const char *env, const char *name)
         if (*w && strstr(name, w)) return 1;
     return 0;
 }
-static int thread_wanted(int th, const int64_t *list, int n)
+static int in_list(int th, const int64_t *list, int n)
 {
     for (int i = 0; i < n; i++)
         if (list[i] == th) return 1;
@@ -361,7 +362,9 @@ int main(int argc, char **argv)
     if (max_threads > 1) printf("; 2 threads %.1f / %.1f GB/s", bw[2], bw_med[2]);
     printf("\n\n");
 
-    const int nshapes = g_quick ? 1 : 3;
+    int64_t shapes_env[3];
+    const int nshape_env = env_int_list("BENCH_SHAPES", shapes_env, 3);
+    const int nshapes = g_quick && !nshape_env ? 1 : 3;
     const int64_t batches_full[3] = {1, 8, 32}, batches_quick[2] = {1, 8};
     int64_t batches_env[8];
     const int nbatch_env = env_int_list("BENCH_BATCH", batches_env, 8);
@@ -387,6 +390,7 @@ int main(int argc, char **argv)
            "ggml ref (ggml_anchor.md, cold) | speedup vs ggml |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int si = 0; si < nshapes; si++) {
+        if (nshape_env && !in_list(si + 1, shapes_env, nshape_env)) continue;
         const int64_t R = SHAPES[si][0], C = SHAPES[si][1];
         const int64_t maxb = batches[nbatch - 1];
         float *X = (float *)malloc((size_t)(maxb * C) * sizeof(float));
@@ -407,7 +411,7 @@ int main(int argc, char **argv)
         for (int bi = 0; bi < nbatch; bi++)
             for (int th = 1; th <= max_threads; th++)
                 for (int cold = 0; cold < 2; cold++) {
-                    if (!thread_wanted(th, thr_env, nthr_env) || !(cold ? want_cold : want_hot)) continue;
+                    if (!in_list(th, thr_env, nthr_env) || !(cold ? want_cold : want_hot)) continue;
                     result r = time_f32(FW, cold ? fcopies : 1, R, C, X, batches[bi], Y, th);
                     f32r[bi][th][cold] = r;
                     int have_g = cold && (batches[bi] == 1 || (batches[bi] == 32 && si < 2));
@@ -455,7 +459,7 @@ int main(int argc, char **argv)
                 qlow_gemm_workspace_size(&base.qm, batches[bi], 0, &wsb);
                 void *ws = aligned_alloc(64, (wsb + 63) / 64 * 64);
                 for (int th = 1; th <= max_threads; th++) {
-                    if (!thread_wanted(th, thr_env, nthr_env)) continue;
+                    if (!in_list(th, thr_env, nthr_env)) continue;
                     qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th);
                     for (int cold = 0; cold < 2; cold++) {
                         if (!(cold ? want_cold : want_hot)) continue;

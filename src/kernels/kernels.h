@@ -152,6 +152,43 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
         for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
     }
 
+/* Column spans for token tiles. A tile of 4 tokens reads about 5 bytes of int8 activations, scales
+ * and sums per column; past 4096 columns that outgrows L1 and every row re-reads it from L2, so Q4
+ * at batch 8 ran 3.5x slower per token on 11008 columns than on 4096. Rows are then walked in column
+ * spans of about QLOW__KSPAN_COLS, QLOW__KSPAN_ROWS rows at a time, each row's fp32 lanes carried
+ * between spans, so the lanes see the same sequence of operations. A single token's 14 KiB at 11008
+ * columns fits, so it keeps whole rows. chunk_cols: columns per kernel chunk (at least one chunk per
+ * span). Returns the span in chunks: nchunk when no split is needed. */
+#define QLOW__KSPAN_COLS 4096
+#define QLOW__KSPAN_ROWS 32
+static inline int64_t qlow__kspan(int64_t nchunk, int64_t chunk_cols, int nt)
+{
+    const int64_t most = chunk_cols >= QLOW__KSPAN_COLS ? 1 : QLOW__KSPAN_COLS / chunk_cols;
+    if (nt == 1 || nchunk <= most) return nchunk;
+    const int64_t nspan = (nchunk + most - 1) / most;
+    return (nchunk + nspan - 1) / nspan;
+}
+
+/* Rows [r0, r1) of a tile function's scope (kp, nt, r0, r1, y, ldy, add) in the spans of qlow__kspan:
+ * row_fn(args..., r, y, ldy, add, c0, c1, carry) computes chunks [c0, c1) of row r, starting from the
+ * 16 fp32 lanes per token in carry unless c0 = 0 (carry NULL: the whole row), and keeps them there
+ * unless c1 ends the row, where it stores y. */
+#define QLOW__SPANS(row_fn, chunk_cols, ...)                                                            \
+    {                                                                                                   \
+        const int64_t nchunk_ = kp->nblk_pad / 16, span_ = qlow__kspan(nchunk_, (chunk_cols), nt);       \
+        if (span_ == nchunk_) {                                                                         \
+            for (int64_t r_ = r0; r_ < r1; r_++) row_fn(__VA_ARGS__, r_, y, ldy, add, 0, nchunk_, NULL);  \
+        } else {                                                                                        \
+            _Alignas(64) float carry_[QLOW__KSPAN_ROWS * TILE * 16];                                    \
+            for (int64_t rs_ = r0; rs_ < r1; rs_ += QLOW__KSPAN_ROWS) {                                 \
+                const int64_t re_ = r1 - rs_ < QLOW__KSPAN_ROWS ? r1 : rs_ + QLOW__KSPAN_ROWS;          \
+                for (int64_t c0_ = 0; c0_ < nchunk_; c0_ += span_)                                      \
+                    for (int64_t r_ = rs_; r_ < re_; r_++)                                              \
+                        row_fn(__VA_ARGS__, r_, y, ldy, add, c0_, nchunk_ - c0_ < span_ ? nchunk_ : c0_ + span_, \
+                               carry_ + (r_ - rs_) * TILE * 16);                                        \
+            }                                                                                           \
+        }                                                                                               \
+    }
 /* Software prefetch of the weight planes, used by the SIMD kernels. Rows are short (2 KiB for Q4 at
  * 4096 columns) and the kernels walk two or more at once, so the hardware stream prefetchers, which
  * stop at 4 KiB pages, keep restarting: cold calls ran at half the read bandwidth. Each span of codes

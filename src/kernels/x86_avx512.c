@@ -185,10 +185,12 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
     }
 }
 
-/* Row r for a tile of nt tokens. One row at a time: walking two rows together shared the activation
- * loads but split the memory stream in two, which was slower both cold and hot. */
+/* Chunks [c0, c1) of row r for a tile of nt tokens. One row at a time: walking two rows together shared
+ * the activation loads but split the memory stream in two, which was slower both cold and hot.
+ * carry: NULL for a whole row; else the row's 16 fp32 lanes per token between column spans (q_span),
+ * loaded unless c0 = 0 and kept unless c1 ends the row, so the lanes see the same fp32 sequence. */
 INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
-               int64_t ldy, int add)
+               int64_t ldy, int add, int64_t c0, int64_t c1, float *carry)
 {
     const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
@@ -199,12 +201,14 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
     const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
     __m512 acc[TILE];
     UNROLL
-    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int t = 0; t < nt; t++) acc[t] = carry && c0 > 0 ? _mm512_load_ps(carry + t * 16) : _mm512_setzero_ps();
     const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
     /* the parameters of the row QLOW__PF_DIST code bytes ahead */
     const int64_t pfd = QLOW__PF_DIST, ahead = 1 + pfd / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
-    qlow__prefetch(sr, ahead * pbytes, pbytes);
-    if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
+    if (c0 == 0) {
+        qlow__prefetch(sr, ahead * pbytes, pbytes);
+        if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
+    }
 #define Q_CHUNK(c, whole)                                                                              \
     {                                                                                                  \
         __m512i isum[TILE];                                                                            \
@@ -220,22 +224,35 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16)));  \
         }                                                                                              \
     }
-    int64_t c = 0;
-    for (; c < nfull; c++) Q_CHUNK(c, 1)
-    for (; c < nchunk; c++) Q_CHUNK(c, 0)
+    const int64_t cwhole = c1 < nfull ? c1 : nfull;
+    int64_t c = c0;
+    for (; c < cwhole; c++) Q_CHUNK(c, 1)
+    for (; c < c1; c++) Q_CHUNK(c, 0)
 #undef Q_CHUNK
+    if (carry && c1 < nchunk) {
+        UNROLL
+        for (int t = 0; t < nt; t++) _mm512_store_ps(carry + t * 16, acc[t]);
+        return;
+    }
     UNROLL
     for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t]), add);
+}
+
+/* Rows [r0, r1) for a tile, in column spans when its activations outgrow L1. */
+INL void q_span(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                float *y, int64_t ldy, int add)
+{
+    QLOW__SPANS(q_row, 512, kind, mode, kp, xq, nt)
 }
 
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
     switch (qlow__q_pmode(kp)) {
-    case QP_ONE: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_ONE, kp, xq, nt, r, y, ldy, add); break;
-    case QP_BLOCK: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_BLOCK, kp, xq, nt, r, y, ldy, add); break;
-    case QP_SHIFT: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_SHIFT, kp, xq, nt, r, y, ldy, add); break;
-    default: for (int64_t r = r0; r < r1; r++) q_row(kind, QP_MAP, kp, xq, nt, r, y, ldy, add); break;
+    case QP_ONE: q_span(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add); break;
+    case QP_BLOCK: q_span(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add); break;
+    case QP_SHIFT: q_span(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add); break;
+    default: q_span(kind, QP_MAP, kp, xq, nt, r0, r1, y, ldy, add); break;
     }
 }
 
@@ -468,10 +485,11 @@ INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t
     if (t_isums(kind, row, rb, c, K, xq, nt, isum, nt > 1)) t_isums(kind, row, rb, c, K, xq, nt, isum, 1);
 }
 
-/* Row r for a tile of nt tokens. One row at a time: rows walked two or four together were faster hot
- * but up to 2x slower cold (the memory stream is then split across rows). */
+/* Chunks [c0, c1) of row r for a tile of nt tokens, carry as in q_row. One row at a time: rows walked
+ * two or four together were faster hot but up to 2x slower cold (the memory stream is then split
+ * across rows). */
 INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
-               int add)
+               int add, int64_t c0, int64_t c1, float *carry)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
@@ -479,13 +497,18 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
     t_consts_init(&K);
     __m512 acc[TILE];
     UNROLL
-    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < nchunk; c++) {
+    for (int t = 0; t < nt; t++) acc[t] = carry && c0 > 0 ? _mm512_load_ps(carry + t * 16) : _mm512_setzero_ps();
+    for (int64_t c = c0; c < c1; c++) {
         __m512i isum[TILE];
         t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_loadu_ps(xq[t].xs + c * 16), _mm512_cvtepi32_ps(isum[t])));
+    }
+    if (carry && c1 < nchunk) {
+        UNROLL
+        for (int t = 0; t < nt; t++) _mm512_store_ps(carry + t * 16, acc[t]);
+        return;
     }
     const float alpha = h2f(kp->alpha[r]);
     UNROLL
@@ -580,7 +603,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
         if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
         else
-            for (; r < r1; r++) t_row(kind, kp, xq, nt, r, y, ldy, add);
+            QLOW__SPANS(t_row, kp->ablock * 16, kind, kp, xq, nt)
         return;
     }
     if (nt == 1)
