@@ -169,6 +169,13 @@ static inline int64_t qlow__kspan(int64_t nchunk, int64_t chunk_cols, int nt)
     return (nchunk + nspan - 1) / nspan;
 }
 
+/* Whether a call of nt tokens has tiles (of `tile` tokens) that walk a part's rows in spans. */
+static inline int qlow__kspans(const qlow__kpart *kp, int64_t chunk_cols, int nt, int tile)
+{
+    const int64_t nchunk = kp->nblk_pad / 16;
+    return nt >= tile && qlow__kspan(nchunk, chunk_cols, tile) < nchunk;
+}
+
 /* Rows [r0, r1) of a tile function's scope (kp, nt, r0, r1, y, ldy, add) in the spans of qlow__kspan:
  * row_fn(args..., r, y, ldy, add, c0, c1, carry) computes chunks [c0, c1) of row r, starting from the
  * 16 fp32 lanes per token in carry unless c0 = 0 (carry NULL: the whole row), and keeps them there

@@ -204,7 +204,10 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
     for (int t = 0; t < nt; t++) acc[t] = carry && c0 > 0 ? _mm512_load_ps(carry + t * 16) : _mm512_setzero_ps();
     const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
     /* the parameters of the row QLOW__PF_DIST code bytes ahead */
-    const int64_t pfd = QLOW__PF_DIST, ahead = 1 + pfd / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
+    const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
+    /* In a column span the next codes read are the next rows' same columns: prefetch those. */
+    const int64_t span_bytes = (c1 - c0) * (int64_t)bpb * 16;
+    const int64_t pfd = carry ? (1 + QLOW__PF_DIST / span_bytes) * (int64_t)kp->row_bytes : QLOW__PF_DIST;
     if (c0 == 0) {
         qlow__prefetch(sr, ahead * pbytes, pbytes);
         if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
@@ -238,29 +241,53 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
     for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t]), add);
 }
 
-/* Rows [r0, r1) for a tile, in column spans when its activations outgrow L1. */
+/* Rows [r0, r1) for a tile: whole rows (q_tile), or in column spans when its activations outgrow L1
+ * (q_tile_spans, kernels.h). */
+INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                 float *y, int64_t ldy, int add)
+{
+    for (int64_t r = r0; r < r1; r++) q_row(kind, mode, kp, xq, nt, r, y, ldy, add, 0, kp->nblk_pad / 16, NULL);
+}
 INL void q_span(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                 float *y, int64_t ldy, int add)
 {
     QLOW__SPANS(q_row, 512, kind, mode, kp, xq, nt)
 }
-
+#define Q_MODES(walk)                                                                                  \
+    switch (qlow__q_pmode(kp)) {                                                                        \
+    case QP_ONE: walk(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add); break;                           \
+    case QP_BLOCK: walk(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add); break;                       \
+    case QP_SHIFT: walk(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add); break;                       \
+    default: walk(kind, QP_MAP, kp, xq, nt, r0, r1, y, ldy, add); break;                               \
+    }
 INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                 int64_t ldy, int add)
 {
-    switch (qlow__q_pmode(kp)) {
-    case QP_ONE: q_span(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add); break;
-    case QP_BLOCK: q_span(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add); break;
-    case QP_SHIFT: q_span(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add); break;
-    default: q_span(kind, QP_MAP, kp, xq, nt, r0, r1, y, ldy, add); break;
-    }
+    Q_MODES(q_whole)
 }
+INL void q_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                      float *y, int64_t ldy, int add)
+{
+    Q_MODES(q_span)
+}
+#undef Q_MODES
 
-/* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. */
+/* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. The span
+ * walk is a function of its own, so that the whole-row loops compile as they did without it (sharing
+ * one function cost them 2-4% at batch 8). */
 #define Q_ROWS(name, KIND)                                                                             \
+    static TGT __attribute__((noinline)) void name##_spans(const qlow__kpart *kp, const qlow__xq *xq, int nt, \
+                                                           int64_t r0, int64_t r1, float *y, int64_t ldy, int add) \
+    {                                                                                                   \
+        QLOW__TILED(q_tile_spans, KIND, kp)                                                             \
+    }                                                                                                   \
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
+        if (qlow__kspans(kp, 512, nt, TILE)) {                                                          \
+            name##_spans(kp, xq, nt, r0, r1, y, ldy, add);                                              \
+            return;                                                                                     \
+        }                                                                                               \
         QLOW__TILED(q_tile, KIND, kp)                                                                   \
     }
 /* Q8 needs no unpacking to share, and eight accumulators per token: one token per pass over a row
@@ -493,6 +520,8 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
+    /* in a column span the next codes read are the next rows': prefetched here besides t_isums' own */
+    const int64_t pfd = carry ? (1 + QLOW__PF_DIST / ((c1 - c0) * 1024)) * (int64_t)kp->row_bytes : 0;
     t_consts K;
     t_consts_init(&K);
     __m512 acc[TILE];
@@ -500,6 +529,7 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
     for (int t = 0; t < nt; t++) acc[t] = carry && c0 > 0 ? _mm512_load_ps(carry + t * 16) : _mm512_setzero_ps();
     for (int64_t c = c0; c < c1; c++) {
         __m512i isum[TILE];
+        if (carry && kind == QLOW_FORMAT_T2) qlow__prefetch(row, c * 1024 + pfd, 1024);
         t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
         UNROLL
         for (int t = 0; t < nt; t++)
@@ -603,12 +633,19 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
         if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
         else
-            QLOW__SPANS(t_row, kp->ablock * 16, kind, kp, xq, nt)
+            for (; r < r1; r++) t_row(kind, kp, xq, nt, r, y, ldy, add, 0, kp->nblk_pad / 16, NULL);
         return;
     }
     if (nt == 1)
         for (; r + BT_NR <= r1; r += BT_NR) bt_rows_nr(kind, kp, xq, 1, BT_NR, r, y, ldy, add);
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
+}
+
+/* The ternary kinds' tiles in column spans (as Q_ROWS). */
+INL void t_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
+                      float *y, int64_t ldy, int add)
+{
+    QLOW__SPANS(t_row, kp->ablock * 16, kind, kp, xq, nt)
 }
 
 #define BT_ROWS(name, KIND)                                                                            \
@@ -617,10 +654,25 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     {                                                                                                   \
         QLOW__TILED(bt_tile, KIND, kp)                                                                  \
     }
+#define T_ROWS(name, KIND)                                                                             \
+    static TGT __attribute__((noinline)) void name##_spans(const qlow__kpart *kp, const qlow__xq *xq, int nt, \
+                                                           int64_t r0, int64_t r1, float *y, int64_t ldy, int add) \
+    {                                                                                                   \
+        QLOW__TILED(t_tile_spans, KIND, kp)                                                             \
+    }                                                                                                   \
+    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
+                         int64_t ldy, int add)                                                          \
+    {                                                                                                   \
+        if (qlow__kspans(kp, kp->ablock * 16, nt, TILE)) {                                              \
+            name##_spans(kp, xq, nt, r0, r1, y, ldy, add);                                              \
+            return;                                                                                     \
+        }                                                                                               \
+        QLOW__TILED(bt_tile, KIND, kp)                                                                  \
+    }
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
-BT_ROWS(t2_rows, QLOW_FORMAT_T2)
-BT_ROWS(t158_rows, QLOW_FORMAT_T158)
+T_ROWS(t2_rows, QLOW_FORMAT_T2)
+T_ROWS(t158_rows, QLOW_FORMAT_T158)
 
 /* ---- activation quantization (same rounding as qlow__quantize_generic) -------------------------- */
 
