@@ -167,9 +167,13 @@ static TGT void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const
 INL __m512 fold_sum(const float *f)
 {
     __m512 a[QLOW__LANES];
+    _Pragma("GCC unroll 16") /* all of it, so that a[] lives in registers */
     for (int l = 0; l < QLOW__LANES; l++) a[l] = _mm512_load_ps(f + (size_t)l * QLOW__LANES);
+    UNROLL
     for (int l = 0; l < 8; l++) a[l] = _mm512_add_ps(a[l], a[l + 8]);
+    UNROLL
     for (int l = 0; l < 4; l++) a[l] = _mm512_add_ps(a[l], a[l + 4]);
+    UNROLL
     for (int l = 0; l < 2; l++) a[l] = _mm512_add_ps(a[l], a[l + 2]);
     return _mm512_add_ps(a[0], a[1]);
 }
