@@ -4,47 +4,16 @@
  * Usage: ptq161_ppl (from the repository root). Takes about half a minute of CPU. */
 #include "ptq161_data.h"
 
-/* NLL per token of held-out paragraphs [first, first + npara) with the weights currently in m->mem. */
+/* NLL per token of held-out paragraphs [first, first + npara) with the weights currently in m->blob. */
 static double nll_eval(const pd_model *m, int first, int npara, long *ntok)
 {
-    char *text = pd_read_text();
-    if (!text)
-        return NAN;
-    const int d = m->dim, kvd = d * m->kv_heads / m->heads, h = m->hidden, L = m->layers;
-    float *kc = calloc((size_t)L * m->seq_len * kvd, 4), *vc = calloc((size_t)L * m->seq_len * kvd, 4);
-    float x[64], xb[64], logits[512];
-    int *toks = malloc(4096 * sizeof(int));
-    const float *rms_final = m->w3 + (size_t)L * h * d;
+    char tpath[512], kpath[512];
     double nll = 0;
-    long n = 0;
-    int para = 0;
-    char *cursor = text, *p;
-    while (para < first + npara && (p = pd_next_paragraph(&cursor)) != NULL) {
-        if (para++ < first)
-            continue;
-        int nt = pd_encode(m, p, toks, 4096);
-        if (nt > m->seq_len)
-            nt = m->seq_len;
-        for (int pos = 0; pos + 1 < nt; pos++) {
-            pd_token(m, kc, vc, toks[pos], pos, x, NULL, 0);
-            pd_rmsnorm(xb, x, rms_final, d);
-            pd_matvec(logits, xb, m->emb, m->vocab, d);
-            float mx = -1e30f;
-            for (int v = 0; v < m->vocab; v++)
-                mx = logits[v] > mx ? logits[v] : mx;
-            double se = 0;
-            for (int v = 0; v < m->vocab; v++)
-                se += exp(logits[v] - mx);
-            nll += -(logits[toks[pos + 1]] - mx - log(se));
-            n++;
-        }
-    }
-    free(kc);
-    free(vc);
-    free(toks);
-    free(text);
-    *ntok = n;
-    return nll / n;
+    int64_t n = 0;
+    stories_run(m, qt_path("data/tinystories_validation_head.txt", tpath, sizeof tpath),
+                qt_path("data/tok512.bin", kpath, sizeof kpath), first, npara, m->seq, INT64_MAX, NULL, &nll, &n);
+    *ntok = (long)n;
+    return n > 0 ? nll / (double)n : NAN;
 }
 
 int main(void)
@@ -58,8 +27,9 @@ int main(void)
     }
     pd_acts cal;
     pd_collect(&m, 0, 2048, &cal);
-    float *orig = malloc(264128 * 4);
-    memcpy(orig, m.mem, 264128 * 4);
+    const size_t nw = (size_t)(m.rms_final - m.blob) + (size_t)m.dim; /* every float of the checkpoint */
+    float *orig = malloc(nw * sizeof(float));
+    memcpy(orig, m.blob, nw * sizeof(float));
     long nt;
     double base = nll_eval(&m, 400, 100, &nt);
     printf("FP: nll %.4f ppl %.3f (%ld tokens)\n", base, exp(base), nt);
@@ -71,7 +41,7 @@ int main(void)
     const char *names[] = {"RTN binarize all", "mask only",           "mask + scales",
                            "+ rank-8 restoration", "+ GPTQ", "BiLLM-style baseline"};
     for (int st = 0; st < 6; st++) {
-        memcpy(m.mem, orig, 264128 * 4);
+        memcpy(m.blob, orig, nw * sizeof(float));
         for (int l = 0; l < m.layers; l++)
             for (int k = 0; k < PD_LINEARS; k++) {
                 int rows, cols;

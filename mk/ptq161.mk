@@ -12,7 +12,7 @@ bench-ptq161: $(PTQ161_BENCH)
 # End-to-end perplexity of the PTQ1.61 ablation stages on stories260K (`make ppl-ptq161`).
 PTQ161_PPL := $(BUILD)/bench-$(VARIANT)/ptq161_ppl
 
-$(PTQ161_PPL): bench/ptq161_ppl.c tests/ptq161_data.h $(STATIC)
+$(PTQ161_PPL): bench/ptq161_ppl.c tests/ptq161_data.h tests/stories_forward.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $< -o $@ $(PROG_LDLIBS)
 

@@ -176,7 +176,7 @@ int main(void)
                     }
             double nll = 0.0;
             int64_t scored = 0;
-            stories_run(&q, tpath, kpath, 300, 128, 2048, NULL, &nll, &scored);
+            stories_run(&q, tpath, kpath, 300, 0, 128, 2048, NULL, &nll, &scored);
             printf("INFO held-out next-token NLL (%lld tokens, 1 BOS-led paragraph per sequence): %-28s %.4f nats (ppl %.3f)\n",
                    (long long)scored, names[cfg], nll / scored, exp(nll / scored));
         }

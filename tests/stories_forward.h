@@ -18,7 +18,7 @@ typedef struct stories {
     float *emb, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3, *rms_final;
 } stories;
 
-static int stories_load(stories *m, const char *path)
+static inline int stories_load(stories *m, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
@@ -50,7 +50,7 @@ static int stories_load(stories *m, const char *path)
 
 /* The weight matrix `k` (0 wq, 1 wk, 2 wv, 3 wo, 4 w1, 5 w2, 6 w3) of layer l, its shape and the
  * recording site of its input. */
-static const float *stories_matrix(const stories *m, int l, int k, int *rows, int *cols, int *site)
+static inline const float *stories_matrix(const stories *m, int l, int k, int *rows, int *cols, int *site)
 {
     int d = m->dim, hd = d / m->heads, kvd = m->kv_heads * hd, h = m->hidden;
     switch (k) {
@@ -65,7 +65,7 @@ static const float *stories_matrix(const stories *m, int l, int k, int *rows, in
 }
 static const char *const stories_matrix_names[7] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3"};
 
-static void st_matvec(const float *W, const float *x, float *y, int rows, int cols)
+static inline void st_matvec(const float *W, const float *x, float *y, int rows, int cols)
 {
     for (int r = 0; r < rows; r++) {
         double s = 0.0;
@@ -74,7 +74,7 @@ static void st_matvec(const float *W, const float *x, float *y, int rows, int co
     }
 }
 
-static void st_rmsnorm(float *out, const float *x, const float *w, int n)
+static inline void st_rmsnorm(float *out, const float *x, const float *w, int n)
 {
     double ss = 0.0;
     for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
@@ -85,8 +85,8 @@ static void st_rmsnorm(float *out, const float *x, const float *w, int n)
 /* Run tokens[0..n) as one sequence; rec[l][site] (if non-NULL) receives row `row0 + pos` of the inputs
  * of layer l at that site (widths dim, dim, dim, hidden). With nll non-NULL, adds the negative
  * log-likelihood of every next token (n - 1 of them) to *nll. */
-static void stories_forward_nll(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES], int64_t row0,
-                                double *nll)
+static inline void stories_forward_nll(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES],
+                                       int64_t row0, double *nll)
 {
     int d = m->dim, hd = d / m->heads, kvd = m->kv_heads * hd, H = m->hidden, L = m->layers;
     float *x = malloc(sizeof(float) * d), *xb = malloc(sizeof(float) * d), *q = malloc(sizeof(float) * d);
@@ -162,16 +162,20 @@ static void stories_forward_nll(const stories *m, const int32_t *tokens, int n, 
     free(x), free(xb), free(q), free(att_out), free(tmp), free(hb), free(hb2), free(att), free(kc), free(vc);
 }
 
-static inline void stories_forward(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES], int64_t row0)
+static inline void stories_forward(const stories *m, const int32_t *tokens, int n, float *(*rec)[ST_SITES],
+                                   int64_t row0)
 {
     stories_forward_nll(m, tokens, n, rec, row0, NULL);
 }
 
-/* Tokenize the first paragraphs of the bundled TinyStories text (BOS + up to max_len tokens each) and
- * record layer inputs for up to max_tokens tokens; returns the number of tokens recorded. rec[l][s] must
+/* Tokenize the non-empty paragraphs of the bundled TinyStories text after the first skip_paragraphs
+ * (at most max_paragraphs of them, 0: no limit) (BOS + up to max_len tokens each) and run up to
+ * max_tokens tokens: rec (if non-NULL) records their layer inputs, nll (if non-NULL) adds their
+ * next-token NLL and scored the count of scored tokens. Returns the number of tokens run. rec[l][s] must
  * hold max_tokens rows. */
-static int64_t stories_run(const stories *m, const char *text_path, const char *tok_path, int64_t skip_paragraphs,
-                           int max_len, int64_t max_tokens, float *(*rec)[ST_SITES], double *nll, int64_t *scored)
+static inline int64_t stories_run(const stories *m, const char *text_path, const char *tok_path,
+                                  int64_t skip_paragraphs, int64_t max_paragraphs, int max_len, int64_t max_tokens,
+                                  float *(*rec)[ST_SITES], double *nll, int64_t *scored)
 {
     FILE *f = fopen(text_path, "rb");
     if (!f) return -1;
@@ -187,7 +191,7 @@ static int64_t stories_run(const stories *m, const char *text_path, const char *
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(n + 3));
     int64_t rows = 0, para = 0;
     char *p = text;
-    while (*p && rows < max_tokens) {
+    while (*p && rows < max_tokens && (max_paragraphs <= 0 || para < skip_paragraphs + max_paragraphs)) {
         char *end = strstr(p, "\n\n");
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > 0 && para++ >= skip_paragraphs) {
@@ -209,9 +213,10 @@ static int64_t stories_run(const stories *m, const char *text_path, const char *
     return rows;
 }
 
-static int64_t stories_calibrate(const stories *m, const char *text_path, const char *tok_path, int64_t skip_paragraphs,
-                                 int max_len, int64_t max_tokens, float *(*rec)[ST_SITES])
+static inline int64_t stories_calibrate(const stories *m, const char *text_path, const char *tok_path,
+                                        int64_t skip_paragraphs, int max_len, int64_t max_tokens,
+                                        float *(*rec)[ST_SITES])
 {
-    return stories_run(m, text_path, tok_path, skip_paragraphs, max_len, max_tokens, rec, NULL, NULL);
+    return stories_run(m, text_path, tok_path, skip_paragraphs, 0, max_len, max_tokens, rec, NULL, NULL);
 }
 #endif
