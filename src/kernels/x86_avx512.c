@@ -272,24 +272,26 @@ INL void q_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, i
 }
 #undef Q_MODES
 
-/* Run a tile function over all tokens in tiles of up to TILE with a compile-time tile size. The span
- * walk is a function of its own, so that the whole-row loops compile as they did without it (sharing
- * one function cost them 2-4% at batch 8). */
-#define Q_ROWS(name, KIND)                                                                             \
+/* A rows function: a tile function over all tokens in tiles of up to TILE with a compile-time tile
+ * size. Calls whose tiles walk long rows in column spans (qlow__kspans) go through span_tile in a
+ * function of its own, so that the whole-row loops compile as they would alone: sharing one function
+ * changed their register allocation (2-4% slower at batch 8, T2 and T158 up to 20%). */
+#define SPANNED_ROWS(name, KIND, whole_tile, span_tile, chunk_cols)                                    \
     static TGT __attribute__((noinline)) void name##_spans(const qlow__kpart *kp, const qlow__xq *xq, int nt, \
                                                            int64_t r0, int64_t r1, float *y, int64_t ldy, int add) \
     {                                                                                                   \
-        QLOW__TILED(q_tile_spans, KIND, kp)                                                             \
+        QLOW__TILED(span_tile, KIND, kp)                                                                \
     }                                                                                                   \
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
     {                                                                                                   \
-        if (qlow__kspans(kp, 512, nt, TILE)) {                                                          \
+        if (qlow__kspans(kp, (chunk_cols), nt, TILE)) {                                                 \
             name##_spans(kp, xq, nt, r0, r1, y, ldy, add);                                              \
             return;                                                                                     \
         }                                                                                               \
-        QLOW__TILED(q_tile, KIND, kp)                                                                   \
+        QLOW__TILED(whole_tile, KIND, kp)                                                               \
     }
+#define Q_ROWS(name, KIND) SPANNED_ROWS(name, KIND, q_tile, q_tile_spans, 512)
 /* Q8 needs no unpacking to share, and eight accumulators per token: one token per pass over a row
  * block (which stays in L2). */
 static TGT void q8_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
@@ -641,7 +643,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
 }
 
-/* The ternary kinds' tiles in column spans (as Q_ROWS). */
+/* The ternary kinds' tiles in column spans (as q_tile_spans). */
 INL void t_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                       float *y, int64_t ldy, int add)
 {
@@ -654,21 +656,7 @@ INL void t_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, i
     {                                                                                                   \
         QLOW__TILED(bt_tile, KIND, kp)                                                                  \
     }
-#define T_ROWS(name, KIND)                                                                             \
-    static TGT __attribute__((noinline)) void name##_spans(const qlow__kpart *kp, const qlow__xq *xq, int nt, \
-                                                           int64_t r0, int64_t r1, float *y, int64_t ldy, int add) \
-    {                                                                                                   \
-        QLOW__TILED(t_tile_spans, KIND, kp)                                                             \
-    }                                                                                                   \
-    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
-                         int64_t ldy, int add)                                                          \
-    {                                                                                                   \
-        if (qlow__kspans(kp, kp->ablock * 16, nt, TILE)) {                                              \
-            name##_spans(kp, xq, nt, r0, r1, y, ldy, add);                                              \
-            return;                                                                                     \
-        }                                                                                               \
-        QLOW__TILED(bt_tile, KIND, kp)                                                                  \
-    }
+#define T_ROWS(name, KIND) SPANNED_ROWS(name, KIND, bt_tile, t_tile_spans, kp->ablock * 16)
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
 T_ROWS(t2_rows, QLOW_FORMAT_T2)
