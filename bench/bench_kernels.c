@@ -105,24 +105,15 @@ __attribute__((target("avx512f"))) static float dot_avx512(const float *a, const
     for (; j < n; j++) s += a[j] * b[j];
     return s;
 }
-__attribute__((target("avx512f"))) static double read_avx512(const float *a, int64_t n)
+/* Sum of n floats at a (the bench's read kernel). With pf, each 256 bytes are paired with a prefetch
+ * 8 KiB on, as the kernels stream their weights (QLOW__PF_DIST): short cold reads otherwise lose the
+ * prefetchers at every 4 KiB page. */
+__attribute__((target("avx512f"))) static double read_avx512(const float *a, int64_t n, int pf)
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
     for (int64_t j = 0; j + 64 <= n; j += 64) {
-        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a + j));
-        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(a + j + 16));
-        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(a + j + 32));
-        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(a + j + 48));
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-/* read_avx512 with each 256 bytes paired with a prefetch 8 KiB on, as the kernels stream their
- * weights (QLOW__PF_DIST): without it, short cold reads lose the prefetchers at every 4 KiB page. */
-__attribute__((target("avx512f"))) static double read_pf_avx512(const float *a, int64_t n)
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-    for (int64_t j = 0; j + 64 <= n; j += 64) {
-        for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(a + j + 2048 + 16 * k), _MM_HINT_T0);
+        if (pf)
+            for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(a + j + 2048 + 16 * k), _MM_HINT_T0);
         s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a + j));
         s1 = _mm512_add_ps(s1, _mm512_loadu_ps(a + j + 16));
         s2 = _mm512_add_ps(s2, _mm512_loadu_ps(a + j + 32));
@@ -216,7 +207,7 @@ static double read_bandwidth(const float *a, int64_t n, int threads, double *med
 #endif
             int64_t lo = n * id / nt / 64 * 64, hi = n * (id + 1) / nt / 64 * 64;
 #ifdef X86
-            if (g_avx512) s += read_avx512(a + lo, hi - lo);
+            if (g_avx512) s += read_avx512(a + lo, hi - lo, 0);
             else
 #endif
                 for (int64_t j = lo; j < hi; j++) s += a[j];
@@ -254,7 +245,7 @@ static double read_cold_pass(const float *arena, int64_t arena_floats, size_t by
 #endif
             const int64_t lo = n * id / nt / 64 * 64, hi = n * (id + 1) / nt / 64 * 64;
 #ifdef X86
-            if (g_avx512) s += pf ? read_pf_avx512(a + lo, hi - lo) : read_avx512(a + lo, hi - lo);
+            if (g_avx512) s += read_avx512(a + lo, hi - lo, pf);
             else
 #endif
                 for (int64_t j = lo; j < hi; j++) s += a[j];
