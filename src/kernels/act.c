@@ -85,25 +85,65 @@ static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p
     }
 }
 
-/* Block-major copy of the live activations of an interleaved part: the 4-byte run at kernel position p
- * holds natural columns xord_source(p) + {0, 1, 2, 3} * step (step 5 for T158, else 1). */
-static void gather_block_major(const qlow__kpart *kp, const float *v, int64_t n, float *g, size_t nx)
+#if defined(__GNUC__)
+#define ACT_INLINE static inline __attribute__((always_inline))
+#else
+#define ACT_INLINE static inline
+#endif
+
+/* Column j of the part's source order: x through the part's permutation and column scale, if any. The
+ * gather below calls it with constant NULLs, so each combination compiles to its own plain loop. */
+ACT_INLINE float source_value(const float *x, const int32_t *perm, const float *cs, size_t j)
 {
-    const size_t A = (size_t)kp->ablock, step = kp->xord == QLOW__XORD_T158 ? 5 : 1, live = live_positions(kp);
+    const float v = perm ? x[perm[j]] : x[j];
+    return cs ? v * cs[j] : v;
+}
+
+/* Block-major copy of the live activations of an interleaved part: the 4-byte run at kernel position p
+ * holds source columns xord_source(p) + {0, 1, 2, 3} * step (step 5 for T158, else 1). The permutation
+ * and column scale are applied on the way (one pass: as a separate pass, the three scalar loops were
+ * most of a batch-1 B1 call's activation time). */
+ACT_INLINE void gather_runs(const qlow__kpart *kp, const float *x, const int32_t *perm, const float *cs, int64_t n,
+                            float *g, size_t nx, const size_t step)
+{
+    const size_t A = (size_t)kp->ablock, live = live_positions(kp);
+    const int nat = kp->xord == QLOW__XORD_NAT;
     for (size_t base = 0; base < nx && base < live; base += 16 * A)
         for (size_t s = 0; s < live_slots(kp, base, live) / 4; s++)
             for (size_t d = 0; d < 16; d++) {
-                size_t j = qlow__xord_source(kp->xord, base + s * 64 + 4 * d);
+                const size_t p = base + s * 64 + 4 * d, j = nat ? p : qlow__xord_source(kp->xord, p);
                 float *o = g + base + d * A + s * 4;
-                if ((int64_t)(j + 3 * step) < n) {
-                    o[0] = v[j];
-                    o[1] = v[j + step];
-                    o[2] = v[j + 2 * step];
-                    o[3] = v[j + 3 * step];
+                if ((int64_t)(j + 3 * step) < n) { /* read all four before storing: no aliasing to fear */
+                    const float t0 = source_value(x, perm, cs, j), t1 = source_value(x, perm, cs, j + step);
+                    const float t2 = source_value(x, perm, cs, j + 2 * step), t3 = source_value(x, perm, cs, j + 3 * step);
+                    o[0] = t0, o[1] = t1, o[2] = t2, o[3] = t3;
                 } else {
-                    for (size_t i = 0; i < 4; i++) o[i] = (int64_t)(j + i * step) < n ? v[j + i * step] : 0.0f;
+                    for (size_t i = 0; i < 4; i++)
+                        o[i] = (int64_t)(j + i * step) < n ? source_value(x, perm, cs, j + i * step) : 0.0f;
                 }
             }
+}
+
+ACT_INLINE void gather_steps(const qlow__kpart *kp, const float *x, const int32_t *perm, const float *cs, int64_t n,
+                             float *g, size_t nx)
+{
+    if (kp->xord == QLOW__XORD_T158)
+        gather_runs(kp, x, perm, cs, n, g, nx, 5);
+    else
+        gather_runs(kp, x, perm, cs, n, g, nx, 1);
+}
+
+static void gather_block_major(const qlow__kpart *kp, const float *x, const qlow__xsrc *src, int64_t n, float *g,
+                               size_t nx)
+{
+    if (src->perm && src->colscale_f32)
+        gather_steps(kp, x, src->perm, src->colscale_f32, n, g, nx);
+    else if (src->perm)
+        gather_steps(kp, x, src->perm, NULL, n, g, nx);
+    else if (src->colscale_f32)
+        gather_steps(kp, x, NULL, src->colscale_f32, n, g, nx);
+    else
+        gather_steps(kp, x, NULL, NULL, n, g, nx);
 }
 
 qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__xsrc *src,
@@ -115,7 +155,12 @@ qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp
     qlow__quantize_fn quantize = ks->quantize ? ks->quantize : qlow__quantize_generic;
     const float *v = x;
     int64_t nv = n; /* values of v that exist; the rest of each block is zero */
-    if (src->perm || src->colscale_f32) {
+    const size_t live = kp->interleave ? live_positions(kp) : 0;
+    if (kp->interleave) {
+        gather_block_major(kp, x, src, n, buf->vb, nx);
+        v = buf->vb;
+        nv = (int64_t)nx;
+    } else if (src->perm || src->colscale_f32) {
         float *g = buf->v;
         if (src->perm && src->colscale_f32)
             for (int64_t j = 0; j < n; j++) g[j] = x[src->perm[j]] * src->colscale_f32[j];
@@ -124,12 +169,6 @@ qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp
         else
             for (int64_t j = 0; j < n; j++) g[j] = x[j] * src->colscale_f32[j];
         v = g;
-    }
-    const size_t live = kp->interleave ? live_positions(kp) : 0;
-    if (kp->interleave) {
-        gather_block_major(kp, v, n, buf->vb, nx);
-        v = buf->vb;
-        nv = (int64_t)nx;
     }
     /* Values of block b that exist: interleaved blocks hold live slots then zeros, which change
      * neither a maximum nor a sum, so only the live slots are read. */

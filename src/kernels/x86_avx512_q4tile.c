@@ -97,6 +97,11 @@ int64_t qlow__q4t_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t
         const int ng = (int)(tiles - t0 < QLOW__Q4T_GROUP ? tiles - t0 : QLOW__Q4T_GROUP);
         const uint8_t *w = kp->q4t + (size_t)(t0 * kp->nblk * 4) * 64;
         const int64_t r = grp * grows, rend = r1;
+        /* the next group's row parameters: read before its first block, they stalled it cold */
+        if ((grp + 1) * grows < r1) {
+            qlow__prefetch(kp->scale + r + grows, 0, grows * 2);
+            if (kp->zero) qlow__prefetch(kp->zero + r + grows, 0, grows * 2);
+        }
         switch (ng) { /* a constant tile count per instance keeps the accumulators in registers */
         case 4: group_rows(kp, xq, w, 4, r, rend, y, add); break;
         case 3: group_rows(kp, xq, w, 3, r, rend, y, add); break;
