@@ -52,6 +52,43 @@ INL float lanes_sum(__m512 a)
 
 INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
 
+/* lanes_sum of 16 rows at once, row i's lanes at L + 16 i (rows n..15 read as zero), row i in lane i.
+ * Each step adds the lane pairs lanes_sum adds, for two to eight rows per instruction, so the sums are
+ * the same bit for bit; one row at a time, the reduction's shuffles and its scalar store were 5-10% of
+ * a hot batch-1 Q call. */
+INL __m512 lanes_sum16(const float *L, int n)
+{
+    __m512 a[16], v[8], u[4], x[2];
+    UNROLL
+    for (int i = 0; i < 16; i++) a[i] = i < n ? _mm512_load_ps(L + 16 * i) : _mm512_setzero_ps();
+    UNROLL /* (l, l + 8): row 2m in lanes 0-7, row 2m + 1 in lanes 8-15 */
+    for (int m = 0; m < 8; m++)
+        v[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0x44),
+                             _mm512_shuffle_f32x4(a[2 * m], a[2 * m + 1], 0xEE));
+    UNROLL /* (l, l + 4): quarter k holds row 4n + k */
+    for (int m = 0; m < 4; m++)
+        u[m] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * m], v[2 * m + 1], 0x88),
+                             _mm512_shuffle_f32x4(v[2 * m], v[2 * m + 1], 0xDD));
+    UNROLL /* (l, l + 2): quarter k holds rows 8p + k, 8p + 4 + k, two lanes each */
+    for (int p = 0; p < 2; p++) {
+        const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(u[2 * p]), _mm512_castps_pd(u[2 * p + 1]));
+        const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(u[2 * p]), _mm512_castps_pd(u[2 * p + 1]));
+        x[p] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+    }
+    /* (l, l + 1): lane 4k + e holds row 4e + k */
+    const __m512 f = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], 0x88), _mm512_shuffle_ps(x[0], x[1], 0xDD));
+    const __m512i rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(rows, f);
+}
+
+/* store for rows 0..n-1 in lanes. */
+INL void store16(__m512 v, int n, float *y, int add)
+{
+    const __mmask16 m = _cvtu32_mask16((1u << n) - 1u);
+    if (add) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y), v);
+    _mm512_mask_storeu_ps(y, m, v);
+}
+
 static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 /* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
@@ -189,8 +226,8 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
  * the activation loads but split the memory stream in two, which was slower both cold and hot.
  * carry: NULL for a whole row; else the row's 16 fp32 lanes per token between column spans (q_span),
  * loaded unless c0 = 0 and kept unless c1 ends the row, so the lanes see the same fp32 sequence. */
-INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
-               int64_t ldy, int add, int64_t c0, int64_t c1, float *carry)
+INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
+                  int64_t ldy, int add, int64_t c0, int64_t c1, float *carry, float *lanes)
 {
     const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
@@ -237,8 +274,18 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
         for (int t = 0; t < nt; t++) _mm512_store_ps(carry + t * 16, acc[t]);
         return;
     }
+    if (lanes) { /* a 16-row batch's lanes (q_whole), reduced by lanes_sum16 */
+        UNROLL
+        for (int t = 0; t < nt; t++) _mm512_store_ps(lanes + t * 256, acc[t]);
+        return;
+    }
     UNROLL
     for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t]), add);
+}
+INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
+               int64_t ldy, int add, int64_t c0, int64_t c1, float *carry)
+{
+    q_row_to(kind, mode, kp, xq, nt, r, y, ldy, add, c0, c1, carry, NULL);
 }
 
 /* Rows [r0, r1) for a tile: whole rows (q_tile), or in column spans when its activations outgrow L1
@@ -246,7 +293,14 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
 INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                  float *y, int64_t ldy, int add)
 {
-    for (int64_t r = r0; r < r1; r++) q_row(kind, mode, kp, xq, nt, r, y, ldy, add, 0, kp->nblk_pad / 16, NULL);
+    _Alignas(64) float L[TILE * 256]; /* per token, 16 rows of 16 lanes */
+    for (int64_t r = r0; r < r1; r += 16) {
+        const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
+        for (int i = 0; i < n; i++)
+            q_row_to(kind, mode, kp, xq, nt, r + i, y, ldy, add, 0, kp->nblk_pad / 16, NULL, L + 16 * i);
+        UNROLL
+        for (int t = 0; t < nt; t++) store16(lanes_sum16(L + 256 * t, n), n, y + t * ldy + r, add);
+    }
 }
 INL void q_span(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                 float *y, int64_t ldy, int add)
@@ -517,8 +571,8 @@ INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t
 /* Chunks [c0, c1) of row r for a tile of nt tokens, carry as in q_row. One row at a time: rows walked
  * two or four together were faster hot but up to 2x slower cold (the memory stream is then split
  * across rows). */
-INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
-               int add, int64_t c0, int64_t c1, float *carry)
+INL void t_row_to(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
+                  int add, int64_t c0, int64_t c1, float *carry, float *lanes)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
@@ -542,9 +596,36 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
         for (int t = 0; t < nt; t++) _mm512_store_ps(carry + t * 16, acc[t]);
         return;
     }
+    if (lanes) { /* a 16-row batch (t_whole) */
+        UNROLL
+        for (int t = 0; t < nt; t++) _mm512_store_ps(lanes + t * 256, acc[t]);
+        return;
+    }
     const float alpha = h2f(kp->alpha[r]);
     UNROLL
     for (int t = 0; t < nt; t++) store(&y[t * ldy + r], qlow__t_finish(lanes_sum(acc[t]), xq[t].xtot, alpha), add);
+}
+INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
+               int add, int64_t c0, int64_t c1, float *carry)
+{
+    t_row_to(kind, kp, xq, nt, r, y, ldy, add, c0, c1, carry, NULL);
+}
+
+/* Whole rows [r0, r1) of a ternary kind, 16 at a time: the lane sums as q_whole's, then
+ * qlow__t_finish lane-wise (alpha (T - X)). */
+INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                 int64_t ldy, int add)
+{
+    _Alignas(64) float L[TILE * 256];
+    for (int64_t r = r0; r < r1; r += 16) {
+        const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
+        for (int i = 0; i < n; i++) t_row_to(kind, kp, xq, nt, r + i, y, ldy, add, 0, kp->nblk_pad / 16, NULL, L + 16 * i);
+        const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << n) - 1u), kp->alpha + r));
+        UNROLL
+        for (int t = 0; t < nt; t++)
+            store16(_mm512_mul_ps(alpha, _mm512_sub_ps(lanes_sum16(L + 256 * t, n), _mm512_set1_ps(xq[t].xtot))), n,
+                    y + t * ldy + r, add);
+    }
 }
 
 /* Rows [r0, r1) for one token, as t_row, except that the end of each row (its last fp32 fold, the lane
@@ -635,7 +716,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
         if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
         else
-            for (; r < r1; r++) t_row(kind, kp, xq, nt, r, y, ldy, add, 0, kp->nblk_pad / 16, NULL);
+            t_whole(kind, kp, xq, nt, r0, r1, y, ldy, add);
         return;
     }
     if (nt == 1)
