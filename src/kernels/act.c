@@ -133,6 +133,18 @@ ACT_INLINE void gather_steps(const qlow__kpart *kp, const float *x, const int32_
         gather_runs(kp, x, perm, cs, n, g, nx, 1);
 }
 
+void qlow__act_gather(const float *x, const int32_t *perm, const float *cs, int64_t n, float *g)
+{
+    if (perm && cs)
+        for (int64_t j = 0; j < n; j++) g[j] = x[perm[j]] * cs[j];
+    else if (perm)
+        for (int64_t j = 0; j < n; j++) g[j] = x[perm[j]];
+    else if (cs)
+        for (int64_t j = 0; j < n; j++) g[j] = x[j] * cs[j];
+    else
+        for (int64_t j = 0; j < n; j++) g[j] = x[j];
+}
+
 static void gather_block_major(const qlow__kpart *kp, const float *x, const qlow__xsrc *src, int64_t n, float *g,
                                size_t nx)
 {
@@ -161,14 +173,8 @@ qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp
         v = buf->vb;
         nv = (int64_t)nx;
     } else if (src->perm || src->colscale_f32) {
-        float *g = buf->v;
-        if (src->perm && src->colscale_f32)
-            for (int64_t j = 0; j < n; j++) g[j] = x[src->perm[j]] * src->colscale_f32[j];
-        else if (src->perm)
-            for (int64_t j = 0; j < n; j++) g[j] = x[src->perm[j]];
-        else
-            for (int64_t j = 0; j < n; j++) g[j] = x[j] * src->colscale_f32[j];
-        v = g;
+        qlow__act_gather(x, src->perm, src->colscale_f32, n, buf->v);
+        v = buf->v;
     }
     /* Values of block b that exist: interleaved blocks hold live slots then zeros, which change
      * neither a maximum nor a sum, so only the live slots are read. */

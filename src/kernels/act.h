@@ -33,6 +33,9 @@ static inline size_t qlow__act_f_bytes(const qlow__kpart *kp) { return (size_t)k
 QLOW_HIDDEN qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__xsrc *src,
                                            const float *x, int per_token, const qlow__xbuf *buf, qlow__xq *xq);
 
+/* g[j] = source column j of x (qlow__xsrc's rule, perm and cs may be NULL) for j < n. */
+QLOW_HIDDEN void qlow__act_gather(const float *x, const int32_t *perm, const float *cs, int64_t n, float *g);
+
 /* The portable activation steps (the reference for every ISA). */
 QLOW_HIDDEN float qlow__absmax_generic(const float *v, int64_t n);
 QLOW_HIDDEN int32_t qlow__quantize_generic(const float *v, int64_t n, float inv, int8_t *q);

@@ -5,7 +5,7 @@
  * are reduced into one vector (lane = row), and the fp32 folding of kernels.h runs lane-wise, with
  * each block's lane of the row kernels becoming one vector. Same operations on the same values in
  * the same order, so the results equal the generic kernel bit for bit. */
-#include "kernels/kernels.h"
+#include "kernels/act.h"
 #include "kernels/x86_avx512_finish.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
@@ -318,12 +318,7 @@ qlow_status qlow__narrow_b_act_avx512(const qlow__kpart *kp, const int32_t *perm
     const int64_t n = kp->cols, groups = (n + 63) / 64;
     const float *v = x;
     if (perm || colscale) { /* the same products as the portable preparation */
-        if (perm && colscale)
-            for (int64_t j = 0; j < n; j++) gather[j] = x[perm[j]] * colscale[j];
-        else if (perm)
-            for (int64_t j = 0; j < n; j++) gather[j] = x[perm[j]];
-        else
-            for (int64_t j = 0; j < n; j++) gather[j] = x[j] * colscale[j];
+        qlow__act_gather(x, perm, colscale, n, gather);
         v = gather;
     }
 #define COL_MASK(j) _cvtu32_mask16(n - (j) >= 16 ? 0xffffu : (1u << (n - (j))) - 1u)
