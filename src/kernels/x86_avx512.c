@@ -9,6 +9,7 @@
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 #include "kernels/lut.h"
+#include "kernels/x86_avx512_finish.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -675,8 +676,10 @@ INL void bt_fold(const qlow__xq *xq, int nt, int nr, int64_t c, __m512i (*isum)[
     }
 }
 
-INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *y,
-                    int64_t ldy, int add)
+/* nr rows from r for nt tokens: row i's lanes for token t go to L1 + 256 t + 16 i (B2's second plane
+ * to L2), which bt_whole finishes. */
+INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int nr, int64_t r, float *L1,
+                    float *L2)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
@@ -701,9 +704,33 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
     UNROLL
     for (int i = 0; i < nr; i++) {
         UNROLL
-        for (int t = 0; t < nt; t++)
-            store(&y[t * ldy + r + i],
-                  qlow__bt_finish(kp, r + i, lanes_sum(acc[i][t]), lanes_sum(acc2[i][t]), xq[t].xtot, h2f), add);
+        for (int t = 0; t < nt; t++) {
+            _mm512_store_ps(L1 + 256 * t + 16 * i, acc[i][t]);
+            if (kind == QLOW_FORMAT_B2) _mm512_store_ps(L2 + 256 * t + 16 * i, acc2[i][t]);
+        }
+    }
+}
+
+/* Rows [r0, r1) of B1 / B2, 16 at a time: the lane sums as q_whole's, then the lane-wise epilogue
+ * (x86_avx512_finish.h). One row at a time, the reductions and the scalar epilogue cost as much as a
+ * 4096-column row's single chunk at batch 8 and 32. */
+INL void bt_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
+                  int64_t ldy, int add)
+{
+    _Alignas(64) float L1[TILE * 256], L2[TILE * 256];
+    for (int64_t r = r0; r < r1; r += 16) {
+        const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
+        int i = 0;
+        if (nt == 1)
+            for (; i + BT_NR <= n; i += BT_NR) bt_rows_nr(kind, kp, xq, 1, BT_NR, r + i, L1 + 16 * i, L2 + 16 * i);
+        for (; i < n; i++) bt_rows_nr(kind, kp, xq, nt, 1, r + i, L1 + 16 * i, L2 + 16 * i);
+        const __mmask16 m = _cvtu32_mask16((1u << n) - 1u);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const __m512 T1 = lanes_sum16(L1 + 256 * t, n);
+            const __m512 T2 = kind == QLOW_FORMAT_B2 ? lanes_sum16(L2 + 256 * t, n) : T1;
+            qlow__b_finish16(kp, r, m, T1, T2, _mm512_set1_ps(xq[t].xtot), y + t * ldy, add);
+        }
     }
 }
 
@@ -712,16 +739,13 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
-    int64_t r = r0;
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
         if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
         else
             t_whole(kind, kp, xq, nt, r0, r1, y, ldy, add);
         return;
     }
-    if (nt == 1)
-        for (; r + BT_NR <= r1; r += BT_NR) bt_rows_nr(kind, kp, xq, 1, BT_NR, r, y, ldy, add);
-    for (; r < r1; r++) bt_rows_nr(kind, kp, xq, nt, 1, r, y, ldy, add);
+    bt_whole(kind, kp, xq, nt, r0, r1, y, ldy, add);
 }
 
 /* The ternary kinds' tiles in column spans (as q_tile_spans). */
