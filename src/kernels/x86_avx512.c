@@ -55,7 +55,7 @@ INL void store(float *y, float v, int add) { *y = add ? *y + v : v; }
 
 /* lanes_sum of 16 rows at once, row i's lanes at L + 16 i (rows n..15 read as zero), row i in lane i.
  * Each step adds the lane pairs lanes_sum adds, for two to eight rows per instruction, so the sums are
- * the same bit for bit; one row at a time, the reduction's shuffles and its scalar store were 5-10% of
+ * the same bit for bit; one row at a time, the reduction's shuffles and its scalar store were 4-9% of
  * a hot batch-1 Q call. */
 INL __m512 lanes_sum16(const float *L, int n)
 {
@@ -712,8 +712,8 @@ INL void bt_rows_nr(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int
 }
 
 /* Rows [r0, r1) of B1 / B2, 16 at a time: the lane sums as q_whole's, then the lane-wise epilogue
- * (x86_avx512_finish.h). One row at a time, the reductions and the scalar epilogue cost as much as a
- * 4096-column row's single chunk at batch 8 and 32. */
+ * (x86_avx512_finish.h). At batch 8 and 32 a 4096-column row is one chunk per token, and ending each
+ * row with its own reductions and scalar epilogue made B1 5-8% slower. */
 INL void bt_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                   int64_t ldy, int add)
 {
