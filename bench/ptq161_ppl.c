@@ -76,6 +76,6 @@ int main(void)
     qlow_ctx_destroy(ctx);
     free(orig);
     pd_acts_free(&cal);
-    pd_free(&m);
+    stories_free(&m);
     return 0;
 }

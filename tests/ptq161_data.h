@@ -26,8 +26,6 @@ static inline int pd_load(pd_model *m)
     return stories_load(m, qt_path("data/stories260K.bin", path, sizeof path));
 }
 
-static inline void pd_free(pd_model *m) { free(m->blob); }
-
 /* Activations: for each layer and linear, a [tokens x in_features] matrix (row-major). The linears
  * that read the same input share one buffer (wq/wk/wv, w1/w3). */
 typedef struct pd_acts {

@@ -24,8 +24,6 @@ static inline int qt_stories_load(qt_stories *q)
     return stories_load(&q->m, qt_path("data/stories260K.bin", path, sizeof path));
 }
 
-static inline void qt_stories_free(qt_stories *q) { free(q->m.blob); }
-
 /* The 35 weight matrices (7 kinds x layers), in a fixed order. Returns the count written (<= max). */
 static inline int qt_stories_matrices(const qt_stories *q, qt_matrix *out, int max)
 {

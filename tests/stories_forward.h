@@ -29,8 +29,12 @@ static inline int stories_load(stories *m, const char *path)
     fseek(f, 0, SEEK_END);
     long bytes = ftell(f) - 28;
     fseek(f, 28, SEEK_SET);
-    m->blob = malloc((size_t)bytes);
-    if (!m->blob || fread(m->blob, 1, (size_t)bytes, f) != (size_t)bytes) return fclose(f), -1;
+    m->blob = bytes > 0 ? malloc((size_t)bytes) : NULL;
+    if (!m->blob || fread(m->blob, 1, (size_t)bytes, f) != (size_t)bytes) {
+        free(m->blob);
+        m->blob = NULL;
+        return fclose(f), -1;
+    }
     fclose(f);
     int d = m->dim, hd = d / m->heads, kvd = m->kv_heads * hd, L = m->layers;
     float *p = m->blob;
@@ -47,6 +51,9 @@ static inline int stories_load(stories *m, const char *path)
     m->rms_final = p;
     return 0;
 }
+
+/* Release what stories_load allocated (the weight blob). */
+static inline void stories_free(stories *m) { free(m->blob); }
 
 /* The weight matrix `k` (0 wq, 1 wk, 2 wv, 3 wo, 4 w1, 5 w2, 6 w3) of layer l, its shape and the
  * recording site of its input. */

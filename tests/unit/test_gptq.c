@@ -335,7 +335,7 @@ static void test_real_layers(void)
     QT_CHECK(wins == total, "gptq wins %d/%d", wins, total);
     for (int l = 0; l < m.layers; l++)
         for (int s = 0; s < ST_SITES; s++) free(rec[l][s]);
-    free(m.blob);
+    stories_free(&m);
     qlow_ctx_destroy(ctx);
 }
 

@@ -201,7 +201,7 @@ int main(void)
             free(cal[l][s]);
             free(hold[l][s]);
         }
-    free(m.blob);
+    stories_free(&m);
     qlow_ctx_destroy(ctx);
     return qt_finish();
 }

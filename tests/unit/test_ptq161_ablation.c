@@ -125,6 +125,6 @@ int main(void)
     qlow_ctx_destroy(ctx);
     pd_acts_free(&cal);
     pd_acts_free(&held);
-    pd_free(&m);
+    stories_free(&m);
     return qt_finish();
 }

@@ -170,6 +170,6 @@ int main(void)
     free(W1); free(W3); free(W2); free(ha); free(hb); free(hhh);
     pd_acts_free(&cal);
     pd_acts_free(&held);
-    pd_free(&md);
+    stories_free(&md);
     return qt_finish();
 }

@@ -202,7 +202,7 @@ static void test_stories(void)
     printf("INFO stories260K rel. weight MSE: binary closed form %.4e, binary optimal %.4e, residual (B2) %.4e, "
            "ternary %.4e\n",
            e[0] / ref, e[1] / ref, e[2] / ref, e[3] / ref);
-    qt_stories_free(&m);
+    stories_free(&m.m);
 }
 
 /* M161 reference construction against a double reference: per-row 4-bit min/max over the salient columns,

@@ -245,7 +245,7 @@ static void test_stories_improvement(void)
                        "(%.1f%% lower)\n",
                        bitsv[b], sym ? "sym" : "asym", gc ? "32" : "row", e0 / ref, e1 / ref, 100.0 * (1 - e1 / e0));
             }
-    qt_stories_free(&m);
+    stories_free(&m.m);
 }
 
 int main(void)
