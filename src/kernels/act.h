@@ -13,8 +13,9 @@ typedef struct qlow__xsrc {
     const float *colscale_f32;
 } qlow__xsrc;
 
-/* Buffers of one token's quantized activations for part kp. v (nblk_pad * ablock floats) holds the
- * gathered, column-scaled activations and is only needed when the part has a perm or colscale. */
+/* Buffers of one token's quantized activations for part kp. v holds the gathered, column-scaled
+ * activations when the part has a perm or colscale: in natural order for the parts that are not
+ * interleaved and for the narrow AVX-512 preparation; the others gather straight into vb. */
 typedef struct qlow__xbuf {
     int8_t *x8, *x8p;
     float *xs, *xsum;
