@@ -501,6 +501,18 @@ INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlo
     }
 }
 
+/* The exact block sums from the digit accumulators k[0..3] (digit d held 4^d times) and, for T158,
+ * k[4] (81 times). The shifts and the multiplication by the inverse of 81 modulo 2^32 are exact: each
+ * sum is a multiple of its factor and, per lane and chunk, below 16 * 4 * 192 * 127 < 2^31 in magnitude. */
+INL __m512i t_digit_sums(int32_t kind, const __m512i *k)
+{
+    __m512i s01 = _mm512_add_epi32(k[0], _mm512_srai_epi32(k[1], 2));
+    __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(k[2], 4), _mm512_srai_epi32(k[3], 6));
+    __m512i sum = _mm512_add_epi32(s01, s23);
+    if (kind == QLOW_FORMAT_T158) sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(k[4], _mm512_set1_epi32(0x781948b1)));
+    return sum;
+}
+
 /* Per-block sums of chunk c (16 steps) of one T2 or T158 row for nt tokens; lanes are blocks, as in
  * bt_isums. One token keeps two sets of T158 accumulators, even and odd steps, so that ten vpdpbusd
  * chains overlap: with one set their four-cycle latency, not the two vpdpbusd per cycle, bounded the
@@ -545,18 +557,12 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
                K, xq, nt, a[ns - 1], exact, &hi);
     }
 #undef T_PF
-    /* The shifts and the multiplication by the inverse of 81 modulo 2^32 are exact: each sum is a
-     * multiple of its factor and, per lane and chunk, below 16 * 4 * 192 * 127 < 2^31 in magnitude. */
     UNROLL
     for (int t = 0; t < nt; t++) {
         __m512i k[5];
         UNROLL
         for (int d = 0; d < nd; d++) k[d] = ns == 2 ? _mm512_add_epi32(a[0][t][d], a[1][t][d]) : a[0][t][d];
-        __m512i s01 = _mm512_add_epi32(k[0], _mm512_srai_epi32(k[1], 2));
-        __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(k[2], 4), _mm512_srai_epi32(k[3], 6));
-        isum[t] = _mm512_add_epi32(s01, s23);
-        if (kind == QLOW_FORMAT_T158)
-            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(k[4], _mm512_set1_epi32(0x781948b1)));
+        isum[t] = t_digit_sums(kind, k);
     }
     return kind == QLOW_FORMAT_T158 && !exact && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
 }
@@ -612,6 +618,14 @@ INL void t_row(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, 
     t_row_to(kind, kp, xq, nt, r, y, ldy, add, c0, c1, carry, NULL);
 }
 
+/* Rows r .. r + n - 1 of a ternary kind from their lanes at L (row i at L + 16 i): qlow__t_finish,
+ * alpha (T - X), lane-wise. */
+INL void t_finish16(const qlow__kpart *kp, int64_t r, int n, const float *L, float X, float *y, int add)
+{
+    const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << n) - 1u), kp->alpha + r));
+    store16(_mm512_mul_ps(alpha, _mm512_sub_ps(lanes_sum16(L, n), _mm512_set1_ps(X))), n, y + r, add);
+}
+
 /* Whole rows [r0, r1) of a ternary kind, 16 at a time: the lane sums as q_whole's, then
  * qlow__t_finish lane-wise (alpha (T - X)). */
 INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
@@ -621,48 +635,77 @@ INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     for (int64_t r = r0; r < r1; r += 16) {
         const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
         for (int i = 0; i < n; i++) t_row_to(kind, kp, xq, nt, r + i, y, ldy, add, 0, kp->nblk_pad / 16, NULL, L + 16 * i);
-        const __m512 alpha = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(_cvtu32_mask16((1u << n) - 1u), kp->alpha + r));
         UNROLL
-        for (int t = 0; t < nt; t++)
-            store16(_mm512_mul_ps(alpha, _mm512_sub_ps(lanes_sum16(L + 256 * t, n), _mm512_set1_ps(xq[t].xtot))), n,
-                    y + t * ldy + r, add);
+        for (int t = 0; t < nt; t++) t_finish16(kp, r, n, L + 256 * t, xq[t].xtot, y + t * ldy, add);
     }
 }
 
-/* Rows [r0, r1) for one token, as t_row, except that the end of each row (its last fp32 fold, the lane
- * sum and the store) is issued after the next row's first chunk: it waits on the row's vpdpbusd
- * chains, and right behind them in program order it filled the reorder buffer before the next row
- * could start (T158 8% slower hot, 5% cold). The fp32 operations and their order are unchanged. T2
- * stays with t_row: there the deferral was 15% faster hot but 3-5% slower cold, where its loop waits
- * on memory (a faster T2 loop catches up with the prefetches; the same held for two accumulator
- * sets). */
-INL void t_rows1(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+/* Chunk c of the T158 rows at row and row + rb (the next row) for one token. The pair replaces
+ * t_isums' two accumulator sets of one row: it has the same ten vpdpbusd chains, both rows use each
+ * activation load, and the chunk's fixed costs (the tail step, the 4^k / 81 combination, the end of the
+ * row) are paid once per two rows: 4096 x 4096 batch 1, 1 thread, hot 105 -> 95-98 us. The two rows
+ * are adjacent, 2 rb bytes read as one stream, and the prefetch walks that stream linearly; a
+ * prefetch per row (two fronts one row apart) made cold calls slower (116-147 -> 146-180 us). isum[j]
+ * as t_isums' for row j; a chunk holding bytes >= 243 is redone exactly, row by row. */
+INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq, __m512i *isum)
+{
+    const int64_t left = (int64_t)rb - c * 1024;
+    const int64_t nwhole = left >= 1024 ? 16 : left > 0 ? left / 64 : 0, tail = left > 0 && left < 1024 ? left % 64 : 0;
+    const uint8_t *p = row + c * 1024;
+    __m512i a[2][1][5], hi = _mm512_setzero_si512();
+    UNROLL
+    for (int j = 0; j < 2; j++) {
+        UNROLL
+        for (int k = 0; k < 5; k++) a[j][0][k] = _mm512_setzero_si512();
+    }
+    int64_t s = 0;
+    for (; s < nwhole; s++) {
+        qlow__prefetch(row, (c * 1024 + s * 64) * 2 + QLOW__PF_DIST, 128);
+        t_step(QLOW_FORMAT_T158, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, 1, a[0], 0, &hi);
+        t_step(QLOW_FORMAT_T158, _mm512_loadu_si512((const void *)(p + rb + s * 64)), c * 16 + s, K, xq, 1, a[1], 0,
+               &hi);
+    }
+    if (tail) {
+        const __mmask64 m = _cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)tail));
+        t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + s * 64), c * 16 + s, K, xq, 1, a[0], 0, &hi);
+        t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + rb + s * 64), c * 16 + s, K, xq, 1, a[1], 0, &hi);
+    }
+    if (_mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0) {
+        t_isums(QLOW_FORMAT_T158, row, rb, c, K, xq, 1, &isum[0], 1);
+        t_isums(QLOW_FORMAT_T158, row + rb, rb, c, K, xq, 1, &isum[1], 1);
+        return;
+    }
+    isum[0] = t_digit_sums(QLOW_FORMAT_T158, a[0][0]);
+    isum[1] = t_digit_sums(QLOW_FORMAT_T158, a[1][0]);
+}
+
+/* Rows [r0, r1) of T158 for one token: pairs of rows (t158_chunk2), a last odd row alone (t_row_to),
+ * and each 16 rows' ends lane-wise as t_whole's. */
+INL void t158_rows_pair(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
+    const size_t rb = kp->row_bytes;
     t_consts K;
     t_consts_init(&K);
-    const __m512 xs_last = nchunk > 0 ? _mm512_loadu_ps(xq->xs + (nchunk - 1) * 16) : _mm512_setzero_ps();
-    __m512 pacc = _mm512_setzero_ps();
-    __m512i pisum = _mm512_setzero_si512();
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
-        __m512 acc = _mm512_setzero_ps();
-        __m512i isum[TILE] = {_mm512_setzero_si512()};
-        for (int64_t c = 0; c < nchunk; c++) {
-            t_chunk(kind, row, kp->row_bytes, c, &K, xq, 1, isum);
-            if (c == 0 && r > r0) {
-                __m512 T = _mm512_add_ps(pacc, _mm512_mul_ps(xs_last, _mm512_cvtepi32_ps(pisum)));
-                store(&y[r - 1], qlow__t_finish(lanes_sum(T), xq->xtot, h2f(kp->alpha[r - 1])), add);
+    _Alignas(64) float L[256];
+    for (int64_t r = r0; r < r1; r += 16) {
+        const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
+        int i = 0;
+        for (; i + 2 <= n; i += 2) {
+            const uint8_t *row = kp->codes + (size_t)(r + i) * rb;
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+            for (int64_t c = 0; c < nchunk; c++) {
+                __m512i isum[2];
+                t158_chunk2(row, rb, c, &K, xq, isum);
+                const __m512 xs = _mm512_loadu_ps(xq->xs + c * 16);
+                acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[0])));
+                acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[1])));
             }
-            if (c + 1 < nchunk)
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(xq->xs + c * 16), _mm512_cvtepi32_ps(isum[0])));
+            _mm512_store_ps(L + 16 * i, acc0);
+            _mm512_store_ps(L + 16 * i + 16, acc1);
         }
-        pacc = acc;
-        pisum = isum[0];
-    }
-    if (r1 > r0) {
-        __m512 T = _mm512_add_ps(pacc, _mm512_mul_ps(xs_last, _mm512_cvtepi32_ps(pisum)));
-        store(&y[r1 - 1], qlow__t_finish(lanes_sum(T), xq->xtot, h2f(kp->alpha[r1 - 1])), add);
+        for (; i < n; i++) t_row_to(QLOW_FORMAT_T158, kp, xq, 1, r + i, y, 0, add, 0, nchunk, NULL, L + 16 * i);
+        t_finish16(kp, r, n, L, xq->xtot, y, add);
     }
 }
 
@@ -735,12 +778,13 @@ INL void bt_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int n
 }
 
 /* One token walks BT_NR binary rows at a time (they span 2 KiB at 4096 columns); a tile of tokens
- * shares each row's codes instead. The ternary kinds go one row at a time (t_row, t_rows1). */
+ * shares each row's codes instead. The ternary kinds go one row at a time (t_whole), except T158 for
+ * one token, which walks rows in pairs (t158_rows_pair). */
 INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
                  int64_t ldy, int add)
 {
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
-        if (nt == 1 && kind == QLOW_FORMAT_T158) t_rows1(kind, kp, xq, r0, r1, y, add);
+        if (nt == 1 && kind == QLOW_FORMAT_T158) t158_rows_pair(kp, xq, r0, r1, y, add);
         else
             t_whole(kind, kp, xq, nt, r0, r1, y, ldy, add);
         return;
