@@ -14,8 +14,9 @@ typedef struct qlow__xsrc {
 } qlow__xsrc;
 
 /* Buffers of one token's quantized activations for part kp. v holds the gathered, column-scaled
- * activations when the part has a perm or colscale: in natural order for the parts that are not
- * interleaved and for the narrow AVX-512 preparation; the others gather straight into vb. */
+ * activations of a part that is not interleaved and has a perm or colscale (NULL otherwise).
+ * Interleaved parts gather into vb: the portable preparation in block-major order, the narrow AVX-512
+ * one (one 16-block chunk, so vb holds at least cols floats) in natural order. */
 typedef struct qlow__xbuf {
     int8_t *x8, *x8p;
     float *xs, *xsum;

@@ -491,9 +491,11 @@ typedef struct gemm_ws {
 } gemm_ws;
 
 /* Whether part k gathers or scales its activations (M161 always gathers). */
+/* Whether part k needs the natural-order gather buffer v: interleaved parts gather into vb (the
+ * portable preparation in block-major order, the narrow AVX-512 one in natural order, which fits). */
 static int part_gathers(const gemm_plan *pl, int k)
 {
-    return pl->p->format == QLOW_FORMAT_M161 || pl->src[k].colscale != NULL;
+    return !pl->part[k].interleave && (pl->p->format == QLOW_FORMAT_M161 || pl->src[k].colscale != NULL);
 }
 
 /* Carve (or, with w->base == NULL, only count) the per-token scratch of one call. */
@@ -653,7 +655,7 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
 #if defined(QLOW__HAVE_X86_KERNELS)
     if (narrow_b(ks, &pl->part[k], ntok)) {
         ws->tok_status[i] = qlow__narrow_b_act_avx512(&pl->part[k], pl->src[k].perm, pl->src[k].colscale_f32,
-                                                      X + t * pl->p->cols, per_token, b->v, b->x8p, b->xs, b->xsum,
+                                                      X + t * pl->p->cols, per_token, b->vb, b->x8p, b->xs, b->xsum,
                                                       &ws->xq[i]);
         return;
     }
