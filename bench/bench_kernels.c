@@ -105,21 +105,28 @@ __attribute__((target("avx512f"))) static float dot_avx512(const float *a, const
     for (; j < n; j++) s += a[j] * b[j];
     return s;
 }
-/* Sum of n floats at a (the bench's read kernel). With pf, each 256 bytes are paired with a prefetch
- * 8 KiB on, as the kernels stream their weights (QLOW__PF_DIST): short cold reads otherwise lose the
- * prefetchers at every 4 KiB page. */
-__attribute__((target("avx512f"))) static double read_avx512(const float *a, int64_t n, int pf)
+/* The four partial sums of n floats at a, with pf a constant at each call so that the loop carries no
+ * branch for it. */
+static inline __attribute__((always_inline, target("avx512f"))) __m512 read_loop(const float *a, int64_t n, const int pf)
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
     for (int64_t j = 0; j + 64 <= n; j += 64) {
-        if (pf)
-            for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(a + j + 2048 + 16 * k), _MM_HINT_T0);
+        if (pf) {
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(a + j + 2048 + 16 * k), _MM_HINT_T0);
+        }
         s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a + j));
         s1 = _mm512_add_ps(s1, _mm512_loadu_ps(a + j + 16));
         s2 = _mm512_add_ps(s2, _mm512_loadu_ps(a + j + 32));
         s3 = _mm512_add_ps(s3, _mm512_loadu_ps(a + j + 48));
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    return _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+}
+/* Sum of n floats at a (the bench's read kernel). With pf, each 256 bytes are paired with a prefetch
+ * 8 KiB on, as the kernels stream their weights (QLOW__PF_DIST): short cold reads otherwise lose the
+ * prefetchers at every 4 KiB page. */
+__attribute__((target("avx512f"))) static double read_avx512(const float *a, int64_t n, int pf)
+{
+    return _mm512_reduce_add_ps(pf ? read_loop(a, n, 1) : read_loop(a, n, 0));
 }
 /* Y[t][r] += W_r . X_t over columns [j0, j1) for rows r .. r + 3 and tokens t .. t + 3: 16 accumulators
  * and 8 loads per 16 FMAs, so the tile runs at FMA speed from L1. */
