@@ -27,7 +27,7 @@ int main(void)
     }
     pd_acts cal;
     pd_collect(&m, 0, 2048, &cal);
-    const size_t nw = (size_t)(m.rms_final - m.blob) + (size_t)m.dim; /* every float of the checkpoint */
+    const size_t nw = stories_floats(&m);
     float *orig = malloc(nw * sizeof(float));
     memcpy(orig, m.blob, nw * sizeof(float));
     long nt;

@@ -52,6 +52,10 @@ static inline int stories_load(stories *m, const char *path)
     return 0;
 }
 
+/* Floats of the blob that hold the model's tensors, emb through rms_final: what a caller saves to
+ * restore weights it overwrites in place. */
+static inline size_t stories_floats(const stories *m) { return (size_t)(m->rms_final - m->blob) + (size_t)m->dim; }
+
 /* Release what stories_load allocated (the weight blob). */
 static inline void stories_free(stories *m) { free(m->blob); }
 

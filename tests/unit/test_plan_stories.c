@@ -158,29 +158,26 @@ int main(void)
         for (int i = 0; i < NMAT; i++) uni3c[i] = 1, qbc[i] = bits[i] == 4 ? 2 : 0;
         const int32_t *configs[4] = {NULL, uni3c, choice[1], qbc};
         const char *names[4] = {"fp32", "uniform 3-bit", "planned mixed (3.0 budget)", "Q-BERT rule"};
-        size_t blob_bytes = (size_t)((const char *)(m.rms_final + m.dim) - (const char *)m.blob);
-        stories q = m;
-        q.blob = malloc(blob_bytes);
+        /* the matrices are overwritten in place and the original weights restored after each run */
+        const size_t nw = stories_floats(&m);
+        float *orig = malloc(nw * sizeof(float));
+        memcpy(orig, m.blob, nw * sizeof(float));
         for (int cfg = 0; cfg < 4; cfg++) {
-            memcpy(q.blob, m.blob, blob_bytes);
-            ptrdiff_t shift = q.blob - m.blob;
-            q.emb = m.emb + shift, q.rms_att = m.rms_att + shift, q.wq = m.wq + shift, q.wk = m.wk + shift;
-            q.wv = m.wv + shift, q.wo = m.wo + shift, q.rms_ffn = m.rms_ffn + shift, q.w1 = m.w1 + shift;
-            q.w2 = m.w2 + shift, q.w3 = m.w3 + shift, q.rms_final = m.rms_final + shift;
             if (configs[cfg])
                 for (int l = 0; l < m.layers; l++)
                     for (int k = 0; k < 7; k++) {
                         int R, C, site;
-                        float *dst = (float *)(uintptr_t)stories_matrix(&q, l, k, &R, &C, &site);
+                        float *dst = (float *)(uintptr_t)stories_matrix(&m, l, k, &R, &C, &site);
                         memcpy(dst, deq[l * 7 + k][configs[cfg][l * 7 + k]], sizeof(float) * R * C);
                     }
             double nll = 0.0;
             int64_t scored = 0;
-            stories_run(&q, tpath, kpath, 300, 0, 128, 2048, NULL, &nll, &scored);
+            stories_run(&m, tpath, kpath, 300, 0, 128, 2048, NULL, &nll, &scored);
+            memcpy(m.blob, orig, nw * sizeof(float));
             printf("INFO held-out next-token NLL (%lld tokens, 1 BOS-led paragraph per sequence): %-28s %.4f nats (ppl %.3f)\n",
                    (long long)scored, names[cfg], nll / scored, exp(nll / scored));
         }
-        free(q.blob);
+        free(orig);
     }
     for (int l = 0; l < m.layers; l++)
         for (int k = 0; k < 7; k++) {
