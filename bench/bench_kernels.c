@@ -112,7 +112,8 @@ static inline __attribute__((always_inline, target("avx512f"))) __m512 read_loop
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
     for (int64_t j = 0; j + 64 <= n; j += 64) {
         if (pf) {
-            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(a + j + 2048 + 16 * k), _MM_HINT_T0);
+            _Pragma("GCC unroll 4")
+            for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(a + j + 2048 + 16 * k), _MM_HINT_T0);
         }
         s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a + j));
         s1 = _mm512_add_ps(s1, _mm512_loadu_ps(a + j + 16));

@@ -490,7 +490,6 @@ typedef struct gemm_ws {
     qlow_status *tok_status;
 } gemm_ws;
 
-/* Whether part k gathers or scales its activations (M161 always gathers). */
 /* Whether part k needs the natural-order gather buffer v: interleaved parts gather into vb (the
  * portable preparation in block-major order, the narrow AVX-512 one in natural order, which fits). */
 static int part_gathers(const gemm_plan *pl, int k)

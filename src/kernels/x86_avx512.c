@@ -509,7 +509,8 @@ INL __m512i t_digit_sums(int32_t kind, const __m512i *k)
     __m512i s01 = _mm512_add_epi32(k[0], _mm512_srai_epi32(k[1], 2));
     __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(k[2], 4), _mm512_srai_epi32(k[3], 6));
     __m512i sum = _mm512_add_epi32(s01, s23);
-    if (kind == QLOW_FORMAT_T158) sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(k[4], _mm512_set1_epi32(0x781948b1)));
+    if (kind == QLOW_FORMAT_T158) /* 0x781948b1 * 81 = 1 modulo 2^32 */
+        sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(k[4], _mm512_set1_epi32(0x781948b1)));
     return sum;
 }
 
