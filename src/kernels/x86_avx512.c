@@ -644,7 +644,7 @@ INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
 /* Chunk c of the T158 rows at row and row + rb (the next row) for one token. The pair replaces
  * t_isums' two accumulator sets of one row: it has the same ten vpdpbusd chains, both rows use each
  * activation load, and the chunk's fixed costs (the tail step, the 4^k / 81 combination, the end of the
- * row) are paid once per two rows: 4096 x 4096 batch 1, 1 thread, hot 105 -> 95-98 us. The two rows
+ * row) are paid once per two rows: 4096 x 4096 batch 1, 1 thread, hot 105-106 -> 95-100 us. The two rows
  * are adjacent, 2 rb bytes read as one stream, and the prefetch walks that stream linearly; a
  * prefetch per row (two fronts one row apart) made cold calls slower (116-147 -> 146-180 us). isum[j]
  * as t_isums' for row j; a chunk holding bytes >= 243 is redone exactly, row by row. */
