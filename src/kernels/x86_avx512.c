@@ -514,6 +514,16 @@ INL __m512i t_digit_sums(int32_t kind, const __m512i *k)
     return sum;
 }
 
+/* Steps of chunk c (1024 code bytes) of a T2 / T158 row of rb bytes: the whole 64-byte steps are
+ * returned, the bytes of a last partial step go to *tail (0 when there is none). */
+INL int64_t t_chunk_steps(size_t rb, int64_t c, int64_t *tail)
+{
+    const int64_t left = (int64_t)rb - c * 1024;
+    *tail = left > 0 && left < 1024 ? left % 64 : 0;
+    return left >= 1024 ? 16 : left > 0 ? left / 64 : 0;
+}
+INL __mmask64 t_tail_mask(int64_t tail) { return _cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)tail)); }
+
 /* Per-block sums of chunk c (16 steps) of one T2 or T158 row for nt tokens; lanes are blocks, as in
  * bt_isums. One token keeps two sets of T158 accumulators, even and odd steps, so that ten vpdpbusd
  * chains overlap: with one set their four-cycle latency, not the two vpdpbusd per cycle, bounded the
@@ -526,8 +536,8 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
                 const qlow__xq *xq, int nt, __m512i *isum, int exact)
 {
     const int ns = nt == 1 && kind == QLOW_FORMAT_T158 ? 2 : 1, nd = kind == QLOW_FORMAT_T158 ? 5 : 4;
-    const int64_t left = (int64_t)rb - c * 1024;
-    const int64_t nwhole = left >= 1024 ? 16 : left > 0 ? left / 64 : 0, tail = left > 0 && left < 1024 ? left % 64 : 0;
+    int64_t tail;
+    const int64_t nwhole = t_chunk_steps(rb, c, &tail);
     const uint8_t *p = row + c * 1024;
     __m512i a[2][TILE][5], hi = _mm512_setzero_si512();
     UNROLL
@@ -554,8 +564,8 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
     }
     if (tail) {
         T_PF(s * 64);
-        t_step(kind, _mm512_maskz_loadu_epi8(_cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)tail)), p + s * 64), c * 16 + s,
-               K, xq, nt, a[ns - 1], exact, &hi);
+        t_step(kind, _mm512_maskz_loadu_epi8(t_tail_mask(tail), p + s * 64), c * 16 + s, K, xq, nt, a[ns - 1], exact,
+               &hi);
     }
 #undef T_PF
     UNROLL
@@ -577,8 +587,9 @@ INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t
 }
 
 /* Chunks [c0, c1) of row r for a tile of nt tokens, carry as in q_row. One row at a time: rows walked
- * two or four together were faster hot but up to 2x slower cold (the memory stream is then split
- * across rows). */
+ * two or four together, each with its own prefetch, were faster hot but up to 2x slower cold (the
+ * memory stream is then split across rows). t158_rows_pair walks two rows with one linear prefetch
+ * instead, which keeps cold calls where they were. */
 INL void t_row_to(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y, int64_t ldy,
                   int add, int64_t c0, int64_t c1, float *carry, float *lanes)
 {
@@ -644,14 +655,15 @@ INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
 /* Chunk c of the T158 rows at row and row + rb (the next row) for one token. The pair replaces
  * t_isums' two accumulator sets of one row: it has the same ten vpdpbusd chains, both rows use each
  * activation load, and the chunk's fixed costs (the tail step, the 4^k / 81 combination, the end of the
- * row) are paid once per two rows: 4096 x 4096 batch 1, 1 thread, hot 105-106 -> 95-100 us. The two rows
- * are adjacent, 2 rb bytes read as one stream, and the prefetch walks that stream linearly; a
- * prefetch per row (two fronts one row apart) made cold calls slower (116-147 -> 146-180 us). isum[j]
- * as t_isums' for row j; a chunk holding bytes >= 243 is redone exactly, row by row. */
+ * row) are paid once per two rows: 4096 x 4096 batch 1, 1 thread, hot medians 105-106 -> 98-100 us,
+ * cold no consistent change. The two rows are adjacent, 2 rb bytes read as one stream, and the
+ * prefetch walks that stream linearly; a prefetch per row (two fronts one row apart) made cold calls
+ * slower (116-147 -> 146-180 us). isum[j] as t_isums' for row j; a chunk holding bytes >= 243 is
+ * redone exactly, row by row. */
 INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq, __m512i *isum)
 {
-    const int64_t left = (int64_t)rb - c * 1024;
-    const int64_t nwhole = left >= 1024 ? 16 : left > 0 ? left / 64 : 0, tail = left > 0 && left < 1024 ? left % 64 : 0;
+    int64_t tail;
+    const int64_t nwhole = t_chunk_steps(rb, c, &tail);
     const uint8_t *p = row + c * 1024;
     __m512i a[2][1][5], hi = _mm512_setzero_si512();
     UNROLL
@@ -667,7 +679,7 @@ INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K
                &hi);
     }
     if (tail) {
-        const __mmask64 m = _cvtu64_mask64(_bzhi_u64(~0ull, (unsigned)tail));
+        const __mmask64 m = t_tail_mask(tail);
         t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + s * 64), c * 16 + s, K, xq, 1, a[0], 0, &hi);
         t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + rb + s * 64), c * 16 + s, K, xq, 1, a[1], 0, &hi);
     }
