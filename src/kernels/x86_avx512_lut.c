@@ -103,14 +103,17 @@ INL void unit_tiles(const uint8_t *wv, const int NG, int64_t u, const uint8_t *b
     }
 }
 
-/* Widen the byte sums of the NG tiles into their dword accumulators. */
-INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, __m512i *H)
+/* Widen the byte sums of the NG tiles into their dword accumulators, bh weighted by 16 on the way: one
+ * accumulator per tile instead of one per lookup half freed the registers whose copies and spills
+ * GCC otherwise added to the NG = 4 loop (4096 x 4096, 1 thread, hot medians of 6 alternating runs:
+ * B1 45.5 -> 44.8 us, B2 88.9 -> 84.9, M161 62.7 -> 59.2; cold calls unchanged). */
+INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *A)
 {
-    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1), sixteen = _mm512_set1_epi8(16);
     UNROLL
     for (int i = 0; i < NG; i++) {
-        L[i] = _mm512_dpbusd_epi32(L[i], bl[i], ones);
-        H[i] = _mm512_dpbusd_epi32(H[i], ones, bh[i]);
+        A[i] = _mm512_dpbusd_epi32(A[i], bl[i], ones);
+        A[i] = _mm512_dpbusd_epi32(A[i], sixteen, bh[i]);
     }
 }
 
@@ -120,15 +123,13 @@ INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *L, _
  * spills cost more (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
 INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
 {
-    __m512i L[QLOW__LUT_VTILES], H[QLOW__LUT_VTILES], bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
+    __m512i bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
     UNROLL
-    for (int i = 0; i < NG; i++) L[i] = H[i] = _mm512_setzero_si512();
+    for (int i = 0; i < NG; i++) isum[i] = _mm512_setzero_si512();
     for (int64_t u = 0; u < nu; u++) {
         unit_tiles(wv, NG, u, btab, bl, bh);
-        widen(NG, bl, bh, L, H);
+        widen(NG, bl, bh, isum);
     }
-    UNROLL
-    for (int i = 0; i < NG; i++) isum[i] = _mm512_add_epi32(_mm512_slli_epi32(H[i], 4), L[i]);
 }
 
 /* The fold step of qlow__lut_walk (lut.h), the group's virtual tiles together. */
