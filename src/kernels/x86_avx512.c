@@ -1,7 +1,7 @@
 /* x86_avx512.c - AVX-512 row kernels (F/BW/VL/DQ + VNNI + VBMI), compiled per function with target
  * attributes so the library itself needs no -march flag. Used at QLOW_ISA_AVX512_VNNI.
  * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
- *   Q8 bytes as they are; Q4/Q2 nibbles and bit pairs split by shift+and, T2 bit pairs masked in place
+ *   Q8 bytes as they are; Q4 nibbles split by shift+and, Q2 and T2 bit pairs masked in place
  *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb +
  *   vptestmb; B1/B2 sign bits used as byte masks on the activations (sum of x over the +1 columns);
  *   T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from one vpermt2b lookup of the
@@ -190,6 +190,23 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
         const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
         __m512i V[2] = {_mm512_permutex2var_epi32(L0, even, L1), _mm512_permutex2var_epi32(L0, odd, L1)};
+        if (kind == QLOW_FORMAT_Q2 && nt == 1) {
+            /* One token: bit pair k masked in place (no shift), so accumulator k holds 4^k times its
+             * sum, as T2's do (t_step), and three exact shifts undo that. A tile of tokens keeps the
+             * shifts below: its 16 accumulators made the loop 5% slower at batch 4 and 8. */
+            __m512i a[4] = {zero, zero, zero, zero};
+            UNROLL
+            for (int k = 0; k < 4; k++) {
+                const __m512i field = _mm512_set1_epi8((char)(3 << (2 * k)));
+                UNROLL
+                for (int j = 0; j < 2; j++)
+                    a[k] = _mm512_dpbusd_epi32(a[k], _mm512_and_si512(V[j], field),
+                                               ldx(xq[0].x8p + c * 512 + j * 256 + k * 64));
+            }
+            isum[0] = _mm512_add_epi32(_mm512_add_epi32(a[0], _mm512_srai_epi32(a[1], 2)),
+                                       _mm512_add_epi32(_mm512_srai_epi32(a[2], 4), _mm512_srai_epi32(a[3], 6)));
+            return;
+        }
         __m512i hv = zero;
         if (kind == QLOW_FORMAT_Q3) hv = LDQ(hi_row + c * 64, data_bytes / 2 - c * 64);
         __m512i a[TILE][2];
