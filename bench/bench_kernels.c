@@ -595,22 +595,35 @@ int main(int argc, char **argv)
            "\"plain read\" is the bench's read kernel over the same number of bytes, cold, rotated like the\n"
            "kernel's copies, at 1 and 2 threads (the faster of a read with and without the kernels' software\n"
            "prefetch): the time a call that only streamed its weights would take (kernel / read = 1.00x).\n\n");
+    int nsum = 0;
     for (int fi = 0; fi < nfmt; fi++) {
         const bfmt *f = &FMTS[fi];
-        if (!env_has_word("BENCH_ONLY", f->name)) continue;
-        printf("- %s: cold batch-1, 2 threads: %.0f%% of bandwidth (median %.0f us, min %.0f; read %.1f GB/s); 1 thread: %.0f%% "
-               "(median %.0f us, min %.0f; read %.1f GB/s); 1T speedup vs ggml %s %.0f us (ggml_anchor.md): %.2fx (median), "
-               "%.2fx (min); plain read of the same %.2f MB: 1T %.0f us (kernel / read %.2fx)",
-               f->name, summary[fi][max_threads], summary_us[fi][max_threads], summary_min[fi][max_threads],
-               summary_bw[fi][max_threads], summary[fi][1], summary_us[fi][1], summary_min[fi][1], summary_bw[fi][1],
-               f->ggml_name, f->g1[0][0],
-               summary_us[fi][1] > 0 ? f->g1[0][0] / summary_us[fi][1] : 0,
-               summary_min[fi][1] > 0 ? f->g1[0][0] / summary_min[fi][1] : 0, summary_mb[fi], summary_plain[fi][1],
-               summary_plain[fi][1] > 0 ? summary_us[fi][1] / summary_plain[fi][1] : 0);
-        if (max_threads > 1 && summary_plain[fi][2] > 0)
-            printf(", 2T %.0f us (kernel / read %.2fx)", summary_plain[fi][2], summary_us[fi][2] / summary_plain[fi][2]);
+        /* a selection without cold batch-1 4096x4096 runs (BENCH_TEMP=hot, ...) has nothing to sum up */
+        if (!env_has_word("BENCH_ONLY", f->name) || (summary_us[fi][1] <= 0 && summary_us[fi][max_threads] <= 0)) continue;
+        nsum++;
+        printf("- %s: cold batch-1, ", f->name);
+        for (int k = 0; k < 2; k++) {
+            const int th = k == 0 ? max_threads : 1;
+            if (k == 1 && max_threads == 1) break;
+            if (summary_us[fi][th] > 0)
+                printf("%d thread%s: %.0f%% of bandwidth (median %.0f us, min %.0f; read %.1f GB/s)%s", th, th > 1 ? "s" : "",
+                       summary[fi][th], summary_us[fi][th], summary_min[fi][th], summary_bw[fi][th], k == 0 ? "; " : "");
+            else printf("%d thread%s: not run%s", th, th > 1 ? "s" : "", k == 0 ? "; " : "");
+        }
+        if (summary_us[fi][1] > 0)
+            printf("; 1T speedup vs ggml %s %.0f us (ggml_anchor.md): %.2fx (median), %.2fx (min)", f->ggml_name,
+                   f->g1[0][0], f->g1[0][0] / summary_us[fi][1], summary_min[fi][1] > 0 ? f->g1[0][0] / summary_min[fi][1] : 0);
+        printf("; plain read of the same %.2f MB:", summary_mb[fi]);
+        const char *sep = " ";
+        for (int th = 1; th <= max_threads; th++)
+            if (summary_plain[fi][th] > 0) {
+                printf("%s%dT %.0f us (kernel / read %.2fx)", sep, th, summary_plain[fi][th],
+                       summary_us[fi][th] / summary_plain[fi][th]);
+                sep = ", ";
+            }
         printf("\n");
     }
+    if (nsum == 0) printf("(no cold batch-1 4096x4096 run in this selection)\n");
     free(arena);
     qlow_ctx_destroy(ctx);
     return 0;
