@@ -346,10 +346,12 @@ static int lut_cpu(int cpu_isa)
 }
 static int q4t_cpu(int cpu_isa) { return lut_cpu(cpu_isa) && cpu_isa == QLOW_ISA_AVX512_VNNI; }
 
-/* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part). */
-static void carve_luts(qlow__wksp *w, gemm_plan *pl)
+/* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part),
+ * the binary ones in byte order `layout` (QLOW__LUT_AUTO: by row where the AVX-512 lookup kernel runs). */
+static void carve_luts(qlow__wksp *w, gemm_plan *pl, int layout)
 {
     const int cpu_isa = qlow__cpu_best_isa();
+    const int by_row = layout == QLOW__LUT_AUTO ? cpu_isa == QLOW_ISA_AVX512_VNNI : layout == QLOW__LUT_ROWS;
     for (int k = 0; k < pl->nparts; k++) {
         qlow__kpart *kp = &pl->part[k];
         size_t q4b;
@@ -365,6 +367,7 @@ static void carve_luts(qlow__wksp *w, gemm_plan *pl)
         if (!lut_cpu(cpu_isa) || !qlow__lut_part_ok(kp) || qlow__lut_geometry(kp, &g) != QLOW_OK) continue;
         uint8_t *a = (uint8_t *)qlow__wksp_take(w, g.plane_bytes);
         if (!a) continue;
+        kp->lut_by_row = by_row;
         qlow__lut_pack(kp, &g, a);
         kp->lut = a;
     }
@@ -392,13 +395,18 @@ qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t
         gemm_plan pq;
         if (plan_parts(&probe, &pq, q) == QLOW_OK) carve_xmaps(&w, &pq);
     }
-    carve_luts(&w, &pl);
+    carve_luts(&w, &pl, QLOW__LUT_AUTO); /* both byte orders take the same bytes */
     if (w.overflow) return QLOW_E_OVERFLOW;
     *bytes = w.used;
     return QLOW_OK;
 }
 
 const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes)
+{
+    return qlow__gemm_prep_build_layout(qm, mem, bytes, QLOW__LUT_AUTO);
+}
+
+const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void *mem, size_t bytes, int lut_layout)
 {
     if (!mem || bytes < prep_head_bytes()) return NULL;
     qlow__wksp w;
@@ -428,10 +436,11 @@ const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, 
         pr->plan[1].part[k].rows_t = pr->plan[0].part[k].rows_t;
     }
     for (int q = 0; q < 2; q++) carve_xmaps(&w, &pr->plan[q]);
-    carve_luts(&w, &pr->plan[0]);
+    carve_luts(&w, &pr->plan[0], lut_layout);
     if (w.overflow) return NULL;
     for (int k = 0; k < pr->plan[1].nparts; k++) {
         pr->plan[1].part[k].lut = pr->plan[0].part[k].lut;
+        pr->plan[1].part[k].lut_by_row = pr->plan[0].part[k].lut_by_row;
         pr->plan[1].part[k].q4t = pr->plan[0].part[k].q4t;
     }
     pr->plan[2] = pr->plan[1];
@@ -604,7 +613,7 @@ static int64_t task_row(int64_t rows, int64_t task, int64_t ntasks, int64_t spli
  * x86_avx512_q4tile.c. */
 static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-    return batch == 1 && kp->lut && ks->lut_rows;
+    return batch == 1 && kp->lut && ks->lut_rows && (!kp->lut_by_row || ks->lut_by_row);
 }
 static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {

@@ -89,6 +89,7 @@ typedef struct qlow__kpart {
     /* B1 kinds on CPUs with the lookup kernel, prepared per matrix (else NULL): the row-tiled copy of
      * codes (and codes2) (lut.h). */
     const uint8_t *lut;
+    int32_t lut_by_row;  /* lut is in the by-row byte order (lut.h), which only AVX-512 reads */
     const uint8_t *q4t; /* M161's salient part, same CPUs: its codes in 16-row tiles (lut.h) */
 } qlow__kpart;
 
@@ -121,6 +122,7 @@ typedef struct qlow__kernel_set {
     int32_t qtrans; /* Q4/Q3/Q2 kernels read the transposed activation orders */
     qlow__lut_tables_fn lut_tables; /* both NULL when the set has no lookup kernel */
     qlow__lut_rows_fn lut_rows;
+    int32_t lut_by_row; /* lut_rows also reads copies in the by-row byte order (lut.h) */
 } qlow__kernel_set;
 
 QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_generic;
@@ -336,6 +338,12 @@ QLOW_HIDDEN qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_st
 /* Build the tables of the finished handle qm (p and perm set) in mem (64-byte aligned, `bytes` from
  * qlow__gemm_prep_bytes). Returns NULL if they cannot be built; never allocates. */
 QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm, void *mem, size_t bytes);
+/* The same with the byte order of the binary parts' row-tiled copies chosen (lut.h): QLOW__LUT_AUTO (the
+ * one this CPU's best lookup kernel reads, as qlow__gemm_prep_build), QLOW__LUT_LANES or QLOW__LUT_ROWS.
+ * The tests use it to run every lookup kernel on one CPU. */
+enum { QLOW__LUT_AUTO = -1, QLOW__LUT_LANES = 0, QLOW__LUT_ROWS = 1 };
+QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void *mem, size_t bytes,
+                                                                int lut_layout);
 
 /* From this many rows on, the chunk kernels beat the narrow ones on Q parts: the salient Q4 part of a
  * 4096 x 4096 M161 matrix (416 columns) took 40 us narrow against 35 us, and cold calls of the whole

@@ -19,11 +19,16 @@
  * weights, both planes of B2 included, stream linearly as one sequence. So the copy is panel-major,
  * then block-major, then group-major: see qlow__lut_vector. Inside a group, the 64-byte vector of
  * (unit u, virtual tile v) comes at u * nv + v, where v = plane * ng + (tile in the group), ng the
- * group's tiles and nv = ng * planes. Byte qlow__lut_byte(i, q) = 32 (q & 1) + 16 (q >> 1) + i of that
- * vector: row 16t + i, slots 32u + 8q + k at bit k (k < 4: the low nibble, k >= 4: the high nibble).
- * So each 16-byte lane holds one column group q (0, 2, 1, 3) of the 16 rows: that is what an AVX2
- * vpshufb (16 entries per lane) can look up as loaded; the AVX-512 kernel regroups the bytes by row
- * with one vpermb.
+ * group's tiles and nv = ng * planes. Byte qlow__lut_byte(by_row, i, q) of that vector holds row
+ * 16t + i, slots 32u + 8q + k at bit k (k < 4: the low nibble, k >= 4: the high nibble). Two byte orders:
+ *   - lanes (kp->lut_by_row = 0): byte 32 (q & 1) + 16 (q >> 1) + i, so each 16-byte lane holds one
+ *     column group q (0, 2, 1, 3) of the 16 rows: what an AVX2 vpshufb (16 entries per lane) can look
+ *     up as loaded;
+ *   - by row (kp->lut_by_row = 1): byte 4 i + q, so the four group sums of row i widen into dword i
+ *     with one vpdpbusd. Only the AVX-512 kernel reads it (vpermb looks up across the whole vector); it
+ *     would otherwise regroup every lanes vector with one more vpermb, a twelfth of its operations.
+ * A handle gets the order its CPU's best lookup kernel reads (qlow__gemm_prep_build); a product on a
+ * lower level that cannot read it takes the masked kernels.
  *
  * Activation tables of one token (built per call): per unit 256 bytes, four 64-entry tables indexed
  * by 16 q + n (n a 4-bit sign group): [0] low nibbles and [1] high nibbles over xl = x & 15, [2], [3]
@@ -53,7 +58,10 @@ typedef struct qlow__lut_geom {
 } qlow__lut_geom;
 
 /* Byte of row i (of a tile) and column group q (of a unit) in a 64-byte vector of the copy. */
-static inline int qlow__lut_byte(int i, int q) { return 32 * (q & 1) + 16 * (q >> 1) + i; }
+static inline int qlow__lut_byte(int by_row, int i, int q)
+{
+    return by_row ? 4 * i + q : 32 * (q & 1) + 16 * (q >> 1) + i;
+}
 
 /* Units of block b: 8, or nu_last in the last chunk. */
 static inline int64_t qlow__lut_block_units(const qlow__lut_geom *g, int64_t b)
@@ -86,7 +94,7 @@ QLOW_HIDDEN int qlow__lut_part_ok(const qlow__kpart *kp);
 QLOW_HIDDEN qlow_status qlow__lut_geometry(const qlow__kpart *kp, qlow__lut_geom *g);
 
 /* Write the row-tiled copy of kp's sign planes (codes, and codes2 for B2; stride kp->row_bytes) into
- * dst (g->plane_bytes). Never allocates. */
+ * dst (g->plane_bytes), in the byte order kp->lut_by_row names. Never allocates. */
 QLOW_HIDDEN void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst);
 
 /* Floats of one panel's fold: per virtual tile of the panel, 16 lanes of 16 rows. */

@@ -64,7 +64,7 @@ void qlow__lut_pack(const qlow__kpart *kp, const qlow__lut_geom *g, uint8_t *dst
                         uint8_t *vec = dst + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, u, v) * 64;
                         for (int q = 0; q < 4; q++) {
                             const int64_t s = 8 * u + 2 * q;
-                            vec[qlow__lut_byte(i, q)] =
+                            vec[qlow__lut_byte(kp->lut_by_row, i, q)] =
                                 row ? (uint8_t)(nibble(row, rb, c, s, d) | nibble(row, rb, c, s + 1, d) << 4) : 0;
                         }
                     }

@@ -196,6 +196,7 @@ static TGT void finish_avx2(const qlow__kpart *kp, const qlow__lut_geom *g, cons
 
 int64_t qlow__lut_rows_avx2(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
 {
+    if (kp->lut_by_row) return r0; /* vpshufb cannot look up that byte order (lut.h) */
     return qlow__lut_walk(kp, xq, r0, r1, y, add, panel_fold, finish_avx2);
 }
 

@@ -896,6 +896,7 @@ const qlow__kernel_set qlow__kernels_avx512 = {
     .qtrans = 1,
     .lut_tables = qlow__lut_tables_avx512,
     .lut_rows = qlow__lut_rows_avx512,
+    .lut_by_row = 1,
 };
 
 #endif

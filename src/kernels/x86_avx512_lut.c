@@ -5,8 +5,10 @@
  * alone (kmov, 1 per cycle) held B1 to about half the read bandwidth. Here a 64-byte vector holds 16
  * rows x 32 columns; per vector: a shift, two ternary-logic ops that turn each nibble into a table
  * index (nibble | 16 q), four vpermb lookups (low / high nibble x low / high activation part), two
- * byte adds, and two vpdpbusd that widen each row's four byte sums into its dword. Each unit's four
- * tables are loaded once for a group of four (virtual) tiles.
+ * byte adds, and two vpdpbusd that widen each row's four byte sums into its dword. That needs the
+ * copy's bytes by row (lut.h), as handles on the CPUs that run this kernel keep it; a copy in the
+ * lanes order is regrouped with one more vpermb per vector. Each unit's four tables are loaded once
+ * for a group of four (virtual) tiles.
  *
  * Exactness: entries over xl = x & 15 are 0..60 and a low plus a high lookup at most 120 (uint8);
  * entries over xh = floor(x / 16) are -32..28 and two add up to -64..56 (int8). So the byte sums
@@ -85,13 +87,16 @@ INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
     *bh = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[2]), _mm512_permutexvar_epi8(ihi, t[3]));
 }
 
-/* Unit u of the NG tiles of one group: the tables once, then each tile's vector. */
-INL void unit_tiles(const uint8_t *wv, const int NG, int64_t u, const uint8_t *btab, __m512i *bl, __m512i *bh)
+/* Unit u of the NG tiles of one group: the tables once, then each tile's vector. BY_ROW: the copy is
+ * in the by-row byte order already (lut.h); else each vector is regrouped here. */
+INL void unit_tiles(const uint8_t *wv, const int NG, const int BY_ROW, int64_t u, const uint8_t *btab, __m512i *bl,
+                    __m512i *bh)
 {
     const uint8_t *tp = btab + (size_t)u * 256;
     const __m512i t[4] = {_mm512_load_si512((const void *)tp), _mm512_load_si512((const void *)(tp + 64)),
                           _mm512_load_si512((const void *)(tp + 128)), _mm512_load_si512((const void *)(tp + 192))};
-    /* byte 4 i + q of a regrouped vector = row i, group q (lut.h stores it at qlow__lut_byte(i, q)) */
+    /* byte 4 i + q of a regrouped vector = row i, group q, which the lanes order stores at byte
+     * 32 (q & 1) + 16 (q >> 1) + i */
     const __m512i by_row = _mm512_set_epi32(0x3f1f2f0f, 0x3e1e2e0e, 0x3d1d2d0d, 0x3c1c2c0c, 0x3b1b2b0b, 0x3a1a2a0a,
                                             0x39192909, 0x38182808, 0x37172707, 0x36162606, 0x35152505, 0x34142404,
                                             0x33132303, 0x32122202, 0x31112101, 0x30102000);
@@ -99,7 +104,8 @@ INL void unit_tiles(const uint8_t *wv, const int NG, int64_t u, const uint8_t *b
     for (int i = 0; i < NG; i++) {
         const uint8_t *p = wv + (size_t)(u * NG + i) * 64;
         LUT_PREFETCH(p);
-        unit_step(_mm512_permutexvar_epi8(by_row, _mm512_load_si512((const void *)p)), t, &bl[i], &bh[i]);
+        const __m512i w = _mm512_load_si512((const void *)p);
+        unit_step(BY_ROW ? w : _mm512_permutexvar_epi8(by_row, w), t, &bl[i], &bh[i]);
     }
 }
 
@@ -121,13 +127,13 @@ INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *A)
  * unit u of virtual tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own:
  * accumulating two units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the
  * spills cost more (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
-INL void group_isums(const uint8_t *wv, const int NG, int64_t nu, const uint8_t *btab, __m512i *isum)
+INL void group_isums(const uint8_t *wv, const int NG, const int BY_ROW, int64_t nu, const uint8_t *btab, __m512i *isum)
 {
     __m512i bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
     UNROLL
     for (int i = 0; i < NG; i++) isum[i] = _mm512_setzero_si512();
     for (int64_t u = 0; u < nu; u++) {
-        unit_tiles(wv, NG, u, btab, bl, bh);
+        unit_tiles(wv, NG, BY_ROW, u, btab, bl, bh);
         widen(NG, bl, bh, isum);
     }
 }
@@ -147,11 +153,16 @@ static TGT void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const
             const int64_t ng = qlow__lut_group_tiles(g, grp), nv = ng * g->planes;
             const uint8_t *wv = kp->lut + (size_t)qlow__lut_vector(g, ubase, nu, grp, ng, 0, 0) * 64;
             __m512i isum[QLOW__LUT_VTILES];
-            switch (nv) { /* a constant count per instance keeps the accumulators in registers */
-            case 4: group_isums(wv, 4, nu, btab, isum); break;
-            case 3: group_isums(wv, 3, nu, btab, isum); break;
-            case 2: group_isums(wv, 2, nu, btab, isum); break;
-            default: group_isums(wv, 1, nu, btab, isum); break;
+            /* a constant count and order per instance keeps the accumulators in registers */
+            switch (nv + 4 * (kp->lut_by_row != 0)) {
+            case 8: group_isums(wv, 4, 1, nu, btab, isum); break;
+            case 7: group_isums(wv, 3, 1, nu, btab, isum); break;
+            case 6: group_isums(wv, 2, 1, nu, btab, isum); break;
+            case 5: group_isums(wv, 1, 1, nu, btab, isum); break;
+            case 4: group_isums(wv, 4, 0, nu, btab, isum); break;
+            case 3: group_isums(wv, 3, 0, nu, btab, isum); break;
+            case 2: group_isums(wv, 2, 0, nu, btab, isum); break;
+            default: group_isums(wv, 1, 0, nu, btab, isum); break;
             }
             for (int64_t v = 0; v < nv; v++) {
                 const int64_t tile = (grp - pg) * g->gtiles + v % ng, plane = v / ng;

@@ -5,7 +5,8 @@
  *   - batch-1 products through the handle's tables equal the generic kernel bit for bit, at 1 and 2
  *     threads (row splits that cut a 64-row group), in both activation modes, at every x86 level the
  *     CPU has (AVX2 and AVX-512), for B1, B2 and M161 (its salient Q4 part through its own row-tiled
- *     copy on AVX-512), and equal the kernels of a handle without one. */
+ *     copy on AVX-512), and equal the kernels of a handle without one and of a handle whose binary
+ *     copies are in the other byte order (lanes or by row). */
 #include "qtest.h"
 #include "kernels_testpack.h"
 #include "qtest_isa.h"
@@ -49,8 +50,10 @@ static size_t vector_at(const qlow__lut_geom *g, int64_t ubase, int64_t nu, int6
     return (size_t)(panel_start + block_start + group_start + u * ng * P + pl * ng + t % gt);
 }
 
-static void check_copy(const qlow__kpart *kp, const char *name)
+/* The copy of kp in byte order by_row (lut.h), checked sign by sign. */
+static void check_copy(qlow__kpart *kp, int by_row, const char *name)
 {
+    kp->lut_by_row = by_row;
     qlow__lut_geom g;
     if (!QT_CHECK(qlow__lut_geometry(kp, &g) == QLOW_OK, "%s: geometry", name)) return;
     QT_CHECK(g.planes == (kp->format == QLOW_FORMAT_B2 ? 2 : 1), "%s: %d planes", name, g.planes);
@@ -69,9 +72,11 @@ static void check_copy(const qlow__kpart *kp, const char *name)
                         for (int q = 0; q < 4; q++)
                             for (int k = 0; k < 8; k++) {
                                 const int64_t r = 16 * t + i;
-                                /* lanes hold column groups 0, 2, 1, 3, byte i of a lane row i */
+                                /* lanes: they hold column groups 0, 2, 1, 3, byte i of a lane row i;
+                                 * by row: dword i holds row i, byte q of it group q */
                                 const size_t lane = q == 0 ? 0 : q == 2 ? 1 : q == 1 ? 2 : 3;
-                                const size_t at = vector_at(&g, ubase, nu, t, pl, u) * 64 + 16 * lane + (size_t)i;
+                                const size_t at = vector_at(&g, ubase, nu, t, pl, u) * 64 +
+                                                  (by_row ? 4 * (size_t)i + (size_t)q : 16 * lane + (size_t)i);
                                 unsigned got = (copy[at] >> k) & 1u;
                                 unsigned want = r < kp->rows ? slot_sign(codes + (size_t)r * kp->row_bytes,
                                                                          kp->row_bytes, b, 32 * u + 8 * q + k)
@@ -91,7 +96,8 @@ static void check_copy(const qlow__kpart *kp, const char *name)
             for (size_t j = 0; j < kp->row_bytes; j++)
                 stored += __builtin_popcount((pl ? kp->codes2 : kp->codes)[(size_t)r * kp->row_bytes + j]);
     for (size_t j = 0; j < g.plane_bytes; j++) copied += __builtin_popcount(copy[j]);
-    QT_CHECK(bad == 0, "%s: %lld signs of the row-tiled copy differ from the rows", name, (long long)bad);
+    QT_CHECK(bad == 0, "%s: %lld signs of the row-tiled copy (%s) differ from the rows", name, (long long)bad,
+             by_row ? "by row" : "lanes");
     QT_CHECK(stored == copied && ones == stored, "%s: %lld signs stored, %lld copied, %lld expected", name,
              (long long)stored, (long long)copied, (long long)ones);
     free(copy);
@@ -232,6 +238,15 @@ int main(void)
             tp_matrix m;
             tp_make(&m, &o);
             qlow_qmatrix plain = m.qm; /* no kernel tables: the chunk / narrow kernels */
+            /* the binary copies in the byte order this CPU's handles do not get (lut.h): on AVX-512
+             * the AVX2 lookup kernel and the AVX-512 one's regrouping path run on it, on AVX2 the
+             * fallback to the masked kernels */
+            qlow_qmatrix other = m.qm;
+            size_t prep_n = 0;
+            QT_CHECK_OK(qlow__gemm_prep_bytes(&m.qm.p, m.qm.perm != NULL, &prep_n));
+            void *prep_mem = aligned_alloc(64, (prep_n + 63) / 64 * 64 + 64);
+            other.prep = qlow__gemm_prep_build_layout(&other, prep_mem, prep_n,
+                                                      det == QLOW_ISA_AVX512_VNNI ? QLOW__LUT_LANES : QLOW__LUT_ROWS);
             char name[96];
             snprintf(name, sizeof(name), "%s %lldx%lld", c->name, (long long)o.rows, (long long)o.cols);
             QT_CHECK(tp_attach_prep(&m), "%s: no kernel tables", name);
@@ -241,6 +256,8 @@ int main(void)
             const int bin = p->cols - (c->format == QLOW_FORMAT_M161 ? p->n_salient : 0) > 0;
             const int nlut = qlow__gemm_prep_lut_parts(&m.qm);
             QT_CHECK(nlut == (lut_cpu ? bin : 0) + (q4t_cpu ? sal : 0), "%s: %d parts with a row-tiled copy", name, nlut);
+            QT_CHECK(other.prep && qlow__gemm_prep_lut_parts(&other) == nlut, "%s: other byte order: no kernel tables",
+                     name);
             if (sal) check_salient_copy(p, name);
 
             /* The binary part, as the kernels describe it. */
@@ -258,7 +275,8 @@ int main(void)
             kp.codes2 = c->format == QLOW_FORMAT_B2 ? p->codes2 : NULL;
             if (bin) {
                 QT_CHECK(qlow__lut_part_ok(&kp), "%s: part not eligible for the lookup kernel", name);
-                check_copy(&kp, name);
+                check_copy(&kp, 0, name);
+                check_copy(&kp, 1, name);
             }
 #if defined(QLOW__HAVE_X86_KERNELS)
             if (bin && lut_cpu && si < 2) {
@@ -279,14 +297,15 @@ int main(void)
                     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[ii]));
                     for (int th = 1; th <= 2; th++) {
                         QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
-                        for (int h = 0; h < 2; h++) {
+                        for (int h = 0; h < 3; h++) {
                             memset(y, 0xFF, (size_t)o.rows * sizeof(float));
-                            QT_CHECK_OK(run(ctx, h ? &plain : &m.qm, x, y, per_token));
+                            QT_CHECK_OK(run(ctx, h == 2 ? &other : h ? &plain : &m.qm, x, y, per_token));
                             QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
                                      "%s %s isa %lld %d threads %s: differs from the generic kernel (row 0: %.9g vs "
                                      "%.9g)",
                                      name, per_token ? "act8" : "block", (long long)isas[ii], th,
-                                     h ? "plain handle" : "with tables", (double)y[0], (double)yg[0]);
+                                     h == 2 ? "with tables, other byte order" : h ? "plain handle" : "with tables",
+                                     (double)y[0], (double)yg[0]);
                         }
                     }
                 }
@@ -294,6 +313,7 @@ int main(void)
             free(x);
             free(y);
             free(yg);
+            free(prep_mem);
             tp_free(&m);
         }
     qlow_ctx_destroy(ctx);
