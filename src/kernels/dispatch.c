@@ -259,6 +259,17 @@ static void fill_tables(gemm_plan *pl, const gemm_tables *t)
     }
 }
 
+/* Whether every code byte of T158 part kp is below 243. The handle is immutable, so one look when it
+ * is built lets its batch-1 kernels leave out the per-call check for bytes 243..255 (x86_avx512.c). */
+static int t158_codes_below_243(const qlow__kpart *kp)
+{
+    if (kp->format != QLOW_FORMAT_T158 || !kp->codes) return 0;
+    const size_t n = (size_t)kp->rows * kp->row_bytes;
+    uint8_t hi = 0;
+    for (size_t i = 0; i < n; i++) hi = kp->codes[i] > hi ? kp->codes[i] : hi;
+    return hi < 243;
+}
+
 static size_t prep_head_bytes(void) { return qlow__align_up(sizeof(qlow__gemm_prep), 64); }
 
 static qlow_status ws_bytes(const gemm_plan *pl, int with_tables, int64_t batch, size_t *bytes);
@@ -442,6 +453,8 @@ const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void
         pr->plan[1].part[k].lut = pr->plan[0].part[k].lut;
         pr->plan[1].part[k].lut_by_row = pr->plan[0].part[k].lut_by_row;
         pr->plan[1].part[k].q4t = pr->plan[0].part[k].q4t;
+        pr->plan[1].part[k].t158_codes_checked = pr->plan[0].part[k].t158_codes_checked =
+            t158_codes_below_243(&pr->plan[0].part[k]);
     }
     pr->plan[2] = pr->plan[1];
 #if defined(QLOW__HAVE_X86_KERNELS)
@@ -481,6 +494,14 @@ static const qlow__gemm_prep *handle_prep(const qlow_qmatrix *qm)
     const qlow__gemm_prep *pr = qm->prep;
     if (!pr || pr->owner != qm || pr->perm != qm->perm || !same_packed(&pr->p, &qm->p)) return NULL;
     return pr;
+}
+
+int qlow__gemm_prep_t158_checked_parts(const qlow_qmatrix *qm)
+{
+    const qlow__gemm_prep *pr = qm ? handle_prep(qm) : NULL;
+    int n = 0;
+    for (int k = 0; pr && k < pr->plan[0].nparts; k++) n += pr->plan[0].part[k].t158_codes_checked != 0;
+    return n;
 }
 
 int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm)

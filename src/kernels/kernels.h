@@ -91,6 +91,9 @@ typedef struct qlow__kpart {
     const uint8_t *lut;
     int32_t lut_by_row;  /* lut is in the by-row byte order (lut.h), which only AVX-512 reads */
     const uint8_t *q4t; /* M161's salient part, same CPUs: its codes in 16-row tiles (lut.h) */
+    /* T158 parts of a handle whose code bytes were all found below 243 when it was built (the bytes a
+     * packer writes): its kernels may then skip the check for the others. 0 otherwise and per call. */
+    int32_t t158_codes_checked;
 } qlow__kpart;
 
 /* A row kernel: y[t * ldy + r] (+)= part_r . x_t for r in [r0, r1) and t in [0, nt).
@@ -344,6 +347,8 @@ QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build(const qlow_qmatrix *qm,
 enum { QLOW__LUT_AUTO = -1, QLOW__LUT_LANES = 0, QLOW__LUT_ROWS = 1 };
 QLOW_HIDDEN const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void *mem, size_t bytes,
                                                                 int lut_layout);
+/* T158 parts of handle qm whose code bytes were all found below 243 when it was built (the tests). */
+QLOW_HIDDEN int qlow__gemm_prep_t158_checked_parts(const qlow_qmatrix *qm);
 
 /* From this many rows on, the chunk kernels beat the narrow ones on Q parts: the salient Q4 part of a
  * 4096 x 4096 M161 matrix (416 columns) took 40 us narrow against 35 us, and cold calls of the whole

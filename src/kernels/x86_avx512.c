@@ -488,9 +488,12 @@ INL void t_consts_init(t_consts *K)
  * its sum. T158 bytes are reduced by two unsigned minimums to i = v mod 81 (+81 when v >= 243), i < 94,
  * which has the digits 0..3 of v, so one vpermt2b gives all four; v - i is 81 times digit 4. That
  * holds up to v = 242; the bytes 243..255 (no packer writes them, but kernels.h defines their digits,
- * digit 4 being 0) would add 162 instead. `exact` zeroes those with a compare; otherwise the largest
- * byte is tracked in *hi and the caller redoes the chunk exactly when it is 243 or more (for one token
- * the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster exact). */
+ * digit 4 being 0) would add 162 instead. `exact` (T_EXACT) zeroes those with a compare; T_FAST
+ * tracks the largest byte in *hi and the caller redoes the chunk exactly when it is 243 or more (for
+ * one token the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster
+ * exact); T_CHECKED does neither, for handles whose bytes were all found below 243 when built
+ * (kp->t158_codes_checked): the max alone was 4.5% of the hot pair loop (Zen 4, 4096 x 4096). */
+enum { T_FAST = 0, T_EXACT = 1, T_CHECKED = 2 };
 INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlow__xq *xq, int nt, __m512i (*a)[5],
                 int exact, __m512i *hi)
 {
@@ -500,11 +503,11 @@ INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlo
         __m512i i1 = _mm512_min_epu8(v, _mm512_add_epi8(v, K->minus81));
         __m512i i = _mm512_min_epu8(i1, _mm512_add_epi8(i1, K->minus81));
         __m512i e;
-        if (exact)
+        if (exact == T_EXACT)
             e = _mm512_maskz_sub_epi8(_mm512_cmplt_epu8_mask(i, _mm512_set1_epi8(81)), v, i);
         else {
             e = _mm512_sub_epi8(v, i);
-            *hi = _mm512_max_epu8(*hi, v);
+            if (exact == T_FAST) *hi = _mm512_max_epu8(*hi, v);
         }
         UNROLL
         for (int t = 0; t < nt; t++) a[t][4] = _mm512_dpbusd_epi32(a[t][4], e, ldx(xq[t].x8p + xb + 256));
@@ -592,7 +595,7 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
         for (int d = 0; d < nd; d++) k[d] = ns == 2 ? _mm512_add_epi32(a[0][t][d], a[1][t][d]) : a[0][t][d];
         isum[t] = t_digit_sums(kind, k);
     }
-    return kind == QLOW_FORMAT_T158 && !exact && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
+    return kind == QLOW_FORMAT_T158 && exact == T_FAST && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
 }
 
 /* Exact per-block sums of chunk c. One token takes the fast T158 decode, redone exactly in the rare
@@ -600,7 +603,8 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
 INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq,
                  int nt, __m512i *isum)
 {
-    if (t_isums(kind, row, rb, c, K, xq, nt, isum, nt > 1)) t_isums(kind, row, rb, c, K, xq, nt, isum, 1);
+    if (t_isums(kind, row, rb, c, K, xq, nt, isum, nt > 1 ? T_EXACT : T_FAST))
+        t_isums(kind, row, rb, c, K, xq, nt, isum, T_EXACT);
 }
 
 /* Chunks [c0, c1) of row r for a tile of nt tokens, carry as in q_row. One row at a time: rows walked
@@ -676,8 +680,9 @@ INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
  * cold no consistent change. The two rows are adjacent, 2 rb bytes read as one stream, and the
  * prefetch walks that stream linearly; a prefetch per row (two fronts one row apart) made cold calls
  * slower (116-147 -> 146-180 us). isum[j] as t_isums' for row j; a chunk holding bytes >= 243 is
- * redone exactly, row by row. */
-INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq, __m512i *isum)
+ * redone exactly, row by row, unless `mode` is T_CHECKED (t_step). */
+INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq, __m512i *isum,
+                     const int mode)
 {
     int64_t tail;
     const int64_t nwhole = t_chunk_steps(rb, c, &tail);
@@ -691,16 +696,17 @@ INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K
     int64_t s = 0;
     for (; s < nwhole; s++) {
         qlow__prefetch(row, (c * 1024 + s * 64) * 2 + QLOW__PF_DIST, 128);
-        t_step(QLOW_FORMAT_T158, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, 1, a[0], 0, &hi);
-        t_step(QLOW_FORMAT_T158, _mm512_loadu_si512((const void *)(p + rb + s * 64)), c * 16 + s, K, xq, 1, a[1], 0,
-               &hi);
+        const __m512i v0 = _mm512_loadu_si512((const void *)(p + s * 64));
+        const __m512i v1 = _mm512_loadu_si512((const void *)(p + rb + s * 64));
+        t_step(QLOW_FORMAT_T158, v0, c * 16 + s, K, xq, 1, a[0], mode, &hi);
+        t_step(QLOW_FORMAT_T158, v1, c * 16 + s, K, xq, 1, a[1], mode, &hi);
     }
     if (tail) {
         const __mmask64 m = t_tail_mask(tail);
-        t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + s * 64), c * 16 + s, K, xq, 1, a[0], 0, &hi);
-        t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + rb + s * 64), c * 16 + s, K, xq, 1, a[1], 0, &hi);
+        t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + s * 64), c * 16 + s, K, xq, 1, a[0], mode, &hi);
+        t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + rb + s * 64), c * 16 + s, K, xq, 1, a[1], mode, &hi);
     }
-    if (_mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0) {
+    if (mode == T_FAST && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0) {
         t_isums(QLOW_FORMAT_T158, row, rb, c, K, xq, 1, &isum[0], 1);
         t_isums(QLOW_FORMAT_T158, row + rb, rb, c, K, xq, 1, &isum[1], 1);
         return;
@@ -711,7 +717,8 @@ INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K
 
 /* Rows [r0, r1) of T158 for one token: pairs of rows (t158_chunk2), a last odd row alone (t_row_to),
  * and each 16 rows' ends lane-wise as t_whole's. */
-INL void t158_rows_pair(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add)
+INL void t158_rows_pair(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y, int add,
+                        const int mode)
 {
     const int64_t nchunk = kp->nblk_pad / 16;
     const size_t rb = kp->row_bytes;
@@ -726,7 +733,7 @@ INL void t158_rows_pair(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, i
             __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
             for (int64_t c = 0; c < nchunk; c++) {
                 __m512i isum[2];
-                t158_chunk2(row, rb, c, &K, xq, isum);
+                t158_chunk2(row, rb, c, &K, xq, isum, mode);
                 const __m512 xs = _mm512_loadu_ps(xq->xs + c * 16);
                 acc0 = _mm512_add_ps(acc0, _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[0])));
                 acc1 = _mm512_add_ps(acc1, _mm512_mul_ps(xs, _mm512_cvtepi32_ps(isum[1])));
@@ -814,7 +821,10 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
                  int64_t ldy, int add)
 {
     if (kind == QLOW_FORMAT_T2 || kind == QLOW_FORMAT_T158) {
-        if (nt == 1 && kind == QLOW_FORMAT_T158) t158_rows_pair(kp, xq, r0, r1, y, add);
+        if (nt == 1 && kind == QLOW_FORMAT_T158 && kp->t158_codes_checked)
+            t158_rows_pair(kp, xq, r0, r1, y, add, T_CHECKED);
+        else if (nt == 1 && kind == QLOW_FORMAT_T158)
+            t158_rows_pair(kp, xq, r0, r1, y, add, T_FAST);
         else
             t_whole(kind, kp, xq, nt, r0, r1, y, ldy, add);
         return;

@@ -5,7 +5,10 @@
  * such bytes. T158 rows get them in one chunk only, so that chunk alone takes the exact decode while
  * its neighbours take the fast one. The shapes and batches cover the paths the kernels split into:
  * one token, a tile of tokens and the tokens left over, rows of several 16-step chunks with a partial
- * last step, and every byte at every position of a step. Thread counts 1 and 2 give the same bytes. */
+ * last step, and every byte at every position of a step. Thread counts 1 and 2 give the same bytes.
+ * Each matrix also runs as a handle with kernel tables: those look at a T158 handle's bytes once, and
+ * when all are below 243 its batch-1 AVX-512 kernel leaves the check out (kp->t158_codes_checked), so
+ * that look must find every byte of 243 or more. */
 #include "qtest.h"
 #include "kernels_testpack.h"
 #include "qtest_isa.h"
@@ -69,7 +72,15 @@ int main(void)
                 o.seed = 700 + fi * 100 + si * 10 + (uint64_t)pat;
                 tp_matrix m;
                 tp_make(&m, &o);
-                high_total += fill(pat, o.format, (uint8_t *)(uintptr_t)m.qm.p.codes, m.qm.p.row_bytes, o.rows, &seed);
+                const int high = fill(pat, o.format, (uint8_t *)(uintptr_t)m.qm.p.codes, m.qm.p.row_bytes, o.rows, &seed);
+                high_total += high;
+                tp_matrix prepped = m; /* the same planes, with kernel tables built after fill */
+                prepped.nblk = 0;
+                QT_CHECK(tp_attach_prep(&prepped), "no kernel tables");
+                if (o.format == QLOW_FORMAT_T158)
+                    QT_CHECK(qlow__gemm_prep_t158_checked_parts(&prepped.qm) == (high == 0),
+                             "R%lld C%lld pattern %d: %d bytes >= 243, handle marked %s", (long long)o.rows,
+                             (long long)o.cols, pat, high, high ? "checked" : "unchecked");
                 const int64_t bmax = 9;
                 size_t nx = (size_t)(bmax * o.cols), ny = (size_t)(bmax * o.rows);
                 float *X = (float *)malloc(nx * sizeof(float));
@@ -84,20 +95,24 @@ int main(void)
                     for (int k = 0; k < QT_ISA_LEVELS; k++) {
                         if (!qt_isa_runs(qt_isa_levels[k], detected)) continue;
                         QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, qt_isa_levels[k]));
-                        for (int th = 1; th <= 2; th++) {
-                            QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
-                            memset(Ys, 0xcd, ny * sizeof(float));
-                            QT_CHECK_OK(run(ctx, &m, X, b, Ys));
-                            QT_CHECK(memcmp(Yg, Ys, (size_t)(b * o.rows) * sizeof(float)) == 0,
-                                     "format %d R%lld C%lld pattern %d batch %lld threads %d: isa %d differs from generic",
-                                     o.format, (long long)o.rows, (long long)o.cols, pat, (long long)b, th, qt_isa_levels[k]);
-                            compared++;
-                        }
+                        for (int th = 1; th <= 2; th++)
+                            for (int h = 0; h < 2; h++) {
+                                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
+                                memset(Ys, 0xcd, ny * sizeof(float));
+                                QT_CHECK_OK(run(ctx, h ? &prepped : &m, X, b, Ys));
+                                QT_CHECK(memcmp(Yg, Ys, (size_t)(b * o.rows) * sizeof(float)) == 0,
+                                         "format %d R%lld C%lld pattern %d batch %lld threads %d %s: isa %d differs from "
+                                         "generic",
+                                         o.format, (long long)o.rows, (long long)o.cols, pat, (long long)b, th,
+                                         h ? "with tables" : "plain", qt_isa_levels[k]);
+                                compared++;
+                            }
                     }
                 }
                 free(X);
                 free(Yg);
                 free(Ys);
+                for (int i = 0; i < prepped.nblk; i++) free(prepped.blk[i]);
                 tp_free(&m);
             }
     printf("INFO %d SIMD-vs-generic comparisons over all code bytes (%d T158 bytes >= 243), detected isa %lld\n", compared,
