@@ -488,14 +488,14 @@ INL void t_consts_init(t_consts *K)
  * its sum. T158 bytes are reduced by two unsigned minimums to i = v mod 81 (+81 when v >= 243), i < 94,
  * which has the digits 0..3 of v, so one vpermt2b gives all four; v - i is 81 times digit 4. That
  * holds up to v = 242; the bytes 243..255 (no packer writes them, but kernels.h defines their digits,
- * digit 4 being 0) would add 162 instead. `exact` (T_EXACT) zeroes those with a compare; T_FAST
+ * digit 4 being 0) would add 162 instead. `mode` T_EXACT zeroes those with a compare; T_FAST
  * tracks the largest byte in *hi and the caller redoes the chunk exactly when it is 243 or more (for
  * one token the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster
  * exact); T_CHECKED does neither, for handles whose bytes were all found below 243 when built
  * (kp->t158_codes_checked): the max alone was 4.5% of the hot pair loop (Zen 4, 4096 x 4096). */
 enum { T_FAST = 0, T_EXACT = 1, T_CHECKED = 2 };
 INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlow__xq *xq, int nt, __m512i (*a)[5],
-                int exact, __m512i *hi)
+                int mode, __m512i *hi)
 {
     const int64_t xb = b * (kind == QLOW_FORMAT_T158 ? 320 : 256);
     if (kind == QLOW_FORMAT_T158) {
@@ -503,11 +503,11 @@ INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlo
         __m512i i1 = _mm512_min_epu8(v, _mm512_add_epi8(v, K->minus81));
         __m512i i = _mm512_min_epu8(i1, _mm512_add_epi8(i1, K->minus81));
         __m512i e;
-        if (exact == T_EXACT)
+        if (mode == T_EXACT)
             e = _mm512_maskz_sub_epi8(_mm512_cmplt_epu8_mask(i, _mm512_set1_epi8(81)), v, i);
         else {
             e = _mm512_sub_epi8(v, i);
-            if (exact == T_FAST) *hi = _mm512_max_epu8(*hi, v);
+            if (mode == T_FAST) *hi = _mm512_max_epu8(*hi, v);
         }
         UNROLL
         for (int t = 0; t < nt; t++) a[t][4] = _mm512_dpbusd_epi32(a[t][4], e, ldx(xq[t].x8p + xb + 256));
@@ -551,9 +551,9 @@ INL __mmask64 t_tail_mask(int64_t tail) { return _cvtu64_mask64(_bzhi_u64(~0ull,
  * memory there (T158 was faster both ways). A tile of tokens has enough chains with one set. The codes
  * are prefetched QLOW__PF_DIST ahead step by step (faster than one burst per chunk, hot and cold).
  * Only the last step of a row can be partial; a masked load reads it. Returns nonzero when the chunk
- * must be redone with `exact`. */
+ * must be redone with T_EXACT. */
 INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K,
-                const qlow__xq *xq, int nt, __m512i *isum, int exact)
+                const qlow__xq *xq, int nt, __m512i *isum, int mode)
 {
     const int ns = nt == 1 && kind == QLOW_FORMAT_T158 ? 2 : 1, nd = kind == QLOW_FORMAT_T158 ? 5 : 4;
     int64_t tail;
@@ -574,17 +574,17 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
         for (; s + 2 <= nwhole; s += 2) {
             T_PF(s * 64);
             T_PF(s * 64 + 64);
-            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], exact, &hi);
+            t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], mode, &hi);
             t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64 + 64)), c * 16 + s + 1, K, xq, nt, a[1],
-                   exact, &hi);
+                   mode, &hi);
         }
     for (; s < nwhole; s++) {
         T_PF(s * 64);
-        t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], exact, &hi);
+        t_step(kind, _mm512_loadu_si512((const void *)(p + s * 64)), c * 16 + s, K, xq, nt, a[0], mode, &hi);
     }
     if (tail) {
         T_PF(s * 64);
-        t_step(kind, _mm512_maskz_loadu_epi8(t_tail_mask(tail), p + s * 64), c * 16 + s, K, xq, nt, a[ns - 1], exact,
+        t_step(kind, _mm512_maskz_loadu_epi8(t_tail_mask(tail), p + s * 64), c * 16 + s, K, xq, nt, a[ns - 1], mode,
                &hi);
     }
 #undef T_PF
@@ -595,7 +595,7 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
         for (int d = 0; d < nd; d++) k[d] = ns == 2 ? _mm512_add_epi32(a[0][t][d], a[1][t][d]) : a[0][t][d];
         isum[t] = t_digit_sums(kind, k);
     }
-    return kind == QLOW_FORMAT_T158 && exact == T_FAST && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
+    return kind == QLOW_FORMAT_T158 && mode == T_FAST && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0;
 }
 
 /* Exact per-block sums of chunk c. One token takes the fast T158 decode, redone exactly in the rare
@@ -707,8 +707,8 @@ INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K
         t_step(QLOW_FORMAT_T158, _mm512_maskz_loadu_epi8(m, p + rb + s * 64), c * 16 + s, K, xq, 1, a[1], mode, &hi);
     }
     if (mode == T_FAST && _mm512_cmpge_epu8_mask(hi, _mm512_set1_epi8((char)243)) != 0) {
-        t_isums(QLOW_FORMAT_T158, row, rb, c, K, xq, 1, &isum[0], 1);
-        t_isums(QLOW_FORMAT_T158, row + rb, rb, c, K, xq, 1, &isum[1], 1);
+        t_isums(QLOW_FORMAT_T158, row, rb, c, K, xq, 1, &isum[0], T_EXACT);
+        t_isums(QLOW_FORMAT_T158, row + rb, rb, c, K, xq, 1, &isum[1], T_EXACT);
         return;
     }
     isum[0] = t_digit_sums(QLOW_FORMAT_T158, a[0][0]);
