@@ -208,14 +208,24 @@ static inline int qlow__kspans(const qlow__kpart *kp, int64_t chunk_cols, int nt
  * the same plane); 4-12 KiB all did about equally well on 4096- and 11008-column matrices. The
  * address is formed as an integer: it may lie past the plane, which a prefetch tolerates. */
 #define QLOW__PF_DIST 8192
-static inline void qlow__prefetch(const void *p, int64_t off, int64_t n)
-{
 #if defined(__GNUC__)
-    for (int64_t k = 0; k < n; k += 64) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)(off + k)), 0, 3);
+#define QLOW__PREFETCH_LINES(p, off, n, level)                                                          \
+    for (int64_t k = 0; k < (n); k += 64)                                                               \
+    __builtin_prefetch((const void *)((uintptr_t)(p) + (uintptr_t)((off) + k)), 0, (level))
 #else
-    (void)p, (void)off, (void)n;
+#define QLOW__PREFETCH_LINES(p, off, n, level) (void)(p), (void)(off), (void)(n)
 #endif
-}
+/* Into L1 (prefetcht0). */
+static inline void qlow__prefetch(const void *p, int64_t off, int64_t n) { QLOW__PREFETCH_LINES(p, off, n, 3); }
+/* Into L2, not L1 (locality 1: prefetcht2 on x86), for the AVX-512 kernels except T158's. A
+ * prefetch into L1 holds one of L1's few miss buffers until its line comes from memory, and a kernel
+ * that consumes its weights fast ran short of them. On Zen 4 (4096 x 4096 g128, cold, 1 thread,
+ * best of 20 batches of 20 calls) L1 -> L2: Q8 1040 -> 780-840 us, Q4 590 -> 370-430, T2 340 ->
+ * 190-220, B1 145 -> 100-125, B2 270 -> 185, M161 200 -> 145-165; no prefetch at all lay in between
+ * (Q8 about as fast as L2). T158 went the other way (190-280 -> 360-440 us): it spends so long on
+ * each byte that its out-of-order window covers little of the stream, so it needs its bytes in L1.
+ * The AVX2 kernels, slower per byte too, were mixed (B1 272 -> 291-302, Q4 478 -> 438) and keep L1. */
+static inline void qlow__prefetch_l2(const void *p, int64_t off, int64_t n) { QLOW__PREFETCH_LINES(p, off, n, 1); }
 
 /* The kernel set for an ISA level (a qlow_isa value). */
 QLOW_HIDDEN const qlow__kernel_set *qlow__kernels_for_isa(int isa);

@@ -5,7 +5,8 @@
  *   (activations are stored in the matching kernel order); Q3's third bit expanded by vpermb +
  *   vptestmb; B1/B2 sign bits used as byte masks on the activations (sum of x over the +1 columns);
  *   T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from one vpermt2b lookup of the
- *   remainder (2-bit fields) and digit 4 from the difference. Weight planes are prefetched QLOW__PF_DIST bytes ahead (kernels.h).
+ *   remainder (2-bit fields) and digit 4 from the difference. Weight planes are prefetched
+ *   QLOW__PF_DIST bytes ahead, into L2 except T158's (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 #include "kernels/lut.h"
@@ -264,14 +265,14 @@ INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
     const int64_t span_bytes = (c1 - c0) * (int64_t)bpb * 16;
     const int64_t pfd = carry ? (1 + QLOW__PF_DIST / span_bytes) * (int64_t)kp->row_bytes : QLOW__PF_DIST;
     if (c0 == 0) {
-        qlow__prefetch(sr, ahead * pbytes, pbytes);
-        if (zr) qlow__prefetch(zr, ahead * pbytes, pbytes);
+        qlow__prefetch_l2(sr, ahead * pbytes, pbytes);
+        if (zr) qlow__prefetch_l2(zr, ahead * pbytes, pbytes);
     }
 #define Q_CHUNK(c, whole)                                                                              \
     {                                                                                                  \
         __m512i isum[TILE];                                                                            \
-        qlow__prefetch(row, (c) * chunk_bytes + pfd, chunk_bytes);                                     \
-        if (hi_row) qlow__prefetch(hi_row, (c) * 64 + pfd / 2, 64);                                    \
+        qlow__prefetch_l2(row, (c) * chunk_bytes + pfd, chunk_bytes);                                  \
+        if (hi_row) qlow__prefetch_l2(hi_row, (c) * 64 + pfd / 2, 64);                                 \
         q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
         __m512 ws = q_params(sr, kp, c, mode, whole);                                                  \
         __m512 z = zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);                 \
@@ -449,7 +450,7 @@ INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const
         for (int i = 0; i < nr; i++) {
             /* Four rows at a time: the prefetches go step by step rather than one burst per chunk and
              * row (B2 cold 211 -> 196 us). */
-            qlow__prefetch(row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
+            qlow__prefetch_l2(row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
             bt_step(row[i], rb, c * 16 + s, 1, xq, nt, a[i]);
         }
     }
@@ -569,7 +570,10 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
         }
     }
     int64_t s = 0;
-#define T_PF(off) __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)((off) + QLOW__PF_DIST)), 0, 3)
+/* T158 needs its bytes in L1, T2 streams them faster than L1 prefetches allow (kernels.h) */
+#define T_PF(off)                                                                                      \
+    (kind == QLOW_FORMAT_T158 ? qlow__prefetch(p, (off) + QLOW__PF_DIST, 1)                            \
+                              : qlow__prefetch_l2(p, (off) + QLOW__PF_DIST, 1))
     if (ns == 2)
         for (; s + 2 <= nwhole; s += 2) {
             T_PF(s * 64);
@@ -625,7 +629,7 @@ INL void t_row_to(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int n
     for (int t = 0; t < nt; t++) acc[t] = carry && c0 > 0 ? _mm512_load_ps(carry + t * 16) : _mm512_setzero_ps();
     for (int64_t c = c0; c < c1; c++) {
         __m512i isum[TILE];
-        if (carry && kind == QLOW_FORMAT_T2) qlow__prefetch(row, c * 1024 + pfd, 1024);
+        if (carry && kind == QLOW_FORMAT_T2) qlow__prefetch_l2(row, c * 1024 + pfd, 1024);
         t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
         UNROLL
         for (int t = 0; t < nt; t++)

@@ -72,7 +72,7 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
 
 /* Each weight vector is paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream (into
  * L1: prefetching into L2 only, or 4 or 16 KiB ahead, streamed cold calls slower). */
-#define LUT_PREFETCH(p) qlow__prefetch((p), QLOW__PF_DIST, 64)
+#define LUT_PREFETCH(p) qlow__prefetch_l2((p), QLOW__PF_DIST, 64)
 
 /* ---- rows --------------------------------------------------------------------------------------- */
 
