@@ -11,6 +11,7 @@ static void ctx_defaults(qlow_ctx *c)
     c->isa_detected = qlow__cpu_best_isa();
     c->isa_max = c->isa_detected;
     c->avx_vnni = qlow__cpu_has_avx_vnni();
+    c->prefetch_l2 = qlow__cpu_prefetch_l2();
 }
 
 qlow_status qlow_ctx_create(const qlow_allocator *alloc, qlow_ctx **out)
@@ -63,6 +64,8 @@ int qlow__ctx_isa(const qlow_ctx *ctx)
     if (!ctx) return QLOW_ISA_GENERIC;
     return qlow__isa_clamp(ctx->isa_max, ctx->isa_detected, ctx->avx_vnni);
 }
+
+int qlow__ctx_prefetch_l2(const qlow_ctx *ctx) { return ctx ? ctx->prefetch_l2 : 0; }
 
 int qlow__ctx_threads(const qlow_ctx *ctx)
 {

@@ -79,18 +79,21 @@ struct qlow_ctx {
     int32_t isa_detected;
     int32_t isa_max;
     int32_t avx_vnni;         /* the CPU has AVX-VNNI (recorded at creation, as isa_detected) */
+    int32_t prefetch_l2;      /* the CPU's kernels prefetch weights into L2 (qlow__cpu_prefetch_l2) */
 };
 #define QLOW__CTX_MAGIC 0x716c6f77u /* "qlow" */
 QLOW_HIDDEN qlow_status qlow__ctx_check(const qlow_ctx *ctx);
 /* The SIMD level kernels may use: qlow__isa_clamp(override, detected, avx_vnni). */
 QLOW_HIDDEN int qlow__ctx_isa(const qlow_ctx *ctx);
 QLOW_HIDDEN int qlow__ctx_threads(const qlow_ctx *ctx);
+QLOW_HIDDEN int qlow__ctx_prefetch_l2(const qlow_ctx *ctx);
 /* Allocator of a context: static contexts get one that always fails. */
 QLOW_HIDDEN const qlow_allocator *qlow__ctx_allocator(const qlow_ctx *ctx);
 
 /* ---- CPU features ---- */
 QLOW_HIDDEN int qlow__cpu_best_isa(void);
 QLOW_HIDDEN int qlow__cpu_has_avx_vnni(void);
+QLOW_HIDDEN int qlow__cpu_prefetch_l2(void);
 
 /* ISA levels are not ordered by value (QLOW_ISA_AVX2_VNNI = 5 sits between AVX2 and AVX512), so code
  * compares them only through these. Rank: GENERIC 0 < AVX2 1 < AVX2_VNNI 2 < AVX512 3 < AVX512_VNNI 4;

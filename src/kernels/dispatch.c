@@ -746,8 +746,10 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     } else {
         for (int64_t i = 0; i < njobs; i++) quantize_job(ks, pl, &ws, X, ntok, per_token, i);
     }
-    for (int64_t i = 0; i < njobs; i++)
+    for (int64_t i = 0; i < njobs; i++) {
         if (ws.tok_status[i] != QLOW_OK) return ws.tok_status[i];
+        ws.xq[i].prefetch_l2 = qlow__ctx_prefetch_l2(ctx);
+    }
 
     const int64_t rows = p->rows;
     const int row_par = rows * p->cols * batch >= PAR_MIN_ROW_WORK;

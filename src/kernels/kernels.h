@@ -48,6 +48,7 @@ typedef struct qlow__xq {
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
     float xtot;         /* sum of xsum in block order */
     const uint8_t *ltab; /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512: lookup tables (lut.h) */
+    int32_t prefetch_l2; /* the context's CPU prefetches weights into L2 (qlow__prefetch_w) */
 } qlow__xq;
 
 /* One part of a packed matrix as the row kernels see it. A plain matrix has one part; M161 has a
@@ -217,15 +218,23 @@ static inline int qlow__kspans(const qlow__kpart *kp, int64_t chunk_cols, int nt
 #endif
 /* Into L1 (prefetcht0). */
 static inline void qlow__prefetch(const void *p, int64_t off, int64_t n) { QLOW__PREFETCH_LINES(p, off, n, 3); }
-/* Into L2, not L1 (locality 1: prefetcht2 on x86), for the AVX-512 kernels except T158's. A
- * prefetch into L1 holds one of L1's few miss buffers until its line comes from memory, and a kernel
- * that consumes its weights fast ran short of them. On Zen 4 (4096 x 4096 g128, cold, 1 thread,
- * best of 20 batches of 20 calls) L1 -> L2: Q8 1040 -> 780-840 us, Q4 590 -> 370-430, T2 340 ->
- * 190-220, B1 145 -> 100-125, B2 270 -> 185, M161 200 -> 145-165; no prefetch at all lay in between
- * (Q8 about as fast as L2). T158 went the other way (190-280 -> 360-440 us): it spends so long on
- * each byte that its out-of-order window covers little of the stream, so it needs its bytes in L1.
- * The AVX2 kernels, slower per byte too, were mixed (B1 272 -> 291-302, Q4 478 -> 438) and keep L1. */
-static inline void qlow__prefetch_l2(const void *p, int64_t off, int64_t n) { QLOW__PREFETCH_LINES(p, off, n, 1); }
+/* Weights of the AVX-512 kernels except T158's: into L2 (locality 1, prefetcht2 on x86) where the
+ * CPU does better so (xq->prefetch_l2, from qlow__cpu_prefetch_l2), else into L1. The branch is the
+ * same for a whole call. A prefetch into L1 holds one of L1's few miss buffers until its line comes
+ * from memory, and on Zen 4 kernels that consume their weights fast ran short of them (4096 x 4096
+ * g128, cold, 1 thread, best of 20 batches of 20 calls, L1 -> L2: Q8 1040 -> 780-840 us, Q4 590 ->
+ * 370-430, T2 340 -> 190-220, B1 145 -> 100-125, B2 270 -> 185, M161 200 -> 145-165; no prefetch at
+ * all lay in between, Q8 about as fast as L2). On Zen 5, L2 made Q4 slower (257 -> 291 us) and B1
+ * no faster. T158 went the other way on Zen 4 too (190-280 -> 360-440 us): it spends so long on each
+ * byte that its out-of-order window covers little of the stream, so it needs its bytes in L1. The
+ * AVX2 kernels, slower per byte too, were mixed there (B1 272 -> 291-302, Q4 478 -> 438) and keep L1. */
+static inline void qlow__prefetch_w(int l2, const void *p, int64_t off, int64_t n)
+{
+    if (l2)
+        QLOW__PREFETCH_LINES(p, off, n, 1);
+    else
+        QLOW__PREFETCH_LINES(p, off, n, 3);
+}
 
 /* The kernel set for an ISA level (a qlow_isa value). */
 QLOW_HIDDEN const qlow__kernel_set *qlow__kernels_for_isa(int isa);

@@ -272,14 +272,14 @@ INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
     const int64_t span_bytes = (c1 - c0) * (int64_t)bpb * 16;
     const int64_t pfd = carry ? (1 + QLOW__PF_DIST / span_bytes) * (int64_t)kp->row_bytes : QLOW__PF_DIST;
     if (c0 == 0) {
-        qlow__prefetch_l2(sr, ahead * pbytes, pbytes);
-        if (zr) qlow__prefetch_l2(zr, ahead * pbytes, pbytes);
+        qlow__prefetch_w(xq->prefetch_l2, sr, ahead * pbytes, pbytes);
+        if (zr) qlow__prefetch_w(xq->prefetch_l2, zr, ahead * pbytes, pbytes);
     }
 #define Q_CHUNK(c, whole)                                                                              \
     {                                                                                                  \
         __m512i isum[TILE];                                                                            \
-        qlow__prefetch_l2(row, (c) * chunk_bytes + pfd, chunk_bytes);                                  \
-        if (hi_row) qlow__prefetch_l2(hi_row, (c) * 64 + pfd / 2, 64);                                 \
+        qlow__prefetch_w(xq->prefetch_l2, row, (c) * chunk_bytes + pfd, chunk_bytes);                  \
+        if (hi_row) qlow__prefetch_w(xq->prefetch_l2, hi_row, (c) * 64 + pfd / 2, 64);                 \
         q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
         __m512 ws = q_params(sr, kp, c, mode, whole);                                                  \
         __m512 z = zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);                 \
@@ -335,17 +335,18 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
         sr[i] = qlow__q_scale_row(kp, r + i);
         zr[i] = qlow__q_zero_row(kp, r + i);
     }
+    const int pf_l2 = xq->prefetch_l2;
     const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
     for (int i = 0; i < 2; i++) {
-        qlow__prefetch_l2(sr[i], ahead * pbytes, pbytes);
-        if (zr[i]) qlow__prefetch_l2(zr[i], ahead * pbytes, pbytes);
+        qlow__prefetch_w(pf_l2, sr[i], ahead * pbytes, pbytes);
+        if (zr[i]) qlow__prefetch_w(pf_l2, zr[i], ahead * pbytes, pbytes);
     }
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
 #define Q_CHUNK2(c, whole)                                                                             \
     {                                                                                                  \
         __m512i isum[2];                                                                               \
-        qlow__prefetch_l2(row[0], 2 * (c) * chunk_bytes + QLOW__PF_DIST, 2 * chunk_bytes);             \
-        if (hi_row[0]) qlow__prefetch_l2(hi_row[0], 2 * (c) * 64 + QLOW__PF_DIST / 2, 128);            \
+        qlow__prefetch_w(pf_l2, row[0], 2 * (c) * chunk_bytes + QLOW__PF_DIST, 2 * chunk_bytes);      \
+        if (hi_row[0]) qlow__prefetch_w(pf_l2, hi_row[0], 2 * (c) * 64 + QLOW__PF_DIST / 2, 128);     \
         q_isums(kind, row[0], hi_row[0], c, data_bytes, whole, xq, 1, &isum[0]);                       \
         q_isums(kind, row[1], hi_row[1], c, data_bytes, whole, xq, 1, &isum[1]);                       \
         const __m512 xs = _mm512_loadu_ps(xq->xs + (c) * 16), xsum = _mm512_loadu_ps(xq->xsum + (c) * 16); \
@@ -517,7 +518,7 @@ INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const
         for (int i = 0; i < nr; i++) {
             /* Four rows at a time: the prefetches go step by step rather than one burst per chunk and
              * row (B2 cold 211 -> 196 us). */
-            qlow__prefetch_l2(row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
+            qlow__prefetch_w(xq->prefetch_l2, row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
             bt_step(row[i], rb, c * 16 + s, 1, xq, nt, a[i]);
         }
     }
@@ -640,7 +641,7 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
 /* T158 needs its bytes in L1, T2 streams them faster than L1 prefetches allow (kernels.h) */
 #define T_PF(off)                                                                                      \
     (kind == QLOW_FORMAT_T158 ? qlow__prefetch(p, (off) + QLOW__PF_DIST, 1)                            \
-                              : qlow__prefetch_l2(p, (off) + QLOW__PF_DIST, 1))
+                              : qlow__prefetch_w(xq->prefetch_l2, p, (off) + QLOW__PF_DIST, 1))
     if (ns == 2)
         for (; s + 2 <= nwhole; s += 2) {
             T_PF(s * 64);
@@ -696,7 +697,7 @@ INL void t_row_to(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int n
     for (int t = 0; t < nt; t++) acc[t] = carry && c0 > 0 ? _mm512_load_ps(carry + t * 16) : _mm512_setzero_ps();
     for (int64_t c = c0; c < c1; c++) {
         __m512i isum[TILE];
-        if (carry && kind == QLOW_FORMAT_T2) qlow__prefetch_l2(row, c * 1024 + pfd, 1024);
+        if (carry && kind == QLOW_FORMAT_T2) qlow__prefetch_w(xq->prefetch_l2, row, c * 1024 + pfd, 1024);
         t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
         UNROLL
         for (int t = 0; t < nt; t++)

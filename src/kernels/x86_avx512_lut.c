@@ -70,9 +70,8 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
     }
 }
 
-/* Each weight vector is paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream (into
- * L1: prefetching into L2 only, or 4 or 16 KiB ahead, streamed cold calls slower). */
-#define LUT_PREFETCH(p) qlow__prefetch_l2((p), QLOW__PF_DIST, 64)
+/* Each weight vector is paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream, into
+ * L2 or L1 as the CPU prefers (kernels.h; on Zen 5, L2 and 4 or 16 KiB ahead were no faster). */
 
 /* ---- rows --------------------------------------------------------------------------------------- */
 
@@ -89,8 +88,8 @@ INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
 
 /* Unit u of the NG tiles of one group: the tables once, then each tile's vector. BY_ROW: the copy is
  * in the by-row byte order already (lut.h); else each vector is regrouped here. */
-INL void unit_tiles(const uint8_t *wv, const int NG, const int BY_ROW, int64_t u, const uint8_t *btab, __m512i *bl,
-                    __m512i *bh)
+INL void unit_tiles(const uint8_t *wv, const int NG, const int BY_ROW, int pf_l2, int64_t u, const uint8_t *btab,
+                    __m512i *bl, __m512i *bh)
 {
     const uint8_t *tp = btab + (size_t)u * 256;
     const __m512i t[4] = {_mm512_load_si512((const void *)tp), _mm512_load_si512((const void *)(tp + 64)),
@@ -103,7 +102,7 @@ INL void unit_tiles(const uint8_t *wv, const int NG, const int BY_ROW, int64_t u
     UNROLL
     for (int i = 0; i < NG; i++) {
         const uint8_t *p = wv + (size_t)(u * NG + i) * 64;
-        LUT_PREFETCH(p);
+        qlow__prefetch_w(pf_l2, p, QLOW__PF_DIST, 64);
         const __m512i w = _mm512_load_si512((const void *)p);
         unit_step(BY_ROW ? w : _mm512_permutexvar_epi8(by_row, w), t, &bl[i], &bh[i]);
     }
@@ -127,13 +126,14 @@ INL void widen(const int NG, const __m512i *bl, const __m512i *bh, __m512i *A)
  * unit u of virtual tile i at wv + (u * NG + i) * 64), lane = row. Each unit is widened on its own:
  * accumulating two units in bytes saved a vpdpbusd per tile but kept twice the vectors live, and the
  * spills cost more (4096 x 4096 B1, 1 thread: hot 45 -> 38 us, cold 85 -> 60 us). */
-INL void group_isums(const uint8_t *wv, const int NG, const int BY_ROW, int64_t nu, const uint8_t *btab, __m512i *isum)
+INL void group_isums(const uint8_t *wv, const int NG, const int BY_ROW, int pf_l2, int64_t nu, const uint8_t *btab,
+                     __m512i *isum)
 {
     __m512i bl[QLOW__LUT_VTILES], bh[QLOW__LUT_VTILES];
     UNROLL
     for (int i = 0; i < NG; i++) isum[i] = _mm512_setzero_si512();
     for (int64_t u = 0; u < nu; u++) {
-        unit_tiles(wv, NG, BY_ROW, u, btab, bl, bh);
+        unit_tiles(wv, NG, BY_ROW, pf_l2, u, btab, bl, bh);
         widen(NG, bl, bh, isum);
     }
 }
@@ -143,6 +143,7 @@ static TGT void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const
                            int64_t gb, float *restrict F)
 {
     const __m512 fzero = _mm512_setzero_ps();
+    const int pf = xq->prefetch_l2;
     const int64_t pt = (int64_t)QLOW__LUT_PANEL * g->gtiles;
     int64_t ubase = 0;
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
@@ -155,14 +156,14 @@ static TGT void panel_fold(const qlow__kpart *kp, const qlow__lut_geom *g, const
             __m512i isum[QLOW__LUT_VTILES];
             /* a constant count and order per instance keeps the accumulators in registers */
             switch (nv + 4 * (kp->lut_by_row != 0)) {
-            case 8: group_isums(wv, 4, 1, nu, btab, isum); break;
-            case 7: group_isums(wv, 3, 1, nu, btab, isum); break;
-            case 6: group_isums(wv, 2, 1, nu, btab, isum); break;
-            case 5: group_isums(wv, 1, 1, nu, btab, isum); break;
-            case 4: group_isums(wv, 4, 0, nu, btab, isum); break;
-            case 3: group_isums(wv, 3, 0, nu, btab, isum); break;
-            case 2: group_isums(wv, 2, 0, nu, btab, isum); break;
-            default: group_isums(wv, 1, 0, nu, btab, isum); break;
+            case 8: group_isums(wv, 4, 1, pf, nu, btab, isum); break;
+            case 7: group_isums(wv, 3, 1, pf, nu, btab, isum); break;
+            case 6: group_isums(wv, 2, 1, pf, nu, btab, isum); break;
+            case 5: group_isums(wv, 1, 1, pf, nu, btab, isum); break;
+            case 4: group_isums(wv, 4, 0, pf, nu, btab, isum); break;
+            case 3: group_isums(wv, 3, 0, pf, nu, btab, isum); break;
+            case 2: group_isums(wv, 2, 0, pf, nu, btab, isum); break;
+            default: group_isums(wv, 1, 0, pf, nu, btab, isum); break;
             }
             for (int64_t v = 0; v < nv; v++) {
                 const int64_t tile = (grp - pg) * g->gtiles + v % ng, plane = v / ng;

@@ -57,7 +57,7 @@ INL void group_rows(const qlow__kpart *kp, const qlow__xq *xq, const uint8_t *w,
             UNROLL
             for (int g = 0; g < NG; g++) {
                 const uint8_t *p = w + (size_t)((b * 4 + k) * NG + g) * 64;
-                qlow__prefetch_l2(p, QLOW__PF_DIST, 64);
+                qlow__prefetch_w(xq->prefetch_l2, p, QLOW__PF_DIST, 64);
                 const __m512i v = _mm512_load_si512((const void *)p);
                 a[g][0] = _mm512_dpbusd_epi32(a[g][0], _mm512_and_si512(v, lo4), xl);
                 a[g][1] = _mm512_dpbusd_epi32(a[g][1], _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4), xh);
@@ -99,8 +99,8 @@ int64_t qlow__q4t_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t
         const int64_t r = grp * grows, rend = r1;
         /* the next group's row parameters: read before its first block, they stalled it cold */
         if ((grp + 1) * grows < r1) {
-            qlow__prefetch_l2(kp->scale + r + grows, 0, grows * 2);
-            if (kp->zero) qlow__prefetch_l2(kp->zero + r + grows, 0, grows * 2);
+            qlow__prefetch_w(xq->prefetch_l2, kp->scale + r + grows, 0, grows * 2);
+            if (kp->zero) qlow__prefetch_w(xq->prefetch_l2, kp->zero + r + grows, 0, grows * 2);
         }
         switch (ng) { /* a constant tile count per instance keeps the accumulators in registers */
         case 4: group_rows(kp, xq, w, 4, r, rend, y, add); break;
