@@ -246,7 +246,7 @@ typedef enum qlow_isa {
     QLOW_ISA_GENERIC = 0,
     QLOW_ISA_AVX2 = 1,
     QLOW_ISA_AVX512 = 2,      /* F, BW, VL, DQ */
-    QLOW_ISA_AVX512_VNNI = 3, /* AVX512 plus VNNI, VBMI, VPOPCNTDQ, GFNI */
+    QLOW_ISA_AVX512_VNNI = 3, /* AVX512 plus VNNI, VBMI, VPOPCNTDQ, GFNI, BITALG */
     QLOW_ISA_NEON = 16,
     QLOW_ISA_AVX2_VNNI = 5    /* AVX2 + FMA + AVX-VNNI (VEX vpdpbusd): the best level of a CPU that has
                                  AVX-VNNI but not the AVX512 level (Alder Lake .. Arrow Lake, E-core

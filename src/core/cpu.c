@@ -8,7 +8,7 @@
 #include <cpuid.h>
 
 typedef struct x86_caps {
-    int avx2, fma, avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512vbmi, avx512popcnt, gfni, avx_vnni;
+    int avx2, fma, avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512vbmi, avx512popcnt, gfni, bitalg, avx_vnni;
 } x86_caps;
 
 static uint64_t read_xcr0(void)
@@ -41,6 +41,7 @@ static x86_caps x86_detect(void)
         c.avx512vl = (b >> 31) & 1;
         c.avx512vbmi = (cx >> 1) & 1;
         c.gfni = (cx >> 8) & 1;
+        c.bitalg = (cx >> 12) & 1;
         c.avx512vnni = (cx >> 11) & 1;
         c.avx512popcnt = (cx >> 14) & 1;
     }
@@ -56,9 +57,9 @@ int qlow__cpu_best_isa(void)
     x86_caps c = x86_detect();
     if (!(c.avx2 && c.fma)) return QLOW_ISA_GENERIC;
     if (!(c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq)) return c.avx_vnni ? QLOW_ISA_AVX2_VNNI : QLOW_ISA_AVX2;
-    /* Every CPU with these four (Ice Lake on, Zen 4 on) also has GFNI, which the kernels use to pick
-     * bit fields out of code bytes; one without it still gets the AVX512 level. */
-    if (!(c.avx512vnni && c.avx512vbmi && c.avx512popcnt && c.gfni)) return QLOW_ISA_AVX512;
+    /* Every CPU with VNNI, VBMI and VPOPCNTDQ (Ice Lake on, Zen 4 on) also has GFNI and BITALG, which
+     * the kernels use to pick bit fields out of code bytes; one without them gets the AVX512 level. */
+    if (!(c.avx512vnni && c.avx512vbmi && c.avx512popcnt && c.gfni && c.bitalg)) return QLOW_ISA_AVX512;
     return QLOW_ISA_AVX512_VNNI;
 #elif (defined(__ARM_NEON) || defined(__aarch64__)) && !defined(QLOW_FORCE_GENERIC)
     return QLOW_ISA_NEON;

@@ -3,11 +3,10 @@
  * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
  *   Q8 bytes as they are; Q4 high nibbles and Q2/Q3 bit pairs moved down by one GFNI affine op,
  *   T2 bit pairs masked in place (activations are stored in the matching kernel order); Q3's third
- *   bit expanded by vpermb +
- *   vptestmb; B1/B2 sign bits used as byte masks on the activations (sum of x over the +1 columns);
- *   T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from one vpermt2b lookup of the
+ *   bit picked per byte by vpshufbitqmb; B1/B2 sign bits used as byte masks on the activations (sum
+ *   of x over the +1 columns); T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from one vpermt2b lookup of the
  *   remainder (2-bit fields) and digit 4 from the difference. Weight planes are prefetched
- *   QLOW__PF_DIST bytes ahead, into L2 except T158's (kernels.h).
+ *   QLOW__PF_DIST bytes ahead, into L2 or L1 as the CPU prefers, T158's into L1 (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 #include "kernels/lut.h"
@@ -24,7 +23,9 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,f16c,bmi2,gfni")))
+#define TGT                                                                                            \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx512bitalg,gfni,"   \
+                          "avx2,fma,f16c,bmi2")))
 #define INL static inline __attribute__((always_inline)) TGT
 #define TILE 4 /* tokens sharing one pass over the weights */
 #ifndef BT_NR
@@ -220,22 +221,17 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
         for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = zero;
         UNROLL
         for (int k = 0; k < 4; k++) {
-            __m512i hk = zero;
-            if (kind == QLOW_FORMAT_Q3) /* byte 4b + i <- byte k of block b's high word */
-                hk = _mm512_permutexvar_epi8(
-                    _mm512_add_epi8(_mm512_setr_epi32(0x00000000, 0x04040404, 0x08080808, 0x0c0c0c0c, 0x10101010,
-                                                      0x14141414, 0x18181818, 0x1c1c1c1c, 0x20202020, 0x24242424,
-                                                      0x28282828, 0x2c2c2c2c, 0x30303030, 0x34343434, 0x38383838,
-                                                      0x3c3c3c3c),
-                                    _mm512_set1_epi8((char)k)),
-                    hv);
             UNROLL
             for (int j = 0; j < 2; j++) {
                 /* GFNI shares the ports vpdpbusd needs: a tile's four tokens keep shift and mask */
                 __m512i p = nt == 1 ? bits_of_bytes(V[j], 2 * k, 2)
                                     : _mm512_and_si512(_mm512_srli_epi16(V[j], 2 * k), m2);
-                if (kind == QLOW_FORMAT_Q3) { /* column 8k + 4j + i is bit 4j + i of that byte */
-                    __mmask64 hb = _mm512_test_epi8_mask(hk, _mm512_set1_epi32(j ? (int)0x80402010 : 0x08040201));
+                if (kind == QLOW_FORMAT_Q3) {
+                    /* byte 4b + i of p is column 8k + 4j + i of block b, whose high bit is bit
+                     * 8k + 4j + i of the block's high word: bit 32 (b & 1) + 8k + 4j + i of qword b / 2 */
+                    const __m512i at = _mm512_add_epi8(_mm512_set1_epi64(0x2322212003020100ll),
+                                                       _mm512_set1_epi8((char)(8 * k + 4 * j)));
+                    const __mmask64 hb = _mm512_bitshuffle_epi64_mask(hv, at);
                     p = _mm512_mask_add_epi8(p, hb, p, four);
                 }
                 UNROLL
