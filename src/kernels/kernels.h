@@ -220,13 +220,14 @@ static inline int qlow__kspans(const qlow__kpart *kp, int64_t chunk_cols, int nt
 static inline void qlow__prefetch(const void *p, int64_t off, int64_t n) { QLOW__PREFETCH_LINES(p, off, n, 3); }
 /* Weights of the AVX-512 kernels except T158's: into L2 (locality 1, prefetcht2 on x86) where the
  * CPU does better so (xq->prefetch_l2, from qlow__cpu_prefetch_l2), else into L1. The branch is the
- * same for a whole call. A prefetch into L1 holds one of L1's few miss buffers until its line comes
- * from memory, and on Zen 4 kernels that consume their weights fast ran short of them (4096 x 4096
+ * same for a whole call. On Zen 4, kernels that consume their weights fast streamed much faster so,
+ * probably because a prefetch into L1 holds one of L1's few miss buffers until its line comes from
+ * memory (this VM has no hardware counters to confirm it) (4096 x 4096
  * g128, cold, 1 thread, best of 20 batches of 20 calls, L1 -> L2: Q8 1040 -> 780-840 us, Q4 590 ->
  * 370-430, T2 340 -> 190-220, B1 145 -> 100-125, B2 270 -> 185, M161 200 -> 145-165; no prefetch at
  * all lay in between, Q8 about as fast as L2). On Zen 5, L2 made Q4 slower (257 -> 291 us) and B1
- * no faster. T158 went the other way on Zen 4 too (190-280 -> 360-440 us): it spends so long on each
- * byte that its out-of-order window covers little of the stream, so it needs its bytes in L1. The
+ * no faster. T158 went the other way on Zen 4 too (190-280 -> 360-440 us), probably because it spends
+ * so long on each byte that its out-of-order window covers little of the stream. The
  * AVX2 kernels, slower per byte too, were mixed there (B1 272 -> 291-302, Q4 478 -> 438) and keep L1. */
 static inline void qlow__prefetch_w(int l2, const void *p, int64_t off, int64_t n)
 {

@@ -4,8 +4,9 @@
  *   Q8 bytes as they are; Q4 high nibbles and Q2/Q3 bit pairs moved down by one GFNI affine op,
  *   T2 bit pairs masked in place (activations are stored in the matching kernel order); Q3's third
  *   bit picked per byte by vpshufbitqmb; B1/B2 sign bits used as byte masks on the activations (sum
- *   of x over the +1 columns); T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from one vpermt2b lookup of the
- *   remainder (2-bit fields) and digit 4 from the difference. Weight planes are prefetched
+ *   of x over the +1 columns); T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from
+ *   one vpermt2b lookup of the remainder (2-bit fields) and digit 4 from the difference. Weight
+ *   planes are prefetched
  *   QLOW__PF_DIST bytes ahead, into L2 or L1 as the CPU prefers, T158's into L1 (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
@@ -311,11 +312,11 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
 }
 
 /* One token, rows r and r + 1 in one pass, their lanes to lanes[0..15] and lanes[16..31]: each
- * activation vector is loaded once for both rows. Zen 4 issues one 512-bit load per cycle, and a Q2
- * chunk reads four activation bytes per code byte, so one row at a time was bound by its loads. The
- * two rows are adjacent in each plane, and the prefetch walks the pair as one stream (Zen 4, 4096 x
- * 4096 g128, 1 thread, hot: 220-224 -> 211-216 us). Q3, with more live registers, was 3% slower
- * paired and keeps one row at a time. */
+ * activation vector is loaded once for both rows (a Q2 chunk reads four activation bytes per code
+ * byte). The two rows are adjacent in each plane, and the prefetch walks the pair as one stream.
+ * With the shift-and-mask field extraction this was no faster; with GFNI's fewer operations it is
+ * (Zen 4, 4096 x 4096 g128, 1 thread, hot: 220-224 -> 211-216 us). Q3, with more live registers,
+ * was 3% slower paired and keeps one row at a time. */
 INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int64_t r, float *lanes)
 {
     const size_t bpb = kind == QLOW_FORMAT_Q4 ? 16 : 8;
