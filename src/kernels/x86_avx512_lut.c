@@ -70,9 +70,6 @@ void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *t
     }
 }
 
-/* Each weight vector is paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream, into
- * L2 or L1 as the CPU prefers (kernels.h; on Zen 5, L2 and 4 or 16 KiB ahead were no faster). */
-
 /* ---- rows --------------------------------------------------------------------------------------- */
 
 /* One unit of one tile: the byte sums of its 16 rows, bl over xl and bh over xh. */
@@ -87,7 +84,9 @@ INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
 }
 
 /* Unit u of the NG tiles of one group: the tables once, then each tile's vector. BY_ROW: the copy is
- * in the by-row byte order already (lut.h); else each vector is regrouped here. */
+ * in the by-row byte order already (lut.h); else each vector is regrouped here. Each weight vector is
+ * paired with a prefetch QLOW__PF_DIST bytes on in the same linear stream, into L2 or L1 as the CPU
+ * prefers (pf_l2, kernels.h; on Zen 5, L2 and 4 or 16 KiB ahead were no faster). */
 INL void unit_tiles(const uint8_t *wv, const int NG, const int BY_ROW, int pf_l2, int64_t u, const uint8_t *btab,
                     __m512i *bl, __m512i *bh)
 {
