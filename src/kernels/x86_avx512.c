@@ -245,6 +245,14 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
     }
 }
 
+/* One chunk's block sums folded into a row's 16 fp32 lanes, in kernels.h's order. */
+INL __m512 q_fold(__m512 acc, __m512 ws, __m512 z, const float *xs, const float *xsum, __m512i isum)
+{
+    const __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xs));
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum)));
+    return _mm512_add_ps(acc, _mm512_mul_ps(z, _mm512_loadu_ps(xsum)));
+}
+
 /* Chunks [c0, c1) of row r for a tile of nt tokens. One row at a time: walking two rows together shared
  * the activation loads but split the memory stream in two, which was slower both cold and hot.
  * carry: NULL for a whole row; else the row's 16 fp32 lanes per token between column spans (q_span),
@@ -281,11 +289,8 @@ INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
         __m512 ws = q_params(sr, kp, c, mode, whole);                                                  \
         __m512 z = zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);                 \
         UNROLL                                                                                         \
-        for (int t = 0; t < nt; t++) {                                                                 \
-            __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xq[t].xs + (c) * 16));                        \
-            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));             \
-            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xsum + (c) * 16)));  \
-        }                                                                                              \
+        for (int t = 0; t < nt; t++)                                                                   \
+            acc[t] = q_fold(acc[t], ws, z, xq[t].xs + (c) * 16, xq[t].xsum + (c) * 16, isum[t]);       \
     }
     const int64_t cwhole = c1 < nfull ? c1 : nfull;
     int64_t c = c0;
@@ -311,24 +316,23 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
     q_row_to(kind, mode, kp, xq, nt, r, y, ldy, add, c0, c1, carry, NULL);
 }
 
-/* One token, rows r and r + 1 in one pass, their lanes to lanes[0..15] and lanes[16..31]: each
+/* Q2, one token, rows r and r + 1 in one pass, their lanes to lanes[0..15] and lanes[16..31]: each
  * activation vector is loaded once for both rows (a Q2 chunk reads four activation bytes per code
  * byte). The two rows are adjacent in each plane, and the prefetch walks the pair as one stream.
  * With the shift-and-mask field extraction this was no faster; with GFNI's fewer operations it is
  * (Zen 4, 4096 x 4096 g128, 1 thread, hot: 220-224 -> 211-216 us). Q3, with more live registers,
  * was 3% slower paired and keeps one row at a time. */
-INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int64_t r, float *lanes)
+INL void q_rows2_to(int mode, const qlow__kpart *kp, const qlow__xq *xq, int64_t r, float *lanes)
 {
-    const size_t bpb = kind == QLOW_FORMAT_Q4 ? 16 : 8;
+    const int32_t kind = QLOW_FORMAT_Q2;
+    const size_t bpb = 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16, chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
-    const uint8_t *row[2], *hi_row[2] = {NULL, NULL};
+    const uint8_t *row[2];
     const uint16_t *sr[2], *zr[2];
-    const size_t hi_bytes = (size_t)kp->cols_pad / 8;
     for (int i = 0; i < 2; i++) {
         row[i] = kp->codes + (size_t)(r + i) * kp->row_bytes;
-        if (kp->codes_hi) hi_row[i] = kp->codes_hi + (size_t)(r + i) * hi_bytes;
         sr[i] = qlow__q_scale_row(kp, r + i);
         zr[i] = qlow__q_zero_row(kp, r + i);
     }
@@ -343,17 +347,13 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
     {                                                                                                  \
         __m512i isum[2];                                                                               \
         qlow__prefetch_w(pf_l2, row[0], 2 * (c) * chunk_bytes + QLOW__PF_DIST, 2 * chunk_bytes);      \
-        if (hi_row[0]) qlow__prefetch_w(pf_l2, hi_row[0], 2 * (c) * 64 + QLOW__PF_DIST / 2, 128);     \
-        q_isums(kind, row[0], hi_row[0], c, data_bytes, whole, xq, 1, &isum[0]);                       \
-        q_isums(kind, row[1], hi_row[1], c, data_bytes, whole, xq, 1, &isum[1]);                       \
-        const __m512 xs = _mm512_loadu_ps(xq->xs + (c) * 16), xsum = _mm512_loadu_ps(xq->xsum + (c) * 16); \
+        q_isums(kind, row[0], NULL, c, data_bytes, whole, xq, 1, &isum[0]);                            \
+        q_isums(kind, row[1], NULL, c, data_bytes, whole, xq, 1, &isum[1]);                            \
         UNROLL                                                                                         \
         for (int i = 0; i < 2; i++) {                                                                  \
             __m512 ws = q_params(sr[i], kp, c, mode, whole);                                           \
             __m512 z = zr[i] ? q_params(zr[i], kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);       \
-            __m512 d = _mm512_mul_ps(ws, xs);                                                          \
-            acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[i])));             \
-            acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(z, xsum));                                    \
+            acc[i] = q_fold(acc[i], ws, z, xq->xs + (c) * 16, xq->xsum + (c) * 16, isum[i]);           \
         }                                                                                              \
     }
     const int64_t cwhole = nchunk < nfull ? nchunk : nfull;
@@ -365,7 +365,6 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
     _mm512_store_ps(lanes + 16, acc[1]);
 }
 
-#define Q_PAIRED(kind) ((kind) == QLOW_FORMAT_Q2)
 /* Rows [r0, r1) for a tile: whole rows (q_tile), or in column spans when its activations outgrow L1
  * (q_tile_spans, kernels.h). */
 INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
@@ -375,8 +374,8 @@ INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *
     for (int64_t r = r0; r < r1; r += 16) {
         const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
         for (int i = 0; i < n; i++) {
-            if (nt == 1 && Q_PAIRED(kind) && i + 1 < n) {
-                q_rows2_to(kind, mode, kp, xq, r + i, L + 16 * i);
+            if (nt == 1 && kind == QLOW_FORMAT_Q2 && i + 1 < n) {
+                q_rows2_to(mode, kp, xq, r + i, L + 16 * i);
                 i++;
                 continue;
             }
