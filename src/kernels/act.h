@@ -6,17 +6,22 @@
 #include "kernels/kernels.h"
 
 /* Source of a part's activation column j: x[perm ? perm[j] : j] * (colscale ? colscale[j] : 1).
- * colscale_f32 holds the column scales converted once per call. */
+ * colscale_f32 holds the column scales converted once per call. sel_mask, when set, says that perm
+ * lists in ascending order exactly the columns j < sel_cols whose bit j of sel_mask equals sel_bit
+ * (M161's two parts, usually): the gather is then a compress, which SIMD does far faster. */
 typedef struct qlow__xsrc {
     const int32_t *perm;
     const uint16_t *colscale;
     const float *colscale_f32;
+    const uint8_t *sel_mask;
+    int64_t sel_cols;
+    int32_t sel_bit;
 } qlow__xsrc;
 
 /* Buffers of one token's quantized activations for part kp. v holds the gathered, column-scaled
  * activations of a part that is not interleaved and has a perm or colscale (NULL otherwise).
- * Interleaved parts gather into vb: the portable preparation in block-major order, the narrow AVX-512
- * one (one 16-block chunk, so vb holds at least cols floats) in natural order. */
+ * Interleaved parts gather into vb: the portable preparation in block-major order, the AVX-512 one of
+ * B parts (qlow__b_act_avx512; vb holds at least cols floats) in natural order. */
 typedef struct qlow__xbuf {
     int8_t *x8, *x8p;
     float *xs, *xsum;
@@ -45,5 +50,16 @@ QLOW_HIDDEN int32_t qlow__quantize_generic(const float *v, int64_t n, float inv,
 /* Fill the Q group maps kp->grel (nblk_pad entries) and kp->g0 (nblk_pad / 16 entries). */
 QLOW_HIDDEN void qlow__q_group_maps(int64_t nblk, int64_t nblk_pad, int64_t group_cols, int64_t ngroups,
                                     uint16_t *grel, int32_t *g0);
+
+#if defined(QLOW__HAVE_X86_KERNELS)
+/* The activations the batch-1 B kernels on AVX-512 read (those rows, the lookup kernel's tables and
+ * its tail rows) for any B1/B2 part with 256-slot interleaved blocks: x8p (natural order, all
+ * chunks), xs, xsum, xtot, and the block-major x8 the tables are built from when x8 is not NULL (else
+ * xq->x8 is x8p). Prepared directly from src (x86_avx512_narrow.c); gather holds cols floats. Equal
+ * to the portable preparation for every value those kernels read. QLOW_E_NONFINITE as there. */
+QLOW_HIDDEN qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__xsrc *src, const float *x,
+                                                  int per_token, float *gather, int8_t *x8p, int8_t *x8, float *xs,
+                                                  float *xsum, qlow__xq *xq);
+#endif
 
 #endif

@@ -233,6 +233,31 @@ static void derive_perm(const qlow__packed *p, int32_t *perm)
     }
 }
 
+/* Whether perm is derive_perm's order and that order is a compress of col_mask: the salient part the
+ * set bits, the other part the clear ones, each ascending (so exactly n_salient bits are set). */
+static int perm_is_mask_order(const qlow__packed *p, const int32_t *perm)
+{
+    int64_t s = 0, u = p->n_salient;
+    for (int64_t j = 0; j < p->cols; j++) {
+        const int sal = (p->col_mask[j >> 3] >> (j & 7)) & 1;
+        const int64_t at = sal ? s++ : u++;
+        if (at >= p->cols || (sal && at >= p->n_salient) || perm[at] != (int32_t)j) return 0;
+    }
+    return s == p->n_salient;
+}
+
+/* Record on each M161 part that its gather is a compress of col_mask (qlow__xsrc). */
+static void mark_mask_order(gemm_plan *pl, const int32_t *perm)
+{
+    const qlow__packed *p = pl->p;
+    if (p->format != QLOW_FORMAT_M161 || !perm || !p->col_mask || !perm_is_mask_order(p, perm)) return;
+    for (int k = 0; k < pl->nparts; k++) {
+        pl->src[k].sel_mask = p->col_mask;
+        pl->src[k].sel_cols = p->cols;
+        pl->src[k].sel_bit = p->n_salient > 0 && pl->src[k].perm == perm; /* the salient list comes first */
+    }
+}
+
 /* Fill carved tables and point the plan at them. */
 static void fill_tables(gemm_plan *pl, const gemm_tables *t)
 {
@@ -243,6 +268,7 @@ static void fill_tables(gemm_plan *pl, const gemm_tables *t)
         if (p->n_salient > 0) pl->src[k++].perm = t->perm;
         if (p->cols - p->n_salient > 0) pl->src[k].perm = t->perm + p->n_salient;
         pl->need_perm = 0;
+        mark_mask_order(pl, t->perm);
     }
     for (int k = 0; k < pl->nparts; k++) {
         qlow__kpart *kp = &pl->part[k];
@@ -433,6 +459,7 @@ const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void
     carve_tables(&w, &pr->plan[0], &t);
     if (w.overflow) return NULL;
     fill_tables(&pr->plan[0], &t);
+    if (qm->perm) mark_mask_order(&pr->plan[0], qm->perm);
     /* The two orders share every table; only the activation order of Q parts differs. */
     for (int k = 0; k < pr->plan[1].nparts; k++) {
         pr->plan[1].part[k].grel = pr->plan[0].part[k].grel;
@@ -681,18 +708,19 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
     int k = (int)(i / ntok);
     int64_t t = i % ntok;
     const qlow__xbuf *b = &ws->xbuf[i];
+    const int lut = lut_b(ks, &pl->part[k], ntok) && b->ltab;
 #if defined(QLOW__HAVE_X86_KERNELS)
-    if (narrow_b(ks, &pl->part[k], ntok)) {
-        ws->tok_status[i] = qlow__narrow_b_act_avx512(&pl->part[k], pl->src[k].perm, pl->src[k].colscale_f32,
-                                                      X + t * pl->p->cols, per_token, b->vb, b->x8p, b->xs, b->xsum,
-                                                      &ws->xq[i]);
-        return;
-    }
+    /* batch-1 B parts on AVX-512 (lookup or narrow kernel) read only the natural-order preparation,
+     * which this one makes in a few vector passes */
+    if (narrow_b(ks, &pl->part[k], ntok) || (lut && ks == &qlow__kernels_avx512))
+        ws->tok_status[i] = qlow__b_act_avx512(&pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token,
+                                                      b->vb, b->x8p, lut ? b->x8 : NULL, b->xs, b->xsum, &ws->xq[i]);
+    else
 #endif
-    ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,
-                                           &ws->xq[i]);
+        ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,
+                                               &ws->xq[i]);
     ws->xq[i].ltab = NULL;
-    if (ws->tok_status[i] == QLOW_OK && lut_b(ks, &pl->part[k], ntok) && b->ltab) {
+    if (ws->tok_status[i] == QLOW_OK && lut) {
         ks->lut_tables(&pl->part[k], ws->xq[i].x8, b->ltab);
         ws->xq[i].ltab = b->ltab;
     }

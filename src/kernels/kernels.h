@@ -387,12 +387,6 @@ QLOW_HIDDEN int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow
 QLOW_HIDDEN int qlow__narrow_b_ok(const qlow__kpart *kp);
 QLOW_HIDDEN int64_t qlow__narrow_b_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1,
                                                float *y, int add);
-/* The activations those B rows read (x8p over the part's 64-column groups, xs, xsum, xtot), prepared
- * directly: perm / colscale as in qlow__xsrc, gather holds cols floats. Equal to the portable
- * preparation for every value that kernel reads. QLOW_E_NONFINITE as there. */
-QLOW_HIDDEN qlow_status qlow__narrow_b_act_avx512(const qlow__kpart *kp, const int32_t *perm, const float *colscale,
-                                                  const float *x, int per_token, float *gather, int8_t *x8p,
-                                                  float *xs, float *xsum, qlow__xq *xq);
 #endif
 
 #endif

@@ -208,6 +208,47 @@ static qlow_status run(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, fl
     return st;
 }
 
+/* A stored M161 permutation out of the mask's order (two unsalient columns swapped) keeps the
+ * gathering preparation: the compress of the mask (qlow__xsrc) would read the columns in mask order.
+ * Every kernel level must still equal the generic kernel on the same handle. */
+static void check_perm_out_of_mask_order(qlow_ctx *ctx, const int64_t *isas, int nisa)
+{
+    tp_opts o = {0};
+    o.format = QLOW_FORMAT_M161;
+    o.rows = 100;
+    o.cols = 4096;
+    o.col_scale = 1;
+    o.store_perm = 1;
+    o.n_salient = 400;
+    o.no_dequant = 1;
+    o.seed = 4242;
+    tp_matrix m;
+    tp_make(&m, &o);
+    int32_t *perm = (int32_t *)m.qm.perm, t = perm[o.n_salient + 3];
+    perm[o.n_salient + 3] = perm[o.n_salient + 1000];
+    perm[o.n_salient + 1000] = t;
+    QT_CHECK(tp_attach_prep(&m), "perm out of mask order: no kernel tables");
+    float *x = (float *)malloc((size_t)o.cols * sizeof(float));
+    float *yg = (float *)malloc((size_t)o.rows * sizeof(float)), *y = (float *)malloc((size_t)o.rows * sizeof(float));
+    for (int64_t j = 0; j < o.cols; j++) x[j] = (float)((j * 37 % 101) - 50) / 17.0f;
+    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
+    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
+    QT_CHECK_OK(run(ctx, &m.qm, x, yg, 0));
+    /* were the compress taken, the two columns' activations would trade places and rows would differ */
+    for (int ii = 0; ii < nisa; ii++) {
+        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[ii]));
+        memset(y, 0xFF, (size_t)o.rows * sizeof(float));
+        QT_CHECK_OK(run(ctx, &m.qm, x, y, 0));
+        QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
+                 "perm out of mask order, isa %lld: differs from the generic kernel (row 0: %.9g vs %.9g)",
+                 (long long)isas[ii], (double)y[0], (double)yg[0]);
+    }
+    free(x);
+    free(y);
+    free(yg);
+    tp_free(&m);
+}
+
 int main(void)
 {
     qlow_ctx *ctx = NULL;
@@ -316,6 +357,7 @@ int main(void)
             free(prep_mem);
             tp_free(&m);
         }
+    check_perm_out_of_mask_order(ctx, isas, nisa);
     qlow_ctx_destroy(ctx);
     return qt_finish();
 }
