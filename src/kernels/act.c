@@ -145,7 +145,7 @@ void qlow__act_gather(const float *x, const int32_t *perm, const float *cs, int6
         for (int64_t j = 0; j < n; j++) g[j] = x[j];
 }
 
-static void gather_block_major(const qlow__kpart *kp, const float *x, const qlow__xsrc *src, int64_t n, float *g,
+static void gather_block_major(const qlow__kpart *kp, const float *x, const qlow__act_src *src, int64_t n, float *g,
                                size_t nx)
 {
     if (src->perm && src->colscale_f32)
@@ -158,7 +158,7 @@ static void gather_block_major(const qlow__kpart *kp, const float *x, const qlow
         gather_steps(kp, x, NULL, NULL, n, g, nx);
 }
 
-qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__xsrc *src,
+qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__act_src *src,
                                const float *x, int per_token, const qlow__xbuf *buf, qlow__xq *xq)
 {
     const int64_t n = kp->cols, ab = kp->ablock;

@@ -9,14 +9,14 @@
  * colscale_f32 holds the column scales converted once per call. sel_mask, when set, says that perm
  * lists in ascending order exactly the columns j < sel_cols whose bit j of sel_mask equals sel_bit
  * (M161's two parts, usually): the gather is then a compress, which SIMD does far faster. */
-typedef struct qlow__xsrc {
+typedef struct qlow__act_src {
     const int32_t *perm;
     const uint16_t *colscale;
     const float *colscale_f32;
     const uint8_t *sel_mask;
     int64_t sel_cols;
     int32_t sel_bit;
-} qlow__xsrc;
+} qlow__act_src;
 
 /* Buffers of one token's quantized activations for part kp. v holds the gathered, column-scaled
  * activations of a part that is not interleaved and has a perm or colscale (NULL otherwise).
@@ -37,10 +37,10 @@ static inline size_t qlow__act_f_bytes(const qlow__kpart *kp) { return (size_t)k
 /* Quantize one token (x has the matrix's logical columns) for part kp into buf and describe it in
  * *xq. per_token != 0 uses one scale for the whole part (act8 mode). QLOW_E_NONFINITE if a value
  * (after the column scale) is NaN or infinite. */
-QLOW_HIDDEN qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__xsrc *src,
+QLOW_HIDDEN qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp, const qlow__act_src *src,
                                            const float *x, int per_token, const qlow__xbuf *buf, qlow__xq *xq);
 
-/* g[j] = source column j of x (qlow__xsrc's rule, perm and cs may be NULL) for j < n. */
+/* g[j] = source column j of x (qlow__act_src's rule, perm and cs may be NULL) for j < n. */
 QLOW_HIDDEN void qlow__act_gather(const float *x, const int32_t *perm, const float *cs, int64_t n, float *g);
 
 /* The portable activation steps (the reference for every ISA). */
@@ -57,7 +57,7 @@ QLOW_HIDDEN void qlow__q_group_maps(int64_t nblk, int64_t nblk_pad, int64_t grou
  * chunks), xs, xsum, xtot, and the block-major x8 the tables are built from when x8 is not NULL (else
  * xq->x8 is x8p). Prepared directly from src (x86_avx512_narrow.c); gather holds cols floats. Equal
  * to the portable preparation for every value those kernels read. QLOW_E_NONFINITE as there. */
-QLOW_HIDDEN qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__xsrc *src, const float *x,
+QLOW_HIDDEN qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x,
                                                   int per_token, float *gather, int8_t *x8p, int8_t *x8, float *xs,
                                                   float *xsum, qlow__xq *xq);
 #endif

@@ -29,7 +29,7 @@ const qlow__kernel_set *qlow__kernels_for_isa(int isa)
 typedef struct gemm_plan {
     const qlow__packed *p;
     qlow__kpart part[2];
-    qlow__xsrc src[2];
+    qlow__act_src src[2];
     int nparts;
     int need_perm; /* M161 without a stored permutation: derive it from col_mask */
 } gemm_plan;
@@ -246,7 +246,7 @@ static int perm_is_mask_order(const qlow__packed *p, const int32_t *perm)
     return s == p->n_salient;
 }
 
-/* Record on each M161 part that its gather is a compress of col_mask (qlow__xsrc). */
+/* Record on each M161 part that its gather is a compress of col_mask (qlow__act_src). */
 static void mark_mask_order(gemm_plan *pl, const int32_t *perm)
 {
     const qlow__packed *p = pl->p;

@@ -311,8 +311,8 @@ INL __m512 blocks_ps(const __m512 *a)
 }
 
 /* qlow__act_gather's values (one product per column, so the same floats), 16 columns a step; a
- * gather that is a compress of a column mask (qlow__xsrc) is done as one. */
-INL void gather_avx512(const float *x, const qlow__xsrc *src, int64_t n, float *g, int64_t room)
+ * gather that is a compress of a column mask (qlow__act_src) is done as one. */
+INL void gather_avx512(const float *x, const qlow__act_src *src, int64_t n, float *g, int64_t room)
 {
     const float *cs = src->colscale_f32;
     if (src->sel_mask) {
@@ -418,10 +418,10 @@ INL __m512i chunk_quantize(const float *v, int64_t cn, __m512 inv, int8_t *x8p, 
     return _mm512_castps_si512(blocks_ps(fs));
 }
 
-qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__xsrc *src, const float *x, int per_token,
+qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x, int per_token,
                                       float *gather, int8_t *x8p, int8_t *x8, float *xs, float *xsum,
                                       qlow__xq *xq) TGT;
-qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__xsrc *src, const float *x, int per_token,
+qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x, int per_token,
                                       float *gather, int8_t *x8p, int8_t *x8, float *xs, float *xsum, qlow__xq *xq)
 {
     const int64_t n = kp->cols, nchunk = kp->nblk_pad / QLOW__LANES, CH = QLOW__LANES * 256;
