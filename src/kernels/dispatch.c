@@ -65,7 +65,7 @@ static void part_blocks(qlow__kpart *kp, int32_t kind, int64_t rows, int64_t col
         break;
     case QLOW_FORMAT_Q8:
         kp->ablock = QLOW__BLOCK;
-        kp->xord = QLOW__XORD_NAT;
+        kp->xord = qtrans >= 2 ? QLOW__XORD_Q8T : QLOW__XORD_NAT;
         break;
     default: /* Q3, Q2 */
         kp->ablock = QLOW__BLOCK;
@@ -197,11 +197,13 @@ typedef struct gemm_tables {
     int32_t *g0[2];
 } gemm_tables;
 
+#define QTRANS_LEVELS 3 /* kernel sets' qtrans values: 0, 1, 2 */
+
 struct qlow__gemm_prep {
     const qlow_qmatrix *owner; /* the handle it was built for: a copy of the handle does not use it */
     qlow__packed p;            /* the description it was built from, checked on every call */
     const int32_t *perm;       /* the handle's perm when it was built */
-    gemm_plan plan[3];         /* by the kernel set's qtrans; [2]: AVX-512 at batch 1 (narrow Q parts
+    gemm_plan plan[4];         /* by the kernel set's qtrans; [3]: AVX-512 at batch 1 (narrow Q parts
                                 * keep their activations in natural order, all their kernel reads) */
     size_t need1;              /* workspace bytes of a batch-1 call (0: count per call) */
 };
@@ -428,7 +430,7 @@ qlow_status qlow__gemm_prep_bytes(const qlow__packed *p, int perm_stored, size_t
     gemm_tables t;
     carve_tables(&w, &pl, &t);
     carve_ptabs(&w, &pl);
-    for (int q = 0; q < 2; q++) {
+    for (int q = 0; q < QTRANS_LEVELS; q++) {
         gemm_plan pq;
         if (plan_parts(&probe, &pq, q) == QLOW_OK) carve_xmaps(&w, &pq);
     }
@@ -454,39 +456,40 @@ const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void
     pr->p = qm->p;
     pr->perm = qm->perm;
     gemm_tables t;
-    for (int q = 0; q < 2; q++)
+    for (int q = 0; q < QTRANS_LEVELS; q++)
         if (plan_parts(qm, &pr->plan[q], q) != QLOW_OK) return NULL;
     carve_tables(&w, &pr->plan[0], &t);
     if (w.overflow) return NULL;
     fill_tables(&pr->plan[0], &t);
     if (qm->perm) mark_mask_order(&pr->plan[0], qm->perm);
-    /* The two orders share every table; only the activation order of Q parts differs. */
-    for (int k = 0; k < pr->plan[1].nparts; k++) {
-        pr->plan[1].part[k].grel = pr->plan[0].part[k].grel;
-        pr->plan[1].part[k].g0 = pr->plan[0].part[k].g0;
-        pr->plan[1].src[k] = pr->plan[0].src[k];
-    }
-    pr->plan[1].need_perm = 0;
     carve_ptabs(&w, &pr->plan[0]);
-    for (int k = 0; k < pr->plan[1].nparts; k++) {
-        pr->plan[1].part[k].scale_t = pr->plan[0].part[k].scale_t;
-        pr->plan[1].part[k].zero_t = pr->plan[0].part[k].zero_t;
-        pr->plan[1].part[k].rows_t = pr->plan[0].part[k].rows_t;
-    }
-    for (int q = 0; q < 2; q++) carve_xmaps(&w, &pr->plan[q]);
+    for (int q = 0; q < QTRANS_LEVELS; q++) carve_xmaps(&w, &pr->plan[q]);
     carve_luts(&w, &pr->plan[0], lut_layout);
     if (w.overflow) return NULL;
-    for (int k = 0; k < pr->plan[1].nparts; k++) {
-        pr->plan[1].part[k].lut = pr->plan[0].part[k].lut;
-        pr->plan[1].part[k].lut_by_row = pr->plan[0].part[k].lut_by_row;
-        pr->plan[1].part[k].q4t = pr->plan[0].part[k].q4t;
-        pr->plan[1].part[k].t158_codes_checked = pr->plan[0].part[k].t158_codes_checked =
-            t158_codes_below_243(&pr->plan[0].part[k]);
+    for (int k = 0; k < pr->plan[0].nparts; k++)
+        pr->plan[0].part[k].t158_codes_checked = t158_codes_below_243(&pr->plan[0].part[k]);
+    /* The orders share every table; only the activation order of Q parts differs. */
+    for (int q = 1; q < QTRANS_LEVELS; q++) {
+        pr->plan[q].need_perm = 0;
+        for (int k = 0; k < pr->plan[q].nparts; k++) {
+            const qlow__kpart *k0 = &pr->plan[0].part[k];
+            qlow__kpart *kp = &pr->plan[q].part[k];
+            pr->plan[q].src[k] = pr->plan[0].src[k];
+            kp->grel = k0->grel;
+            kp->g0 = k0->g0;
+            kp->scale_t = k0->scale_t;
+            kp->zero_t = k0->zero_t;
+            kp->rows_t = k0->rows_t;
+            kp->lut = k0->lut;
+            kp->lut_by_row = k0->lut_by_row;
+            kp->q4t = k0->q4t;
+            kp->t158_codes_checked = k0->t158_codes_checked;
+        }
     }
-    pr->plan[2] = pr->plan[1];
+    pr->plan[3] = pr->plan[2];
 #if defined(QLOW__HAVE_X86_KERNELS)
-    for (int k = 0; k < pr->plan[2].nparts; k++) {
-        qlow__kpart *kp = &pr->plan[2].part[k];
+    for (int k = 0; k < pr->plan[3].nparts; k++) {
+        qlow__kpart *kp = &pr->plan[3].part[k];
         if (qlow__narrow_q_ok(kp)) {
             kp->xord = QLOW__XORD_NAT;
             kp->xmap = NULL;
@@ -495,7 +498,7 @@ const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void
     }
 #endif
     /* The plans point at the handle's packed description, which is what the kernels read. */
-    pr->plan[0].p = pr->plan[1].p = pr->plan[2].p = &qm->p;
+    for (int q = 0; q < 4; q++) pr->plan[q].p = &qm->p;
     if (ws_bytes(&pr->plan[0], 0, 1, &pr->need1) != QLOW_OK) pr->need1 = 0;
     return pr;
 }
@@ -566,8 +569,10 @@ static void carve_tokens(qlow__wksp *w, const gemm_plan *pl, int64_t batch, gemm
         for (size_t t = 0; t < nb; t++) {
             qlow__xbuf b;
             b.x8 = (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp));
-            b.x8p = kp->xord != QLOW__XORD_NAT || kp->interleave ? (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp))
-                                                                 : NULL;
+            /* Q8 parts too: plan 0, which sizes the workspace, keeps them in natural order */
+            b.x8p = kp->xord != QLOW__XORD_NAT || kp->interleave || kp->format == QLOW_FORMAT_Q8
+                        ? (int8_t *)qlow__wksp_take(w, qlow__act_x8_bytes(kp))
+                        : NULL;
             b.xs = (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
             b.xsum = (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
             b.v = part_gathers(pl, k) ? (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float)) : NULL;
@@ -616,7 +621,7 @@ static qlow_status call_plan(const qlow_qmatrix *qm, int qtrans, int narrow, gem
 {
     const qlow__gemm_prep *pr = handle_prep(qm);
     if (pr) {
-        *pl = &pr->plan[narrow ? 2 : qtrans ? 1 : 0];
+        *pl = &pr->plan[narrow ? 3 : qtrans];
         return QLOW_OK;
     }
     QLOW_TRY(plan_parts(qm, local, qtrans));
@@ -632,7 +637,7 @@ qlow_status qlow_gemm_workspace_size(const qlow_qmatrix *qm, int64_t batch, int3
     if (qm->magic != QLOW__QMATRIX_MAGIC) return QLOW_E_INVALID_ARG;
     gemm_plan local;
     const gemm_plan *pl;
-    QLOW_TRY(call_plan(qm, 0, 0, &local, &pl)); /* the orders of plan 1 and 2 need no more room */
+    QLOW_TRY(call_plan(qm, 0, 0, &local, &pl)); /* the other orders need no more room */
     size_t n;
     QLOW_TRY(ws_bytes(pl, pl == &local, batch, &n));
     *bytes = n;

@@ -36,7 +36,8 @@ enum {
     /* Transposed Q orders (kernel sets with qtrans): per 16 blocks (512 columns), vectors of 64
      * bytes whose dword e holds 4 columns of block sigma(e), so vpdpbusd lanes are blocks. */
     QLOW__XORD_Q4T = 4,  /* vector (j, h), j = 0..3, h = low/high nibble: columns 16h + 4j + i */
-    QLOW__XORD_Q2T = 5   /* vector (j, k), j = 0..1, k = plane 0..3: columns 8k + 4j + i */
+    QLOW__XORD_Q2T = 5,  /* vector (j, k), j = 0..1, k = plane 0..3: columns 8k + 4j + i */
+    QLOW__XORD_Q8T = 6   /* vector j = 0..7: columns 4j + i, block sigma(e) as in Q4T (qtrans 2 only) */
 };
 
 /* Quantized activations of one token for one part of a matrix. Arrays are padded with zeros to
@@ -123,7 +124,7 @@ typedef struct qlow__kernel_set {
     qlow__rows_fn rows[10];
     qlow__absmax_fn absmax;
     qlow__quantize_fn quantize;
-    int32_t qtrans; /* Q4/Q3/Q2 kernels read the transposed activation orders */
+    int32_t qtrans; /* 1: Q4/Q3/Q2 kernels read the transposed activation orders; 2: Q8 as well */
     qlow__lut_tables_fn lut_tables; /* both NULL when the set has no lookup kernel */
     qlow__lut_rows_fn lut_rows;
     int32_t lut_by_row; /* lut_rows also reads copies in the by-row byte order (lut.h) */
@@ -156,6 +157,23 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
         int t0 = 0;                                                                                     \
         for (; t0 + TILE <= nt; t0 += TILE) tile_fn(__VA_ARGS__, xq + t0, TILE, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
         for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+    }
+
+/* The same with the last nt % TILE tokens as one tile (TILE must be 4): for kernels whose per-tile
+ * work (the Q8 transposes of x86_avx512.c) costs a single token as much as a tile. */
+#define QLOW__TILED_REST(tile_fn, ...)                                                                       \
+    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
+    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
+        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
+        int t0 = 0;                                                                                     \
+        for (; t0 + 4 <= nt; t0 += 4) tile_fn(__VA_ARGS__, xq + t0, 4, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+        float *yt = y + (int64_t)t0 * ldy;                                                              \
+        switch (nt - t0) {                                                                              \
+        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, rb0, rb1, yt, ldy, add); break;                       \
+        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, rb0, rb1, yt, ldy, add); break;                       \
+        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, yt, ldy, add); break;                       \
+        default: break;                                                                                 \
+        }                                                                                               \
     }
 
 /* Column spans for token tiles. A tile of 4 tokens reads about 5 bytes of int8 activations, scales
@@ -330,6 +348,10 @@ static inline size_t qlow__xord_source(int xord, size_t p)
     case QLOW__XORD_Q2T: { /* dword e holds block e */
         size_t c = p / 512, q = p % 512, j = q / 256, k = (q % 256) / 64, b = (q % 64) / 4, i = q % 4;
         return c * 512 + b * 32 + 8 * k + 4 * j + i;
+    }
+    case QLOW__XORD_Q8T: { /* dword e of a vector holds block 4 * (e % 4) + e / 4 */
+        size_t c = p / 512, q = p % 512, j = q / 64, e = (q % 64) / 4, i = q % 4;
+        return c * 512 + (4 * (e % 4) + e / 4) * 32 + 4 * j + i;
     }
     default: return p;
     }

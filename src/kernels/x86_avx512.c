@@ -105,21 +105,15 @@ INL void store16(__m512 v, int n, float *y, int add)
 
 static inline TGT float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Eight accumulators, a_k holding blocks 2k (dwords 0-7) and 2k+1 (dwords 8-15). */
-INL __m512i red_q8(const __m512i *a)
+/* Within each 128-bit lane, a 4x4 dword transpose: dword q of lane l of u[j] = dword j of lane l of L[q]. */
+INL void transpose4x4_epi32(const __m512i *L, __m512i *u)
 {
-    __m512i r[4];
-    UNROLL
-    for (int k = 0; k < 4; k++)
-        r[k] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2 * k], a[2 * k + 1]),
-                                _mm512_unpackhi_epi32(a[2 * k], a[2 * k + 1]));
-    __m512i s0 = _mm512_add_epi32(_mm512_unpacklo_epi64(r[0], r[1]), _mm512_unpackhi_epi64(r[0], r[1]));
-    __m512i s1 = _mm512_add_epi32(_mm512_unpacklo_epi64(r[2], r[3]), _mm512_unpackhi_epi64(r[2], r[3]));
-    __m512i v0 = _mm512_add_epi32(s0, _mm512_shuffle_i32x4(s0, s0, _MM_SHUFFLE(2, 3, 0, 1)));
-    __m512i v1 = _mm512_add_epi32(s1, _mm512_shuffle_i32x4(s1, s1, _MM_SHUFFLE(2, 3, 0, 1)));
-    __m512i w = _mm512_shuffle_i32x4(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
-    const __m512i idx = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
-    return _mm512_permutexvar_epi32(idx, w);
+    __m512i t0 = _mm512_unpacklo_epi32(L[0], L[1]), t1 = _mm512_unpackhi_epi32(L[0], L[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(L[2], L[3]), t3 = _mm512_unpackhi_epi32(L[2], L[3]);
+    u[0] = _mm512_unpacklo_epi64(t0, t2);
+    u[1] = _mm512_unpackhi_epi64(t0, t2);
+    u[2] = _mm512_unpacklo_epi64(t1, t3);
+    u[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 /* ---- Q8 / Q4 / Q3 / Q2 ------------------------------------------------------------------------ */
 
@@ -159,28 +153,45 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
                  const qlow__xq *xq, int nt, __m512i *isum)
 {
     const __m512i zero = _mm512_setzero_si512();
+    /* the block order's lane b takes lane 4 (b % 4) + b / 4 of the Q8T / Q4T lane order */
+    const __m512i q_blocks = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     if (kind == QLOW_FORMAT_Q8) {
-        __m512i a[TILE][8];
+        /* Lanes become blocks once per chunk for every token of the tile, instead of an 8-to-1 reduction
+         * per token: 128-bit lane t of Y[e][p] is block 4p + t, dwords 4e .. 4e + 3, then a 4x4 dword
+         * transpose per e gives vector 4e + i with dword 4t + g = dword 4e + i of block 4g + t, the
+         * activations' order (QLOW__XORD_Q8T). */
+        __m512i W[8], Y[2][4];
         UNROLL
-        for (int k = 0; k < 8; k++) {
-            int64_t off = c * 512 + k * 64;
-            __m512i v = LDQ(row + off, data_bytes - off);
+        for (int k = 0; k < 8; k++) W[k] = LDQ(row + c * 512 + k * 64, data_bytes - (c * 512 + k * 64));
+        UNROLL
+        for (int p = 0; p < 4; p++) {
+            Y[0][p] = _mm512_shuffle_i32x4(W[2 * p], W[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0));
+            Y[1][p] = _mm512_shuffle_i32x4(W[2 * p], W[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1));
+        }
+        __m512i a[TILE][2];
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][0] = a[t][1] = zero;
+        UNROLL
+        for (int e = 0; e < 2; e++) {
+            __m512i u[4];
+            transpose4x4_epi32(Y[e], u);
             UNROLL
-            for (int t = 0; t < nt; t++) a[t][k] = _mm512_dpbusd_epi32(zero, v, ldx(xq[t].x8p + off));
+            for (int i = 0; i < 4; i++) {
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    a[t][i & 1] = _mm512_dpbusd_epi32(a[t][i & 1], u[i], ldx(xq[t].x8p + c * 512 + (4 * e + i) * 64));
+            }
         }
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = red_q8(a[t]);
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_permutexvar_epi32(q_blocks, _mm512_add_epi32(a[t][0], a[t][1]));
     } else if (kind == QLOW_FORMAT_Q4) {
         /* 4x4 dword transpose inside each 128-bit lane: u_j dword 4l + q = dword j of block 4q + l,
          * the activations are stored in that order (QLOW__XORD_Q4T). */
         const __m512i m4 = _mm512_set1_epi8(15);
-        __m512i L[4];
+        __m512i L[4], u[4];
         UNROLL
         for (int q = 0; q < 4; q++) L[q] = LDQ(row + c * 256 + q * 64, data_bytes - (c * 256 + q * 64));
-        __m512i t0 = _mm512_unpacklo_epi32(L[0], L[1]), t1 = _mm512_unpackhi_epi32(L[0], L[1]);
-        __m512i t2 = _mm512_unpacklo_epi32(L[2], L[3]), t3 = _mm512_unpackhi_epi32(L[2], L[3]);
-        __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), _mm512_unpacklo_epi64(t1, t3),
-                        _mm512_unpackhi_epi64(t1, t3)};
+        transpose4x4_epi32(L, u);
         __m512i alo[TILE], ahi[TILE];
         UNROLL
         for (int t = 0; t < nt; t++) alo[t] = ahi[t] = zero;
@@ -194,9 +205,8 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
                 ahi[t] = _mm512_dpbusd_epi32(ahi[t], hi, ldx(x + 64));
             }
         }
-        const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         UNROLL
-        for (int t = 0; t < nt; t++) isum[t] = _mm512_permutexvar_epi32(idx, _mm512_add_epi32(alo[t], ahi[t]));
+        for (int t = 0; t < nt; t++) isum[t] = _mm512_permutexvar_epi32(q_blocks, _mm512_add_epi32(alo[t], ahi[t]));
     } else { /* Q2, Q3: V_j dword b = dword j of block b (QLOW__XORD_Q2T), so lanes are blocks */
         const __m512i m2 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
         __m512i L0 = LDQ(row + c * 128, data_bytes - c * 128), L1 = LDQ(row + c * 128 + 64, data_bytes - c * 128 - 64);
@@ -413,11 +423,11 @@ INL void q_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, i
  * size. Calls whose tiles walk long rows in column spans (qlow__kspans) go through span_tile in a
  * function of its own, so that the whole-row loops compile as they would alone: sharing one function
  * changed their register allocation (2-4% slower at batch 8, T2 and T158 up to 20%). */
-#define SPANNED_ROWS(name, KIND, whole_tile, span_tile, chunk_cols)                                    \
+#define SPANNED_ROWS(name, KIND, whole_tile, span_tile, chunk_cols, tiled)                                 \
     static TGT __attribute__((noinline)) void name##_spans(const qlow__kpart *kp, const qlow__xq *xq, int nt, \
                                                            int64_t r0, int64_t r1, float *y, int64_t ldy, int add) \
     {                                                                                                   \
-        QLOW__TILED(span_tile, KIND, kp)                                                                \
+        tiled(span_tile, KIND, kp)                                                                      \
     }                                                                                                   \
     static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
                          int64_t ldy, int add)                                                          \
@@ -426,20 +436,12 @@ INL void q_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, i
             name##_spans(kp, xq, nt, r0, r1, y, ldy, add);                                              \
             return;                                                                                     \
         }                                                                                               \
-        QLOW__TILED(whole_tile, KIND, kp)                                                               \
+        tiled(whole_tile, KIND, kp)                                                                     \
     }
-#define Q_ROWS(name, KIND) SPANNED_ROWS(name, KIND, q_tile, q_tile_spans, 512)
-/* Q8 needs no unpacking to share, and eight accumulators per token: one token per pass over a row
- * block (which stays in L2). */
-static TGT void q8_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
-                        int64_t ldy, int add)
-{
-    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));
-    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {
-        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;
-        for (int t = 0; t < nt; t++) q_tile(QLOW_FORMAT_Q8, kp, xq + t, 1, rb0, rb1, y + (int64_t)t * ldy, ldy, add);
-    }
-}
+#define Q_ROWS(name, KIND) SPANNED_ROWS(name, KIND, q_tile, q_tile_spans, 512, QLOW__TILED)
+/* Q8's transposes (q_isums) are shared by a tile's tokens: the last nt % 4 go together too. */
+_Static_assert(TILE == 4, "QLOW__TILED_REST tiles by 4");
+SPANNED_ROWS(q8_rows, QLOW_FORMAT_Q8, q_tile, q_tile_spans, 512, QLOW__TILED_REST)
 Q_ROWS(q4_rows, QLOW_FORMAT_Q4)
 Q_ROWS(q3_rows, QLOW_FORMAT_Q3)
 Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
@@ -913,7 +915,7 @@ INL void t_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, i
     {                                                                                                   \
         QLOW__TILED(bt_tile, KIND, kp)                                                                  \
     }
-#define T_ROWS(name, KIND) SPANNED_ROWS(name, KIND, bt_tile, t_tile_spans, kp->ablock * 16)
+#define T_ROWS(name, KIND) SPANNED_ROWS(name, KIND, bt_tile, t_tile_spans, kp->ablock * 16, QLOW__TILED)
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
 T_ROWS(t2_rows, QLOW_FORMAT_T2)
@@ -971,7 +973,7 @@ const qlow__kernel_set qlow__kernels_avx512 = {
         },
     .absmax = absmax_avx512,
     .quantize = quantize_avx512,
-    .qtrans = 1,
+    .qtrans = 2,
     .lut_tables = qlow__lut_tables_avx512,
     .lut_rows = qlow__lut_rows_avx512,
     .lut_by_row = 1,
