@@ -58,8 +58,8 @@ QLOW_HIDDEN void qlow__q_group_maps(int64_t nblk, int64_t nblk_pad, int64_t grou
  * xq->x8 is x8p). Prepared directly from src (x86_avx512_narrow.c); gather holds cols floats. Equal
  * to the portable preparation for every value those kernels read. QLOW_E_NONFINITE as there. */
 QLOW_HIDDEN qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x,
-                                                  int per_token, float *gather, int8_t *x8p, int8_t *x8, float *xs,
-                                                  float *xsum, qlow__xq *xq);
+                                           int per_token, float *gather, int8_t *x8p, int8_t *x8, float *xs,
+                                           float *xsum, qlow__xq *xq);
 #endif
 
 #endif

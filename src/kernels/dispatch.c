@@ -718,8 +718,8 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
     /* batch-1 B parts on AVX-512 (lookup or narrow kernel) read only the natural-order preparation,
      * which this one makes in a few vector passes */
     if (narrow_b(ks, &pl->part[k], ntok) || (lut && ks == &qlow__kernels_avx512))
-        ws->tok_status[i] = qlow__b_act_avx512(&pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token,
-                                                      b->vb, b->x8p, lut ? b->x8 : NULL, b->xs, b->xsum, &ws->xq[i]);
+        ws->tok_status[i] = qlow__b_act_avx512(&pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b->vb,
+                                               b->x8p, lut ? b->x8 : NULL, b->xs, b->xsum, &ws->xq[i]);
     else
 #endif
         ws->tok_status[i] = qlow__act_quantize(ks, &pl->part[k], &pl->src[k], X + t * pl->p->cols, per_token, b,

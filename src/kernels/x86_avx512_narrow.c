@@ -419,10 +419,9 @@ INL __m512i chunk_quantize(const float *v, int64_t cn, __m512 inv, int8_t *x8p, 
 }
 
 qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x, int per_token,
-                                      float *gather, int8_t *x8p, int8_t *x8, float *xs, float *xsum,
-                                      qlow__xq *xq) TGT;
+                               float *gather, int8_t *x8p, int8_t *x8, float *xs, float *xsum, qlow__xq *xq) TGT;
 qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x, int per_token,
-                                      float *gather, int8_t *x8p, int8_t *x8, float *xs, float *xsum, qlow__xq *xq)
+                               float *gather, int8_t *x8p, int8_t *x8, float *xs, float *xsum, qlow__xq *xq)
 {
     const int64_t n = kp->cols, nchunk = kp->nblk_pad / QLOW__LANES, CH = QLOW__LANES * 256;
     const float *v = x;
