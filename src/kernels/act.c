@@ -75,7 +75,8 @@ static void to_kernel_order(const qlow__kpart *kp, const int8_t *x8, int8_t *x8p
     case QLOW__XORD_Q8T: /* position c + 64 j + 4 e <- c + 32 b(e) + 4 j, b(e) = 4 (e % 4) + e / 4 */
         for (size_t c = 0; c < n; c += 512)
             for (size_t j = 0; j < 8; j++)
-                for (size_t e = 0; e < 16; e++) memcpy(x8p + c + 64 * j + 4 * e, x8 + c + 32 * (4 * (e % 4) + e / 4) + 4 * j, 4);
+                for (size_t e = 0; e < 16; e++)
+                    memcpy(x8p + c + 64 * j + 4 * e, x8 + c + 32 * (4 * (e % 4) + e / 4) + 4 * j, 4);
         return;
     case QLOW__XORD_Q2T: /* position c + 256 j + 64 k + 4 b <- c + 32 b + 8 k + 4 j */
         for (size_t c = 0; c < n; c += 512)

@@ -149,32 +149,28 @@ QLOW_HIDDEN extern const qlow__kernel_set qlow__kernels_neon;
 #endif
 
 /* SIMD row kernels: token tiles of TILE (defined by the including file) (the remainder one token at a time; two sizes keep the code small), inside row
- * blocks of about 128 KiB of codes so that a block stays in L2 while every tile passes over it. */
-#define QLOW__TILED(tile_fn, ...)                                                                            \
+ * blocks of about 128 KiB of codes so that a block stays in L2 while every tile passes over it.
+ * QLOW__TILED_REST instead runs the last nt % TILE tokens as one tile (TILE must be 4): for kernels
+ * whose per-tile work (the Q8 transposes of x86_avx512.c) costs a single token as much as a tile. */
+#define QLOW__TILED_WITH(rest, tile_fn, ...)                                                            \
     const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
     for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
         const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
         int t0 = 0;                                                                                     \
         for (; t0 + TILE <= nt; t0 += TILE) tile_fn(__VA_ARGS__, xq + t0, TILE, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
-        for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
+        rest(tile_fn, __VA_ARGS__)                                                                      \
     }
-
-/* The same with the last nt % TILE tokens as one tile (TILE must be 4): for kernels whose per-tile
- * work (the Q8 transposes of x86_avx512.c) costs a single token as much as a tile. */
-#define QLOW__TILED_REST(tile_fn, ...)                                                                       \
-    const int64_t rblk = 1 + (int64_t)((128u << 10) / (kp->row_bytes + 1));                            \
-    for (int64_t rb0 = r0; rb0 < r1; rb0 += rblk) {                                                     \
-        const int64_t rb1 = r1 - rb0 < rblk ? r1 : rb0 + rblk;                                          \
-        int t0 = 0;                                                                                     \
-        for (; t0 + 4 <= nt; t0 += 4) tile_fn(__VA_ARGS__, xq + t0, 4, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); \
-        float *yt = y + (int64_t)t0 * ldy;                                                              \
-        switch (nt - t0) {                                                                              \
-        case 3: tile_fn(__VA_ARGS__, xq + t0, 3, rb0, rb1, yt, ldy, add); break;                       \
-        case 2: tile_fn(__VA_ARGS__, xq + t0, 2, rb0, rb1, yt, ldy, add); break;                       \
-        case 1: tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, yt, ldy, add); break;                       \
-        default: break;                                                                                 \
-        }                                                                                               \
+#define QLOW__REST_ONE(tile_fn, ...)                                                                    \
+    for (; t0 < nt; t0++) tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add);
+#define QLOW__REST_TILE(tile_fn, ...)                                                                   \
+    switch (nt - t0) {                                                                                  \
+    case 3: tile_fn(__VA_ARGS__, xq + t0, 3, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); break;        \
+    case 2: tile_fn(__VA_ARGS__, xq + t0, 2, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); break;        \
+    case 1: tile_fn(__VA_ARGS__, xq + t0, 1, rb0, rb1, y + (int64_t)t0 * ldy, ldy, add); break;        \
+    default: break;                                                                                     \
     }
+#define QLOW__TILED(tile_fn, ...) QLOW__TILED_WITH(QLOW__REST_ONE, tile_fn, __VA_ARGS__)
+#define QLOW__TILED_REST(tile_fn, ...) QLOW__TILED_WITH(QLOW__REST_TILE, tile_fn, __VA_ARGS__)
 
 /* Column spans for token tiles. A tile of 4 tokens reads about 5 bytes of int8 activations, scales
  * and sums per column; past 4096 columns that outgrows L1 and every row re-reads it from L2, so Q4

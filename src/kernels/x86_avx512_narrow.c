@@ -1,10 +1,11 @@
 /* x86_avx512_narrow.c - batch-1 AVX-512 VNNI rows of narrow Q8/Q4/Q3/Q2 parts (one 16-block chunk, at
- * most 512 columns, like every linear of a small model), and the batch-1 activations of B parts. The chunk kernels of x86_avx512.c pay a
- * fixed cost per row (a whole chunk of transposes and one lane reduction) that dominates when a row
- * has only a few blocks. Here sixteen rows go through together: the integer block sums of 16 rows
- * are reduced into one vector (lane = row), and the fp32 folding of kernels.h runs lane-wise, with
- * each block's lane of the row kernels becoming one vector. Same operations on the same values in
- * the same order, so the results equal the generic kernel bit for bit. */
+ * most 512 columns, like every linear of a small model), and the batch-1 activations of B parts. The
+ * chunk kernels of x86_avx512.c pay a fixed cost per row (a whole chunk of transposes and one lane
+ * reduction) that dominates when a row has only a few blocks. Here sixteen rows go through together:
+ * the integer block sums of 16 rows are reduced into one vector (lane = row), and the fp32 folding of
+ * kernels.h runs lane-wise, with each block's lane of the row kernels becoming one vector. Same
+ * operations on the same values in the same order, so the results equal the generic kernel bit for
+ * bit. */
 #include "kernels/act.h"
 #include "kernels/x86_avx512_finish.h"
 
