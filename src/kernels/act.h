@@ -55,7 +55,7 @@ QLOW_HIDDEN void qlow__q_group_maps(int64_t nblk, int64_t nblk_pad, int64_t grou
 /* The activations the batch-1 B kernels on AVX-512 read (those rows, the lookup kernel's tables and
  * its tail rows) for any B1/B2 part with 256-slot interleaved blocks: x8p (natural order, all
  * chunks), xs, xsum, xtot, and the block-major x8 the tables are built from when x8 is not NULL (else
- * xq->x8 is x8p). Prepared directly from src (x86_avx512_narrow.c); gather holds cols floats. Equal
+ * xq->x8 is x8p). Prepared directly from src (x86_avx512_b_act.c); gather holds cols floats. Equal
  * to the portable preparation for every value those kernels read. QLOW_E_NONFINITE as there. */
 QLOW_HIDDEN qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, const float *x,
                                            int per_token, float *gather, int8_t *x8p, int8_t *x8, float *xs,

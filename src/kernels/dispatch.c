@@ -679,7 +679,7 @@ static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batc
 }
 
 #if defined(QLOW__HAVE_X86_KERNELS)
-/* Batch-1 B1/B2 parts of one chunk on AVX-512 prepare and run through x86_avx512_narrow.c. */
+/* Batch-1 B1/B2 parts of one chunk on AVX-512 run through x86_avx512_narrow.c. */
 static int narrow_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
     return batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp) && !kp->lut;
