@@ -77,11 +77,13 @@ static void kv_bool(emit *e, const char *key, int v)
  * llama.cpp's "llama" tokenizer expects) use "<s>", "</s>" and U+2581 for spaces. */
 static const char *token_text(const qlow_tokenizer *tok, int32_t id, size_t *len)
 {
-    const char *b;
+    const char *b = NULL;
     if (id == QLOW_TOKEN_UNK) return *len = 5, "<unk>";
     if (id == QLOW_TOKEN_BOS) return *len = 3, "<s>";
     if (id == QLOW_TOKEN_EOS) return *len = 4, "</s>";
-    qlow_tokenizer_token(tok, id, &b, len, NULL);
+    /* ids come from 0 .. size - 1, so this cannot fail; if it ever did, write nothing rather than
+     * read b and len unset (GCC sees that path when it inlines the tokenizer, as in dist/qlow.c) */
+    if (qlow_tokenizer_token(tok, id, &b, len, NULL) != QLOW_OK || !b) return *len = 0, "";
     return b;
 }
 
