@@ -751,6 +751,12 @@ INL void t_whole(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
  * prefetch walks that stream linearly; a prefetch per row (two fronts one row apart) made cold calls
  * slower (116-147 -> 146-180 us). isum[j] as t_isums' for row j; a chunk holding bytes >= 243 is
  * redone exactly, row by row, unless `mode` is T_CHECKED (t_step). */
+/* How far ahead the pair walk prefetches into L1, half of QLOW__PF_DIST: with 8 KiB in flight a
+ * cold call was slower, probably because the L1 misses outnumber L1's miss buffers (Zen 4, 4096 x
+ * 4096, 1 thread, 64 copies, 9 alternating runs: 188-208 -> 169-199 us, faster in each; 2 threads and
+ * 11008 x 4096 unchanged; 2 KiB, 3 KiB, 16 KiB and a second, L2 prefetch further ahead were slower). */
+#define T158_PAIR_PF_DIST 4096
+
 INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq, __m512i *isum,
                      const int mode)
 {
@@ -765,7 +771,7 @@ INL void t158_chunk2(const uint8_t *row, size_t rb, int64_t c, const t_consts *K
     }
     int64_t s = 0;
     for (; s < nwhole; s++) {
-        qlow__prefetch(row, (c * 1024 + s * 64) * 2 + QLOW__PF_DIST, 128);
+        qlow__prefetch(row, (c * 1024 + s * 64) * 2 + T158_PAIR_PF_DIST, 128);
         const __m512i v0 = _mm512_loadu_si512((const void *)(p + s * 64));
         const __m512i v1 = _mm512_loadu_si512((const void *)(p + rb + s * 64));
         t_step(QLOW_FORMAT_T158, v0, c * 16 + s, K, xq, 1, a[0], mode, &hi);
