@@ -220,8 +220,10 @@ static inline int qlow__kspans(const qlow__kpart *kp, int64_t chunk_cols, int nt
  * 4096 columns) and the kernels walk two or more at once, so the hardware stream prefetchers, which
  * stop at 4 KiB pages, keep restarting: cold calls ran at half the read bandwidth. Each span of codes
  * a kernel reads at p + off is paired with a prefetch of p + off + QLOW__PF_DIST (rows further on in
- * the same plane); 4-12 KiB all did about equally well on 4096- and 11008-column matrices. The
- * address is formed as an integer: it may lie past the plane, which a prefetch tolerates. */
+ * the same plane); 4-12 KiB all did about equally well on 4096- and 11008-column matrices. T158's
+ * batch-1 pair walk, which prefetches into L1 on every CPU, uses half (T158_PAIR_PF_DIST in
+ * x86_avx512.c: faster cold on Zen 4). The address is formed as an integer: it may lie past the
+ * plane, which a prefetch tolerates. */
 #define QLOW__PF_DIST 8192
 #if defined(__GNUC__)
 #define QLOW__PREFETCH_LINES(p, off, n, level)                                                          \
