@@ -255,6 +255,47 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
     }
 }
 
+/* Q4 block sums of chunk c for rows row[0] and row[1] and nt tokens: each activation vector loaded
+ * feeds both rows' vpdpbusd (one row at a time, a tile's chunk loaded ten vectors per eight vpdpbusd). */
+INL void q4_isums2(const uint8_t *const *row, int64_t c, int64_t data_bytes, int whole, const qlow__xq *xq, int nt,
+                   __m512i (*isum)[TILE])
+{
+    const __m512i m4 = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+    const __m512i q_blocks = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512i u[2][4];
+    UNROLL
+    for (int i = 0; i < 2; i++) {
+        __m512i L[4];
+        UNROLL
+        for (int q = 0; q < 4; q++) L[q] = LDQ(row[i] + c * 256 + q * 64, data_bytes - (c * 256 + q * 64));
+        transpose4x4_epi32(L, u[i]);
+    }
+    __m512i a[2][TILE];
+    UNROLL
+    for (int t = 0; t < nt; t++) a[0][t] = a[1][t] = zero;
+    UNROLL
+    for (int j = 0; j < 4; j++) {
+        __m512i lo[2], hi[2];
+        UNROLL
+        for (int i = 0; i < 2; i++) {
+            lo[i] = _mm512_and_si512(u[i][j], m4);
+            hi[i] = bits_of_bytes(u[i][j], 4, 4);
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const int8_t *x = xq[t].x8p + c * 512 + j * 128;
+            const __m512i xl = ldx(x), xh = ldx(x + 64);
+            UNROLL
+            for (int i = 0; i < 2; i++) a[i][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(a[i][t], lo[i], xl), hi[i], xh);
+        }
+    }
+    UNROLL
+    for (int i = 0; i < 2; i++) {
+        UNROLL
+        for (int t = 0; t < nt; t++) isum[i][t] = _mm512_permutexvar_epi32(q_blocks, a[i][t]);
+    }
+}
+
 /* One chunk's block sums folded into a row's 16 fp32 lanes, in kernels.h's order. */
 INL __m512 q_fold(__m512 acc, __m512 ws, __m512 z, const float *xs, const float *xsum, __m512i isum)
 {
@@ -263,8 +304,7 @@ INL __m512 q_fold(__m512 acc, __m512 ws, __m512 z, const float *xs, const float 
     return _mm512_add_ps(acc, _mm512_mul_ps(z, _mm512_loadu_ps(xsum)));
 }
 
-/* Chunks [c0, c1) of row r for a tile of nt tokens. One row at a time: walking two rows together shared
- * the activation loads but split the memory stream in two, which was slower both cold and hot.
+/* Chunks [c0, c1) of row r for a tile of nt tokens, one row at a time (pairs of rows: q_rows2_to).
  * carry: NULL for a whole row; else the row's 16 fp32 lanes per token between column spans (q_span),
  * loaded unless c0 = 0 and kept unless c1 ends the row, so the lanes see the same fp32 sequence. */
 INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, float *y,
@@ -326,16 +366,23 @@ INL void q_row(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq
     q_row_to(kind, mode, kp, xq, nt, r, y, ldy, add, c0, c1, carry, NULL);
 }
 
-/* Q2, one token, rows r and r + 1 in one pass, their lanes to lanes[0..15] and lanes[16..31]: each
- * activation vector is loaded once for both rows (a Q2 chunk reads four activation bytes per code
- * byte). The two rows are adjacent in each plane, and the prefetch walks the pair as one stream.
- * With the shift-and-mask field extraction this was no faster; with GFNI's fewer operations it is
- * (Zen 4, 4096 x 4096 g128, 1 thread, hot: 220-224 -> 211-216 us). Q3, with more live registers,
- * was 3% slower paired and keeps one row at a time. */
-INL void q_rows2_to(int mode, const qlow__kpart *kp, const qlow__xq *xq, int64_t r, float *lanes)
+/* Chunks [c0, c1) of rows r and r + 1 in one pass, as q_row_to computes them, for Q2 with one token
+ * and Q4 with a tile of two or more: each activation vector is loaded once for both rows. Their lanes
+ * go to lanes + 256 t + 16 i (row r + i, token t), or with a carry (column spans) to carry + 16 (TILE i
+ * + t), whole rows included: q_span sums those. Whole rows are adjacent in each plane, so the prefetch
+ * walks the pair as one stream; in spans it fetches both rows' same columns further on.
+ * - Q2, one token: a chunk reads four activation bytes per code byte. With the shift-and-mask field
+ *   extraction this was no faster; with GFNI's fewer operations it is (Zen 4, 4096 x 4096 g128, 1
+ *   thread, hot: 220-224 -> 211-216 us). Q3, with more live registers, was 3% slower paired.
+ * - Q4, tiles: one row at a time, each token's chunk loads 10 vectors (activations, their scales and
+ *   sums) for 8 vpdpbusd; paired, for 16 (Zen 4, 1 thread, hot, alternating runs: 4096 x 4096 batch 8
+ *   1269-1280 -> 1137-1144 us, batch 32 5087-5253 -> 4506-4581; 4096 x 11008 batch 8 3810-3860 ->
+ *   3584-3718; batch 2 and 3 unchanged). Pairs were slower for Q2 and Q3 tiles (batch 32: 4% and
+ *   10%, with either field extraction) and for Q8's (15%: its regrouping shuffles are the limit). */
+INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, int64_t c0,
+                    int64_t c1, float *carry, float *lanes)
 {
-    const int32_t kind = QLOW_FORMAT_Q2;
-    const size_t bpb = 8;
+    const size_t bpb = kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16, chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
@@ -348,31 +395,58 @@ INL void q_rows2_to(int mode, const qlow__kpart *kp, const qlow__xq *xq, int64_t
     }
     const int pf_l2 = xq->prefetch_l2;
     const int64_t ahead = 1 + QLOW__PF_DIST / (int64_t)kp->row_bytes, pbytes = kp->ngroups * 2;
-    for (int i = 0; i < 2; i++) {
-        qlow__prefetch_w(pf_l2, sr[i], ahead * pbytes, pbytes);
-        if (zr[i]) qlow__prefetch_w(pf_l2, zr[i], ahead * pbytes, pbytes);
+    if (c0 == 0) {
+        for (int i = 0; i < 2; i++) {
+            qlow__prefetch_w(pf_l2, sr[i], ahead * pbytes, pbytes);
+            if (zr[i]) qlow__prefetch_w(pf_l2, zr[i], ahead * pbytes, pbytes);
+        }
     }
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    /* a column span's next codes are the same columns of the rows QLOW__PF_DIST bytes of spans on */
+    const int64_t span_bytes = (c1 - c0) * chunk_bytes;
+    const int64_t pfd = carry ? (1 + QLOW__PF_DIST / span_bytes) * (int64_t)kp->row_bytes : 0;
+    __m512 acc[2][TILE];
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        UNROLL
+        for (int i = 0; i < 2; i++)
+            acc[i][t] = carry && c0 > 0 ? _mm512_load_ps(carry + (i * TILE + t) * 16) : _mm512_setzero_ps();
+    }
 #define Q_CHUNK2(c, whole)                                                                             \
     {                                                                                                  \
-        __m512i isum[2];                                                                               \
-        qlow__prefetch_w(pf_l2, row[0], 2 * (c) * chunk_bytes + QLOW__PF_DIST, 2 * chunk_bytes);      \
-        q_isums(kind, row[0], NULL, c, data_bytes, whole, xq, 1, &isum[0]);                            \
-        q_isums(kind, row[1], NULL, c, data_bytes, whole, xq, 1, &isum[1]);                            \
+        __m512i isum[2][TILE];                                                                         \
+        if (carry) {                                                                                   \
+            qlow__prefetch_w(pf_l2, row[0], (c) * chunk_bytes + pfd, chunk_bytes);                     \
+            qlow__prefetch_w(pf_l2, row[1], (c) * chunk_bytes + pfd, chunk_bytes);                     \
+        } else {                                                                                       \
+            qlow__prefetch_w(pf_l2, row[0], 2 * (c) * chunk_bytes + QLOW__PF_DIST, 2 * chunk_bytes);  \
+        }                                                                                              \
+        if (kind == QLOW_FORMAT_Q4) {                                                                  \
+            q4_isums2(row, c, data_bytes, whole, xq, nt, isum);                                        \
+        } else {                                                                                       \
+            q_isums(kind, row[0], NULL, c, data_bytes, whole, xq, 1, &isum[0][0]);                     \
+            q_isums(kind, row[1], NULL, c, data_bytes, whole, xq, 1, &isum[1][0]);                     \
+        }                                                                                              \
         UNROLL                                                                                         \
         for (int i = 0; i < 2; i++) {                                                                  \
             __m512 ws = q_params(sr[i], kp, c, mode, whole);                                           \
             __m512 z = zr[i] ? q_params(zr[i], kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);       \
-            acc[i] = q_fold(acc[i], ws, z, xq->xs + (c) * 16, xq->xsum + (c) * 16, isum[i]);           \
+            UNROLL                                                                                     \
+            for (int t = 0; t < nt; t++)                                                               \
+                acc[i][t] = q_fold(acc[i][t], ws, z, xq[t].xs + (c) * 16, xq[t].xsum + (c) * 16, isum[i][t]); \
         }                                                                                              \
     }
-    const int64_t cwhole = nchunk < nfull ? nchunk : nfull;
-    int64_t c = 0;
+    const int64_t cwhole = c1 < nfull ? c1 : nfull;
+    int64_t c = c0;
     for (; c < cwhole; c++) Q_CHUNK2(c, 1)
-    for (; c < nchunk; c++) Q_CHUNK2(c, 0)
+    for (; c < c1; c++) Q_CHUNK2(c, 0)
 #undef Q_CHUNK2
-    _mm512_store_ps(lanes, acc[0]);
-    _mm512_store_ps(lanes + 16, acc[1]);
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        UNROLL
+        for (int i = 0; i < 2; i++)
+            _mm512_store_ps(carry ? carry + (i * TILE + t) * 16 : lanes + t * 256 + 16 * i, acc[i][t]);
+    }
+    (void)nchunk;
 }
 
 /* Rows [r0, r1) for a tile: whole rows (q_tile), or in column spans when its activations outgrow L1
@@ -384,8 +458,8 @@ INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *
     for (int64_t r = r0; r < r1; r += 16) {
         const int n = r1 - r < 16 ? (int)(r1 - r) : 16;
         for (int i = 0; i < n; i++) {
-            if (nt == 1 && kind == QLOW_FORMAT_Q2 && i + 1 < n) {
-                q_rows2_to(mode, kp, xq, r + i, L + 16 * i);
+            if (((nt == 1 && kind == QLOW_FORMAT_Q2) || (nt > 1 && kind == QLOW_FORMAT_Q4)) && i + 1 < n) {
+                q_rows2_to(kind, mode, kp, xq, nt, r + i, 0, kp->nblk_pad / 16, NULL, L + 16 * i);
                 i++;
                 continue;
             }
@@ -398,7 +472,34 @@ INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *
 INL void q_span(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                 float *y, int64_t ldy, int add)
 {
-    QLOW__SPANS(q_row, 512, kind, mode, kp, xq, nt)
+    const int64_t nchunk = kp->nblk_pad / 16, span = qlow__kspan(nchunk, 512, nt);
+    if (kind != QLOW_FORMAT_Q4 || nt == 1 || span == nchunk) {
+        QLOW__SPANS(q_row, 512, kind, mode, kp, xq, nt)
+        return;
+    }
+    /* QLOW__SPANS's walk with Q4's rows in pairs (q_rows2_to), whose lanes end in the carry */
+    _Alignas(64) float carry[QLOW__KSPAN_ROWS * TILE * 16];
+    for (int64_t rs = r0; rs < r1; rs += QLOW__KSPAN_ROWS) {
+        const int64_t re = r1 - rs < QLOW__KSPAN_ROWS ? r1 : rs + QLOW__KSPAN_ROWS;
+        for (int64_t c0 = 0; c0 < nchunk; c0 += span) {
+            const int64_t c1 = nchunk - c0 < span ? nchunk : c0 + span;
+            for (int64_t r = rs; r < re; r += 2) {
+                float *cr = carry + (r - rs) * TILE * 16;
+                if (r + 1 < re)
+                    q_rows2_to(kind, mode, kp, xq, nt, r, c0, c1, cr, NULL);
+                else
+                    q_row(kind, mode, kp, xq, nt, r, y, ldy, add, c0, c1, cr);
+            }
+        }
+        for (int64_t r = rs; r + 1 < re; r += 2) {
+            UNROLL
+            for (int i = 0; i < 2; i++) {
+                UNROLL
+                for (int t = 0; t < nt; t++)
+                    store(&y[t * ldy + r + i], lanes_sum(_mm512_load_ps(carry + ((r - rs + i) * TILE + t) * 16)), add);
+            }
+        }
+    }
 }
 #define Q_MODES(walk)                                                                                  \
     switch (qlow__q_pmode(kp)) {                                                                        \
