@@ -708,7 +708,9 @@ INL void t_consts_init(t_consts *K)
  * tracks the largest byte in *hi and the caller redoes the chunk exactly when it is 243 or more (for
  * one token the compare and masked subtract cost 4% of the hot loop; tiles of tokens are faster
  * exact); T_CHECKED does neither, for handles whose bytes were all found below 243 when built
- * (kp->t158_codes_checked): the max alone was 4.5% of the hot pair loop (Zen 4, 4096 x 4096). */
+ * (kp->t158_codes_checked): the max alone was 4.5% of the hot pair loop, and the compare 2-4% of a
+ * tile's (Zen 4, 4096 x 4096, 1 thread, hot, 3 alternating runs: batch 8 1160-1179 -> 1122-1142 us,
+ * batch 32 4697-4736 -> 4515-4543). */
 enum { T_FAST = 0, T_EXACT = 1, T_CHECKED = 2 };
 INL void t_step(int32_t kind, __m512i v, int64_t b, const t_consts *K, const qlow__xq *xq, int nt, __m512i (*a)[5],
                 int mode, __m512i *hi)
@@ -818,10 +820,14 @@ INL int t_isums(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_
 }
 
 /* Exact per-block sums of chunk c. One token takes the fast T158 decode, redone exactly in the rare
- * chunk that needs it. */
+ * chunk that needs it; handles whose bytes were checked when built take neither. */
 INL void t_chunk(int32_t kind, const uint8_t *row, size_t rb, int64_t c, const t_consts *K, const qlow__xq *xq,
-                 int nt, __m512i *isum)
+                 int nt, int checked, __m512i *isum)
 {
+    if (checked) {
+        t_isums(kind, row, rb, c, K, xq, nt, isum, T_CHECKED);
+        return;
+    }
     if (t_isums(kind, row, rb, c, K, xq, nt, isum, nt > 1 ? T_EXACT : T_FAST))
         t_isums(kind, row, rb, c, K, xq, nt, isum, T_EXACT);
 }
@@ -845,7 +851,7 @@ INL void t_row_to(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int n
     for (int64_t c = c0; c < c1; c++) {
         __m512i isum[TILE];
         if (carry && kind == QLOW_FORMAT_T2) qlow__prefetch_w(xq->prefetch_l2, row, c * 1024 + pfd, 1024);
-        t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, isum);
+        t_chunk(kind, row, kp->row_bytes, c, &K, xq, nt, kind == QLOW_FORMAT_T158 && kp->t158_codes_checked, isum);
         UNROLL
         for (int t = 0; t < nt; t++)
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(_mm512_loadu_ps(xq[t].xs + c * 16), _mm512_cvtepi32_ps(isum[t])));
