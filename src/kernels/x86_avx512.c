@@ -255,8 +255,8 @@ INL void q_isums(int32_t kind, const uint8_t *row, const uint8_t *hi_row, int64_
     }
 }
 
-/* Q4 block sums of chunk c for rows row[0] and row[1] and nt tokens: each activation vector loaded
- * feeds both rows' vpdpbusd (one row at a time, a tile's chunk loaded ten vectors per eight vpdpbusd). */
+/* Q4 block sums of chunk c for rows row[0] and row[1] and nt tokens, as q_isums computes them for
+ * one row: each activation vector loaded feeds both rows' vpdpbusd (q_rows2_to). */
 INL void q4_isums2(const uint8_t *const *row, int64_t c, int64_t data_bytes, int whole, const qlow__xq *xq, int nt,
                    __m512i (*isum)[TILE])
 {
@@ -384,7 +384,7 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
 {
     const size_t bpb = kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
-    const int64_t nchunk = kp->nblk_pad / 16, chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
+    const int64_t chunk_bytes = (int64_t)bpb * 16, nfull = data_bytes / chunk_bytes;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
     const uint8_t *row[2];
     const uint16_t *sr[2], *zr[2];
@@ -446,7 +446,6 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
         for (int i = 0; i < 2; i++)
             _mm512_store_ps(carry ? carry + (i * TILE + t) * 16 : lanes + t * 256 + 16 * i, acc[i][t]);
     }
-    (void)nchunk;
 }
 
 /* Rows [r0, r1) for a tile: whole rows (q_tile), or in column spans when its activations outgrow L1
