@@ -579,7 +579,11 @@ INL __mmask64 bits64(const uint8_t *row, size_t off, size_t rb)
 }
 
 /* Step b of a B1 row: 256 columns, added to the lane sums a[t][0..3] (four accumulators per token so
- * that the vpdpbusd chains overlap). `whole`: the step lies inside the row. */
+ * that the vpdpbusd chains overlap). `whole`: the step lies inside the row. One token masks its
+ * activations with the signs; a tile turns the signs into 0/1 bytes once, the weights of a plain
+ * vpdpbusd per token, instead of a masked move per token (Zen 4, 4096 x 4096, 1 thread, hot: B1
+ * batch 8 875 -> 800 us, batch 32 3509 -> 3221; B2 1736 -> 1584, 7014 -> 6357; cold batch 3, 32
+ * copies, 521-532 -> 495-498). Tiles walking two rows at once were no faster (B2 slower). */
 INL void bt_step(const uint8_t *row, size_t rb, int64_t b, int whole, const qlow__xq *xq, int nt, __m512i (*a)[4])
 {
     const __m512i ones = _mm512_set1_epi8(1);
@@ -587,35 +591,13 @@ INL void bt_step(const uint8_t *row, size_t rb, int64_t b, int whole, const qlow
     for (int m = 0; m < 4; m++) {
         size_t off = (size_t)b * 32 + (size_t)m * 8;
         __mmask64 k = whole ? mask64_at(row + off) : bits64(row, off, rb);
-        UNROLL
-        for (int t = 0; t < nt; t++)
-            a[t][m] = _mm512_dpbusd_epi32(a[t][m], ones, _mm512_maskz_mov_epi8(k, ldx(xq[t].x8p + off * 8)));
-    }
-}
-
-/* Step b of B1 rows row[0..nr) for a tile of tokens: each row's signs become 0/1 bytes once, the
- * weights of a plain vpdpbusd per token, where bt_step masks the activations once per row and token
- * (a masked move per vpdpbusd). One accumulator per row and token, as the tile has chains enough.
- * Zen 4, 4096 x 4096, 1 thread, hot, best of 5 batches of 20 calls: B1 batch 8 875 -> 800 us, batch
- * 32 3509 -> 3221; B2 1736 -> 1584, 7014 -> 6357; cold batch 3 (B1, 32 copies) 521-532 -> 495-498.
- * Tiles walking two rows at a time, sharing each activation load, were no faster (B2 slower). */
-INL void bt_step_rows(const uint8_t *const *row, int nr, size_t rb, int64_t b, int whole, const qlow__xq *xq,
-                      int nt, __m512i (*a)[TILE])
-{
-    const __m512i ones = _mm512_set1_epi8(1);
-    UNROLL
-    for (int m = 0; m < 4; m++) {
-        const size_t off = (size_t)b * 32 + (size_t)m * 8;
-        __m512i w[BT_NR];
-        UNROLL
-        for (int i = 0; i < nr; i++)
-            w[i] = _mm512_maskz_mov_epi8(whole ? mask64_at(row[i] + off) : bits64(row[i], off, rb), ones);
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            const __m512i x = ldx(xq[t].x8p + off * 8);
-            UNROLL
-            for (int i = 0; i < nr; i++) a[i][t] = _mm512_dpbusd_epi32(a[i][t], w[i], x);
+        if (nt == 1) {
+            a[0][m] = _mm512_dpbusd_epi32(a[0][m], ones, _mm512_maskz_mov_epi8(k, ldx(xq[0].x8p + off * 8)));
+            continue;
         }
+        const __m512i w = _mm512_maskz_mov_epi8(k, ones);
+        UNROLL
+        for (int t = 0; t < nt; t++) a[t][m] = _mm512_dpbusd_epi32(a[t][m], w, ldx(xq[t].x8p + off * 8));
     }
 }
 
@@ -630,28 +612,6 @@ INL void bt_isums(const uint8_t *const *row, int nr, size_t rb, int64_t c, const
     const int64_t step_bytes = 32, left = (int64_t)rb - c * 16 * step_bytes;
     const int64_t nwhole = left >= 16 * step_bytes ? 16 : left / step_bytes;
     const int64_t nstep = left >= 16 * step_bytes ? 16 : (left + step_bytes - 1) / step_bytes;
-    if (nt > 1) {
-        __m512i a[BT_NR][TILE];
-        UNROLL
-        for (int i = 0; i < nr; i++) {
-            UNROLL
-            for (int t = 0; t < nt; t++) a[i][t] = _mm512_setzero_si512();
-        }
-        int64_t s = 0;
-        for (; s < nwhole; s++) {
-            UNROLL
-            for (int i = 0; i < nr; i++)
-                qlow__prefetch_w(xq->prefetch_l2, row[i], (c * 16 + s) * step_bytes + QLOW__PF_DIST, step_bytes);
-            bt_step_rows(row, nr, rb, c * 16 + s, 1, xq, nt, a);
-        }
-        for (; s < nstep; s++) bt_step_rows(row, nr, rb, c * 16 + s, 0, xq, nt, a);
-        UNROLL
-        for (int i = 0; i < nr; i++) {
-            UNROLL
-            for (int t = 0; t < nt; t++) isum[i][t] = a[i][t];
-        }
-        return;
-    }
     __m512i a[BT_NR][TILE][4];
     UNROLL
     for (int i = 0; i < nr; i++) {
