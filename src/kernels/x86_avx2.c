@@ -10,6 +10,7 @@
  * need no nibble split, runs need no widening). Q4/Q3/Q2 read the transposed activation orders
  * (qtrans) so that the lanes of a dot product are blocks and no horizontal reduction is needed. The
  * fp32 folding follows kernels.h, so both sets equal the generic kernels bit for bit. */
+#include "kernels/act.h"
 #include "kernels/kernels.h"
 #include "kernels/lut.h"
 
@@ -590,14 +591,7 @@ TGT int32_t qlow__quantize_avx2(const float *v, int64_t n, float inv, int8_t *q)
     int32_t tmp[8], s = 0;
     _mm256_storeu_si256((__m256i *)tmp, sum);
     for (int i = 0; i < 8; i++) s += tmp[i];
-    for (; j < n; j++) {
-        float t = v[j] * inv;
-        int r = (int)(t + (t < 0.0f ? -0.5f : 0.5f));
-        r = r > 127 ? 127 : r < -127 ? -127 : r;
-        q[j] = (int8_t)r;
-        s += r;
-    }
-    return s;
+    return s + qlow__quantize_generic(v + j, n - j, inv, q + j);
 }
 #endif
 
