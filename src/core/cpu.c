@@ -57,8 +57,9 @@ int qlow__cpu_best_isa(void)
     x86_caps c = x86_detect();
     if (!(c.avx2 && c.fma)) return QLOW_ISA_GENERIC;
     if (!(c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq)) return c.avx_vnni ? QLOW_ISA_AVX2_VNNI : QLOW_ISA_AVX2;
-    /* Every CPU with VNNI, VBMI and VPOPCNTDQ (Ice Lake on, Zen 4 on) also has GFNI and BITALG, which
-     * the kernels use to pick bit fields out of code bytes; one without them gets the AVX512 level. */
+    /* Every CPU with VNNI, VBMI and VPOPCNTDQ (Ice Lake on, Zen 4 on) also has GFNI and BITALG. The
+     * kernels use GFNI to pick bit fields out of code bytes; BITALG stays in the level's published
+     * definition (qlow.h), though no kernel uses it since Q3 moved to vpmultishiftqb. */
     if (!(c.avx512vnni && c.avx512vbmi && c.avx512popcnt && c.gfni && c.bitalg)) return QLOW_ISA_AVX512;
     return QLOW_ISA_AVX512_VNNI;
 #elif (defined(__ARM_NEON) || defined(__aarch64__)) && !defined(QLOW_FORCE_GENERIC)

@@ -3,11 +3,11 @@
  * Weight codes are unsigned bytes, activations signed int8, so vpdpbusd multiplies them directly:
  *   Q8 bytes as they are; Q4 high nibbles and Q2/Q3 bit pairs moved down by one GFNI affine op,
  *   T2 bit pairs masked in place (activations are stored in the matching kernel order); Q3's third
- *   bit picked per byte by vpshufbitqmb; B1/B2 sign bits used as byte masks on the activations (sum
- *   of x over the +1 columns); T158 bytes reduced modulo 81 by unsigned minimums, digits 0..3 from
- *   one vpermt2b lookup of the remainder (2-bit fields) and digit 4 from the difference. Weight
- *   planes are prefetched
- *   QLOW__PF_DIST bytes ahead, into L2 or L1 as the CPU prefers, T158's into L1 (kernels.h).
+ *   bits taken for two fields at a time by vpmultishiftqb from their plane; B1/B2 sign bits used as
+ *   byte masks on the activations (sum of x over the +1 columns); T158 bytes reduced modulo 81 by
+ *   unsigned minimums, digits 0..3 from one vpermt2b lookup of the remainder (2-bit fields) and
+ *   digit 4 from the difference. Weight planes are prefetched QLOW__PF_DIST bytes ahead, into L2 or
+ *   L1 as the CPU prefers, T158's into L1 (kernels.h).
  * Integer sums are exact and the fp32 folding follows kernels.h, so results equal the generic ones. */
 #include "kernels/kernels.h"
 #include "kernels/lut.h"
@@ -25,7 +25,7 @@
 #endif
 
 #define TGT                                                                                            \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx512bitalg,gfni,"   \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,gfni,"             \
                           "avx2,fma,f16c,bmi2")))
 #define INL static inline __attribute__((always_inline)) TGT
 #define TILE 4 /* tokens sharing one pass over the weights */
