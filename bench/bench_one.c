@@ -5,11 +5,12 @@
  * batch's mean: interference only ever adds time, so the best batch is the one closest to what the
  * code costs. Run the builds being compared alternately, several times each, and compare the spread.
  *
- *   bench_one FORMAT [ROWS [COLS]]    FORMAT: q8 q4 q3 q2 (g128 asym), t2 t158 b1 b2 m161 (r2, 10%)
+ *   bench_one FORMAT [ROWS [COLS]]    FORMAT: q8 q4 q3 q2 (g128 asym unless set below), t2 t158 b1 b2 m161 (r2, 10%)
  *   BENCH_THREADS=n   threads (1)          BENCH_BATCH=n    tokens per call (1)
  *   BENCH_COPIES=n    rotated copies (1 = hot; 64 streams from memory, like make bench's cold runs)
  *   BENCH_CALLS=n     calls per batch (20)  BENCH_BATCHES=n  batches (40)
  *   BENCH_ISA=n       highest qlow_isa the kernels may use
+ *   BENCH_GROUP=n     Q formats: columns per scale group (128)   BENCH_SYM=1  symmetric (no zeros)
  *
  * It prints the best batch's microseconds per call and a checksum of y, which must match between
  * builds (the kernels are exact, so any change of the checksum is a change of the results). */
@@ -79,7 +80,8 @@ int main(int argc, char **argv)
     o.format = f->format;
     o.rows = R;
     o.cols = C;
-    o.group_cols = 128;
+    o.group_cols = env_long("BENCH_GROUP", 128, 32, 1 << 20);
+    o.symmetric = (int)env_long("BENCH_SYM", 0, 0, 1);
     o.group_rows = 1;
     o.col_scale = f->col_scale;
     o.n_salient = (int64_t)(f->salient * (double)C);

@@ -230,6 +230,15 @@ qlow_status qlow__act_quantize(const qlow__kernel_set *ks, const qlow__kpart *kp
     xq->xs = buf->xs;
     xq->xsum = buf->xsum;
     xq->xtot = tot;
+    xq->xgsum = NULL;
+    if (buf->xgsum) {
+        memset(buf->xgsum, 0, qlow__act_f_bytes(kp));
+        for (int64_t b = 0; b < kp->nblk; b++) {
+            const int64_t g = kp->g0[b / QLOW__LANES] + kp->grel[b];
+            buf->xgsum[g] = buf->xgsum[g] + buf->xsum[b];
+        }
+        xq->xgsum = buf->xgsum;
+    }
     return QLOW_OK;
 }
 

@@ -70,6 +70,7 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
         for (int t = 0; t < nt; t++) {
             const qlow__xq *q = &xq[t];
             float acc[QLOW__LANES] = {0};
+            const int zblock = qlow__q_zero_per_block(kp);
             for (int64_t b = 0; b < kp->nblk; b++) {
                 int64_t g = kp->g0[b / QLOW__LANES] + kp->grel[b];
                 float ws = qlow__h2f(sr[g]);
@@ -78,8 +79,9 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
                 float d = ws * q->xs[b];
                 float *a = &acc[b % QLOW__LANES];
                 *a = *a + d * (float)isum;
-                *a = *a + z * q->xsum[b];
+                if (zblock) *a = *a + z * q->xsum[b];
             }
+            if (!zblock) qlow__q_zero_fold(kp, sr, zr, q->xgsum, acc);
             store(&y[t * ldy + r], qlow__lanes_sum(acc), add);
         }
     }

@@ -575,6 +575,8 @@ static void carve_tokens(qlow__wksp *w, const gemm_plan *pl, int64_t batch, gemm
                         : NULL;
             b.xs = (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
             b.xsum = (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
+            b.xgsum = kp->interleave || qlow__q_zero_per_block(kp) ? NULL
+                                                                 : (float *)qlow__wksp_take(w, qlow__act_f_bytes(kp));
             b.v = part_gathers(pl, k) ? (float *)qlow__wksp_take(w, (size_t)kp->cols * sizeof(float)) : NULL;
             b.vb = kp->interleave ? (float *)qlow__wksp_take(w, qlow__act_x8_bytes(kp) * sizeof(float)) : NULL;
             b.ltab = NULL;
@@ -599,7 +601,7 @@ static qlow_status ws_bytes(const gemm_plan *pl, int with_tables, int64_t batch,
     size_t per_tok = 0;
     for (int k = 0; k < pl->nparts; k++) {
         size_t x8 = qlow__act_x8_bytes(&pl->part[k]), f = qlow__act_f_bytes(&pl->part[k]);
-        per_tok += 6 * x8 + 2 * f + (size_t)pl->part[k].cols * sizeof(float) + 6 * 64;
+        per_tok += 6 * x8 + 3 * f + (size_t)pl->part[k].cols * sizeof(float) + 6 * 64;
     }
     /* Reject batches whose scratch cannot be addressed before counting it block by block. */
     size_t total;

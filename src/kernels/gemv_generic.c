@@ -56,6 +56,7 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
             const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
             float acc[MAXT][QLOW__LANES];
             memset(acc, 0, sizeof(acc));
+            const int zblock = qlow__q_zero_per_block(kp);
             for (int64_t b = 0; b < kp->nblk; b++) {
                 uint8_t c[32];
                 q_block_codes(kp->format, row, hi_row, b, c);
@@ -68,10 +69,13 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
                     float d = ws * q->xs[b];
                     float *a = &acc[t][b % QLOW__LANES];
                     *a = *a + d * (float)isum;
-                    *a = *a + z * q->xsum[b];
+                    if (zblock) *a = *a + z * q->xsum[b];
                 }
             }
-            for (int t = 0; t < tn; t++) store(&y[(t0 + t) * ldy + r], qlow__lanes_sum(acc[t]), add);
+            for (int t = 0; t < tn; t++) {
+                if (!zblock) qlow__q_zero_fold(kp, sr, zr, xq[t0 + t].xgsum, acc[t]);
+                store(&y[(t0 + t) * ldy + r], qlow__lanes_sum(acc[t]), add);
+            }
         }
     }
 }

@@ -11,6 +11,9 @@
  *   2. A row kernel computes, per ablock b, the exact integer sum isum_b = sum_j code_j * x8_j.
  *   3. Those are folded into 16 fp32 lanes, block b into lane b % 16, in block order, using separate
  *      multiplies and adds (never fused), then the lanes are summed by a fixed tree (qlow__lanes_sum).
+ *      Q kinds with groups of several blocks fold a row's zero term after its blocks, per scale group
+ *      g in group order into lane g % 16 (qlow__q_zero_fold), from the token's group sums xgsum; with
+ *      one group per block, block by block (qlow__q_zero_per_block).
  * Integer sums are exact and the fp32 sequence is fixed, so SIMD and generic kernels agree bit for bit.
  */
 #ifndef QLOW_KERNELS_KERNELS_H
@@ -47,6 +50,8 @@ typedef struct qlow__xq {
     const int8_t *x8p;  /* kernel order (see xord); equals x8 when both orders coincide */
     const float *xs;    /* per ablock scale */
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
+    const float *xgsum; /* Q kinds: per scale group, the sum of its blocks' xsum in block order (zero
+                         * from ngroups to a multiple of 16); NULL for the binary and ternary kinds */
     float xtot;         /* sum of xsum in block order */
     const uint8_t *ltab; /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512: lookup tables (lut.h) */
     int32_t prefetch_l2; /* the context's CPU prefetches weights into L2 (qlow__prefetch_w) */
@@ -297,8 +302,8 @@ static inline float qlow__bt_finish(const qlow__kpart *kp, int64_t r, float T1, 
     return qlow__t_finish(T1, X, h2f(kp->alpha[r]));
 }
 
-/* Q kinds: the scale and zero term of (row r, 32-column block b) as the kernels fold them:
- *   d = scale * xs_b, z = zero (asymmetric) or -scale * 2^(bits-1) (symmetric). */
+/* Q kinds: the factors of (row r, 32-column block b in scale group g) as the kernels fold them:
+ *   d = scale_g * xs_b, z_g = zero_g (asymmetric) or -scale_g * 2^(bits-1) (symmetric). */
 static inline size_t qlow__q_param_offset(const qlow__kpart *kp, int64_t r)
 {
     return (size_t)(kp->group_rows == 1 ? r : r / kp->group_rows) * (size_t)kp->ngroups;
@@ -312,6 +317,20 @@ static inline const uint16_t *qlow__q_zero_row(const qlow__kpart *kp, int64_t r)
     return kp->zero ? kp->zero + qlow__q_param_offset(kp, r) : NULL;
 }
 
+/* Q kinds: a finished row's zero term, acc[g % 16] += z_g * xgsum_g for each group g in order (sr,
+ * zr: the row's parameters). The SIMD kernels take 16 groups per step with the same multiplies and
+ * adds; lanes past the last group add z * 0 = +-0, which leaves a lane unchanged (a lane that starts
+ * at +0 and adds products is never -0), so every ISA agrees bit for bit. */
+static inline void qlow__q_zero_fold(const qlow__kpart *kp, const uint16_t *sr, const uint16_t *zr, const float *xgsum,
+                                     float *acc)
+{
+    for (int64_t g = 0; g < kp->ngroups; g++) {
+        const float ws = qlow__h2f(sr[g]);
+        const float z = zr ? qlow__h2f(zr[g]) : -(ws * kp->sym_offset);
+        acc[g % QLOW__LANES] = acc[g % QLOW__LANES] + z * xgsum[g];
+    }
+}
+
 /* How the scale groups of a Q part map to blocks. The SIMD row kernels are specialized per mode (a
  * compile-time constant at each call), which keeps the per-chunk tests out of the loop. */
 enum { QP_ONE, QP_BLOCK, QP_SHIFT, QP_MAP };
@@ -321,6 +340,12 @@ static inline int qlow__q_pmode(const qlow__kpart *kp)
     if (kp->ngroups == kp->nblk) return QP_BLOCK;    /* group_cols == 32: one group per block, in order */
     return kp->group_shift > 0 ? QP_SHIFT : QP_MAP;  /* 2^shift blocks per group, or the group maps */
 }
+
+/* Whether a Q part folds its zero terms block by block (acc[b % 16] += z_g * xsum_b right after the
+ * block's scale term). That is cheaper when every block has a group of its own (QP_BLOCK): a pass per
+ * group would reload the parameters that the block step has at hand (Q4 g32 symmetric, Zen 4: 20%
+ * slower). Otherwise they are folded per group once the blocks are done (qlow__q_zero_fold). */
+static inline int qlow__q_zero_per_block(const qlow__kpart *kp) { return qlow__q_pmode(kp) == QP_BLOCK; }
 
 /* Natural column (within the part) of kernel-order position p. */
 static inline size_t qlow__xord_source(int xord, size_t p)

@@ -257,30 +257,52 @@ INL __m256 q_params8m(const uint16_t *row_params, const qlow__kpart *kp, int64_t
     return q_params8(row_params, kp, b0);
 }
 
-/* Scales ws[h] and zero terms z[h] of the two 8-block halves of chunk c. g128 (four groups per chunk)
- * converts the chunk's scales and zeros with one vcvtph2ps. */
-INL void q_params16(const uint16_t *sr, const uint16_t *zr, const qlow__kpart *kp, int64_t c, int mode, int whole,
-                    __m256 neg_off, __m256 *ws, __m256 *z)
+/* Scales ws[h] of the two 8-block halves of chunk c. g128 (four groups per chunk) converts the
+ * chunk's scales with one vcvtph2ps. */
+INL void q_params16(const uint16_t *sr, const qlow__kpart *kp, int64_t c, int mode, int whole, __m256 *ws)
 {
     if (whole && mode == QP_SHIFT && kp->group_shift == 2) {
-        __m128i raw = _mm_loadl_epi64((const __m128i *)(sr + c * 4));
-        if (zr) raw = _mm_unpacklo_epi64(raw, _mm_loadl_epi64((const __m128i *)(zr + c * 4)));
-        const __m256 v = _mm256_cvtph_ps(raw);
+        const __m256 v = _mm256_cvtph_ps(_mm_loadl_epi64((const __m128i *)(sr + c * 4)));
         ws[0] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
         ws[1] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
-        if (zr) {
-            z[0] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5));
-            z[1] = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7));
-        } else {
-            z[0] = _mm256_mul_ps(ws[0], neg_off);
-            z[1] = _mm256_mul_ps(ws[1], neg_off);
-        }
         return;
     }
     UNROLL
-    for (int h = 0; h < 2; h++) {
-        ws[h] = q_params8m(sr, kp, c * 16 + h * 8, mode, whole);
-        z[h] = zr ? q_params8m(zr, kp, c * 16 + h * 8, mode, whole) : _mm256_mul_ps(ws[h], neg_off);
+    for (int h = 0; h < 2; h++) ws[h] = q_params8m(sr, kp, c * 16 + h * 8, mode, whole);
+}
+
+/* Parameters g .. g + 15 of a row as fp32 halves, zero past its n = ngroups - g groups. */
+INL void q_params_run16(const uint16_t *p, int64_t n, __m256 *v)
+{
+    __m128i raw[2];
+    if (n >= 16) {
+        raw[0] = _mm_loadu_si128((const __m128i *)p);
+        raw[1] = _mm_loadu_si128((const __m128i *)(p + 8));
+    } else {
+        uint16_t tmp[16] = {0};
+        memcpy(tmp, p, (size_t)n * sizeof(uint16_t));
+        raw[0] = _mm_loadu_si128((const __m128i *)tmp);
+        raw[1] = _mm_loadu_si128((const __m128i *)(tmp + 8));
+    }
+    v[0] = _mm256_cvtph_ps(raw[0]);
+    v[1] = _mm256_cvtph_ps(raw[1]);
+}
+
+/* qlow__q_zero_fold for a tile of nt tokens, 16 groups per step: lanes 0-7 in acc[t][0], 8-15 in
+ * acc[t][1]. Groups past ngroups read as zero parameters, whose products with the zero sums are +-0. */
+INL void q_zero_fold(const qlow__kpart *kp, const uint16_t *sr, const uint16_t *zr, __m256 neg_off, const qlow__xq *xq,
+                     int nt, __m256 (*acc)[2])
+{
+    for (int64_t g = 0; g < kp->ngroups; g += 16) {
+        __m256 z[2];
+        q_params_run16((zr ? zr : sr) + g, kp->ngroups - g, z);
+        UNROLL
+        for (int h = 0; h < 2; h++) {
+            if (!zr) z[h] = _mm256_mul_ps(z[h], neg_off);
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z[h], _mm256_loadu_ps(xq[t].xgsum + g + 8 * h)));
+        }
     }
 }
 
@@ -292,11 +314,11 @@ INL void q_chunk(int32_t kind, int mode, int whole, const qlow__kpart *kp, const
 {
     const int64_t chunk_bytes = 16 * (kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8);
     __m256i isum[TILE][2];
-    __m256 ws[2], z[2];
+    __m256 ws[2];
     qlow__prefetch(row, c * chunk_bytes + QLOW__PF_DIST, chunk_bytes);
     if (hi_row) qlow__prefetch(hi_row, c * 64 + QLOW__PF_DIST / 2, 64);
     q_isums16(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);
-    q_params16(sr, zr, kp, c, mode, whole, neg_off, ws, z);
+    q_params16(sr, kp, c, mode, whole, ws);
     UNROLL
     for (int h = 0; h < 2; h++) {
         const int64_t b0 = c * 16 + h * 8;
@@ -304,7 +326,12 @@ INL void q_chunk(int32_t kind, int mode, int whole, const qlow__kpart *kp, const
         for (int t = 0; t < nt; t++) {
             __m256 d = _mm256_mul_ps(ws[h], _mm256_loadu_ps(xq[t].xs + b0));
             acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[t][h])));
-            acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z[h], _mm256_loadu_ps(xq[t].xsum + b0)));
+        }
+        if (mode == QP_BLOCK) { /* one group per block: the zero terms too (qlow__q_zero_per_block) */
+            const __m256 z = zr ? q_params8m(zr, kp, b0, mode, whole) : _mm256_mul_ps(ws[h], neg_off);
+            UNROLL
+            for (int t = 0; t < nt; t++)
+                acc[t][h] = _mm256_add_ps(acc[t][h], _mm256_mul_ps(z, _mm256_loadu_ps(xq[t].xsum + b0)));
         }
     }
 }
@@ -331,6 +358,7 @@ INL void q_rows16(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
         int64_t c = 0;
         for (; c < nfull; c++) q_chunk(kind, mode, 1, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
         for (; c < nchunk; c++) q_chunk(kind, mode, 0, kp, row, hi_row, sr, zr, c, data_bytes, neg_off, xq, nt, acc);
+        if (mode != QP_BLOCK) q_zero_fold(kp, sr, zr, neg_off, xq, nt, acc);
         UNROLL
         for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t][0], acc[t][1]), add);
     }

@@ -301,12 +301,69 @@ INL void q4_isums2(const uint8_t *const *row, int64_t c, int64_t data_bytes, int
     }
 }
 
-/* One chunk's block sums folded into a row's 16 fp32 lanes, in kernels.h's order. */
-INL __m512 q_fold(__m512 acc, __m512 ws, __m512 z, const float *xs, const float *xsum, __m512i isum)
+/* One chunk's block sums folded into a row's 16 fp32 lanes, in kernels.h's order; with one group per
+ * block (QP_BLOCK) the zero terms z * xsum too (qlow__q_zero_per_block), else they come after the
+ * row's blocks (q_zero_fold, q_zero_fold16). */
+INL __m512 q_fold(int mode, __m512 acc, __m512 ws, __m512 z, const float *xs, const float *xsum, __m512i isum)
 {
     const __m512 d = _mm512_mul_ps(ws, _mm512_loadu_ps(xs));
     acc = _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum)));
-    return _mm512_add_ps(acc, _mm512_mul_ps(z, _mm512_loadu_ps(xsum)));
+    return mode == QP_BLOCK ? _mm512_add_ps(acc, _mm512_mul_ps(z, _mm512_loadu_ps(xsum))) : acc;
+}
+/* The zero terms of chunk c for q_fold: only QP_BLOCK folds them per block. */
+INL __m512 q_zeros_block(int mode, const qlow__kpart *kp, const uint16_t *zr, __m512 ws, __m512 neg_off, int64_t c,
+                         int whole)
+{
+    if (mode != QP_BLOCK) return ws; /* unused */
+    return zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);
+}
+
+/* z_g of groups g .. g + 15 of a row (kernels.h) from its zero parameters (asymmetric) or scales
+ * (symmetric) at p, zero past ngroups: those lanes then add z * 0 = +-0, which leaves them unchanged
+ * (qlow__q_zero_fold). */
+INL __m512 q_zeros16(const qlow__kpart *kp, const uint16_t *p, int64_t g)
+{
+    const int64_t left = kp->ngroups - g;
+    const __mmask16 m = _cvtu32_mask16(left >= 16 ? 0xffffu : (1u << left) - 1u);
+    const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p + g));
+    return kp->zero ? v : _mm512_mul_ps(v, _mm512_set1_ps(-kp->sym_offset));
+}
+INL const uint16_t *q_zero_params(const qlow__kpart *kp, int64_t r)
+{
+    return kp->zero ? qlow__q_zero_row(kp, r) : qlow__q_scale_row(kp, r);
+}
+
+/* qlow__q_zero_fold of row r for nt tokens (the column-span walks). */
+INL void q_zero_fold(const qlow__kpart *kp, int64_t r, const qlow__xq *xq, int nt, __m512 *acc)
+{
+    const uint16_t *p = q_zero_params(kp, r);
+    for (int64_t g = 0; g < kp->ngroups; g += 16) {
+        const __m512 z = q_zeros16(kp, p, g);
+        UNROLL
+        for (int t = 0; t < nt; t++) acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(z, _mm512_loadu_ps(xq[t].xgsum + g)));
+    }
+}
+
+/* qlow__q_zero_fold of the n rows of a 16-row batch (q_whole: token t, row i at L + 256 t + 16 i), all
+ * 16 rows per group step (rows past n read row r's parameters; their lanes are never stored). Per row
+ * inside the chunk loops, the zero terms changed those loops' register allocation, and Q2 got slower
+ * instead of faster. */
+INL void q_zero_fold16(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r, int n, float *L)
+{
+    const uint16_t *p[16];
+    for (int i = 0; i < 16; i++) p[i] = q_zero_params(kp, i < n ? r + i : r);
+    for (int t = 0; t < nt; t++) {
+        __m512 a[16];
+        UNROLL
+        for (int i = 0; i < 16; i++) a[i] = _mm512_load_ps(L + 256 * t + 16 * i);
+        for (int64_t g = 0; g < kp->ngroups; g += 16) {
+            const __m512 X = _mm512_loadu_ps(xq[t].xgsum + g);
+            UNROLL
+            for (int i = 0; i < 16; i++) a[i] = _mm512_add_ps(a[i], _mm512_mul_ps(q_zeros16(kp, p[i], g), X));
+        }
+        UNROLL
+        for (int i = 0; i < 16; i++) _mm512_store_ps(L + 256 * t + 16 * i, a[i]);
+    }
 }
 
 /* Chunks [c0, c1) of row r for a tile of nt tokens, one row at a time (pairs of rows: q_rows2_to).
@@ -318,7 +375,7 @@ INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
     const size_t bpb = kind == QLOW_FORMAT_Q8 ? 32 : kind == QLOW_FORMAT_Q4 ? 16 : 8;
     const int64_t data_bytes = (int64_t)((size_t)kp->cols_pad / 32 * bpb);
     const int64_t nchunk = kp->nblk_pad / 16;
-    const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset);
+    const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset); /* here: stores to y may alias kp */
     const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
     const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * ((size_t)kp->cols_pad / 8) : NULL;
     const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
@@ -341,11 +398,10 @@ INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
         qlow__prefetch_w(xq->prefetch_l2, row, (c) * chunk_bytes + pfd, chunk_bytes);                  \
         if (hi_row) qlow__prefetch_w(xq->prefetch_l2, hi_row, (c) * 64 + pfd / 2, 64);                 \
         q_isums(kind, row, hi_row, c, data_bytes, whole, xq, nt, isum);                                \
-        __m512 ws = q_params(sr, kp, c, mode, whole);                                                  \
-        __m512 z = zr ? q_params(zr, kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);                 \
+        __m512 ws = q_params(sr, kp, c, mode, whole), z = q_zeros_block(mode, kp, zr, ws, neg_off, c, whole); \
         UNROLL                                                                                         \
         for (int t = 0; t < nt; t++)                                                                   \
-            acc[t] = q_fold(acc[t], ws, z, xq[t].xs + (c) * 16, xq[t].xsum + (c) * 16, isum[t]);       \
+            acc[t] = q_fold(mode, acc[t], ws, z, xq[t].xs + (c) * 16, xq[t].xsum + (c) * 16, isum[t]); \
     }
     const int64_t cwhole = c1 < nfull ? c1 : nfull;
     int64_t c = c0;
@@ -357,11 +413,12 @@ INL void q_row_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq 
         for (int t = 0; t < nt; t++) _mm512_store_ps(carry + t * 16, acc[t]);
         return;
     }
-    if (lanes) { /* a 16-row batch's lanes (q_whole), reduced by lanes_sum16 */
+    if (lanes) { /* a 16-row batch's lanes (q_whole: q_zero_fold16, then lanes_sum16) */
         UNROLL
         for (int t = 0; t < nt; t++) _mm512_store_ps(lanes + t * 256, acc[t]);
         return;
     }
+    if (mode != QP_BLOCK) q_zero_fold(kp, r, xq, nt, acc);
     UNROLL
     for (int t = 0; t < nt; t++) store(&y[t * ldy + r], lanes_sum(acc[t]), add);
 }
@@ -433,11 +490,10 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
         }                                                                                              \
         UNROLL                                                                                         \
         for (int i = 0; i < 2; i++) {                                                                  \
-            __m512 ws = q_params(sr[i], kp, c, mode, whole);                                           \
-            __m512 z = zr[i] ? q_params(zr[i], kp, c, mode, whole) : _mm512_mul_ps(ws, neg_off);       \
+            __m512 ws = q_params(sr[i], kp, c, mode, whole), z = q_zeros_block(mode, kp, zr[i], ws, neg_off, c, whole); \
             UNROLL                                                                                     \
             for (int t = 0; t < nt; t++)                                                               \
-                acc[i][t] = q_fold(acc[i][t], ws, z, xq[t].xs + (c) * 16, xq[t].xsum + (c) * 16, isum[i][t]); \
+                acc[i][t] = q_fold(mode, acc[i][t], ws, z, xq[t].xs + (c) * 16, xq[t].xsum + (c) * 16, isum[i][t]); \
         }                                                                                              \
     }
     const int64_t cwhole = c1 < nfull ? c1 : nfull;
@@ -445,6 +501,10 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
     for (; c < cwhole; c++) Q_CHUNK2(c, 1)
     for (; c < c1; c++) Q_CHUNK2(c, 0)
 #undef Q_CHUNK2
+    if (mode != QP_BLOCK && carry && c1 == kp->nblk_pad / 16) { /* q_span's finished rows (whole: q_zero_fold16) */
+        UNROLL
+        for (int i = 0; i < 2; i++) q_zero_fold(kp, r + i, xq, nt, acc[i]);
+    }
     UNROLL
     for (int t = 0; t < nt; t++) {
         UNROLL
@@ -453,8 +513,8 @@ INL void q_rows2_to(int32_t kind, int mode, const qlow__kpart *kp, const qlow__x
     }
 }
 
-/* Rows [r0, r1) for a tile: whole rows (q_tile), or in column spans when its activations outgrow L1
- * (q_tile_spans, kernels.h). */
+/* Rows [r0, r1) for a tile: whole rows (q_whole), or in column spans when its activations outgrow L1
+ * (q_span, kernels.h). */
 INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                  float *y, int64_t ldy, int add)
 {
@@ -469,6 +529,7 @@ INL void q_whole(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *
             }
             q_row_to(kind, mode, kp, xq, nt, r + i, y, ldy, add, 0, kp->nblk_pad / 16, NULL, L + 16 * i);
         }
+        if (mode != QP_BLOCK) q_zero_fold16(kp, xq, nt, r, n, L);
         UNROLL
         for (int t = 0; t < nt; t++) store16(lanes_sum16(L + 256 * t, n), n, y + t * ldy + r, add);
     }
@@ -505,51 +566,51 @@ INL void q_span(int32_t kind, int mode, const qlow__kpart *kp, const qlow__xq *x
         }
     }
 }
-#define Q_MODES(walk)                                                                                  \
-    switch (qlow__q_pmode(kp)) {                                                                        \
-    case QP_ONE: walk(kind, QP_ONE, kp, xq, nt, r0, r1, y, ldy, add); break;                           \
-    case QP_BLOCK: walk(kind, QP_BLOCK, kp, xq, nt, r0, r1, y, ldy, add); break;                       \
-    case QP_SHIFT: walk(kind, QP_SHIFT, kp, xq, nt, r0, r1, y, ldy, add); break;                       \
-    default: walk(kind, QP_MAP, kp, xq, nt, r0, r1, y, ldy, add); break;                               \
-    }
-INL void q_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y,
-                int64_t ldy, int add)
-{
-    Q_MODES(q_whole)
-}
-INL void q_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
-                      float *y, int64_t ldy, int add)
-{
-    Q_MODES(q_span)
-}
-#undef Q_MODES
-
 /* A rows function: a tile function over all tokens in tiles of up to TILE with a compile-time tile
  * size. Calls whose tiles walk long rows in column spans (qlow__kspans) go through span_tile in a
  * function of its own, so that the whole-row loops compile as they would alone: sharing one function
- * changed their register allocation (2-4% slower at batch 8, T2 and T158 up to 20%). */
-#define SPANNED_ROWS(name, KIND, whole_tile, span_tile, chunk_cols, tiled)                                 \
+ * changed their register allocation (2-4% slower at batch 8, T2 and T158 up to 20%). The trailing
+ * arguments, each followed by a comma (or none), go before kp in the tile functions' calls. */
+#define SPANNED_ROWS(name, KIND, whole_tile, span_tile, chunk_cols, tiled, ...)                            \
     static TGT __attribute__((noinline)) void name##_spans(const qlow__kpart *kp, const qlow__xq *xq, int nt, \
                                                            int64_t r0, int64_t r1, float *y, int64_t ldy, int add) \
     {                                                                                                   \
-        tiled(span_tile, KIND, kp)                                                                      \
+        tiled(span_tile, KIND, __VA_ARGS__ kp)                                                          \
     }                                                                                                   \
-    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
-                         int64_t ldy, int add)                                                          \
+    static TGT __attribute__((noinline)) void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, \
+                                                   int64_t r1, float *y, int64_t ldy, int add)          \
     {                                                                                                   \
         if (qlow__kspans(kp, (chunk_cols), nt, TILE)) {                                                 \
             name##_spans(kp, xq, nt, r0, r1, y, ldy, add);                                              \
             return;                                                                                     \
         }                                                                                               \
-        tiled(whole_tile, KIND, kp)                                                                     \
+        tiled(whole_tile, KIND, __VA_ARGS__ kp)                                                         \
     }
-#define Q_ROWS(name, KIND) SPANNED_ROWS(name, KIND, q_tile, q_tile_spans, 512, QLOW__TILED)
+/* Q rows: a rows function per group mode (q_pmode), each with the mode a compile-time constant in its
+ * walks, so that the modes compile as they would alone (folding QP_BLOCK's zero terms per block made
+ * the QP_SHIFT loops of a shared function 3-5% slower). */
+#define Q_MODE_ROWS(name, KIND, MODE, tiled) SPANNED_ROWS(name, KIND, q_whole, q_span, 512, tiled, MODE,)
+#define Q_ROWS_WITH(name, KIND, tiled)                                                                  \
+    Q_MODE_ROWS(name##_one, KIND, QP_ONE, tiled)                                                        \
+    Q_MODE_ROWS(name##_block, KIND, QP_BLOCK, tiled)                                                    \
+    Q_MODE_ROWS(name##_shift, KIND, QP_SHIFT, tiled)                                                    \
+    Q_MODE_ROWS(name##_map, KIND, QP_MAP, tiled)                                                        \
+    static TGT void name(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1, float *y, \
+                         int64_t ldy, int add)                                                          \
+    {                                                                                                   \
+        switch (qlow__q_pmode(kp)) {                                                                    \
+        case QP_ONE: name##_one(kp, xq, nt, r0, r1, y, ldy, add); break;                                \
+        case QP_BLOCK: name##_block(kp, xq, nt, r0, r1, y, ldy, add); break;                            \
+        case QP_SHIFT: name##_shift(kp, xq, nt, r0, r1, y, ldy, add); break;                            \
+        default: name##_map(kp, xq, nt, r0, r1, y, ldy, add); break;                                    \
+        }                                                                                               \
+    }
 /* Q8's transposes (q_isums) are shared by a tile's tokens: the last nt % 4 go together too. */
 _Static_assert(TILE == 4, "QLOW__TILED_REST tiles by 4");
-SPANNED_ROWS(q8_rows, QLOW_FORMAT_Q8, q_tile, q_tile_spans, 512, QLOW__TILED_REST)
-Q_ROWS(q4_rows, QLOW_FORMAT_Q4)
-Q_ROWS(q3_rows, QLOW_FORMAT_Q3)
-Q_ROWS(q2_rows, QLOW_FORMAT_Q2)
+Q_ROWS_WITH(q8_rows, QLOW_FORMAT_Q8, QLOW__TILED_REST)
+Q_ROWS_WITH(q4_rows, QLOW_FORMAT_Q4, QLOW__TILED)
+Q_ROWS_WITH(q3_rows, QLOW_FORMAT_Q3, QLOW__TILED)
+Q_ROWS_WITH(q2_rows, QLOW_FORMAT_Q2, QLOW__TILED)
 
 /* ---- B1 / B2 / T2 / T158: one 256- or 320-column activation block per step ---------------------- */
 
@@ -1027,7 +1088,7 @@ INL void bt_tile(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt
     bt_whole(kind, kp, xq, nt, r0, r1, y, ldy, add);
 }
 
-/* The ternary kinds' tiles in column spans (as q_tile_spans). */
+/* The ternary kinds' tiles in column spans (as q_span). */
 INL void t_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0, int64_t r1,
                       float *y, int64_t ldy, int add)
 {
@@ -1040,7 +1101,7 @@ INL void t_tile_spans(int32_t kind, const qlow__kpart *kp, const qlow__xq *xq, i
     {                                                                                                   \
         QLOW__TILED(bt_tile, KIND, kp)                                                                  \
     }
-#define T_ROWS(name, KIND) SPANNED_ROWS(name, KIND, bt_tile, t_tile_spans, kp->ablock * 16, QLOW__TILED)
+#define T_ROWS(name, KIND) SPANNED_ROWS(name, KIND, bt_tile, t_tile_spans, kp->ablock * 16, QLOW__TILED, )
 BT_ROWS(b1_rows, QLOW_FORMAT_B1)
 BT_ROWS(b2_rows, QLOW_FORMAT_B2)
 T_ROWS(t2_rows, QLOW_FORMAT_T2)

@@ -186,6 +186,7 @@ qlow_status qlow__b_act_avx512(const qlow__kpart *kp, const qlow__act_src *src, 
     xq->xs = xs;
     xq->xsum = xsum;
     xq->xtot = tot;
+    xq->xgsum = NULL;
     return QLOW_OK;
 }
 

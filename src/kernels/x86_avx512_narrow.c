@@ -169,6 +169,7 @@ int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
 {
     const int8_t *x8 = xq->x8;
     const __m512 neg_off = _mm512_set1_ps(-kp->sym_offset), fzero = _mm512_setzero_ps();
+    const int zblock = qlow__q_zero_per_block(kp);
     for (int64_t r = r0; r < r1; r += NR) {
         __m512 lane[QLOW__LANES];
         const int q23 = kp->format == QLOW_FORMAT_Q2 || kp->format == QLOW_FORMAT_Q3;
@@ -188,10 +189,17 @@ int64_t qlow__narrow_q_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, in
                                                         : pair[b % 2];
             const int64_t g = kp->g0[0] + kp->grel[b];
             __m512 ws = params16(kp, kp->scale_t, r, g);
-            __m512 z = kp->zero ? params16(kp, kp->zero_t, r, g) : _mm512_mul_ps(ws, neg_off);
             __m512 d = _mm512_mul_ps(ws, _mm512_set1_ps(xq->xs[b]));
-            __m512 acc = _mm512_add_ps(fzero, _mm512_mul_ps(d, _mm512_cvtepi32_ps(is)));
-            lane[b] = _mm512_add_ps(acc, _mm512_mul_ps(z, _mm512_set1_ps(xq->xsum[b])));
+            lane[b] = _mm512_add_ps(fzero, _mm512_mul_ps(d, _mm512_cvtepi32_ps(is)));
+            if (zblock) {
+                __m512 z = kp->zero ? params16(kp, kp->zero_t, r, g) : _mm512_mul_ps(ws, neg_off);
+                lane[b] = _mm512_add_ps(lane[b], _mm512_mul_ps(z, _mm512_set1_ps(xq->xsum[b])));
+            }
+        }
+        for (int64_t g = 0; !zblock && g < kp->ngroups; g++) { /* kernels.h: ngroups <= nblk <= 16 */
+            const __m512 ws = params16(kp, kp->scale_t, r, g);
+            const __m512 z = kp->zero ? params16(kp, kp->zero_t, r, g) : _mm512_mul_ps(ws, neg_off);
+            lane[g] = _mm512_add_ps(lane[g], _mm512_mul_ps(z, _mm512_set1_ps(xq->xgsum[g])));
         }
         /* qlow__lanes_sum's tree, for 16 rows at once */
         for (int i = 0; i < 8; i++) lane[i] = _mm512_add_ps(lane[i], lane[i + 8]);

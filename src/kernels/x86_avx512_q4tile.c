@@ -63,17 +63,18 @@ INL void group_rows(const qlow__kpart *kp, const qlow__xq *xq, const uint8_t *w,
                 a[g][1] = _mm512_dpbusd_epi32(a[g][1], _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4), xh);
             }
         }
-        const __m512 xs = _mm512_set1_ps(xq->xs[b]), xsum = _mm512_set1_ps(xq->xsum[b]);
+        const __m512 xs = _mm512_set1_ps(xq->xs[b]);
         UNROLL
-        for (int g = 0; g < NG; g++) { /* kernels.h: a += (ws * xs_b) * isum; a += z * xsum_b */
+        for (int g = 0; g < NG; g++) { /* kernels.h: a += (ws * xs_b) * isum */
             const __m512 isum = _mm512_cvtepi32_ps(_mm512_add_epi32(a[g][0], a[g][1]));
-            __m512 f = _mm512_add_ps(F[g][b % 16], _mm512_mul_ps(_mm512_mul_ps(ws[g], xs), isum));
-            F[g][b % 16] = _mm512_add_ps(f, _mm512_mul_ps(z[g], xsum));
+            F[g][b % 16] = _mm512_add_ps(F[g][b % 16], _mm512_mul_ps(_mm512_mul_ps(ws[g], xs), isum));
         }
     }
+    const __m512 xg = _mm512_set1_ps(xq->xgsum[0]); /* the zero term of the row's one group */
     UNROLL
     for (int g = 0; g < NG; g++) {
         if (!m[g]) continue;
+        F[g][0] = _mm512_add_ps(F[g][0], _mm512_mul_ps(z[g], xg));
         __m512 *l = F[g]; /* qlow__lanes_sum's tree, all 16 rows at once */
         for (int i = 0; i < 8; i++) l[i] = _mm512_add_ps(l[i], l[i + 8]);
         for (int i = 0; i < 4; i++) l[i] = _mm512_add_ps(l[i], l[i + 4]);
