@@ -25,7 +25,7 @@ typedef struct qlow__act_src {
 typedef struct qlow__xbuf {
     int8_t *x8, *x8p;
     float *xs, *xsum;
-    float *xgsum; /* Q parts: qlow__xq's xgsum (nblk_pad floats); NULL otherwise */
+    float *xgsum; /* Q parts that fold zero terms per group: qlow__xq's xgsum (nblk_pad floats) */
     float *v;
     float *vb; /* interleaved parts: the activations in block-major order (nblk_pad * ablock floats) */
     uint8_t *ltab; /* parts with a row-tiled copy: the lookup tables of a batch-1 call (lut.h) */

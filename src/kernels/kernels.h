@@ -51,7 +51,8 @@ typedef struct qlow__xq {
     const float *xs;    /* per ablock scale */
     const float *xsum;  /* per ablock xs_b * sum(x8 over the block) */
     const float *xgsum; /* Q kinds: per scale group, the sum of its blocks' xsum in block order (zero
-                         * from ngroups to a multiple of 16); NULL for the binary and ternary kinds */
+                         * from ngroups to a multiple of 16); NULL where qlow__q_zero_per_block holds
+                         * and for the binary and ternary kinds */
     float xtot;         /* sum of xsum in block order */
     const uint8_t *ltab; /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512: lookup tables (lut.h) */
     int32_t prefetch_l2; /* the context's CPU prefetches weights into L2 (qlow__prefetch_w) */
