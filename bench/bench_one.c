@@ -5,7 +5,8 @@
  * batch's mean: interference only ever adds time, so the best batch is the one closest to what the
  * code costs. Run the builds being compared alternately, several times each, and compare the spread.
  *
- *   bench_one FORMAT [ROWS [COLS]]    FORMAT: q8 q4 q3 q2 (g128 asym unless set below), t2 t158 b1 b2 m161 (r2, 10%)
+ *   bench_one FORMAT [ROWS [COLS]]    FORMAT: q8 q4 q3 q2 (g128 asym; see BENCH_GROUP, BENCH_SYM),
+ *                                     t2 t158 b1 b2 m161 (r2, 10%)
  *   BENCH_THREADS=n   threads (1)          BENCH_BATCH=n    tokens per call (1)
  *   BENCH_COPIES=n    rotated copies (1 = hot; 64 streams from memory, like make bench's cold runs)
  *   BENCH_CALLS=n     calls per batch (20)  BENCH_BATCHES=n  batches (40)

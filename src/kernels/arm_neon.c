@@ -63,6 +63,7 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
                    int add)
 {
     const size_t hi_stride = (size_t)kp->cols_pad / 8;
+    const int zblock = qlow__q_zero_per_block(kp);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = kp->codes + (size_t)r * kp->row_bytes;
         const uint8_t *hi_row = kp->codes_hi ? kp->codes_hi + (size_t)r * hi_stride : NULL;
@@ -70,16 +71,17 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
         for (int t = 0; t < nt; t++) {
             const qlow__xq *q = &xq[t];
             float acc[QLOW__LANES] = {0};
-            const int zblock = qlow__q_zero_per_block(kp);
             for (int64_t b = 0; b < kp->nblk; b++) {
                 int64_t g = kp->g0[b / QLOW__LANES] + kp->grel[b];
                 float ws = qlow__h2f(sr[g]);
-                float z = zr ? qlow__h2f(zr[g]) : -(ws * kp->sym_offset);
                 int32_t isum = q_block_sum(kp->format, row, hi_row, b, q->x8 + b * 32);
                 float d = ws * q->xs[b];
                 float *a = &acc[b % QLOW__LANES];
                 *a = *a + d * (float)isum;
-                if (zblock) *a = *a + z * q->xsum[b];
+                if (zblock) { /* one group per block: its zero term here (kernels.h) */
+                    float z = zr ? qlow__h2f(zr[g]) : -(ws * kp->sym_offset);
+                    *a = *a + z * q->xsum[b];
+                }
             }
             if (!zblock) qlow__q_zero_fold(kp, sr, zr, q->xgsum, acc);
             store(&y[t * ldy + r], qlow__lanes_sum(acc), add);

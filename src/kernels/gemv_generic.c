@@ -48,6 +48,7 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
                    int64_t ldy, int add)
 {
     const size_t hi_stride = (size_t)kp->cols_pad / 8;
+    const int zblock = qlow__q_zero_per_block(kp);
     for (int t0 = 0; t0 < nt; t0 += MAXT) {
         int tn = nt - t0 < MAXT ? nt - t0 : MAXT;
         for (int64_t r = r0; r < r1; r++) {
@@ -56,13 +57,12 @@ static void q_rows(const qlow__kpart *kp, const qlow__xq *xq, int nt, int64_t r0
             const uint16_t *sr = qlow__q_scale_row(kp, r), *zr = qlow__q_zero_row(kp, r);
             float acc[MAXT][QLOW__LANES];
             memset(acc, 0, sizeof(acc));
-            const int zblock = qlow__q_zero_per_block(kp);
             for (int64_t b = 0; b < kp->nblk; b++) {
                 uint8_t c[32];
                 q_block_codes(kp->format, row, hi_row, b, c);
                 int64_t g = kp->g0[b / QLOW__LANES] + kp->grel[b];
                 float ws = qlow__h2f(sr[g]);
-                float z = zr ? qlow__h2f(zr[g]) : -(ws * kp->sym_offset);
+                float z = !zblock ? 0.0f : zr ? qlow__h2f(zr[g]) : -(ws * kp->sym_offset);
                 for (int t = 0; t < tn; t++) {
                     const qlow__xq *q = &xq[t0 + t];
                     int32_t isum = dot32(c, q->x8 + b * 32);
