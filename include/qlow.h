@@ -492,8 +492,11 @@ QLOW_API qlow_status qlow_qmatrix_wrap(qlow_ctx *ctx, const void *buf, size_t by
  *  columns also get their sign planes once more, transposed into 16-row tiles for the batch-1
  *  table-lookup kernels (as many bytes as the sign planes, rounded up to whole 64-row groups: one more
  *  bit per binary weight), and on CPUs with AVX-512 VBMI and VNNI, M161 matrices of at least 64 rows
- *  and 128 salient columns their salient 4-bit codes once more, in 16-row tiles as well (build with
- *  QLOW_NO_LUT_COPY to trade that speed for the memory). That memory
+ *  and 128 salient columns their salient 4-bit codes once more, in 16-row tiles as well, and Q2
+ *  matrices of at least 64 rows and 1024 columns their codes and fp16 scales and zeros once more, in
+ *  16-row tiles (as many bytes as those planes, rounded up to whole 16-row tiles: a Q2 matrix then
+ *  takes about twice its packed bytes) (build with QLOW_NO_LUT_COPY to trade that speed for the
+ *  memory). That memory
  *  must stay valid and unchanged while the matrix is used. @return as qlow_qmatrix_wrap() plus
  *  QLOW_E_WORKSPACE_TOO_SMALL; never QLOW_E_NO_MEMORY. Never allocate. */
 QLOW_API qlow_status qlow_qmatrix_wrap_size(const void *buf, size_t bytes, size_t *handle_bytes);

@@ -384,6 +384,10 @@ static int lut_cpu(int cpu_isa)
 #endif
 }
 static int q4t_cpu(int cpu_isa) { return lut_cpu(cpu_isa) && cpu_isa == QLOW_ISA_AVX512_VNNI; }
+/* Q2 parts get a row-tiled copy of their bit planes and parameters on the same CPUs (lut.h,
+ * x86_avx512_q2lut.c): 2 bits per weight more in the handle, for a batch-1 product about 1.5 times as
+ * fast (4096 x 4096 g128, Zen 4, 1 thread: hot 208 -> 140 us, cold 237 -> 160 us; see docs/kernels.md). */
+static int q2t_cpu(int cpu_isa) { return q4t_cpu(cpu_isa); }
 
 /* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part),
  * the binary ones in byte order `layout` (QLOW__LUT_AUTO: by row where the AVX-512 lookup kernel runs). */
@@ -393,12 +397,20 @@ static void carve_luts(qlow__wksp *w, gemm_plan *pl, int layout)
     const int by_row = layout == QLOW__LUT_AUTO ? cpu_isa == QLOW_ISA_AVX512_VNNI : layout == QLOW__LUT_ROWS;
     for (int k = 0; k < pl->nparts; k++) {
         qlow__kpart *kp = &pl->part[k];
-        size_t q4b;
+        size_t q4b, q2planes, q2b;
         if (q4t_cpu(cpu_isa) && qlow__q4t_part_ok(kp) && qlow__q4t_bytes(kp, &q4b) == QLOW_OK) {
             uint8_t *q = (uint8_t *)qlow__wksp_take(w, q4b);
             if (q) {
                 qlow__q4t_pack(kp, q);
                 kp->q4t = q;
+            }
+            continue;
+        }
+        if (q2t_cpu(cpu_isa) && qlow__q2t_part_ok(kp) && qlow__q2t_bytes(kp, &q2planes, &q2b) == QLOW_OK) {
+            uint8_t *q = (uint8_t *)qlow__wksp_take(w, q2b);
+            if (q) {
+                qlow__q2t_pack(kp, q);
+                kp->q2t = q;
             }
             continue;
         }
@@ -483,6 +495,7 @@ const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void
             kp->lut = k0->lut;
             kp->lut_by_row = k0->lut_by_row;
             kp->q4t = k0->q4t;
+            kp->q2t = k0->q2t;
             kp->t158_codes_checked = k0->t158_codes_checked;
         }
     }
@@ -490,7 +503,8 @@ const qlow__gemm_prep *qlow__gemm_prep_build_layout(const qlow_qmatrix *qm, void
 #if defined(QLOW__HAVE_X86_KERNELS)
     for (int k = 0; k < pr->plan[3].nparts; k++) {
         qlow__kpart *kp = &pr->plan[3].part[k];
-        if (qlow__narrow_q_ok(kp)) {
+        /* as the Q2 lookup kernel's tables, which are built from the natural order */
+        if (qlow__narrow_q_ok(kp) || kp->q2t) {
             kp->xord = QLOW__XORD_NAT;
             kp->xmap = NULL;
             kp->xmap_runs = 0;
@@ -538,7 +552,7 @@ int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm)
 {
     const qlow__gemm_prep *pr = qm ? handle_prep(qm) : NULL;
     int n = 0;
-    for (int k = 0; pr && k < pr->plan[0].nparts; k++) n += pr->plan[0].part[k].lut || pr->plan[0].part[k].q4t;
+    for (int k = 0; pr && k < pr->plan[0].nparts; k++) n += pr->plan[0].part[k].lut || pr->plan[0].part[k].q4t || pr->plan[0].part[k].q2t;
     return n;
 }
 
@@ -583,6 +597,8 @@ static void carve_tokens(qlow__wksp *w, const gemm_plan *pl, int64_t batch, gemm
             qlow__lut_geom g;
             if (batch == 1 && kp->lut && qlow__lut_geometry(kp, &g) == QLOW_OK)
                 b.ltab = (uint8_t *)qlow__wksp_take(w, g.table_bytes);
+            else if (batch == 1 && kp->q2t)
+                b.ltab = (uint8_t *)qlow__wksp_take(w, (size_t)kp->nblk * 256);
             if (ws->xbuf) ws->xbuf[(size_t)k * nb + t] = b;
         }
     }
@@ -664,8 +680,8 @@ static int64_t task_row(int64_t rows, int64_t task, int64_t ntasks, int64_t spli
 }
 
 /* Batch-1 calls read the row-tiled copies (lut.h) of the parts that have one: binary parts through the
- * set's lookup kernel (x86_avx512_lut.c, x86_avx2_lut.c), M161's salient part on AVX-512 through
- * x86_avx512_q4tile.c. */
+ * set's lookup kernel (x86_avx512_lut.c, x86_avx2_lut.c), on AVX-512 M161's salient part through
+ * x86_avx512_q4tile.c and Q2 parts through x86_avx512_q2lut.c. */
 static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
     return batch == 1 && kp->lut && ks->lut_rows && (!kp->lut_by_row || ks->lut_by_row);
@@ -674,6 +690,16 @@ static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batc
 {
 #if defined(QLOW__HAVE_X86_KERNELS)
     return batch == 1 && ks == &qlow__kernels_avx512 && kp->q4t;
+#else
+    (void)ks, (void)kp, (void)batch;
+    return 0;
+#endif
+}
+/* The same test as the plan choice (plan 3, where these parts take the natural activation order). */
+static int q2t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+{
+#if defined(QLOW__HAVE_X86_KERNELS)
+    return batch == 1 && ks == &qlow__kernels_avx512 && kp->q2t;
 #else
     (void)ks, (void)kp, (void)batch;
     return 0;
@@ -698,6 +724,10 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
         int64_t r = r0;
 #if defined(QLOW__HAVE_X86_KERNELS)
         if (q4t_b(ks, kp, batch)) r = qlow__q4t_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+        if (q2t_b(ks, kp, batch)) {
+            r = qlow__q2t_rows_avx512(kp, xq, r0, r1, Y, k > 0);
+            fn = qlow__kernels_generic.rows[kp->format]; /* the only other kernel that reads the natural order */
+        }
         /* a narrow Q part's activations are in natural order, which only the narrow kernel reads */
         if (r < r1 && batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
             r = qlow__narrow_q_rows_avx512(kp, xq, r, r1, Y, k > 0);
@@ -715,7 +745,7 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
     int k = (int)(i / ntok);
     int64_t t = i % ntok;
     const qlow__xbuf *b = &ws->xbuf[i];
-    const int lut = lut_b(ks, &pl->part[k], ntok) && b->ltab;
+    const int lut = lut_b(ks, &pl->part[k], ntok) && b->ltab, q2t = q2t_b(ks, &pl->part[k], ntok) && b->ltab;
 #if defined(QLOW__HAVE_X86_KERNELS)
     /* batch-1 B parts on AVX-512 (lookup or narrow kernel) read only the natural-order preparation,
      * which this one makes in a few vector passes */
@@ -731,6 +761,14 @@ static void quantize_job(const qlow__kernel_set *ks, const gemm_plan *pl, const 
         ks->lut_tables(&pl->part[k], ws->xq[i].x8, b->ltab);
         ws->xq[i].ltab = b->ltab;
     }
+#if defined(QLOW__HAVE_X86_KERNELS)
+    if (ws->tok_status[i] == QLOW_OK && q2t) {
+        qlow__q2t_tables_avx512(&pl->part[k], ws->xq[i].x8, b->ltab);
+        ws->xq[i].ltab = b->ltab;
+    }
+#else
+    (void)q2t;
+#endif
 }
 
 static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *X, int64_t batch, float *Y,
@@ -791,7 +829,8 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     const int64_t ntasks = row_par ? row_tasks(rows, threads) : 1;
     int64_t split = 1; /* the lookup kernel owns whole 64-row groups */
     for (int k = 0; k < pl->nparts; k++)
-        if (lut_b(ks, &pl->part[k], batch) || q4t_b(ks, &pl->part[k], batch)) split = 64;
+        if (lut_b(ks, &pl->part[k], batch) || q4t_b(ks, &pl->part[k], batch) || q2t_b(ks, &pl->part[k], batch))
+            split = 64;
     if (ntasks > 1) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads)

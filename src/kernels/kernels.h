@@ -99,6 +99,7 @@ typedef struct qlow__kpart {
     const uint8_t *lut;
     int32_t lut_by_row;  /* lut is in the by-row byte order (lut.h), which only AVX-512 reads */
     const uint8_t *q4t; /* M161's salient part, same CPUs: its codes in 16-row tiles (lut.h) */
+    const uint8_t *q2t; /* Q2 parts on CPUs with AVX-512 VNNI and VBMI: codes and parameters in 16-row tiles (lut.h) */
     /* T158 parts of a handle whose code bytes were all found below 243 when it was built (the bytes a
      * packer writes): its kernels may then skip the check for the others. 0 otherwise and per call. */
     int32_t t158_codes_checked;

@@ -130,6 +130,31 @@ QLOW_HIDDEN qlow_status qlow__q4t_bytes(const qlow__kpart *kp, size_t *bytes);
 /* Write the copy of kp's codes into dst. Never allocates. */
 QLOW_HIDDEN void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst);
 
+/* ---- row-tiled Q2 bit planes ----
+ * A Q2 row spends most of its time in the chunk kernels extracting 2-bit fields and multiplying them
+ * (two vector operations per 64 codes, on the pipes vpdpbusd needs). Split into its two bit planes,
+ * a 2-bit code is two signs of the binary kinds' lookup: q = b0 + 2 b1, so a 32-column block of 16
+ * rows is two lookup steps (x86_avx512_lut_step.h), four vpdpbusd and the block's fp32 fold, with
+ * rows in lanes. The copy has two regions.
+ *   Planes: tiles of 16 rows (rows past the matrix have zero codes) in panels of QLOW__Q2T_PANEL
+ *   tiles (the last may be short, pt tiles). Panel-major, then block-major, then tile, then plane, so
+ *   a product that walks a panel block by block reads the planes as one linear stream: the vector of
+ *   (tile 16 P + j, block b, plane k) is at 64 * (16 P nblk 2 + (b pt + j) 2 + k). Byte 4 i + q of it
+ *   holds bit k of the codes of row 16 t + i, columns 32 b + 8 q + m at bit m (m = 0..7).
+ *   Parameters (after the planes): per panel, group and tile, the 16 rows' fp16 scales and then, if the
+ *   part is asymmetric, their fp16 zeros (QLOW__Q2T_PARAM bytes = 32 or 64): entry (tile 16 P + j,
+ *   group g) at 16 P ngroups E + (g pt + j) E; rows past the matrix have 0. */
+#define QLOW__Q2T_PANEL 16 /* tiles per panel: its fold (16 KiB of fp32 lanes) stays in L1 */
+
+/* Whether part kp is a Q2 part the copy serves (large enough for it to pay). Independent of the CPU. */
+QLOW_HIDDEN int qlow__q2t_part_ok(const qlow__kpart *kp);
+/* Bytes of one parameter entry (16 rows of one group): 32 symmetric, 64 asymmetric. */
+static inline size_t qlow__q2t_param_bytes(const qlow__kpart *kp) { return kp->zero ? 64 : 32; }
+/* Bytes of the planes and of the whole copy (QLOW_E_OVERFLOW if they do not fit size_t). */
+QLOW_HIDDEN qlow_status qlow__q2t_bytes(const qlow__kpart *kp, size_t *plane_bytes, size_t *bytes);
+/* Write the copy of kp's codes and parameters into dst. Never allocates. */
+QLOW_HIDDEN void qlow__q2t_pack(const qlow__kpart *kp, uint8_t *dst);
+
 /* Parts of handle qm whose kernel tables hold a row-tiled copy (tests and the bench). */
 QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
 
@@ -138,6 +163,12 @@ QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
  * each kernel reads (x86_avx512_lut.c, x86_avx2_lut.c). */
 QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
 QLOW_HIDDEN void qlow__lut_tables_avx2(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+/* Q2 parts with a row-tiled copy (kp->q2t): the token's tables (256 bytes per block, from the
+ * natural-order x8) into tab, and batch-1 rows [r0, r1), which must start a tile and end one (or end
+ * the part), else nothing is done and r0 is returned; same y contract and results as the others. */
+QLOW_HIDDEN void qlow__q2t_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
+QLOW_HIDDEN int64_t qlow__q2t_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
+                                          int add);
 /* Batch-1 rows [r0, r1) of a part with a Q4 row-tiled copy (kp->q4t), same contract as below. */
 QLOW_HIDDEN int64_t qlow__q4t_rows_avx512(const qlow__kpart *kp, const qlow__xq *xq, int64_t r0, int64_t r1, float *y,
                                           int add);

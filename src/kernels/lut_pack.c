@@ -147,3 +147,58 @@ void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst)
         }
     }
 }
+
+/* ---- row-tiled Q2 bit planes ---- */
+
+int qlow__q2t_part_ok(const qlow__kpart *kp)
+{
+    return kp->format == QLOW_FORMAT_Q2 && kp->ablock == 32 && !kp->interleave && kp->rows >= LUT_MIN_ROWS && kp->cols_pad >= LUT_MIN_COLS && kp->row_bytes * 4 >= (size_t)(kp->nblk * 32);
+}
+
+qlow_status qlow__q2t_bytes(const qlow__kpart *kp, size_t *plane_bytes, size_t *bytes)
+{
+    const size_t tiles = (size_t)((kp->rows + QLOW__LUT_TILE - 1) / QLOW__LUT_TILE);
+    size_t per_tile, planes, per_tile_p, params;
+    QLOW_TRY(qlow__mul_size((size_t)kp->nblk, 128, &per_tile));
+    QLOW_TRY(qlow__mul_size(per_tile, tiles, &planes));
+    QLOW_TRY(qlow__mul_size((size_t)kp->ngroups, qlow__q2t_param_bytes(kp), &per_tile_p));
+    QLOW_TRY(qlow__mul_size(per_tile_p, tiles, &params));
+    if (planes > SIZE_MAX - params) return QLOW_E_OVERFLOW;
+    *plane_bytes = planes;
+    *bytes = planes + params;
+    return QLOW_OK;
+}
+
+void qlow__q2t_pack(const qlow__kpart *kp, uint8_t *dst)
+{
+    const int64_t tiles = (kp->rows + QLOW__LUT_TILE - 1) / QLOW__LUT_TILE, nb = kp->nblk, ng = kp->ngroups;
+    const size_t E = qlow__q2t_param_bytes(kp), planes = (size_t)(tiles * nb) * 128;
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t P = t / QLOW__Q2T_PANEL, j = t % QLOW__Q2T_PANEL, t0 = P * QLOW__Q2T_PANEL;
+        const int64_t pt = tiles - t0 < QLOW__Q2T_PANEL ? tiles - t0 : QLOW__Q2T_PANEL;
+        for (int i = 0; i < QLOW__LUT_TILE; i++) {
+            const int64_t r = t * QLOW__LUT_TILE + i;
+            const uint8_t *row = r < kp->rows ? kp->codes + (size_t)r * kp->row_bytes : NULL;
+            for (int64_t b = 0; b < nb; b++)
+                for (int q = 0; q < 4; q++) {
+                    /* Q2: byte m of a block's 8 holds columns m + 8 q at bits 2 q */
+                    unsigned p0 = 0, p1 = 0;
+                    for (int m = 0; m < 8 && row; m++) {
+                        const unsigned c = (row[b * 8 + m] >> (2 * q)) & 3u;
+                        p0 |= (c & 1u) << m;
+                        p1 |= (c >> 1) << m;
+                    }
+                    uint8_t *v = dst + (size_t)(t0 * nb * 2 + (b * pt + j) * 2) * 64 + 4 * (size_t)i + (size_t)q;
+                    v[0] = (uint8_t)p0;
+                    v[64] = (uint8_t)p1;
+                }
+            const uint16_t *sr = row ? qlow__q_scale_row(kp, r) : NULL, *zr = row ? qlow__q_zero_row(kp, r) : NULL;
+            for (int64_t g = 0; g < ng; g++) {
+                uint8_t *e = dst + planes + (size_t)(t0 * ng) * E + (size_t)(g * pt + j) * E + 2 * (size_t)i;
+                const uint16_t s = sr ? sr[g] : 0, z = zr ? zr[g] : 0;
+                memcpy(e, &s, 2);
+                if (kp->zero) memcpy(e + 32, &z, 2);
+            }
+        }
+    }
+}

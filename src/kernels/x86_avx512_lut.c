@@ -16,6 +16,7 @@
  * kernels.h step for step with rows in lanes (lane l of the fold is block b = l mod 16). */
 #include "kernels/lut.h"
 #include "kernels/x86_avx512_finish.h"
+#include "kernels/x86_avx512_lut_step.h"
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 #include <immintrin.h>
@@ -32,56 +33,18 @@
 
 /* ---- activation tables ------------------------------------------------------------------------ */
 
-/* Table entry 16 q + n over source s: the sum of s[8 q + 4 h + k] over the set bits k of n. */
-INL __m512i unit_table(__m512i s, int h)
-{
-    /* bit 16 q + n of mask k is bit k of n */
-    static const uint64_t bit_of_n[4] = {0xAAAAAAAAAAAAAAAAull, 0xCCCCCCCCCCCCCCCCull, 0xF0F0F0F0F0F0F0F0ull,
-                                         0xFF00FF00FF00FF00ull};
-    const __m512i qbase = _mm512_set_epi64(0x1818181818181818ll, 0x1818181818181818ll, 0x1010101010101010ll,
-                                           0x1010101010101010ll, 0x0808080808080808ll, 0x0808080808080808ll, 0, 0);
-    __m512i t = _mm512_setzero_si512();
-    UNROLL
-    for (int k = 0; k < 4; k++) {
-        __m512i v = _mm512_permutexvar_epi8(_mm512_add_epi8(qbase, _mm512_set1_epi8((char)(4 * h + k))), s);
-        t = _mm512_mask_add_epi8(t, _cvtu64_mask64(bit_of_n[k]), t, v);
-    }
-    return t;
-}
-
 void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab) TGT;
 void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab)
 {
     qlow__lut_geom g;
     if (qlow__lut_geometry(kp, &g) != QLOW_OK) return;
-    const __m512i lo4 = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80), eight = _mm512_set1_epi8(8);
     for (int64_t b = 0; b < kp->nblk_pad; b++) {
         const int64_t nu = qlow__lut_block_units(&g, b);
-        for (int64_t u = 0; u < nu; u++, tab += 256) {
-            __m512i x = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(x8 + b * 256 + u * 32)));
-            __m512i xl = _mm512_and_si512(x, lo4);
-            /* floor(x / 16) = ((x + 128) >> 4) - 8, with the shift done bytewise */
-            __m512i xh = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(_mm512_xor_si512(x, bias), 4), lo4), eight);
-            _mm512_store_si512((void *)tab, unit_table(xl, 0));
-            _mm512_store_si512((void *)(tab + 64), unit_table(xl, 1));
-            _mm512_store_si512((void *)(tab + 128), unit_table(xh, 0));
-            _mm512_store_si512((void *)(tab + 192), unit_table(xh, 1));
-        }
+        for (int64_t u = 0; u < nu; u++, tab += 256) qlow__lut_unit_tables(x8 + b * 256 + u * 32, tab);
     }
 }
 
 /* ---- rows --------------------------------------------------------------------------------------- */
-
-/* One unit of one tile: the byte sums of its 16 rows, bl over xl and bh over xh. */
-INL void unit_step(__m512i w, const __m512i *t, __m512i *bl, __m512i *bh)
-{
-    const __m512i lo4 = _mm512_set1_epi8(0x0F), sel = _mm512_set1_epi32(0x30201000);
-    /* (w & 15) | 16 q and ((w >> 4) & 15) | 16 q: ternary-logic 0xEA is (a & b) | c */
-    __m512i ilo = _mm512_ternarylogic_epi32(w, lo4, sel, 0xEA);
-    __m512i ihi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 4), lo4, sel, 0xEA);
-    *bl = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[0]), _mm512_permutexvar_epi8(ihi, t[1]));
-    *bh = _mm512_add_epi8(_mm512_permutexvar_epi8(ilo, t[2]), _mm512_permutexvar_epi8(ihi, t[3]));
-}
 
 /* Unit u of the NG tiles of one group: the tables once, then each tile's vector. BY_ROW: the copy is
  * in the by-row byte order already (lut.h); else each vector is regrouped here. Each weight vector is
@@ -103,7 +66,7 @@ INL void unit_tiles(const uint8_t *wv, const int NG, const int BY_ROW, int pf_l2
         const uint8_t *p = wv + (size_t)(u * NG + i) * 64;
         qlow__prefetch_w(pf_l2, p, QLOW__PF_DIST, 64);
         const __m512i w = _mm512_load_si512((const void *)p);
-        unit_step(BY_ROW ? w : _mm512_permutexvar_epi8(by_row, w), t, &bl[i], &bh[i]);
+        qlow__lut_unit_step(BY_ROW ? w : _mm512_permutexvar_epi8(by_row, w), t, &bl[i], &bh[i]);
     }
 }
 
