@@ -385,8 +385,8 @@ static int lut_cpu(int cpu_isa)
 }
 static int q4t_cpu(int cpu_isa) { return lut_cpu(cpu_isa) && cpu_isa == QLOW_ISA_AVX512_VNNI; }
 /* Q2 parts get a row-tiled copy of their bit planes and parameters on the same CPUs (lut.h,
- * x86_avx512_q2lut.c): 2 bits per weight more in the handle, for a batch-1 product about 1.5 times as
- * fast (4096 x 4096 g128, Zen 4, 1 thread: hot 208 -> 140 us, cold 237 -> 160 us; see docs/kernels.md). */
+ * x86_avx512_q2lut.c): 2 bits per weight more in the handle, for a faster batch-1 product (4096 x 4096
+ * g128, Zen 4, 1 thread: hot 208 -> 164 us, cold 232-236 -> 210-217 us; see docs/kernels.md). */
 static int q2t_cpu(int cpu_isa) { return q4t_cpu(cpu_isa); }
 
 /* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part),

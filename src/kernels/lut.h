@@ -1,4 +1,6 @@
-/* lut.h - the row-tiled copy of binary sign planes read by the table-lookup GEMV (x86_avx512_lut.c).
+/* lut.h - the row-tiled copies that batch-1 kernels read: the binary sign planes of the table-lookup
+ * GEMV (x86_avx512_lut.c, x86_avx2_lut.c), M161's salient Q4 codes (x86_avx512_q4tile.c) and Q2's bit
+ * planes and parameters (x86_avx512_q2lut.c).
  *
  * Why a second layout: a table-lookup kernel turns each 4-bit group of signs into one byte lookup
  * (vpermb) of a precomputed partial sum of 4 activations, four times fewer multiply-adds than masking
