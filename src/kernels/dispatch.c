@@ -204,7 +204,8 @@ struct qlow__gemm_prep {
     qlow__packed p;            /* the description it was built from, checked on every call */
     const int32_t *perm;       /* the handle's perm when it was built */
     gemm_plan plan[4];         /* by the kernel set's qtrans; [3]: AVX-512 at batch 1 (narrow Q parts
-                                * keep their activations in natural order, all their kernel reads) */
+                                * and Q2 parts with a row-tiled copy keep their activations in natural
+                                * order, all their kernels read) */
     size_t need1;              /* workspace bytes of a batch-1 call (0: count per call) */
 };
 
@@ -686,31 +687,31 @@ static int lut_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batc
 {
     return batch == 1 && kp->lut && ks->lut_rows && (!kp->lut_by_row || ks->lut_by_row);
 }
-static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+/* A batch-1 call on the AVX-512 VNNI set: the calls that take plan 3, where parts with a Q2 copy have
+ * the natural activation order. */
+static int avx512_batch1(const qlow__kernel_set *ks, int64_t batch)
 {
 #if defined(QLOW__HAVE_X86_KERNELS)
-    return batch == 1 && ks == &qlow__kernels_avx512 && kp->q4t;
+    return batch == 1 && ks == &qlow__kernels_avx512;
 #else
-    (void)ks, (void)kp, (void)batch;
+    (void)ks, (void)batch;
     return 0;
 #endif
 }
-/* The same test as the plan choice (plan 3, where these parts take the natural activation order). */
+static int q4t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
+{
+    return avx512_batch1(ks, batch) && kp->q4t;
+}
 static int q2t_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-#if defined(QLOW__HAVE_X86_KERNELS)
-    return batch == 1 && ks == &qlow__kernels_avx512 && kp->q2t;
-#else
-    (void)ks, (void)kp, (void)batch;
-    return 0;
-#endif
+    return avx512_batch1(ks, batch) && kp->q2t;
 }
 
 #if defined(QLOW__HAVE_X86_KERNELS)
 /* Batch-1 B1/B2 parts of one chunk on AVX-512 run through x86_avx512_narrow.c. */
 static int narrow_b(const qlow__kernel_set *ks, const qlow__kpart *kp, int64_t batch)
 {
-    return batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_b_ok(kp) && !kp->lut;
+    return avx512_batch1(ks, batch) && qlow__narrow_b_ok(kp) && !kp->lut;
 }
 #endif
 
@@ -729,7 +730,7 @@ static void run_rows(const qlow__kernel_set *ks, const gemm_plan *pl, const gemm
             fn = qlow__kernels_generic.rows[kp->format]; /* the only other kernel that reads the natural order */
         }
         /* a narrow Q part's activations are in natural order, which only the narrow kernel reads */
-        if (r < r1 && batch == 1 && ks == &qlow__kernels_avx512 && qlow__narrow_q_ok(kp))
+        if (r < r1 && avx512_batch1(ks, batch) && qlow__narrow_q_ok(kp))
             r = qlow__narrow_q_rows_avx512(kp, xq, r, r1, Y, k > 0);
         else if (r < r1 && narrow_b(ks, kp, batch))
             r = qlow__narrow_b_rows_avx512(kp, xq, r, r1, Y, k > 0);
@@ -782,12 +783,7 @@ static qlow_status gemm_impl(qlow_ctx *ctx, const qlow_qmatrix *qm, const float 
     const qlow__kernel_set *ks = qlow__kernels_for_isa(qlow__ctx_isa(ctx));
     gemm_plan local;
     const gemm_plan *pl;
-#if defined(QLOW__HAVE_X86_KERNELS)
-    const int narrow = batch == 1 && ks == &qlow__kernels_avx512;
-#else
-    const int narrow = 0;
-#endif
-    QLOW_TRY(call_plan(qm, ks->qtrans, narrow, &local, &pl));
+    QLOW_TRY(call_plan(qm, ks->qtrans, avx512_batch1(ks, batch), &local, &pl));
     const int with_tables = pl == &local;
     size_t need = batch == 1 && !with_tables ? qm->prep->need1 : 0;
     if (!need) QLOW_TRY(ws_bytes(pl, with_tables, batch, &need));

@@ -10,6 +10,7 @@
 #include "qtest.h"
 #include "kernels_testpack.h"
 #include "qtest_isa.h"
+#include "kernels_testrun.h"
 #include "kernels/lut.h"
 
 typedef struct cfg {
@@ -196,18 +197,6 @@ static void check_tables(const qlow__kpart *kp, int avx2, const char *name)
 }
 #endif
 
-static qlow_status run(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y, int per_token)
-{
-    size_t wsb = 0;
-    qlow_status st = qlow_gemm_workspace_size(qm, 1, per_token ? QLOW_GEMM_ACT8 : 0, &wsb);
-    if (st != QLOW_OK) return st;
-    void *ws = aligned_alloc(64, (wsb + 63) / 64 * 64);
-    memset(ws, 0x5A, (wsb + 63) / 64 * 64); /* the kernels must not read scratch they did not write */
-    st = per_token ? qlow_gemm_act8_ws(ctx, qm, x, 1, y, ws, wsb) : qlow_gemv_ws(ctx, qm, x, y, ws, wsb);
-    free(ws);
-    return st;
-}
-
 /* A stored M161 permutation out of the mask's order (two unsalient columns swapped) keeps the
  * gathering preparation: the compress of the mask (qlow__xsrc) would read the columns in mask order.
  * Every kernel level must still equal the generic kernel on the same handle. */
@@ -233,12 +222,12 @@ static void check_perm_out_of_mask_order(qlow_ctx *ctx, const int64_t *isas, int
     for (int64_t j = 0; j < o.cols; j++) x[j] = (float)((j * 37 % 101) - 50) / 17.0f;
     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
     QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
-    QT_CHECK_OK(run(ctx, &m.qm, x, yg, 0));
+    QT_CHECK_OK(tr_run(ctx, &m.qm, x, yg, 0));
     /* were the compress taken, the two columns' activations would trade places and rows would differ */
     for (int ii = 0; ii < nisa; ii++) {
         QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[ii]));
         memset(y, 0xFF, (size_t)o.rows * sizeof(float));
-        QT_CHECK_OK(run(ctx, &m.qm, x, y, 0));
+        QT_CHECK_OK(tr_run(ctx, &m.qm, x, y, 0));
         QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
                  "perm out of mask order, isa %lld: differs from the generic kernel (row 0: %.9g vs %.9g)",
                  (long long)isas[ii], (double)y[0], (double)yg[0]);
@@ -329,31 +318,10 @@ int main(void)
             float *x = (float *)malloc((size_t)o.cols * sizeof(float));
             uint64_t s = o.seed;
             for (int64_t j = 0; j < o.cols; j++) x[j] = (float)(tp_unif(&s) * 4.0 - 2.0) * (j % 13 == 5 ? 7.0f : 1.0f);
-            float *yg = (float *)malloc((size_t)o.rows * sizeof(float)), *y = (float *)malloc((size_t)o.rows * sizeof(float));
-            for (int per_token = 0; per_token < 2; per_token++) {
-                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
-                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
-                QT_CHECK_OK(run(ctx, &m.qm, x, yg, per_token));
-                for (int ii = 0; ii < nisa; ii++) {
-                    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[ii]));
-                    for (int th = 1; th <= 2; th++) {
-                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
-                        for (int h = 0; h < 3; h++) {
-                            memset(y, 0xFF, (size_t)o.rows * sizeof(float));
-                            QT_CHECK_OK(run(ctx, h == 2 ? &other : h ? &plain : &m.qm, x, y, per_token));
-                            QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
-                                     "%s %s isa %lld %d threads %s: differs from the generic kernel (row 0: %.9g vs "
-                                     "%.9g)",
-                                     name, per_token ? "act8" : "block", (long long)isas[ii], th,
-                                     h == 2 ? "with tables, other byte order" : h ? "plain handle" : "with tables",
-                                     (double)y[0], (double)yg[0]);
-                        }
-                    }
-                }
-            }
+            const qlow_qmatrix *hs[3] = {&m.qm, &plain, &other};
+            static const char *const labels[3] = {"with tables", "plain handle", "with tables, other byte order"};
+            tr_check_levels(ctx, hs, labels, 3, x, o.rows, isas, nisa, 2, name);
             free(x);
-            free(y);
-            free(yg);
             free(prep_mem);
             tp_free(&m);
         }

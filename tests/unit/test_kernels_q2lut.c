@@ -10,6 +10,7 @@
 #include "qtest.h"
 #include "kernels_testpack.h"
 #include "qtest_isa.h"
+#include "kernels_testrun.h"
 #include "kernels/lut.h"
 
 typedef struct cfg {
@@ -130,18 +131,6 @@ static void check_tables(const qlow__kpart *kp, const char *name)
 }
 #endif
 
-static qlow_status run(qlow_ctx *ctx, const qlow_qmatrix *qm, const float *x, float *y, int per_token)
-{
-    size_t wsb = 0;
-    qlow_status st = qlow_gemm_workspace_size(qm, 1, per_token ? QLOW_GEMM_ACT8 : 0, &wsb);
-    if (st != QLOW_OK) return st;
-    void *ws = aligned_alloc(64, (wsb + 63) / 64 * 64);
-    memset(ws, 0x5A, (wsb + 63) / 64 * 64); /* the kernels must not read scratch they did not write */
-    st = per_token ? qlow_gemm_act8_ws(ctx, qm, x, 1, y, ws, wsb) : qlow_gemv_ws(ctx, qm, x, y, ws, wsb);
-    free(ws);
-    return st;
-}
-
 int main(void)
 {
     qlow_ctx *ctx = NULL;
@@ -174,7 +163,7 @@ int main(void)
             o.seed = 313 + si * 37 + ci;
             tp_matrix m;
             tp_make(&m, &o);
-            qlow_qmatrix plain = m.qm; /* no kernel tables: the chunk kernels */
+            qlow_qmatrix plain = m.qm; /* no kernel tables */
             char name[96];
             snprintf(name, sizeof(name), "Q2 %s %lldx%lld", c->name, (long long)o.rows, (long long)o.cols);
             QT_CHECK(tp_attach_prep(&m), "%s: no kernel tables", name);
@@ -196,30 +185,10 @@ int main(void)
             float *x = (float *)malloc((size_t)o.cols * sizeof(float));
             uint64_t s = o.seed;
             for (int64_t j = 0; j < o.cols; j++) x[j] = (float)(tp_unif(&s) * 4.0 - 2.0) * (j % 13 == 5 ? 7.0f : 1.0f);
-            float *yg = (float *)malloc((size_t)o.rows * sizeof(float)), *y = (float *)malloc((size_t)o.rows * sizeof(float));
-            for (int per_token = 0; per_token < 2; per_token++) {
-                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, 1));
-                QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, QLOW_ISA_GENERIC));
-                QT_CHECK_OK(run(ctx, &m.qm, x, yg, per_token));
-                for (int ii = 0; ii < nisa; ii++) {
-                    QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_ISA_MAX, isas[ii]));
-                    for (int th = 1; th <= 3; th++) {
-                        QT_CHECK_OK(qlow_ctx_set_int(ctx, QLOW_CTX_NUM_THREADS, th));
-                        for (int h = 0; h < 2; h++) {
-                            memset(y, 0xFF, (size_t)o.rows * sizeof(float));
-                            QT_CHECK_OK(run(ctx, h ? &plain : &m.qm, x, y, per_token));
-                            QT_CHECK(memcmp(y, yg, (size_t)o.rows * sizeof(float)) == 0,
-                                     "%s %s isa %lld %d threads %s: differs from the generic kernel (row 0: %.9g vs "
-                                     "%.9g)",
-                                     name, per_token ? "act8" : "block", (long long)isas[ii], th,
-                                     h ? "plain handle" : "with tables", (double)y[0], (double)yg[0]);
-                        }
-                    }
-                }
-            }
+            const qlow_qmatrix *hs[2] = {&m.qm, &plain}; /* plain: the chunk kernels */
+            static const char *const labels[2] = {"with tables", "plain handle"};
+            tr_check_levels(ctx, hs, labels, 2, x, o.rows, isas, nisa, 3, name);
             free(x);
-            free(y);
-            free(yg);
             tp_free(&m);
         }
     qlow_ctx_destroy(ctx);
