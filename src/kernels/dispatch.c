@@ -390,7 +390,7 @@ static int q4t_cpu(int cpu_isa) { return lut_cpu(cpu_isa) && cpu_isa == QLOW_ISA
  * g128, Zen 4, 1 thread: hot 208 -> 164 us, cold 232-236 -> 210-217 us; see docs/kernels.md). */
 static int q2t_cpu(int cpu_isa) { return q4t_cpu(cpu_isa); }
 
-/* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part),
+/* Carve (or count) and fill the row-tiled copies of plan pl's parts (binary parts, M161's salient part, Q2),
  * the binary ones in byte order `layout` (QLOW__LUT_AUTO: by row where the AVX-512 lookup kernel runs). */
 static void carve_luts(qlow__wksp *w, gemm_plan *pl, int layout)
 {
@@ -553,7 +553,10 @@ int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm)
 {
     const qlow__gemm_prep *pr = qm ? handle_prep(qm) : NULL;
     int n = 0;
-    for (int k = 0; pr && k < pr->plan[0].nparts; k++) n += pr->plan[0].part[k].lut || pr->plan[0].part[k].q4t || pr->plan[0].part[k].q2t;
+    for (int k = 0; pr && k < pr->plan[0].nparts; k++) {
+        const qlow__kpart *kp = &pr->plan[0].part[k];
+        n += kp->lut || kp->q4t || kp->q2t;
+    }
     return n;
 }
 

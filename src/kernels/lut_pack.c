@@ -152,7 +152,8 @@ void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst)
 
 int qlow__q2t_part_ok(const qlow__kpart *kp)
 {
-    return kp->format == QLOW_FORMAT_Q2 && kp->ablock == 32 && !kp->interleave && kp->rows >= LUT_MIN_ROWS && kp->cols_pad >= LUT_MIN_COLS && kp->row_bytes * 4 >= (size_t)(kp->nblk * 32);
+    return kp->format == QLOW_FORMAT_Q2 && kp->ablock == 32 && !kp->interleave && kp->rows >= LUT_MIN_ROWS &&
+           kp->cols_pad >= LUT_MIN_COLS && kp->row_bytes * 4 >= (size_t)(kp->nblk * 32);
 }
 
 qlow_status qlow__q2t_bytes(const qlow__kpart *kp, size_t *plane_bytes, size_t *bytes)

@@ -24,6 +24,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#define PARAM_AHEAD_BLOCKS 4
+
 /* No "fma": the fp32 folding must stay separate multiplies and adds. */
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
@@ -67,11 +69,11 @@ INL void panel_rows(const qlow__kpart *kp, const qlow__xq *xq, const uint8_t *wp
     const size_t E = qlow__q2t_param_bytes(kp);
     const int pf = xq->prefetch_l2;
     const __m512 fzero = _mm512_setzero_ps();
-    /* the parameters of the group about 4 blocks on (a miss at a group's first block stalls every tile) */
-#ifndef Q2T_AHEAD
-#define Q2T_AHEAD 4
-#endif
-    const int64_t bpg = kp->nblk / kp->ngroups, ahead = bpg >= Q2T_AHEAD ? 1 : (Q2T_AHEAD + bpg - 1) / (bpg > 0 ? bpg : 1);
+    /* Prefetch the parameters of the group PARAM_AHEAD_BLOCKS blocks on, at least the next: a miss at a
+     * group's first block stalls every tile, and one group on was too late at g32 (cold 325 -> 245 us;
+     * 8 or 16 blocks: g128 within the noise, g32 slower, 257-284 us). */
+    const int64_t bpg = kp->nblk / kp->ngroups > 0 ? kp->nblk / kp->ngroups : 1;
+    const int64_t ahead = (PARAM_AHEAD_BLOCKS + bpg - 1) / bpg;
     int64_t gprev = -1;
     for (int64_t b = 0; b < kp->nblk; b++) {
         const int64_t g = kp->g0[b / QLOW__LANES] + kp->grel[b];
