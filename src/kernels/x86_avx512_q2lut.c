@@ -4,10 +4,10 @@
  * The chunk kernel spends two operations per 64 codes on the pipes vpdpbusd also needs (a GFNI field
  * extraction and the vpdpbusd itself), and at 1 thread on Zen 4 that bound it below the read
  * bandwidth. A 2-bit code is q = b0 + 2 b1, so each bit plane goes through the binary kinds' lookup
- * step: per 16 rows x 32 columns and plane, two index operations, four vpermb and two byte adds, then
- * four vpdpbusd for both planes (plane 1 weighted by 2). The panel walk is the one of the binary
- * lookup kernel: a block's four tables stay in registers for the panel's 16 tiles, and the panel's
- * fp32 fold (16 KiB) stays in L1 while the planes stream linearly.
+ * step: per 16 rows x 32 columns and plane, a shift and two index operations, four vpermb and two
+ * byte adds, then four vpdpbusd for both planes (plane 1 weighted by 2). The panel walk is like the
+ * binary lookup kernel's: a block's four tables stay in registers for the panel's 16 tiles, and the
+ * panel's fp32 fold (16 KiB) stays in L1 while the planes stream linearly.
  *
  * Exactness: the integer block sums are exact (x86_avx512_lut_step.h), and the fp32 folding repeats
  * kernels.h's Q steps with rows in lanes: lane b mod 16 of a row gets (scale_g * xs_b) * isum_b block
