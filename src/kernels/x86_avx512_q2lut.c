@@ -41,7 +41,7 @@ INL __m512i tile_isum(const uint8_t *p, const __m512i *t, int pf_l2)
 {
     const __m512i ones = _mm512_set1_epi8(1), twos = _mm512_set1_epi8(2);
     const __m512i sixteen = _mm512_set1_epi8(16), thirty_two = _mm512_set1_epi8(32);
-        qlow__prefetch_w(pf_l2, p, QLOW__PF_DIST, 128);
+    qlow__prefetch_w(pf_l2, p, QLOW__PF_DIST, 128);
     __m512i bl0, bh0, bl1, bh1;
     qlow__lut_unit_step(_mm512_load_si512((const void *)p), t, &bl0, &bh0);
     qlow__lut_unit_step(_mm512_load_si512((const void *)(p + 64)), t, &bl1, &bh1);
