@@ -259,6 +259,24 @@ static void tp_make(tp_matrix *m, const tp_opts *o)
     }
 }
 
+/* A Q part as the kernels describe it (kernels.h), with the fields every Q kind has: 32-column
+ * activation blocks over cols logical columns; the caller sets the parameters and group layout. */
+static inline qlow__kpart tp_q_kpart(int format, int64_t rows, int64_t cols, size_t row_bytes, const uint8_t *codes)
+{
+    qlow__kpart kp;
+    memset(&kp, 0, sizeof(kp));
+    kp.format = format;
+    kp.ablock = 32;
+    kp.rows = rows;
+    kp.cols = cols;
+    kp.cols_pad = tp_pad(cols);
+    kp.nblk = kp.cols_pad / 32;
+    kp.nblk_pad = (kp.nblk + 15) / 16 * 16;
+    kp.row_bytes = row_bytes;
+    kp.codes = codes;
+    return kp;
+}
+
 /* Build the per-matrix kernel tables a real handle has (qlow__gemm_prep), as qlow_qmatrix_wrap does.
  * Their memory is not counted in m->bytes (the weights). Returns 0 if they could not be built. */
 static inline int tp_attach_prep(tp_matrix *m)

@@ -3,10 +3,41 @@
 #ifndef QLOW_KERNELS_TESTRUN_H
 #define QLOW_KERNELS_TESTRUN_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "qtest.h"
+#include "kernels_testpack.h"
+
+/* Activations of n columns in [-2, 2), with every 13th column 7 times larger so that the activation
+ * blocks' scales differ. */
+static void tr_activations(float *x, int64_t n, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (int64_t j = 0; j < n; j++) x[j] = (float)(tp_unif(&s) * 4.0 - 2.0) * (j % 13 == 5 ? 7.0f : 1.0f);
+}
+
+/* n int8 activations taking every value the quantizer produces (-127..127), for the table checks. */
+static void tr_all_int8(int8_t *x8, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x8[i] = (int8_t)((int)((i * 37 + i / 255) % 255) - 127);
+}
+
+/* Entry 16 q + n of lookup table t of the unit of 32 activations at x (lut.h): the sum over the set
+ * bits k of n of column 8 q + 4 (t & 1) + k's low part x - 16 floor(x / 16) (t < 2) or high part
+ * floor(x / 16). */
+static int tr_unit_entry(const int8_t *x, int t, int q, int n)
+{
+    int want = 0;
+    for (int k = 0; k < 4; k++) {
+        if (!((n >> k) & 1)) continue;
+        const int v = x[8 * q + 4 * (t & 1) + k];
+        const int xh = (int)floor(v / 16.0), xl = v - 16 * xh;
+        want += t < 2 ? xl : xh;
+    }
+    return want;
+}
 
 /* One batch-1 product through a workspace filled with junk first: the kernels must not read scratch
  * they did not write. per_token: the act8 mode. */
@@ -42,8 +73,8 @@ static void tr_check_levels(qlow_ctx *ctx, const qlow_qmatrix *const *hs, const 
                     memset(y, 0xFF, (size_t)rows * sizeof(float));
                     QT_CHECK_OK(tr_run(ctx, hs[h], x, y, per_token));
                     QT_CHECK(memcmp(y, yg, (size_t)rows * sizeof(float)) == 0,
-                             "%s %s isa %lld %d threads %s: differs from the generic kernel (row 0: %.9g vs %.9g)", name,
-                             per_token ? "act8" : "block", (long long)isas[ii], th, labels[h], (double)y[0],
+                             "%s %s isa %lld %d threads %s: differs from the generic kernel (row 0: %.9g vs %.9g)",
+                             name, per_token ? "act8" : "block", (long long)isas[ii], th, labels[h], (double)y[0],
                              (double)yg[0]);
                 }
             }

@@ -602,7 +602,7 @@ static void carve_tokens(qlow__wksp *w, const gemm_plan *pl, int64_t batch, gemm
             if (batch == 1 && kp->lut && qlow__lut_geometry(kp, &g) == QLOW_OK)
                 b.ltab = (uint8_t *)qlow__wksp_take(w, g.table_bytes);
             else if (batch == 1 && kp->q2t)
-                b.ltab = (uint8_t *)qlow__wksp_take(w, (size_t)kp->nblk * 256);
+                b.ltab = (uint8_t *)qlow__wksp_take(w, qlow__q2t_table_bytes(kp));
             if (ws->xbuf) ws->xbuf[(size_t)k * nb + t] = b;
         }
     }

@@ -54,7 +54,7 @@ typedef struct qlow__xq {
                          * from ngroups to a multiple of 16); NULL where qlow__q_zero_per_block holds
                          * and for the binary and ternary kinds */
     float xtot;         /* sum of xsum in block order */
-    const uint8_t *ltab; /* B1-kind parts with a row-tiled copy, batch 1 on AVX-512: lookup tables (lut.h) */
+    const uint8_t *ltab; /* B1-kind and Q2 parts with a row-tiled copy, batch-1 calls: lookup tables (lut.h) */
     int32_t prefetch_l2; /* the context's CPU prefetches weights into L2 (qlow__prefetch_w) */
 } qlow__xq;
 

@@ -144,7 +144,7 @@ QLOW_HIDDEN void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst);
  *   (tile 16 P + j, block b, plane k) is at 64 * (16 P nblk 2 + (b pt + j) 2 + k). Byte 4 i + q of it
  *   holds bit k of the codes of row 16 t + i, columns 32 b + 8 q + m at bit m (m = 0..7).
  *   Parameters (after the planes): per panel, group and tile, the 16 rows' fp16 scales and then, if the
- *   part is asymmetric, their fp16 zeros (QLOW__Q2T_PARAM bytes = 32 or 64): entry (tile 16 P + j,
+ *   part is asymmetric, their fp16 zeros (E = qlow__q2t_param_bytes: 32 or 64 bytes): entry (tile 16 P + j,
  *   group g) at 16 P ngroups E + (g pt + j) E; rows past the matrix have 0. */
 #define QLOW__Q2T_PANEL 16 /* tiles per panel: its fold (16 KiB of fp32 lanes) stays in L1 */
 
@@ -152,6 +152,8 @@ QLOW_HIDDEN void qlow__q4t_pack(const qlow__kpart *kp, uint8_t *dst);
 QLOW_HIDDEN int qlow__q2t_part_ok(const qlow__kpart *kp);
 /* Bytes of one parameter entry (16 rows of one group): 32 symmetric, 64 asymmetric. */
 static inline size_t qlow__q2t_param_bytes(const qlow__kpart *kp) { return kp->zero ? 64 : 32; }
+/* Bytes of one token's activation tables: 256 per 32-column block (four 64-entry tables, lut.h). */
+static inline size_t qlow__q2t_table_bytes(const qlow__kpart *kp) { return (size_t)kp->nblk * 256; }
 /* Bytes of the planes and of the whole copy (QLOW_E_OVERFLOW if they do not fit size_t). */
 QLOW_HIDDEN qlow_status qlow__q2t_bytes(const qlow__kpart *kp, size_t *plane_bytes, size_t *bytes);
 /* Write the copy of kp's codes and parameters into dst. Never allocates. */
@@ -165,7 +167,7 @@ QLOW_HIDDEN int qlow__gemm_prep_lut_parts(const qlow_qmatrix *qm);
  * each kernel reads (x86_avx512_lut.c, x86_avx2_lut.c). */
 QLOW_HIDDEN void qlow__lut_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
 QLOW_HIDDEN void qlow__lut_tables_avx2(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);
-/* Q2 parts with a row-tiled copy (kp->q2t): the token's tables (256 bytes per block, from the
+/* Q2 parts with a row-tiled copy (kp->q2t): the token's tables (qlow__q2t_table_bytes, from the
  * natural-order x8) into tab, and batch-1 rows [r0, r1), which must start a tile and end one (or end
  * the part), else nothing is done and r0 is returned; same y contract and results as the others. */
 QLOW_HIDDEN void qlow__q2t_tables_avx512(const qlow__kpart *kp, const int8_t *x8, uint8_t *tab);

@@ -164,10 +164,8 @@ qlow_status qlow__q2t_bytes(const qlow__kpart *kp, size_t *plane_bytes, size_t *
     QLOW_TRY(qlow__mul_size(per_tile, tiles, &planes));
     QLOW_TRY(qlow__mul_size((size_t)kp->ngroups, qlow__q2t_param_bytes(kp), &per_tile_p));
     QLOW_TRY(qlow__mul_size(per_tile_p, tiles, &params));
-    if (planes > SIZE_MAX - params) return QLOW_E_OVERFLOW;
     *plane_bytes = planes;
-    *bytes = planes + params;
-    return QLOW_OK;
+    return qlow__add_size(planes, params, bytes);
 }
 
 void qlow__q2t_pack(const qlow__kpart *kp, uint8_t *dst)

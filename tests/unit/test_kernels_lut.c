@@ -107,20 +107,10 @@ static void check_copy(qlow__kpart *kp, int by_row, const char *name)
 /* M161's salient Q4 part: the code of (row r, salient column c) at the documented nibble (lut.h). */
 static void check_salient_copy(const qlow__packed *p, const char *name)
 {
-    qlow__kpart kp;
-    memset(&kp, 0, sizeof(kp));
-    kp.format = QLOW_FORMAT_Q4;
+    qlow__kpart kp = tp_q_kpart(QLOW_FORMAT_Q4, p->rows, p->n_salient, p->sal_row_bytes, p->sal_codes);
     kp.m161_salient = 1;
-    kp.rows = p->rows;
-    kp.cols = p->n_salient;
-    kp.cols_pad = (kp.cols + 31) / 32 * 32;
-    kp.row_bytes = p->sal_row_bytes;
-    kp.ablock = 32;
-    kp.nblk = kp.cols_pad / 32;
-    kp.nblk_pad = (kp.nblk + 15) / 16 * 16;
     kp.ngroups = 1;
     kp.group_rows = 1;
-    kp.codes = p->sal_codes;
     size_t bytes = 0;
     if (!QT_CHECK(qlow__q4t_part_ok(&kp) && qlow__q4t_bytes(&kp, &bytes) == QLOW_OK, "%s: salient part not eligible", name))
         return;
@@ -168,7 +158,7 @@ static void check_tables(const qlow__kpart *kp, int avx2, const char *name)
     const size_t nx = (size_t)kp->nblk_pad * 256;
     int8_t *x8 = (int8_t *)malloc(nx);
     uint8_t *tab = (uint8_t *)aligned_alloc(64, (g.table_bytes + 63) / 64 * 64);
-    for (size_t i = 0; i < nx; i++) x8[i] = (int8_t)((int)((i * 37 + i / 255) % 255) - 127);
+    tr_all_int8(x8, nx);
     if (avx2) qlow__lut_tables_avx2(kp, x8, tab);
     else qlow__lut_tables_avx512(kp, x8, tab);
     int64_t bad = 0, unit = 0;
@@ -178,16 +168,9 @@ static void check_tables(const qlow__kpart *kp, int avx2, const char *name)
             for (int t = 0; t < 4; t++)
                 for (int q = 0; q < 4; q++)
                     for (int n = 0; n < 16; n++) {
-                        int want = 0;
-                        for (int k = 0; k < 4; k++) {
-                            if (!((n >> k) & 1)) continue;
-                            int x = x8[b * 256 + 32 * u + 8 * q + 4 * (t & 1) + k];
-                            int xh = (int)floor(x / 16.0), xl = x - 16 * xh;
-                            want += t < 2 ? xl : xh;
-                        }
                         uint8_t raw = tab[(size_t)unit * 256 + table_byte(avx2, t, q, n)];
                         int got = t < 2 ? (int)raw : (int)(int8_t)raw;
-                        bad += got != want;
+                        bad += got != tr_unit_entry(x8 + b * 256 + 32 * u, t, q, n);
                     }
     }
     QT_CHECK(bad == 0, "%s %s: %lld lookup-table entries differ from their sums", name, avx2 ? "AVX2" : "AVX-512",
@@ -316,8 +299,7 @@ int main(void)
 #endif
 
             float *x = (float *)malloc((size_t)o.cols * sizeof(float));
-            uint64_t s = o.seed;
-            for (int64_t j = 0; j < o.cols; j++) x[j] = (float)(tp_unif(&s) * 4.0 - 2.0) * (j % 13 == 5 ? 7.0f : 1.0f);
+            tr_activations(x, o.cols, o.seed);
             const qlow_qmatrix *hs[3] = {&m.qm, &plain, &other};
             static const char *const labels[3] = {"with tables", "plain handle", "with tables, other byte order"};
             tr_check_levels(ctx, hs, labels, 3, x, o.rows, isas, nisa, 2, name);

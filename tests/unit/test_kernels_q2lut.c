@@ -33,17 +33,7 @@ static const int64_t SHAPES[][2] = {{64, 1024}, {100, 4096}, {77, 5000}, {300, 1
 /* The Q2 part of a test matrix as the kernels describe it (what the copy needs). */
 static qlow__kpart q2_part(const qlow__packed *p)
 {
-    qlow__kpart kp;
-    memset(&kp, 0, sizeof(kp));
-    kp.format = QLOW_FORMAT_Q2;
-    kp.ablock = 32;
-    kp.rows = p->rows;
-    kp.cols = p->cols;
-    kp.cols_pad = p->cols_pad;
-    kp.nblk = p->cols_pad / 32;
-    kp.nblk_pad = (kp.nblk + 15) / 16 * 16;
-    kp.row_bytes = p->row_bytes;
-    kp.codes = p->codes;
+    qlow__kpart kp = tp_q_kpart(QLOW_FORMAT_Q2, p->rows, p->cols, p->row_bytes, p->codes);
     kp.scale = p->scale;
     kp.zero = p->zero;
     kp.ngroups = (p->cols_pad + p->group_cols - 1) / p->group_cols;
@@ -108,22 +98,15 @@ static void check_tables(const qlow__kpart *kp, const char *name)
     const size_t nx = (size_t)kp->nblk_pad * 32;
     int8_t *x8 = (int8_t *)malloc(nx);
     uint8_t *tab = (uint8_t *)aligned_alloc(64, (size_t)kp->nblk * 256);
-    for (size_t i = 0; i < nx; i++) x8[i] = (int8_t)((int)((i * 37 + i / 255) % 255) - 127);
+    tr_all_int8(x8, nx);
     qlow__q2t_tables_avx512(kp, x8, tab);
     int64_t bad = 0;
     for (int64_t b = 0; b < kp->nblk; b++)
         for (int t = 0; t < 4; t++)
             for (int q = 0; q < 4; q++)
                 for (int n = 0; n < 16; n++) {
-                    int want = 0;
-                    for (int k = 0; k < 4; k++) {
-                        if (!((n >> k) & 1)) continue;
-                        const int x = x8[b * 32 + 8 * q + 4 * (t & 1) + k];
-                        const int xh = (int)floor(x / 16.0), xl = x - 16 * xh;
-                        want += t < 2 ? xl : xh;
-                    }
                     const uint8_t raw = tab[(size_t)b * 256 + (size_t)(t * 64 + 16 * q + n)];
-                    bad += (t < 2 ? (int)raw : (int)(int8_t)raw) != want;
+                    bad += (t < 2 ? (int)raw : (int)(int8_t)raw) != tr_unit_entry(x8 + b * 32, t, q, n);
                 }
     QT_CHECK(bad == 0, "%s: %lld lookup-table entries differ from their sums", name, (long long)bad);
     free(x8);
@@ -183,8 +166,7 @@ int main(void)
 #endif
 
             float *x = (float *)malloc((size_t)o.cols * sizeof(float));
-            uint64_t s = o.seed;
-            for (int64_t j = 0; j < o.cols; j++) x[j] = (float)(tp_unif(&s) * 4.0 - 2.0) * (j % 13 == 5 ? 7.0f : 1.0f);
+            tr_activations(x, o.cols, o.seed);
             const qlow_qmatrix *hs[2] = {&m.qm, &plain}; /* plain: the chunk kernels */
             static const char *const labels[2] = {"with tables", "plain handle"};
             tr_check_levels(ctx, hs, labels, 2, x, o.rows, isas, nisa, 3, name);
